@@ -1,0 +1,37 @@
+"""Exceptions raised by dbtwin.
+
+Every error that concerns one place in the data names the table (and the column, where there is one),
+so that a user can find and fix it without reading a traceback.
+"""
+
+from __future__ import annotations
+
+
+class DbtwinError(Exception):
+    """Base class of every error dbtwin raises on purpose."""
+
+
+class SchemaError(DbtwinError):
+    """The schema (metadata) is inconsistent: unknown tables or columns, bad keys, bad kinds."""
+
+    def __init__(self, message: str, table: str | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.table = table
+        self.column = column
+
+
+class DataValidationError(DbtwinError):
+    """The data break the schema's rules. ``problems`` lists every one found, not only the first."""
+
+    def __init__(self, problems: list) -> None:  # list[Problem]; typed loosely to avoid an import cycle
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) found in the data:\n{lines}")
+
+
+class UnsupportedSourceError(DbtwinError):
+    """A source or destination string names nothing dbtwin can read or write."""
+
+
+class DestinationNotEmptyError(DbtwinError):
+    """Writing would overwrite existing data and the caller did not ask to replace it."""

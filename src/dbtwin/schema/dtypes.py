@@ -1,0 +1,107 @@
+"""Storage types <-> pandas: one canonical pandas dtype per storage type, and conversion to it.
+
+Canonical forms: ``int64`` -> ``Int64`` (nullable), ``float64`` -> ``float64``, ``string`` -> ``object``
+holding ``str`` or ``None``, ``bool`` -> ``boolean``, ``datetime`` -> naive ``datetime64[ns]``
+(time-zone-aware values are converted to UTC first).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.schema.model import StorageType
+
+PANDAS_DTYPE: dict[StorageType, str] = {
+    StorageType.INT64: "Int64",
+    StorageType.FLOAT64: "float64",
+    StorageType.STRING: "object",
+    StorageType.BOOL: "boolean",
+    StorageType.DATETIME: "datetime64[ns]",
+}
+
+
+class ConversionError(ValueError):
+    """Values that cannot be held by the declared storage type; ``examples`` holds a few of them."""
+
+    def __init__(self, count: int, examples: list[object]) -> None:
+        super().__init__(f"{count} value(s) do not fit, e.g. {examples[:3]!r}")
+        self.count = count
+        self.examples = examples
+
+
+def to_storage(series: pd.Series, dtype: StorageType) -> pd.Series:
+    """Convert ``series`` to the canonical pandas form of ``dtype``; raise :class:`ConversionError`
+    listing offending values when some cannot be converted without loss."""
+    dtype = StorageType(dtype)
+    present = series.notna()
+    if dtype == StorageType.STRING:
+        out = series.astype(object).where(present, None)
+        return out.map(_to_str, na_action="ignore").astype(object).where(present, None)
+    if dtype == StorageType.DATETIME:
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            return series.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            return series.astype("datetime64[ns]")
+        converted = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
+        _raise_on_loss(series, converted.notna(), present)
+        return converted.dt.tz_localize(None).astype("datetime64[ns]")
+    if dtype == StorageType.BOOL:
+        if pd.api.types.is_bool_dtype(series.dtype):
+            return series.astype("boolean")
+        mapped = series.map(_to_bool, na_action="ignore")
+        _raise_on_loss(series, mapped.notna(), present)
+        return mapped.astype("boolean")
+    # numeric
+    if pd.api.types.is_bool_dtype(series.dtype):
+        numeric = series.astype("float64")
+    elif pd.api.types.is_numeric_dtype(series.dtype):
+        numeric = series
+    else:
+        numeric = pd.to_numeric(series.astype(object).where(present, None), errors="coerce")
+        _raise_on_loss(series, numeric.notna(), present)
+    if dtype == StorageType.FLOAT64:
+        return numeric.astype("float64")
+    values = numeric.astype("float64") if not pd.api.types.is_integer_dtype(numeric.dtype) else numeric
+    if not pd.api.types.is_integer_dtype(values.dtype):
+        arr = values.to_numpy(dtype="float64", na_value=np.nan)
+        frac = present.to_numpy() & (np.mod(np.nan_to_num(arr), 1) != 0)
+        if frac.any():
+            raise ConversionError(int(frac.sum()), series[frac].head(3).tolist())
+    return values.astype("Int64")
+
+
+def conform_frame(frame: pd.DataFrame, dtypes: dict[str, StorageType]) -> pd.DataFrame:
+    """A copy of ``frame`` with the given columns in their canonical dtype (no error handling)."""
+    return pd.DataFrame({name: to_storage(frame[name], dt) for name, dt in dtypes.items()}, index=frame.index)
+
+
+def _raise_on_loss(original: pd.Series, converted_ok: pd.Series, present: pd.Series) -> None:
+    lost = present.to_numpy() & ~converted_ok.to_numpy()
+    if lost.any():
+        raise ConversionError(int(lost.sum()), original[lost].head(3).tolist())
+
+
+def _to_str(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def _to_bool(value: object) -> object:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer | float | np.floating) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None

@@ -1,0 +1,353 @@
+"""The relational schema: tables, columns, primary keys and foreign keys as typed dataclasses.
+
+A column has two properties that are easy to confuse and are therefore kept apart:
+
+* ``dtype`` says how values are *stored* (``int64``, ``float64``, ``string``, ``bool``, ``datetime``);
+  it decides the SQL type, the Parquet type and the pandas dtype.
+* ``kind`` says how values are *modelled* (``integer``, ``float``, ``categorical``, ``boolean``,
+  ``datetime``, ``text``, ``id``); an integer column can be categorical, a string column can be an id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dbtwin.errors import SchemaError
+
+
+class ColumnKind(StrEnum):
+    """How a column is modelled."""
+
+    INTEGER = "integer"
+    FLOAT = "float"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    TEXT = "text"
+    ID = "id"
+
+
+class StorageType(StrEnum):
+    """How a column's values are stored."""
+
+    INT64 = "int64"
+    FLOAT64 = "float64"
+    STRING = "string"
+    BOOL = "bool"
+    DATETIME = "datetime"
+
+
+#: Kinds each storage type may carry. An ``id`` may be stored as integer or string.
+ALLOWED_KINDS: dict[StorageType, frozenset[ColumnKind]] = {
+    StorageType.INT64: frozenset({ColumnKind.INTEGER, ColumnKind.CATEGORICAL, ColumnKind.ID, ColumnKind.FLOAT}),
+    StorageType.FLOAT64: frozenset({ColumnKind.FLOAT, ColumnKind.INTEGER, ColumnKind.CATEGORICAL}),
+    StorageType.STRING: frozenset({ColumnKind.CATEGORICAL, ColumnKind.TEXT, ColumnKind.ID}),
+    StorageType.BOOL: frozenset({ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL}),
+    StorageType.DATETIME: frozenset({ColumnKind.DATETIME}),
+}
+
+
+@dataclass
+class Column:
+    """One column of a table."""
+
+    name: str
+    dtype: StorageType
+    kind: ColumnKind
+    nullable: bool = True
+
+    def __post_init__(self) -> None:
+        self.dtype = StorageType(self.dtype)
+        self.kind = ColumnKind(self.kind)
+
+
+@dataclass
+class ForeignKey:
+    """A (possibly composite) reference from ``child.columns`` to ``parent.parent_columns``.
+
+    ``parent_columns`` must be the parent's primary key. One child may hold several foreign keys to
+    the same parent (flights.origin and flights.dest to airports), and ``child == parent`` is a
+    self-reference (employee.reports_to).
+    """
+
+    child: str
+    columns: tuple[str, ...]
+    parent: str
+    parent_columns: tuple[str, ...]
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.columns = tuple(self.columns)
+        self.parent_columns = tuple(self.parent_columns)
+        if not self.name:
+            self.name = f"{self.child}.{'+'.join(self.columns)}->{self.parent}"
+
+    @property
+    def is_self_reference(self) -> bool:
+        return self.child == self.parent
+
+    def __str__(self) -> str:
+        return (
+            f"{self.child}({', '.join(self.columns)}) -> {self.parent}({', '.join(self.parent_columns)})"
+        )
+
+
+@dataclass
+class Table:
+    """A table: its columns in order, its primary key (possibly empty or composite), a time column."""
+
+    name: str
+    columns: list[Column]
+    primary_key: tuple[str, ...] = ()
+    time_column: str | None = None
+
+    def __post_init__(self) -> None:
+        self.primary_key = tuple(self.primary_key)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise SchemaError(f"table '{self.name}' has no column '{name}'", table=self.name, column=name)
+
+    def has_column(self, name: str) -> bool:
+        return any(c.name == name for c in self.columns)
+
+
+@dataclass
+class Schema:
+    """Tables and the foreign keys between them."""
+
+    tables: dict[str, Table] = field(default_factory=dict)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ lookup
+    def table(self, name: str) -> Table:
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise SchemaError(f"unknown table '{name}'", table=name) from None
+
+    @property
+    def table_names(self) -> list[str]:
+        return list(self.tables)
+
+    def foreign_keys_of(self, child: str) -> list[ForeignKey]:
+        """Foreign keys held by ``child``."""
+        return [fk for fk in self.foreign_keys if fk.child == child]
+
+    def foreign_keys_to(self, parent: str) -> list[ForeignKey]:
+        """Foreign keys that point at ``parent``."""
+        return [fk for fk in self.foreign_keys if fk.parent == parent]
+
+    def key_columns(self, table: str) -> set[str]:
+        """Columns of ``table`` that belong to its primary key or to one of its foreign keys."""
+        cols = set(self.table(table).primary_key)
+        for fk in self.foreign_keys_of(table):
+            cols.update(fk.columns)
+        return cols
+
+    def foreign_key(self, name: str) -> ForeignKey:
+        for fk in self.foreign_keys:
+            if fk.name == name:
+                return fk
+        raise SchemaError(f"unknown foreign key '{name}'")
+
+    # --------------------------------------------------------------- structure
+    def check(self) -> None:
+        """Raise :class:`SchemaError` on the first structural inconsistency (names the table/column)."""
+        for problem in self.problems():
+            raise problem
+
+    def problems(self) -> Iterator[SchemaError]:
+        """Every structural inconsistency of the schema, as errors that name the table and column."""
+        seen_fk_names: set[str] = set()
+        for tname, table in self.tables.items():
+            if tname != table.name:
+                yield SchemaError(f"table registered as '{tname}' is named '{table.name}'", table=tname)
+            names = table.column_names
+            for dup in sorted({n for n in names if names.count(n) > 1}):
+                yield SchemaError(f"table '{tname}' has column '{dup}' twice", table=tname, column=dup)
+            for pk in table.primary_key:
+                if not table.has_column(pk):
+                    yield SchemaError(
+                        f"primary key of table '{tname}' names unknown column '{pk}'", table=tname, column=pk
+                    )
+            if table.time_column is not None:
+                if not table.has_column(table.time_column):
+                    yield SchemaError(
+                        f"time column of table '{tname}' names unknown column '{table.time_column}'",
+                        table=tname,
+                        column=table.time_column,
+                    )
+                elif table.column(table.time_column).dtype != StorageType.DATETIME:
+                    yield SchemaError(
+                        f"time column '{tname}.{table.time_column}' is not stored as a datetime",
+                        table=tname,
+                        column=table.time_column,
+                    )
+            for col in table.columns:
+                if col.kind not in ALLOWED_KINDS[col.dtype]:
+                    yield SchemaError(
+                        f"column '{tname}.{col.name}' stored as {col.dtype.value} cannot have kind "
+                        f"'{col.kind.value}' (allowed: {sorted(k.value for k in ALLOWED_KINDS[col.dtype])})",
+                        table=tname,
+                        column=col.name,
+                    )
+        for fk in self.foreign_keys:
+            if fk.name in seen_fk_names:
+                yield SchemaError(f"foreign key name '{fk.name}' is used twice", table=fk.child)
+            seen_fk_names.add(fk.name)
+            if fk.child not in self.tables:
+                yield SchemaError(f"foreign key {fk} starts at unknown table '{fk.child}'", table=fk.child)
+                continue
+            if fk.parent not in self.tables:
+                yield SchemaError(
+                    f"foreign key {fk} points at unknown table '{fk.parent}'",
+                    table=fk.child,
+                    column=fk.columns[0] if fk.columns else None,
+                )
+                continue
+            child, parent = self.tables[fk.child], self.tables[fk.parent]
+            if not fk.columns or len(fk.columns) != len(fk.parent_columns):
+                yield SchemaError(
+                    f"foreign key {fk} has {len(fk.columns)} child column(s) but "
+                    f"{len(fk.parent_columns)} parent column(s)",
+                    table=fk.child,
+                )
+                continue
+            for col in fk.columns:
+                if not child.has_column(col):
+                    yield SchemaError(
+                        f"foreign key {fk} names unknown column '{fk.child}.{col}'", table=fk.child, column=col
+                    )
+            for col in fk.parent_columns:
+                if not parent.has_column(col):
+                    yield SchemaError(
+                        f"foreign key {fk} names unknown parent column '{fk.parent}.{col}'",
+                        table=fk.parent,
+                        column=col,
+                    )
+            if all(parent.has_column(c) for c in fk.parent_columns) and set(fk.parent_columns) != set(
+                parent.primary_key
+            ):
+                yield SchemaError(
+                    f"foreign key {fk} must reference the primary key of '{fk.parent}' "
+                    f"({', '.join(parent.primary_key) or 'none declared'})",
+                    table=fk.parent,
+                    column=fk.parent_columns[0],
+                )
+            for ccol, pcol in zip(fk.columns, fk.parent_columns, strict=True):
+                if child.has_column(ccol) and parent.has_column(pcol):
+                    cd, pd_ = child.column(ccol).dtype, parent.column(pcol).dtype
+                    if cd != pd_:
+                        yield SchemaError(
+                            f"foreign key column '{fk.child}.{ccol}' is stored as {cd.value} but the "
+                            f"column it references, '{fk.parent}.{pcol}', is stored as {pd_.value}",
+                            table=fk.child,
+                            column=ccol,
+                        )
+
+    def parents_of(self, table: str) -> list[str]:
+        """Distinct parent tables of ``table``, self-references excluded."""
+        return sorted({fk.parent for fk in self.foreign_keys_of(table) if not fk.is_self_reference})
+
+    def children_of(self, table: str) -> list[str]:
+        """Distinct child tables of ``table``, self-references excluded."""
+        return sorted({fk.child for fk in self.foreign_keys_to(table) if not fk.is_self_reference})
+
+    def cycles(self) -> list[list[str]]:
+        """Groups of two or more tables that reference each other in a cycle (self-references excluded)."""
+        return [sorted(c) for c in _strongly_connected(self.table_names, self.parents_of) if len(c) > 1]
+
+    def topological_order(self) -> list[str]:
+        """Tables with parents before children. Tables in one cycle are kept together, in name order."""
+        components = _strongly_connected(self.table_names, self.parents_of)
+        # Tarjan's algorithm emits a component only after every component it depends on (its parents).
+        return [t for comp in components for t in sorted(comp)]
+
+    def depth(self) -> int:
+        """Length of the longest chain of foreign keys (child -> parent -> grandparent ...).
+
+        Self-references do not add depth; tables in one cycle are counted as one level.
+        """
+        components = _strongly_connected(self.table_names, self.parents_of)
+        level: dict[str, int] = {}
+        for comp in components:  # parents' components come first
+            best = 0
+            for t in comp:
+                for p in self.parents_of(t):
+                    if p not in comp:
+                        best = max(best, level[p] + 1)
+            for t in comp:
+                level[t] = best
+        return max(level.values(), default=0)
+
+    def roots(self) -> list[str]:
+        """Tables with no parent (self-references aside)."""
+        return [t for t in self.table_names if not self.parents_of(t)]
+
+    def subset(self, tables: Iterable[str]) -> Schema:
+        """The schema restricted to ``tables`` and the foreign keys among them."""
+        keep = list(tables)
+        for t in keep:
+            self.table(t)
+        return Schema(
+            tables={t: self.tables[t] for t in keep},
+            foreign_keys=[fk for fk in self.foreign_keys if fk.child in keep and fk.parent in keep],
+        )
+
+
+def _strongly_connected(nodes: list[str], successors) -> list[list[str]]:  # noqa: ANN001
+    """Tarjan's algorithm, iterative. Components come out in reverse topological order of the
+    condensation when edges point from child to parent, i.e. parents first."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    result: list[list[str]] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(successors(root)))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, it = work[-1]
+            advanced = False
+            for nxt in it:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(successors(nxt))))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                result.append(comp)
+    return result

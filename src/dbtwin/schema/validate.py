@@ -1,0 +1,242 @@
+"""Validation of a database against its schema, and the orphan-foreign-key policy.
+
+Every problem names its table and, where there is one, its column. :func:`find_problems` lists them
+all; :func:`check` raises :class:`DataValidationError` when any is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from dbtwin.database import ORPHAN_REF, Database
+from dbtwin.errors import DataValidationError
+from dbtwin.schema.model import ForeignKey
+
+log = logging.getLogger(__name__)
+
+OrphanPolicy = Literal["error", "null", "drop", "keep"]
+ORPHAN_POLICIES: tuple[str, ...] = ("error", "null", "drop", "keep")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the data. ``count`` is the number of rows (or values) concerned."""
+
+    code: str
+    table: str
+    column: str | None
+    message: str
+    count: int = 0
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        return self.message if self.severity == "error" else f"warning: {self.message}"
+
+
+@dataclass
+class OrphanReport:
+    """What :func:`resolve_orphans` found and did, per foreign key."""
+
+    policy: str
+    orphans: dict[str, int] = field(default_factory=dict)
+    actions: list[str] = field(default_factory=list)
+
+
+def find_problems(db: Database, include_orphans: bool = True) -> list[Problem]:
+    """Every problem in ``db``: keys, NULL rules, empty tables, orphans, cycles that cannot be broken."""
+    problems: list[Problem] = []
+    schema = db.schema
+    for name, table in schema.tables.items():
+        frame = db[name]
+        if len(frame) == 0:
+            problems.append(Problem("empty_table", name, None, f"table '{name}' has no rows"))
+            continue
+        for col in table.columns:
+            if not col.nullable and col.name not in table.primary_key:
+                nulls = int(frame[col.name].isna().sum())
+                if nulls:
+                    problems.append(
+                        Problem(
+                            "null_in_not_null",
+                            name,
+                            col.name,
+                            f"column '{name}.{col.name}' is declared NOT NULL but holds {nulls} NULL(s)",
+                            nulls,
+                        )
+                    )
+        if table.primary_key:
+            pk = list(table.primary_key)
+            pk_label = ", ".join(pk)
+            for col in pk:
+                nulls = int(frame[col].isna().sum())
+                if nulls:
+                    problems.append(
+                        Problem(
+                            "null_primary_key",
+                            name,
+                            col,
+                            f"primary key column '{name}.{col}' holds {nulls} NULL(s)",
+                            nulls,
+                        )
+                    )
+            dup = frame.duplicated(pk, keep="first")
+            n_dup = int(dup.sum())
+            if n_dup:
+                examples = frame.loc[dup, pk].head(3).to_dict("records")
+                problems.append(
+                    Problem(
+                        "duplicate_primary_key",
+                        name,
+                        pk[0],
+                        f"primary key ({pk_label}) of table '{name}' has {n_dup} duplicate value(s), e.g. {examples}",
+                        n_dup,
+                    )
+                )
+    if include_orphans:
+        for fk, count, examples in orphan_counts(db):
+            if count:
+                problems.append(
+                    Problem(
+                        "orphan_foreign_key",
+                        fk.child,
+                        ", ".join(fk.columns),
+                        f"{count} row(s) of '{fk.child}' have {fk.child}({', '.join(fk.columns)}) values not found "
+                        f"in '{fk.parent}' ({', '.join(fk.parent_columns)}), e.g. {examples}",
+                        count,
+                    )
+                )
+    for cycle in schema.cycles():
+        fks = [fk for fk in schema.foreign_keys if fk.child in cycle and fk.parent in cycle and not fk.is_self_reference]
+        breakable = [fk for fk in fks if _fk_nullable(db, fk)]
+        text = " -> ".join(cycle)
+        if breakable:
+            problems.append(
+                Problem(
+                    "fk_cycle",
+                    cycle[0],
+                    None,
+                    f"tables {text} reference each other in a cycle; writers break it through the nullable "
+                    f"foreign key {breakable[0]}",
+                    severity="warning",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    "fk_cycle",
+                    cycle[0],
+                    fks[0].columns[0] if fks else None,
+                    f"tables {text} reference each other in a cycle of NOT NULL foreign keys ("
+                    + "; ".join(str(fk) for fk in fks)
+                    + "): such rows can be neither inserted nor generated; make one of them nullable",
+                ),
+            )
+    return problems
+
+
+def check(db: Database, orphans: OrphanPolicy = "error") -> None:
+    """Raise :class:`DataValidationError` listing every error-level problem.
+
+    With ``orphans`` other than ``"error"``, orphan foreign keys are not reported here: resolve them
+    with :func:`resolve_orphans` first.
+    """
+    errors = [p for p in find_problems(db, include_orphans=orphans == "error") if p.severity == "error"]
+    if errors:
+        raise DataValidationError(errors)
+
+
+def orphan_counts(db: Database) -> list[tuple[ForeignKey, int, list[object]]]:
+    """For every foreign key: the number of orphan child rows and up to three orphan values."""
+    result = []
+    for fk in db.schema.foreign_keys:
+        pos = db.parent_positions(fk)
+        orphan = pos == ORPHAN_REF
+        count = int(orphan.sum())
+        examples: list[object] = []
+        if count:
+            sample = db[fk.child].loc[orphan, list(fk.columns)].drop_duplicates().head(3)
+            examples = [r[0] if len(r) == 1 else tuple(r) for r in sample.itertuples(index=False)]
+        result.append((fk, count, examples))
+    return result
+
+
+def resolve_orphans(db: Database, policy: OrphanPolicy) -> tuple[Database, OrphanReport]:
+    """Apply the orphan policy and report what was done.
+
+    * ``"error"``: raise :class:`DataValidationError` if any foreign key has orphans;
+    * ``"null"``: set the orphan foreign keys to NULL (columns that also belong to the primary key or to
+      another foreign key are kept, since SQL ignores a composite key with any NULL part);
+    * ``"drop"``: drop the orphan rows, and then rows orphaned by that, until none is left;
+    * ``"keep"``: change nothing (only count).
+    """
+    if policy not in ORPHAN_POLICIES:
+        raise ValueError(f"orphan policy must be one of {ORPHAN_POLICIES}, not {policy!r}")
+    report = OrphanReport(policy)
+    counts = orphan_counts(db)
+    for fk, count, _ in counts:
+        report.orphans[fk.name] = count
+    if policy == "keep" or not any(c for _, c, _ in counts):
+        return db, report
+    if policy == "error":
+        check(db, orphans="error")
+    out = db.copy()
+    if policy == "null":
+        for fk, count, _ in counts:
+            if not count:
+                continue
+            shared = _shared_columns(out, fk)
+            targets = [c for c in fk.columns if c not in shared]
+            if not targets:
+                raise DataValidationError(
+                    [
+                        Problem(
+                            "orphan_foreign_key",
+                            fk.child,
+                            fk.columns[0],
+                            f"{count} orphan row(s) of foreign key {fk} cannot be set to NULL: every column of it "
+                            "is also part of the primary key or another foreign key; use the 'drop' policy",
+                            count,
+                        )
+                    ]
+                )
+            orphan = out.parent_positions(fk) == ORPHAN_REF
+            frame = out.tables[fk.child]
+            for col in targets:
+                frame.loc[orphan, col] = None
+                table = out.schema.tables[fk.child]
+                table.columns = [replace(c, nullable=True) if c.name == col else c for c in table.columns]
+            report.actions.append(f"{fk}: set {', '.join(targets)} to NULL in {count} row(s)")
+    else:  # drop, cascading to rows that lose their parent
+        rounds = 0
+        while True:
+            dropped_any = False
+            for fk in out.schema.foreign_keys:
+                orphan = out.parent_positions(fk) == ORPHAN_REF
+                n = int(orphan.sum())
+                if n:
+                    out.tables[fk.child] = out.tables[fk.child].loc[~orphan].reset_index(drop=True)
+                    cause = "orphan" if rounds == 0 else "orphaned by earlier drops"
+                    report.actions.append(f"{fk}: dropped {n} {cause} row(s) of '{fk.child}'")
+                    dropped_any = True
+            rounds += 1
+            if not dropped_any:
+                break
+    for action in report.actions:
+        log.info(action)
+    return out, report
+
+
+def _shared_columns(db: Database, fk: ForeignKey) -> set[str]:
+    shared = set(db.schema.table(fk.child).primary_key)
+    for other in db.schema.foreign_keys_of(fk.child):
+        if other.name != fk.name:
+            shared.update(other.columns)
+    return shared
+
+
+def _fk_nullable(db: Database, fk: ForeignKey) -> bool:
+    table = db.schema.table(fk.child)
+    return any(table.column(c).nullable and c not in table.primary_key for c in fk.columns)
+
