@@ -165,11 +165,10 @@ def _storage_for_sql_type(sql_type: sa.types.TypeEngine) -> StorageType | None |
         return StorageType.BOOL
     if isinstance(sql_type, sa.Integer):
         return StorageType.INT64
-    if isinstance(sql_type, sa.Numeric):  # Float is a Numeric
-        scale = getattr(sql_type, "scale", None)
-        if not isinstance(sql_type, sa.Float) and scale == 0:
-            return StorageType.INT64
+    if isinstance(sql_type, sa.Float):
         return StorageType.FLOAT64
+    if isinstance(sql_type, sa.Numeric):
+        return StorageType.INT64 if getattr(sql_type, "scale", None) == 0 else StorageType.FLOAT64
     if isinstance(sql_type, sa.Date | sa.DateTime):
         return StorageType.DATETIME
     if isinstance(sql_type, sa.Enum | sa.String | sa.Uuid):
@@ -240,7 +239,7 @@ def write_sql(
                     log.info("dropping existing table '%s'", name)
                     sa.Table(name, sa.MetaData(schema=db_schema)).drop(conn)
                 meta.create_all(conn)
-                created = list(meta.sorted_tables)
+                created = [meta.tables[_qualified(t, db_schema)] for t in db.schema.topological_order()]
                 for name in db.schema.topological_order():
                     _insert_table(conn, meta.tables[_qualified(name, db_schema)], db, name, deferred, batch_rows)
                 for fk in deferred:

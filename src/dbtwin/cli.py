@@ -1,0 +1,145 @@
+"""The ``dbtwin`` command line. Thin: it parses, calls the library and shows the result."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table as RichTable
+
+from dbtwin.errors import DbtwinError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic twins of relational databases.")
+console = Console()
+err_console = Console(stderr=True)
+
+SourceArg = Annotated[
+    str, typer.Argument(help="A bundled dataset name, a SQLite file, a SQLAlchemy URL or a directory.")
+]
+MetadataOpt = Annotated[
+    Path | None, typer.Option("--metadata", help="Metadata JSON (dbtwin or SDV format) overriding the source's.")
+]
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+    )
+
+
+def _fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def inspect(
+    source: SourceArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON (a stable interface).")] = False,
+    metadata: MetadataOpt = None,
+    save_metadata: Annotated[
+        Path | None, typer.Option("--save-metadata", help="Write the (detected) schema as dbtwin metadata JSON.")
+    ] = None,
+) -> None:
+    """Tables, row counts, column kinds, keys, foreign keys with orphan counts, depth, missing values."""
+    from dbtwin.inspection import summarize
+    from dbtwin.io import read
+    from dbtwin.schema.metadata_json import save_schema
+
+    try:
+        db = read(source, metadata=metadata)
+        summary = summarize(db)
+        if save_metadata is not None:
+            save_schema(db.schema, save_metadata)
+    except (DbtwinError, OSError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    _show_summary(source, summary)
+
+
+@app.command()
+def convert(
+    source: SourceArg,
+    destination: Annotated[str, typer.Argument(help="A SQLite file, a SQLAlchemy URL or a directory.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite what the destination holds.")] = False,
+    orphans: Annotated[
+        str, typer.Option("--orphans", help="Orphan foreign keys: error, null or drop (reported).")
+    ] = "error",
+    file_format: Annotated[str, typer.Option("--format", help="Directory file format: parquet or csv.")] = "parquet",
+    metadata: MetadataOpt = None,
+) -> None:
+    """Copy a database to another place (SQLite, PostgreSQL, MariaDB, Parquet/CSV) with its keys."""
+    from dbtwin.io import read, write
+    from dbtwin.schema.validate import ORPHAN_POLICIES, resolve_orphans
+
+    if orphans not in ORPHAN_POLICIES or orphans == "keep":
+        _fail(ValueError("--orphans must be error, null or drop"))
+    try:
+        db = read(source, metadata=metadata)
+        db, report = resolve_orphans(db, orphans)  # type: ignore[arg-type]
+        for action in report.actions:
+            err_console.print(f"orphans: {action}")
+        write(db, destination, replace=replace, file_format=file_format)  # type: ignore[arg-type]
+    except (DbtwinError, OSError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"wrote {len(db.tables)} tables, {db.total_rows:,} rows to {destination}")
+
+
+@app.command()
+def datasets() -> None:
+    """List the datasets `dbtwin.datasets.load` knows."""
+    from dbtwin.datasets import BUNDLED, available
+
+    for name in available():
+        console.print(f"{name}\t{'bundled' if name in BUNDLED else 'needs dbtwin[datasets]'}")
+
+
+def _show_summary(source: str, summary: dict) -> None:
+    tables = RichTable(title=f"{source}: {len(summary['tables'])} tables, depth {summary['depth']}")
+    for col in ("table", "rows", "primary key", "time column", "columns (kind)", "most missing"):
+        tables.add_column(col)
+    for name, info in summary["tables"].items():
+        kinds: dict[str, int] = {}
+        for kind in info["columns"].values():
+            kinds[kind] = kinds.get(kind, 0) + 1
+        worst = max(info["missing"].items(), key=lambda kv: kv[1], default=("", 0.0))
+        tables.add_row(
+            name,
+            f"{info['rows']:,}",
+            ", ".join(info["primary_key"]) or "-",
+            info["time_column"] or "-",
+            ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+            f"{worst[0]} {worst[1]:.1%}" if worst[1] else "-",
+        )
+    console.print(tables)
+    fks = RichTable(title=f"{len(summary['foreign_keys'])} foreign keys")
+    for col in ("child", "parent", "orphans", "NULLs"):
+        fks.add_column(col)
+    for fk in summary["foreign_keys"]:
+        note = " (self)" if fk["self_reference"] else ""
+        fks.add_row(
+            f"{fk['child']}({', '.join(fk['columns'])})",
+            f"{fk['parent']}({', '.join(fk['parent_columns'])}){note}",
+            f"[red]{fk['orphans']:,}[/]" if fk["orphans"] else "0",
+            f"{fk['nulls']:,}",
+        )
+    console.print(fks)
+    for cycle in summary["cycles"]:
+        console.print(f"cycle: {' -> '.join(cycle)}")
+    for problem in summary["problems"]:
+        style = "red" if problem["severity"] == "error" else "yellow"
+        console.print(f"[{style}]{problem['severity']}[/]: {problem['message']}")
+
+
+if __name__ == "__main__":
+    app()

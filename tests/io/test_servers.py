@@ -1,0 +1,68 @@
+"""Round trips through the real PostgreSQL and MariaDB servers of this machine."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from dbtwin import read, write
+from dbtwin.errors import DestinationNotEmptyError
+from dbtwin.schema.validate import resolve_orphans
+from tests.conftest import assert_same_database
+
+pytestmark = pytest.mark.servers
+
+
+def _constraints(url: str) -> tuple[dict, list]:
+    engine = sa.create_engine(url)
+    insp = sa.inspect(engine)
+    pks = {t: tuple(insp.get_pk_constraint(t)["constrained_columns"]) for t in insp.get_table_names()}
+    fks = sorted(
+        (t, tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]))
+        for t in insp.get_table_names()
+        for fk in insp.get_foreign_keys(t)
+    )
+    engine.dispose()
+    return pks, fks
+
+
+@pytest.mark.parametrize("dataset", ["chinook", "nycflights13_jan"])
+def test_sqlite_postgres_mariadb_parquet_round_trip(dataset, request, tmp_path, postgres_url, mariadb_url):
+    original = request.getfixturevalue("chinook" if dataset == "chinook" else "flights_jan")
+    original, _ = resolve_orphans(original, "drop")
+    write(original, tmp_path / "a.sqlite")
+    from_sqlite = read(tmp_path / "a.sqlite", metadata=original.schema)
+    write(from_sqlite, postgres_url)
+    from_pg = read(postgres_url)
+    assert_same_database(original, from_pg)  # comments carry kinds and time columns
+    write(from_pg, mariadb_url)
+    from_maria = read(mariadb_url)
+    assert_same_database(original, from_maria)
+    write(from_maria, tmp_path / "parquet")
+    assert_same_database(original, read(tmp_path / "parquet"))
+    pks, fks = _constraints(mariadb_url)
+    assert pks == {n: tuple(t.primary_key) for n, t in original.schema.tables.items()}
+    assert fks == sorted((f.child, f.columns, f.parent, f.parent_columns) for f in original.schema.foreign_keys)
+
+
+def test_company_round_trip_postgres_and_mariadb(company, postgres_url, mariadb_url):
+    for url in (postgres_url, mariadb_url):
+        write(company, url)
+        assert_same_database(company, read(url))
+
+
+def test_server_database_with_tables_is_not_touched(company, chinook, postgres_url):
+    write(company, postgres_url)
+    with pytest.raises(DestinationNotEmptyError, match="already holds 5 table"):
+        write(chinook, postgres_url)
+    assert_same_database(company, read(postgres_url))
+
+
+def test_failed_insert_on_mariadb_leaves_no_tables(company, mariadb_url):
+    broken = company.copy()
+    broken.tables["person"].loc[0, "salary"] = float("inf")  # MariaDB refuses infinite doubles
+    with pytest.raises(sa.exc.DBAPIError):
+        write(broken, mariadb_url)
+    engine = sa.create_engine(mariadb_url)
+    assert sa.inspect(engine).get_table_names() == []
+    engine.dispose()
