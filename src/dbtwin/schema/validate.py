@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+import numpy as np
 from dbtwin.database import ORPHAN_REF, Database
 from dbtwin.errors import DataValidationError
 from dbtwin.schema.model import ForeignKey
@@ -208,21 +209,22 @@ def resolve_orphans(db: Database, policy: OrphanPolicy) -> tuple[Database, Orpha
                 table = out.schema.tables[fk.child]
                 table.columns = [replace(c, nullable=True) if c.name == col else c for c in table.columns]
             report.actions.append(f"{fk}: set {', '.join(targets)} to NULL in {count} row(s)")
-    else:  # drop, cascading to rows that lose their parent
+    else:  # drop: the orphans found first, then rows orphaned by those drops, until none is left
         rounds = 0
         while True:
-            dropped_any = False
-            for fk in out.schema.foreign_keys:
-                orphan = out.parent_positions(fk) == ORPHAN_REF
+            masks = [(fk, out.parent_positions(fk) == ORPHAN_REF) for fk in out.schema.foreign_keys]
+            doomed: dict[str, np.ndarray] = {}
+            for fk, orphan in masks:
                 n = int(orphan.sum())
                 if n:
-                    out.tables[fk.child] = out.tables[fk.child].loc[~orphan].reset_index(drop=True)
-                    cause = "orphan" if rounds == 0 else "orphaned by earlier drops"
-                    report.actions.append(f"{fk}: dropped {n} {cause} row(s) of '{fk.child}'")
-                    dropped_any = True
-            rounds += 1
-            if not dropped_any:
+                    cause = "orphans" if rounds == 0 else "orphaned by earlier drops"
+                    report.actions.append(f"{fk}: dropped {n} row(s) of '{fk.child}' ({cause})")
+                    doomed[fk.child] = doomed.get(fk.child, np.zeros(len(orphan), bool)) | orphan
+            if not doomed:
                 break
+            for table, mask in doomed.items():
+                out.tables[table] = out.tables[table].loc[~mask].reset_index(drop=True)
+            rounds += 1
     for action in report.actions:
         log.info(action)
     return out, report

@@ -1,0 +1,64 @@
+"""Parquet and CSV directories: round trips, detection, atomic writes, refusal to overwrite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dbtwin import read, write
+from dbtwin.errors import DestinationNotEmptyError, SchemaError
+from dbtwin.io.files import write_directory
+from tests.conftest import assert_same_database
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_directory_round_trip(company, chinook, tmp_path, fmt):
+    for db in (company, chinook):
+        out = tmp_path / f"{fmt}-{len(db.tables)}"
+        write(db, out, file_format=fmt)
+        assert (out / "metadata.json").exists()
+        assert_same_database(db, read(out))
+
+
+def test_directory_is_not_overwritten_unless_asked(company, chinook, tmp_path):
+    out = tmp_path / "db"
+    write(company, out)
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(DestinationNotEmptyError, match="already holds files"):
+        write(chinook, out)
+    assert sorted(p.name for p in out.iterdir()) == before
+    write(chinook, out, replace=True)
+    assert "track.parquet" in {p.name for p in out.iterdir()} and "person.parquet" not in {p.name for p in out.iterdir()}
+    assert [p.name for p in tmp_path.iterdir()] == ["db"]  # no temporary directories left
+
+
+def test_failed_write_leaves_nothing(company, tmp_path, monkeypatch):
+    import pandas as pd
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_directory(company, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_directory_without_metadata_is_detected(tmp_path):
+    (tmp_path / "customers.csv").write_text("customer_id,name,joined\n1,Ann,2020-01-01\n2,Bob,2021-02-03\n")
+    (tmp_path / "orders.csv").write_text("order_id,customer_id,amount\n1,1,9.5\n2,1,3\n3,2,\n")
+    db = read(tmp_path)
+    assert db.schema.table("orders").primary_key == ("order_id",)
+    assert [(fk.child, fk.columns, fk.parent) for fk in db.schema.foreign_keys] == [("orders", ("customer_id",), "customers")]
+    assert db["orders"]["amount"].isna().sum() == 1
+    assert db.schema.table("customers").column("joined").dtype.value == "datetime"
+
+
+def test_metadata_naming_a_missing_table_is_an_error(company, tmp_path):
+    write(company, tmp_path / "d")
+    data = json.loads((tmp_path / "d" / "metadata.json").read_text())
+    (tmp_path / "d" / "project.parquet").unlink()
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    with pytest.raises(SchemaError, match="declares table 'project' but"):
+        read(tmp_path / "d", metadata=tmp_path / "m.json")
