@@ -34,40 +34,40 @@ def flights_jan() -> Database:
 def company_db() -> Database:
     """A tiny database with the awkward parts: a self-reference, two foreign keys to one parent,
     a composite primary key and a composite foreign key, a nullable foreign key, a link table."""
-    I, S, D, F = StorageType.INT64, StorageType.STRING, StorageType.DATETIME, StorageType.FLOAT64
+    i, s, d, f = StorageType.INT64, StorageType.STRING, StorageType.DATETIME, StorageType.FLOAT64
     k = ColumnKind
     schema = Schema(
         {
-            "dept": Table("dept", [Column("code", S, k.ID, False), Column("name", S, k.CATEGORICAL)], ("code",)),
+            "dept": Table("dept", [Column("code", s, k.ID, False), Column("name", s, k.CATEGORICAL)], ("code",)),
             "person": Table(
                 "person",
                 [
-                    Column("id", I, k.ID, False),
-                    Column("boss", I, k.ID),
-                    Column("dept", S, k.ID),
-                    Column("salary", F, k.FLOAT),
-                    Column("hired", D, k.DATETIME),
+                    Column("id", i, k.ID, False),
+                    Column("boss", i, k.ID),
+                    Column("dept", s, k.ID),
+                    Column("salary", f, k.FLOAT),
+                    Column("hired", d, k.DATETIME),
                 ],
                 ("id",),
                 "hired",
             ),
-            "project": Table("project", [Column("pid", I, k.ID, False), Column("title", S, k.TEXT)], ("pid",)),
+            "project": Table("project", [Column("pid", i, k.ID, False), Column("title", s, k.TEXT)], ("pid",)),
             "assignment": Table(
                 "assignment",
                 [
-                    Column("person", I, k.ID, False),
-                    Column("project", I, k.ID, False),
-                    Column("reviewer", I, k.ID),
-                    Column("hours", I, k.INTEGER),
+                    Column("person", i, k.ID, False),
+                    Column("project", i, k.ID, False),
+                    Column("reviewer", i, k.ID),
+                    Column("hours", i, k.INTEGER),
                 ],
                 ("person", "project"),
             ),
             "timesheet": Table(
                 "timesheet",
                 [
-                    Column("person", I, k.ID, False),
-                    Column("project", I, k.ID, False),
-                    Column("week", I, k.INTEGER),
+                    Column("person", i, k.ID, False),
+                    Column("project", i, k.ID, False),
+                    Column("week", i, k.INTEGER),
                     Column("ok", StorageType.BOOL, k.BOOLEAN),
                 ],
             ),
@@ -90,7 +90,9 @@ def company_db() -> Database:
                 "boss": [4, 1, 1, None, None],
                 "dept": ["R&D", "R&D", None, "OPS", "OPS"],
                 "salary": [10.5, 20.25, None, 30.0, 99.125],
-                "hired": pd.to_datetime(["2020-01-01", "2019-05-06 12:30:00", None, "2018-01-01", "2010-03-04"], format="mixed"),
+                "hired": pd.to_datetime(
+                    ["2020-01-01", "2019-05-06 12:30:00", None, "2018-01-01", "2010-03-04"], format="mixed"
+                ),
             }
         ),
         "project": pd.DataFrame({"pid": [10, 20], "title": ["Apollo 'quoted'", 'Gemini "double"']}),

@@ -16,7 +16,7 @@ from dbtwin.errors import DbtwinError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic twins of relational databases.")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 SourceArg = Annotated[
     str, typer.Argument(help="A bundled dataset name, a SQLite file, a SQLAlchemy URL or a directory.")

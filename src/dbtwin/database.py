@@ -38,7 +38,9 @@ class Database:
             missing = [c for c in table.column_names if c not in frame.columns]
             if missing:
                 raise SchemaError(
-                    f"table '{name}' lacks column(s) {missing} that its metadata declares", table=name, column=missing[0]
+                    f"table '{name}' lacks column(s) {missing} that its metadata declares",
+                    table=name,
+                    column=missing[0],
                 )
             extra = [str(c) for c in frame.columns if c not in table.column_names]
             if extra:
@@ -77,7 +79,9 @@ class Database:
             for col in table.columns:
                 if col.name not in frame.columns:
                     raise SchemaError(
-                        f"table '{name}' lacks column '{col.name}' that its metadata declares", table=name, column=col.name
+                        f"table '{name}' lacks column '{col.name}' that its metadata declares",
+                        table=name,
+                        column=col.name,
                     )
                 try:
                     columns[col.name] = to_storage(frame[col.name], col.dtype).reset_index(drop=True)

@@ -29,7 +29,9 @@ def test_directory_is_not_overwritten_unless_asked(company, chinook, tmp_path):
         write(chinook, out)
     assert sorted(p.name for p in out.iterdir()) == before
     write(chinook, out, replace=True)
-    assert "track.parquet" in {p.name for p in out.iterdir()} and "person.parquet" not in {p.name for p in out.iterdir()}
+    assert "track.parquet" in {p.name for p in out.iterdir()} and "person.parquet" not in {
+        p.name for p in out.iterdir()
+    }
     assert [p.name for p in tmp_path.iterdir()] == ["db"]  # no temporary directories left
 
 
@@ -50,7 +52,9 @@ def test_csv_directory_without_metadata_is_detected(tmp_path):
     (tmp_path / "orders.csv").write_text("order_id,customer_id,amount\n1,1,9.5\n2,1,3\n3,2,\n")
     db = read(tmp_path)
     assert db.schema.table("orders").primary_key == ("order_id",)
-    assert [(fk.child, fk.columns, fk.parent) for fk in db.schema.foreign_keys] == [("orders", ("customer_id",), "customers")]
+    assert [(fk.child, fk.columns, fk.parent) for fk in db.schema.foreign_keys] == [
+        ("orders", ("customer_id",), "customers")
+    ]
     assert db["orders"]["amount"].isna().sum() == 1
     assert db.schema.table("customers").column("joined").dtype.value == "datetime"
 

@@ -23,7 +23,10 @@ def test_company_round_trip_through_sqlite_keeps_rows_keys_and_constraints(compa
         conn.execute("PRAGMA foreign_keys = ON")
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         fks = conn.execute("PRAGMA foreign_key_list(timesheet)").fetchall()
-        assert {(r[2], r[3], r[4]) for r in fks} == {("assignment", "person", "person"), ("assignment", "project", "project")}
+        assert {(r[2], r[3], r[4]) for r in fks} == {
+            ("assignment", "person", "person"),
+            ("assignment", "project", "project"),
+        }
         pk = [r[1] for r in conn.execute("PRAGMA table_info(assignment)").fetchall() if r[5]]
         assert pk == ["person", "project"]
 

@@ -32,9 +32,16 @@ def test_sdv_export_import_keeps_keys_and_kinds(chinook):
     sdv, notes = schema_to_sdv(chinook.subset([t for t in chinook.schema.table_names if t != "playlist_track"]).schema)
     assert notes == []
     assert sdv["METADATA_SPEC_VERSION"] == "V1"
-    assert {"parent_table_name": "employee", "parent_primary_key": "employee_id", "child_table_name": "employee",
-            "child_foreign_key": "reports_to"} in sdv["relationships"]
-    assert sdv["tables"]["track"]["columns"]["milliseconds"] == {"sdtype": "numerical", "computer_representation": "Int64"}
+    assert {
+        "parent_table_name": "employee",
+        "parent_primary_key": "employee_id",
+        "child_table_name": "employee",
+        "child_foreign_key": "reports_to",
+    } in sdv["relationships"]
+    assert sdv["tables"]["track"]["columns"]["milliseconds"] == {
+        "sdtype": "numerical",
+        "computer_representation": "Int64",
+    }
     back = schema_from_sdv(sdv, chinook.tables)
     assert len(back.foreign_keys) == 9
     assert back.table("track").column("milliseconds").kind.value == "integer"
@@ -58,7 +65,12 @@ def test_sdv_metadata_file_is_recognised(tmp_path):
             "visits": {"columns": {"uid": {"sdtype": "id"}, "when": {"sdtype": "datetime"}, "c": {"sdtype": "email"}}},
         },
         "relationships": [
-            {"parent_table_name": "users", "parent_primary_key": "uid", "child_table_name": "visits", "child_foreign_key": "uid"}
+            {
+                "parent_table_name": "users",
+                "parent_primary_key": "uid",
+                "child_table_name": "visits",
+                "child_foreign_key": "uid",
+            }
         ],
     }
     (tmp_path / "m.json").write_text(json.dumps(sdv))

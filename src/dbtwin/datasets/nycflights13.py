@@ -16,36 +16,77 @@ import pandas as pd
 from dbtwin.database import Database
 from dbtwin.schema.model import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
 
-I, F, S, D = StorageType.INT64, StorageType.FLOAT64, StorageType.STRING, StorageType.DATETIME
+INT, FLT, STR, DT = StorageType.INT64, StorageType.FLOAT64, StorageType.STRING, StorageType.DATETIME
 K = ColumnKind
 
 _COLUMNS: dict[str, list[tuple[str, StorageType, ColumnKind]]] = {
-    "airlines": [("carrier", S, K.ID), ("name", S, K.CATEGORICAL)],
+    "airlines": [("carrier", STR, K.ID), ("name", STR, K.CATEGORICAL)],
     "airports": [
-        ("faa", S, K.ID), ("name", S, K.TEXT), ("lat", F, K.FLOAT), ("lon", F, K.FLOAT), ("alt", I, K.INTEGER),
-        ("tz", I, K.CATEGORICAL), ("dst", S, K.CATEGORICAL), ("tzone", S, K.CATEGORICAL),
+        ("faa", STR, K.ID),
+        ("name", STR, K.TEXT),
+        ("lat", FLT, K.FLOAT),
+        ("lon", FLT, K.FLOAT),
+        ("alt", INT, K.INTEGER),
+        ("tz", INT, K.CATEGORICAL),
+        ("dst", STR, K.CATEGORICAL),
+        ("tzone", STR, K.CATEGORICAL),
     ],
     "planes": [
-        ("tailnum", S, K.ID), ("year", I, K.INTEGER), ("type", S, K.CATEGORICAL),
-        ("manufacturer", S, K.CATEGORICAL), ("model", S, K.CATEGORICAL), ("engines", I, K.INTEGER),
-        ("seats", I, K.INTEGER), ("speed", I, K.INTEGER), ("engine", S, K.CATEGORICAL),
+        ("tailnum", STR, K.ID),
+        ("year", INT, K.INTEGER),
+        ("type", STR, K.CATEGORICAL),
+        ("manufacturer", STR, K.CATEGORICAL),
+        ("model", STR, K.CATEGORICAL),
+        ("engines", INT, K.INTEGER),
+        ("seats", INT, K.INTEGER),
+        ("speed", INT, K.INTEGER),
+        ("engine", STR, K.CATEGORICAL),
     ],
     "weather": [
-        ("origin", S, K.ID), ("year", I, K.INTEGER), ("month", I, K.INTEGER), ("day", I, K.INTEGER),
-        ("hour", I, K.INTEGER), ("temp", F, K.FLOAT), ("dewp", F, K.FLOAT), ("humid", F, K.FLOAT),
-        ("wind_dir", I, K.INTEGER), ("wind_speed", F, K.FLOAT), ("wind_gust", F, K.FLOAT), ("precip", F, K.FLOAT),
-        ("pressure", F, K.FLOAT), ("visib", F, K.FLOAT), ("time_hour", D, K.DATETIME),
+        ("origin", STR, K.ID),
+        ("year", INT, K.INTEGER),
+        ("month", INT, K.INTEGER),
+        ("day", INT, K.INTEGER),
+        ("hour", INT, K.INTEGER),
+        ("temp", FLT, K.FLOAT),
+        ("dewp", FLT, K.FLOAT),
+        ("humid", FLT, K.FLOAT),
+        ("wind_dir", INT, K.INTEGER),
+        ("wind_speed", FLT, K.FLOAT),
+        ("wind_gust", FLT, K.FLOAT),
+        ("precip", FLT, K.FLOAT),
+        ("pressure", FLT, K.FLOAT),
+        ("visib", FLT, K.FLOAT),
+        ("time_hour", DT, K.DATETIME),
     ],
     "flights": [
-        ("year", I, K.INTEGER), ("month", I, K.INTEGER), ("day", I, K.INTEGER), ("dep_time", I, K.INTEGER),
-        ("sched_dep_time", I, K.INTEGER), ("dep_delay", I, K.INTEGER), ("arr_time", I, K.INTEGER),
-        ("sched_arr_time", I, K.INTEGER), ("arr_delay", I, K.INTEGER), ("carrier", S, K.ID),
-        ("flight", I, K.CATEGORICAL), ("tailnum", S, K.ID), ("origin", S, K.ID), ("dest", S, K.ID),
-        ("air_time", I, K.INTEGER), ("distance", I, K.INTEGER), ("hour", I, K.INTEGER), ("minute", I, K.INTEGER),
-        ("time_hour", D, K.DATETIME),
+        ("year", INT, K.INTEGER),
+        ("month", INT, K.INTEGER),
+        ("day", INT, K.INTEGER),
+        ("dep_time", INT, K.INTEGER),
+        ("sched_dep_time", INT, K.INTEGER),
+        ("dep_delay", INT, K.INTEGER),
+        ("arr_time", INT, K.INTEGER),
+        ("sched_arr_time", INT, K.INTEGER),
+        ("arr_delay", INT, K.INTEGER),
+        ("carrier", STR, K.ID),
+        ("flight", INT, K.CATEGORICAL),
+        ("tailnum", STR, K.ID),
+        ("origin", STR, K.ID),
+        ("dest", STR, K.ID),
+        ("air_time", INT, K.INTEGER),
+        ("distance", INT, K.INTEGER),
+        ("hour", INT, K.INTEGER),
+        ("minute", INT, K.INTEGER),
+        ("time_hour", DT, K.DATETIME),
     ],
 }
-_PRIMARY_KEYS = {"airlines": ("carrier",), "airports": ("faa",), "planes": ("tailnum",), "weather": ("origin", "time_hour")}
+_PRIMARY_KEYS = {
+    "airlines": ("carrier",),
+    "airports": ("faa",),
+    "planes": ("tailnum",),
+    "weather": ("origin", "time_hour"),
+}
 #: The package writes missing values as NA; no key or name in the data is the string "NA".
 _NA = ["", "NA"]
 _TIME_COLUMNS = {"weather": "time_hour", "flights": "time_hour"}

@@ -77,9 +77,7 @@ class RowGraph:
             pos = db.parent_positions(fk)
             child_rows = np.flatnonzero(pos >= 0).astype(np.int64)
             links[fk.name] = ForeignKeyEdges(fk, child_rows, pos[child_rows])
-        keys = {
-            name: db[name][list(t.primary_key)].copy() for name, t in db.schema.tables.items() if t.primary_key
-        }
+        keys = {name: db[name][list(t.primary_key)].copy() for name, t in db.schema.tables.items() if t.primary_key}
         return cls(db.schema, {t: db.num_rows(t) for t in db.schema.table_names}, links, keys)
 
     # ------------------------------------------------------------------ edge types
@@ -107,7 +105,7 @@ class RowGraph:
 
     def foreign_key_of(self, edge_type: EdgeType) -> tuple[ForeignKey, bool]:
         """The foreign key behind an edge type, and whether the edge type is its reverse."""
-        src, rel, dst = edge_type
+        src, rel, _ = edge_type
         reverse = rel.startswith(REVERSE_PREFIX)
         for fk in self.schema.foreign_keys:
             if reverse and (fk.parent, REVERSE_PREFIX + self.relation(fk), fk.child) == edge_type:
@@ -134,7 +132,7 @@ class RowGraph:
     def num_edges(self) -> int:
         return sum(len(link.child_rows) for link in self.links.values())
 
-    def to_hetero_data(self):  # noqa: ANN201 - torch_geometric is imported lazily
+    def to_hetero_data(self):
         """The whole graph as a PyG ``HeteroData`` (``num_nodes`` per type, ``edge_index`` per edge type)."""
         import torch
         from torch_geometric.data import HeteroData
@@ -184,8 +182,10 @@ class RowGraph:
                         both = old.notna().to_numpy() & values.notna().to_numpy()
                         if (old.to_numpy()[both] != values.to_numpy()[both]).any():
                             raise DataValidationError(
-                                [f"column '{name}.{ccol}' gets conflicting values from foreign key {fk} and "
-                                 "another key it belongs to"]
+                                [
+                                    f"column '{name}.{ccol}' gets conflicting values from foreign key {fk} and "
+                                    "another key it belongs to"
+                                ]
                             )
                         values = values.where(values.notna(), old)
                     frame[ccol] = values

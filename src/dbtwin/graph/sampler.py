@@ -42,8 +42,8 @@ class Subgraph:
     def num_nodes(self) -> int:
         return sum(len(v) for v in self.nodes.values())
 
-    def to_hetero_data(self):  # noqa: ANN201 - torch_geometric is imported lazily
-        """As a PyG ``HeteroData``: ``n_id``, ``batch`` and ``seed_mask`` per node type, ``edge_index`` per edge type."""
+    def to_hetero_data(self):
+        """As a PyG ``HeteroData``: ``n_id``, ``batch`` and ``seed_mask`` per node type, ``edge_index`` per type."""
         import torch
         from torch_geometric.data import HeteroData
 

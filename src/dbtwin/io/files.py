@@ -36,7 +36,9 @@ def table_files(path: Path) -> dict[str, Path]:
     for file in sorted(path.iterdir()):
         if file.is_file() and file.suffix.lower() in _SUFFIXES and not file.name.startswith("."):
             if file.stem in found:
-                raise SchemaError(f"table '{file.stem}' has two files: {found[file.stem].name} and {file.name}", table=file.stem)
+                raise SchemaError(
+                    f"table '{file.stem}' has two files: {found[file.stem].name} and {file.name}", table=file.stem
+                )
             found[file.stem] = file
     return found
 
@@ -69,9 +71,7 @@ def read_directory(path: str | Path, metadata: str | Path | Schema | None = None
     return Database.from_frames({t: raw[t] for t in schema.table_names}, schema)
 
 
-def write_directory(
-    db: Database, path: str | Path, file_format: FileFormat = "parquet", replace: bool = False
-) -> None:
+def write_directory(db: Database, path: str | Path, file_format: FileFormat = "parquet", replace: bool = False) -> None:
     """Write one file per table and ``metadata.json``, atomically (a temporary directory renamed into place)."""
     if file_format not in ("parquet", "csv"):
         raise ValueError(f"file format must be 'parquet' or 'csv', not {file_format!r}")

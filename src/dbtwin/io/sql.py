@@ -156,7 +156,7 @@ _PLACEHOLDER_KIND = {
 _UNSUPPORTED = object()
 
 
-def _storage_for_sql_type(sql_type: sa.types.TypeEngine) -> StorageType | None | object:
+def _storage_for_sql_type(sql_type: sa.types.TypeEngine) -> StorageType | object | None:
     """The storage type for a reflected SQL type; ``None`` when the data must decide (SQLite's
     untyped columns); ``_UNSUPPORTED`` for binary, JSON, arrays, intervals and the like."""
     if isinstance(sql_type, sa.types.NullType):
@@ -280,7 +280,9 @@ def _deferred_foreign_keys(db: Database) -> list[ForeignKey]:
         candidates = [
             fk
             for fk in db.schema.foreign_keys
-            if fk.child in cycle and fk.parent in cycle and not fk.is_self_reference
+            if fk.child in cycle
+            and fk.parent in cycle
+            and not fk.is_self_reference
             and all(db.schema.table(fk.child).column(c).nullable for c in fk.columns)
         ]
         if not candidates:

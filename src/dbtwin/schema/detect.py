@@ -62,9 +62,11 @@ def infer_storage(series: pd.Series, table: str | None = None) -> StorageType:
         numeric = pd.to_numeric(text, errors="coerce")
         if numeric.notna().all():
             return infer_storage(numeric.astype("float64"))
-    if text.str.match(_DATE_LIKE).all():
-        if pd.to_datetime(text, errors="coerce", utc=True, format="mixed").notna().all():
-            return StorageType.DATETIME
+    if (
+        text.str.match(_DATE_LIKE).all()
+        and pd.to_datetime(text, errors="coerce", utc=True, format="mixed").notna().all()
+    ):
+        return StorageType.DATETIME
     return StorageType.STRING
 
 

@@ -32,8 +32,7 @@ def schema_to_dict(schema: Schema) -> dict[str, Any]:
                 "primary_key": list(t.primary_key),
                 "time_column": t.time_column,
                 "columns": {
-                    c.name: {"dtype": c.dtype.value, "kind": c.kind.value, "nullable": c.nullable}
-                    for c in t.columns
+                    c.name: {"dtype": c.dtype.value, "kind": c.kind.value, "nullable": c.nullable} for c in t.columns
                 },
             }
             for t in schema.tables.values()
@@ -54,7 +53,7 @@ def schema_to_dict(schema: Schema) -> dict[str, Any]:
 def schema_from_dict(data: dict[str, Any]) -> Schema:
     """Parse dbtwin's metadata format; raises :class:`SchemaError` naming the table/column at fault."""
     if data.get("format") != FORMAT_NAME:
-        raise SchemaError(f"not a dbtwin metadata document (expected \"format\": \"{FORMAT_NAME}\")")
+        raise SchemaError(f'not a dbtwin metadata document (expected "format": "{FORMAT_NAME}")')
     version = data.get("version")
     if version != FORMAT_VERSION:
         raise SchemaError(f"unsupported dbtwin metadata version {version!r} (this dbtwin reads {FORMAT_VERSION})")
@@ -73,7 +72,7 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
                 )
             except (KeyError, ValueError, TypeError) as exc:
                 raise SchemaError(
-                    f"column '{tname}.{cname}' needs a valid \"dtype\" and \"kind\": {exc}", table=tname, column=cname
+                    f'column \'{tname}.{cname}\' needs a valid "dtype" and "kind": {exc}', table=tname, column=cname
                 ) from None
         pk = tdata.get("primary_key") or []
         if isinstance(pk, str):
@@ -118,7 +117,7 @@ def load_schema(path: str | Path) -> Schema:
 def _mapping(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     value = obj.get(key)
     if not isinstance(value, dict):
-        raise SchemaError(f"{where} needs a \"{key}\" object")
+        raise SchemaError(f'{where} needs a "{key}" object')
     return value
 
 

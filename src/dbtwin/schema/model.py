@@ -89,9 +89,7 @@ class ForeignKey:
         return self.child == self.parent
 
     def __str__(self) -> str:
-        return (
-            f"{self.child}({', '.join(self.columns)}) -> {self.parent}({', '.join(self.parent_columns)})"
-        )
+        return f"{self.child}({', '.join(self.columns)}) -> {self.parent}({', '.join(self.parent_columns)})"
 
 
 @dataclass
@@ -304,7 +302,7 @@ class Schema:
         )
 
 
-def _strongly_connected(nodes: list[str], successors) -> list[list[str]]:  # noqa: ANN001
+def _strongly_connected(nodes: list[str], successors) -> list[list[str]]:
     """Tarjan's algorithm, iterative. Components come out in reverse topological order of the
     condensation when edges point from child to parent, i.e. parents first."""
     index: dict[str, int] = {}

@@ -35,7 +35,7 @@ def schema_from_sdv(data: dict[str, Any], tables: dict[str, pd.DataFrame] | None
     from dbtwin.schema.detect import infer_storage
 
     if not isinstance(data.get("tables"), dict):
-        raise SchemaError("SDV metadata needs a \"tables\" object")
+        raise SchemaError('SDV metadata needs a "tables" object')
     result: dict[str, Table] = {}
     for tname, tdata in data["tables"].items():
         columns = []

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
+
 from dbtwin.database import ORPHAN_REF, Database
 from dbtwin.errors import DataValidationError
 from dbtwin.schema.model import ForeignKey
@@ -109,7 +110,9 @@ def find_problems(db: Database, include_orphans: bool = True) -> list[Problem]:
                     )
                 )
     for cycle in schema.cycles():
-        fks = [fk for fk in schema.foreign_keys if fk.child in cycle and fk.parent in cycle and not fk.is_self_reference]
+        fks = [
+            fk for fk in schema.foreign_keys if fk.child in cycle and fk.parent in cycle and not fk.is_self_reference
+        ]
         breakable = [fk for fk in fks if _fk_nullable(db, fk)]
         text = " -> ".join(cycle)
         if breakable:
@@ -241,4 +244,3 @@ def _shared_columns(db: Database, fk: ForeignKey) -> set[str]:
 def _fk_nullable(db: Database, fk: ForeignKey) -> bool:
     table = db.schema.table(fk.child)
     return any(table.column(c).nullable and c not in table.primary_key for c in fk.columns)
-

