@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 import pytest
 
-from dbtwin.graph import KHopSampler, RowGraph
+from dbtwin.graph import KHopSampler, RowGraph, SubgraphTooLargeError
 
 
 def _bfs(graph: RowGraph, table: str, row: int, hops: int) -> set[tuple[str, int]]:
@@ -81,6 +81,15 @@ def test_merged_mode_unions_neighbourhoods(graph):
     merged = KHopSampler(graph, num_hops=1, disjoint=False).sample({"invoice": [0, 0, 1]})
     assert merged.num_seeds == 1 and (np.concatenate(list(merged.batch.values())) == 0).all()
     assert merged.nodes["invoice"].tolist() == [0, 1]
+
+
+def test_hub_explosion_is_refused_before_allocating(graph):
+    sampler = KHopSampler(graph, num_hops=2, max_nodes=5_000)
+    with pytest.raises(
+        SubgraphTooLargeError, match=r"along \('track', 'rev_track_id', 'playlist_track'\)|would gather"
+    ):
+        sampler.sample({"genre": np.arange(25)})
+    assert KHopSampler(graph, num_hops=2, max_neighbors=3, max_nodes=5_000).sample({"genre": np.arange(25)}).num_nodes
 
 
 def test_bad_arguments(graph):

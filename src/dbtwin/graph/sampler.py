@@ -20,6 +20,10 @@ import numpy as np
 from dbtwin.graph.row_graph import REVERSE_PREFIX, EdgeType, RowGraph
 
 
+class SubgraphTooLargeError(ValueError):
+    """A hop would gather more nodes than the sampler's ``max_nodes`` allows."""
+
+
 @dataclass
 class Subgraph:
     """A sampled subgraph.
@@ -73,6 +77,9 @@ class KHopSampler:
             (with replacement, then de-duplicated, so at most the cap is taken).
         disjoint: give each seed its own copy of its neighbourhood.
         edge_types: restrict expansion to these edge types (default: all).
+        max_nodes: refuse (with :class:`SubgraphTooLargeError`) a hop that would gather more node
+            copies than this, before allocating them: uncapped disjoint neighbourhoods of hub rows
+            (an airport with 100k flights) grow without bound; set ``max_neighbors`` instead.
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class KHopSampler:
         max_neighbors: int | Sequence[int | None] | None = None,
         disjoint: bool = True,
         edge_types: Sequence[EdgeType] | None = None,
+        max_nodes: int = 50_000_000,
     ) -> None:
         if num_hops < 0:
             raise ValueError("num_hops must be >= 0")
@@ -97,6 +105,7 @@ class KHopSampler:
         self.num_hops = num_hops
         self.max_neighbors = caps
         self.disjoint = disjoint
+        self.max_nodes = max_nodes
         self.edge_types = list(edge_types) if edge_types is not None else graph.edge_types()
         for et in self.edge_types:
             graph.csr(et)  # build adjacency up front, once
@@ -168,6 +177,12 @@ class KHopSampler:
         csr = self.graph.csr(et)
         deg = csr.degree(rows)
         starts = csr.indptr[rows]
+        gathered = int(np.minimum(deg, cap).sum()) if cap is not None else int(deg.sum())
+        if gathered > self.max_nodes:
+            raise SubgraphTooLargeError(
+                f"expanding {len(rows):,} '{src}' node(s) along {et} would gather {gathered:,} neighbours "
+                f"(max_nodes={self.max_nodes:,}); cap them with max_neighbors or sample fewer seeds"
+            )
         if cap is not None:
             capped = deg > cap
             if capped.any():
