@@ -9,6 +9,7 @@ from dbtwin import read, write
 from dbtwin.errors import DestinationNotEmptyError
 from dbtwin.schema.validate import resolve_orphans
 from tests.conftest import assert_same_database
+from tests.io.test_sql import cycle_db
 
 pytestmark = pytest.mark.servers
 
@@ -66,3 +67,12 @@ def test_failed_insert_on_mariadb_leaves_no_tables(company, mariadb_url):
     engine = sa.create_engine(mariadb_url)
     assert sa.inspect(engine).get_table_names() == []
     engine.dispose()
+
+
+def test_table_cycle_on_servers(postgres_url, mariadb_url):
+    db = cycle_db()
+    for url in (postgres_url, mariadb_url):
+        write(db, url)  # the a.b_id constraint is added after the rows, through ALTER TABLE
+        assert_same_database(db, read(url))
+        _, fks = _constraints(url)
+        assert fks == [("a", ("b_id",), "b", ("id",)), ("b", ("a_id",), "a", ("id",))]

@@ -117,7 +117,7 @@ def test_type_mismatch_in_sqlite_is_named(tmp_path):
         read(path)
 
 
-def test_table_cycle_is_written_through_the_nullable_key(tmp_path):
+def cycle_db():
     import pandas as pd
 
     from dbtwin import Database
@@ -131,8 +131,11 @@ def test_table_cycle_is_written_through_the_nullable_key(tmp_path):
         },
         [ForeignKey("a", ("b_id",), "b", ("id",)), ForeignKey("b", ("a_id",), "a", ("id",))],
     )
-    db = Database.from_frames(
-        {"a": pd.DataFrame({"id": [1, 2], "b_id": [10, None]}), "b": pd.DataFrame({"id": [10], "a_id": [2]})}, schema
-    )
+    frames = {"a": pd.DataFrame({"id": [1, 2], "b_id": [10, None]}), "b": pd.DataFrame({"id": [10], "a_id": [2]})}
+    return Database.from_frames(frames, schema)
+
+
+def test_table_cycle_is_written_through_the_nullable_key(tmp_path):
+    db = cycle_db()
     write(db, tmp_path / "cycle.sqlite")
     assert_same_database(db, read(tmp_path / "cycle.sqlite"), check_kinds=False)
