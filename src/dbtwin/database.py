@@ -35,20 +35,7 @@ class Database:
             if name not in self.tables:
                 raise SchemaError(f"no data given for table '{name}'", table=name)
             frame = self.tables[name]
-            missing = [c for c in table.column_names if c not in frame.columns]
-            if missing:
-                raise SchemaError(
-                    f"table '{name}' lacks column(s) {missing} that its metadata declares",
-                    table=name,
-                    column=missing[0],
-                )
-            extra = [str(c) for c in frame.columns if c not in table.column_names]
-            if extra:
-                raise SchemaError(
-                    f"table '{name}' has column(s) {extra} that its metadata does not declare",
-                    table=name,
-                    column=extra[0],
-                )
+            _check_columns(name, table.column_names, frame)
             if list(frame.columns) != table.column_names:
                 self.tables[name] = frame[table.column_names]
         unknown = [t for t in self.tables if t not in self.schema.tables]
@@ -75,14 +62,9 @@ class Database:
             if name not in frames:
                 raise SchemaError(f"no data given for table '{name}'", table=name)
             frame = frames[name]
+            _check_columns(name, table.column_names, frame)
             columns = {}
             for col in table.columns:
-                if col.name not in frame.columns:
-                    raise SchemaError(
-                        f"table '{name}' lacks column '{col.name}' that its metadata declares",
-                        table=name,
-                        column=col.name,
-                    )
                 try:
                     columns[col.name] = to_storage(frame[col.name], col.dtype).reset_index(drop=True)
                 except ConversionError as exc:
@@ -96,13 +78,6 @@ class Database:
                             exc.count,
                         )
                     )
-            extra = [str(c) for c in frame.columns if c not in table.column_names]
-            if extra:
-                raise SchemaError(
-                    f"table '{name}' has column(s) {extra} that its metadata does not declare",
-                    table=name,
-                    column=extra[0],
-                )
             converted[name] = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
         if problems:
             raise DataValidationError(problems)
@@ -136,6 +111,19 @@ class Database:
     def parent_positions(self, fk: ForeignKey) -> np.ndarray:
         """Row position in ``fk.parent`` of each row of ``fk.child`` (see :func:`parent_positions`)."""
         return parent_positions(self[fk.child], self[fk.parent], fk)
+
+
+def _check_columns(name: str, declared: list[str], frame: pd.DataFrame) -> None:
+    missing = [c for c in declared if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"table '{name}' lacks column(s) {missing} that its metadata declares", table=name, column=missing[0]
+        )
+    extra = [str(c) for c in frame.columns if c not in declared]
+    if extra:
+        raise SchemaError(
+            f"table '{name}' has column(s) {extra} that its metadata does not declare", table=name, column=extra[0]
+        )
 
 
 def parent_positions(child: pd.DataFrame, parent: pd.DataFrame, fk: ForeignKey) -> np.ndarray:

@@ -76,3 +76,24 @@ def test_table_cycle_on_servers(postgres_url, mariadb_url):
         assert_same_database(db, read(url))
         _, fks = _constraints(url)
         assert fks == [("a", ("b_id",), "b", ("id",)), ("b", ("a_id",), "a", ("id",))]
+
+
+def test_reserved_and_odd_identifiers_are_quoted(tmp_path, postgres_url, mariadb_url):
+    import pandas as pd
+
+    from dbtwin import Database
+
+    frames = {
+        "order": pd.DataFrame({"select": [1, 2], "2B": [3.5, None], "with space": ["a", "b"]}),
+        "group by": pd.DataFrame({"id": [1, 2, 3], "select": [1, 1, 2]}),
+    }
+    db = Database.from_frames(frames)
+    assert [fk.parent for fk in db.schema.foreign_keys] == []  # no names to detect keys by
+    from dbtwin.schema import ForeignKey
+
+    db.schema.tables["order"].primary_key = ("select",)
+    db.schema.foreign_keys.append(ForeignKey("group by", ("select",), "order", ("select",)))
+    db = Database.from_frames(db.tables, db.schema)
+    for dest in (tmp_path / "odd.sqlite", postgres_url, mariadb_url):
+        write(db, dest)
+        assert_same_database(db, read(dest), check_kinds=False)
