@@ -8,6 +8,7 @@ neighbour look-ups are slices and the K-hop sampler needs no compiled graph libr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -145,13 +146,18 @@ class RowGraph:
         return data
 
     # ------------------------------------------------------------------ back to tables
-    def to_database(self, attributes: dict[str, pd.DataFrame]) -> Database:
+    def to_database(
+        self,
+        attributes: dict[str, pd.DataFrame],
+        prepare: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None,
+    ) -> Database:
         """Turn the graph plus each table's non-key columns back into a :class:`Database`.
 
         Primary keys come from ``key_frames`` when the graph was built from a database, from
         ``attributes`` when given there, and are otherwise numbered 1..n (``table-1``, ... for string
         keys). Foreign-key columns are filled from the links (NULL for rows without a link). A column
-        written by two foreign keys must agree; unique primary keys are checked.
+        written by two foreign keys must agree; unique primary keys are checked. ``prepare`` may amend
+        each table once its keys are filled, before its children read them (parents first).
         """
         frames: dict[str, pd.DataFrame] = {}
         fk_columns = {t: {c for fk in self.schema.foreign_keys_of(t) for c in fk.columns} for t in self.schema.tables}
@@ -189,6 +195,8 @@ class RowGraph:
                             )
                         values = values.where(values.notna(), old)
                     frame[ccol] = values
+            if prepare is not None:
+                frames[name] = prepare(name, frame)
         db = Database.from_frames({n: f[self.schema.table(n).column_names] for n, f in frames.items()}, self.schema)
         from dbtwin.schema.validate import find_problems
 

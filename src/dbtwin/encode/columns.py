@@ -1,0 +1,201 @@
+"""Column encoders: each turns one column into model features and back, with JSON-serialisable state.
+
+* :class:`NumericEncoder`: quantile-to-normal score, integer kind and decimals restored, range clipped;
+  missing values become a separate two-class feature (a flag) plus a filled score of 0.
+* :class:`CategoricalEncoder`: codes for masked diffusion; a missing value is a category of its own.
+  For free text and identifier-like strings only values seen at least ``min_count`` times become
+  categories; the rest share an "other" code that is sampled as a placeholder of the same shape
+  (letters, digits and punctuation where the real values have them), so no rare real value is copied.
+* :class:`ConstantEncoder`: a column with one value is kept aside and restored.
+"""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.encode.quantile import QuantileNormal
+
+MAX_DECIMALS = 6
+_MISSING = "__missing__"
+
+
+@dataclass
+class NumericEncoder:
+    """A numeric (or datetime-offset) column as one normal score plus an optional missing flag."""
+
+    column: str
+    quantile: QuantileNormal
+    integer: bool
+    decimals: int | None
+    lower: float
+    upper: float
+    has_missing: bool
+
+    @classmethod
+    def fit(cls, column: str, values: np.ndarray, integer: bool) -> NumericEncoder:
+        values = np.asarray(values, dtype=np.float64)
+        present = values[np.isfinite(values)]
+        return cls(
+            column=column,
+            quantile=QuantileNormal.fit(present),
+            integer=integer,
+            decimals=None if integer else _decimals(present),
+            lower=float(present.min()) if len(present) else 0.0,
+            upper=float(present.max()) if len(present) else 0.0,
+            has_missing=bool((~np.isfinite(values)).any()),
+        )
+
+    def transform(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        values = np.asarray(values, dtype=np.float64)
+        missing = ~np.isfinite(values)
+        scores = self.quantile.transform(np.where(missing, self.lower, values))
+        scores[missing] = 0.0
+        return scores, (missing.astype(np.int64) if self.has_missing else None)
+
+    def inverse(self, scores: np.ndarray, missing: np.ndarray | None) -> np.ndarray:
+        values = np.clip(self.quantile.inverse(scores), self.lower, self.upper)
+        if self.integer:
+            values = np.round(values)
+        elif self.decimals is not None:
+            values = np.round(values, self.decimals)
+        if missing is not None:
+            values = np.where(missing.astype(bool), np.nan, values)
+        return values
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["quantile"] = self.quantile.quantiles
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NumericEncoder:
+        return cls(**{**data, "quantile": QuantileNormal(list(data["quantile"]))})
+
+
+@dataclass
+class CategoricalEncoder:
+    """Codes ``0..cardinality-1``; ``categories`` hold the values (``None`` for missing) and, when
+    ``shapes`` is not empty, the last code stands for "any other value" and becomes a placeholder."""
+
+    column: str
+    categories: list[Any]
+    shapes: list[str] = field(default_factory=list)
+    shape_weights: list[float] = field(default_factory=list)
+
+    @classmethod
+    def fit(cls, column: str, values: pd.Series, min_count: int | None = None) -> CategoricalEncoder:
+        """``min_count=None`` keeps every value; an int keeps only values seen that often (text)."""
+        counts = Counter(_json_value(v) for v in values.to_numpy(dtype=object))
+        if min_count is None:
+            kept = sorted(counts, key=_sort_key)
+            return cls(column, kept)
+        kept = sorted((v for v, c in counts.items() if c >= min_count or v is None), key=_sort_key)
+        rare = [v for v, c in counts.items() if c < min_count and v is not None for _ in range(c)]
+        shape_counts = Counter(_shape(str(v)) for v in rare)
+        top = shape_counts.most_common(200)
+        total = sum(c for _, c in top) or 1
+        shapes = [s for s, _ in top]
+        return cls(column, kept, shapes, [c / total for _, c in top])
+
+    @property
+    def has_other(self) -> bool:
+        return bool(self.shapes)
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.categories) + int(self.has_other)
+
+    def transform(self, values: pd.Series) -> np.ndarray:
+        index = {_MISSING if v is None else v: i for i, v in enumerate(self.categories)}
+        other = len(self.categories)
+        keys = [_MISSING if v is None else v for v in map(_json_value, values.to_numpy(dtype=object))]
+        return np.array([index.get(k, other) for k in keys], dtype=np.int64)
+
+    def inverse(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        lookup = np.empty(len(self.categories) + 1, dtype=object)
+        lookup[: len(self.categories)] = self.categories
+        values = lookup[np.clip(codes, 0, len(self.categories))]
+        other = np.flatnonzero(codes >= len(self.categories))
+        if len(other) and self.has_other:
+            picks = rng.choice(len(self.shapes), size=len(other), p=np.asarray(self.shape_weights))
+            values[other] = [_fill_shape(self.shapes[p], rng) for p in picks]
+        return values
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CategoricalEncoder:
+        return cls(**data)
+
+
+@dataclass
+class ConstantEncoder:
+    """A column holding a single value (or only NULLs)."""
+
+    column: str
+    value: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConstantEncoder:
+        return cls(**data)
+
+
+def _decimals(values: np.ndarray) -> int | None:
+    sample = values[:10_000]
+    for d in range(MAX_DECIMALS + 1):
+        scaled = sample * 10**d
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6):
+            return d
+    return None
+
+
+def _json_value(value: Any) -> Any:
+    """A value JSON can hold exactly (numpy scalars to Python, NaN/NA to None)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _sort_key(value: Any) -> tuple[int, str]:
+    return (0, "") if value is None else (1, f"{type(value).__name__}:{value}")
+
+
+def _shape(text: str) -> str:
+    out = []
+    for ch in text[:64]:
+        if ch.isdigit():
+            out.append("9")
+        elif ch.isalpha():
+            out.append("A" if ch.isupper() else "a")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _fill_shape(shape: str, rng: np.random.Generator) -> str:
+    codes = rng.integers(0, 26, size=len(shape))
+    out = []
+    for ch, c in zip(shape, codes, strict=True):
+        if ch == "9":
+            out.append(string.digits[c % 10])
+        elif ch == "a":
+            out.append(string.ascii_lowercase[c])
+        elif ch == "A":
+            out.append(string.ascii_uppercase[c])
+        else:
+            out.append(ch)
+    return "".join(out)

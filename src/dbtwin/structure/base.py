@@ -1,0 +1,105 @@
+"""The interface every structure model follows, and the registry that resolves a name to a model."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from dbtwin.database import Database
+from dbtwin.graph.row_graph import RowGraph
+from dbtwin.schema.model import Schema
+from dbtwin.structure.links import Templates, generate_links
+
+
+class StructureModel(ABC):
+    """Learns how many rows each table has and which child row links to which parent row.
+
+    ``sample`` returns a :class:`RowGraph` whose links all resolve, plus, per table, the real row
+    whose template each synthetic row follows (models that keep no templates return ``None``).
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def fit(self, db: Database) -> StructureModel: ...
+
+    @abstractmethod
+    def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, np.ndarray] | None]: ...
+
+    @abstractmethod
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write arrays to ``directory`` and return the JSON part of the state."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, config: dict[str, Any], schema: Schema) -> StructureModel: ...
+
+
+class TemplateStructure(StructureModel):
+    """A structure model driven by per-row templates (see :mod:`dbtwin.structure.links`)."""
+
+    def __init__(self, fixed_tables: tuple[str, ...] = ()) -> None:
+        self.fixed_tables = tuple(fixed_tables)
+
+    @abstractmethod
+    def _blocks(self, db: Database, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
+
+    def fit(self, db: Database, random_state: int | None = None) -> TemplateStructure:
+        rng = np.random.default_rng(random_state)
+        self.schema_ = db.schema
+        self.sizes_ = {t: db.num_rows(t) for t in db.schema.table_names}
+        from dbtwin.structure.links import build_templates
+
+        self.templates_ = build_templates(db, self._blocks(db, rng), set(self.fixed_tables))
+        return self
+
+    def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
+        return generate_links(self.schema_, self.templates_, self.sizes_, scale, rng)
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        np.savez_compressed(directory / f"structure_{self.name}.npz", **self.templates_.arrays())
+        return {
+            "name": self.name,
+            "fixed_tables": list(self.fixed_tables),
+            "sizes": self.sizes_,
+            "unique_links": self.templates_.unique_links,
+            **self._params(),
+        }
+
+    def _params(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def load(cls, directory: Path, config: dict[str, Any], schema: Schema) -> TemplateStructure:
+        params = {k: v for k, v in config.items() if k not in ("name", "sizes", "unique_links")}
+        model = cls(**params)
+        with np.load(directory / f"structure_{cls.name}.npz", allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        model.schema_ = schema
+        model.sizes_ = {k: int(v) for k, v in config["sizes"].items()}
+        model.templates_ = Templates.from_arrays(arrays, config["unique_links"], set(model.fixed_tables))
+        return model
+
+
+def structure_model(name: str, **kwargs: Any) -> StructureModel:
+    """Resolve ``"degree"``, ``"sbm"`` or ``"real"`` to a fresh model."""
+    from dbtwin.structure.degree import DegreeStructure
+    from dbtwin.structure.real import RealStructure
+    from dbtwin.structure.sbm import SbmStructure
+
+    models: dict[str, type[StructureModel]] = {"degree": DegreeStructure, "sbm": SbmStructure, "real": RealStructure}
+    if name not in models:
+        raise ValueError(f"unknown structure model {name!r}; choose from {sorted(models)}")
+    return models[name](**kwargs)
+
+
+def structure_class(name: str) -> type[StructureModel]:
+    return type(structure_model(name))
+
+
+def dumps(config: dict[str, Any]) -> str:
+    return json.dumps(config)

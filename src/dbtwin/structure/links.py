@@ -1,0 +1,298 @@
+"""Generation of the row graph (row counts and every foreign-key link) from per-row templates.
+
+Both structure models share this engine. Every real row leaves a *template*: its block, for each
+foreign key it holds the block of the parent it points to (or NULL), and for each foreign key that
+points at it the number of children it has. A synthetic table of ``n`` rows takes its templates from
+the real rows (each exactly once at scale 1, drawn with replacement otherwise). Each foreign key is
+then a configuration model within block pairs: the children that target block ``b`` are matched at
+random to stubs of the parents in ``b``, each parent repeated by its template degree, adjusted so the
+counts agree. Hence referential integrity holds by construction; degree histograms, NULL rates and
+(with blocks) the edge counts between block pairs are kept; duplicate foreign-key combinations are
+re-matched away where the real data has none; self-references become forests with the real fan-out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbtwin.database import Database
+from dbtwin.graph.row_graph import ForeignKeyEdges, RowGraph
+from dbtwin.schema.model import ForeignKey, Schema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Templates:
+    """Per-row templates of the real database (arrays are row-aligned with each table)."""
+
+    blocks: dict[str, np.ndarray]  # table -> block of each row
+    child_target: dict[str, np.ndarray]  # fk name -> parent block of each child row, -1 for none
+    parent_degree: dict[str, np.ndarray]  # fk name -> number of children of each parent row
+    unique_links: dict[str, bool]  # table -> real rows never repeat the same parents
+    fixed: set[str]  # tables copied at their real size (dimension tables)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {f"blocks/{t}": v for t, v in self.blocks.items()}
+        out |= {f"child_target/{k}": v for k, v in self.child_target.items()}
+        out |= {f"parent_degree/{k}": v for k, v in self.parent_degree.items()}
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], unique_links: dict[str, bool], fixed: set[str]) -> Templates:
+        parts: dict[str, dict[str, np.ndarray]] = {"blocks": {}, "child_target": {}, "parent_degree": {}}
+        for key, value in arrays.items():
+            group, name = key.split("/", 1)
+            parts[group][name] = np.asarray(value, dtype=np.int64)
+        return cls(parts["blocks"], parts["child_target"], parts["parent_degree"], unique_links, fixed)
+
+
+def real_links(db: Database) -> dict[str, ForeignKeyEdges]:
+    return RowGraph.from_database(db).links
+
+
+def build_templates(db: Database, blocks: dict[str, np.ndarray], fixed: set[str]) -> Templates:
+    links = real_links(db)
+    child_target, parent_degree, unique = {}, {}, {}
+    for fk in db.schema.foreign_keys:
+        link = links[fk.name]
+        target = np.full(db.num_rows(fk.child), -1, dtype=np.int64)
+        target[link.child_rows] = blocks[fk.parent][link.parent_rows] if not fk.is_self_reference else 0
+        child_target[fk.name] = target
+        parent_degree[fk.name] = np.bincount(link.parent_rows, minlength=db.num_rows(fk.parent)).astype(np.int64)
+    for table in db.schema.table_names:
+        fks = [fk for fk in db.schema.foreign_keys_of(table) if not fk.is_self_reference]
+        if len(fks) < 2:
+            unique[table] = False
+            continue
+        combos = np.stack([_parent_row_array(links[fk.name], db.num_rows(table)) for fk in fks], axis=1)
+        complete = (combos >= 0).all(axis=1)
+        unique[table] = bool(len(np.unique(combos[complete], axis=0)) == complete.sum())
+    return Templates(blocks, child_target, parent_degree, unique, fixed)
+
+
+def implied_foreign_keys(schema: Schema) -> dict[str, tuple[ForeignKey, ForeignKey]]:
+    """Foreign keys whose value follows from a wider one: ``flights.origin -> airports`` follows from
+    ``flights.(origin, time_hour) -> weather`` because ``weather.origin -> airports``. Maps the implied
+    key's name to (the wider key, the parent's key it goes through)."""
+    implied = {}
+    for fk in schema.foreign_keys:
+        for wide in schema.foreign_keys_of(fk.child):
+            if wide.name == fk.name or not set(fk.columns) < set(wide.columns):
+                continue
+            mapping = dict(zip(wide.columns, wide.parent_columns, strict=True))
+            through = tuple(mapping[c] for c in fk.columns)
+            for hop in schema.foreign_keys_of(wide.parent):
+                if hop.parent == fk.parent and hop.columns == through and hop.parent_columns == fk.parent_columns:
+                    implied[fk.name] = (wide, hop)
+    return implied
+
+
+def generate_links(
+    schema: Schema,
+    templates: Templates,
+    real_sizes: dict[str, int],
+    scale: float,
+    rng: np.random.Generator,
+) -> tuple[RowGraph, dict[str, np.ndarray]]:
+    """A new row graph with ``round(n * scale)`` rows per table (real size for fixed tables), and for
+    every table the real row whose template each synthetic row took."""
+    if scale <= 0:
+        raise ValueError("scale must be positive")
+    picks: dict[str, np.ndarray] = {}
+    for table, n_real in real_sizes.items():
+        if table in templates.fixed or scale == 1.0:
+            picks[table] = rng.permutation(n_real) if table not in templates.fixed else np.arange(n_real)
+        else:
+            n = max(1, round(n_real * scale)) if n_real else 0
+            picks[table] = rng.integers(0, n_real, size=n) if n_real else np.zeros(0, dtype=np.int64)
+    implied = implied_foreign_keys(schema)
+    links: dict[str, ForeignKeyEdges] = {}
+    for table in schema.topological_order():
+        fks = schema.foreign_keys_of(table)
+        parent_rows: dict[str, np.ndarray] = {}
+        for fk in fks:
+            if fk.is_self_reference:
+                continue
+            parent_rows[fk.name] = _match(fk, templates, picks, rng)
+        if templates.unique_links.get(table):
+            free = [fk for fk in fks if not fk.is_self_reference and fk.name not in implied]
+            keep = _rematch_duplicates(table, free, parent_rows, templates, picks, rng)
+            if keep is not None:
+                picks[table] = picks[table][keep]
+                parent_rows = {k: v[keep] for k, v in parent_rows.items()}
+        for fk in fks:  # after re-matching, so derived keys follow the final wide keys
+            if fk.name in implied:
+                wide, hop = implied[fk.name]
+                derived = _follow(parent_rows[wide.name], links[hop.name], len(picks[wide.parent]))
+                parent_rows[fk.name] = np.where(derived >= 0, derived, parent_rows[fk.name])
+        for fk in fks:
+            if fk.is_self_reference:
+                parent_rows[fk.name] = _forest(fk, templates, picks[table], rng)
+        for fk in fks:
+            rows = parent_rows[fk.name]
+            child_rows = np.flatnonzero(rows >= 0)
+            links[fk.name] = ForeignKeyEdges(fk, child_rows.astype(np.int64), rows[child_rows].astype(np.int64))
+    sizes = {t: len(p) for t, p in picks.items()}
+    return RowGraph(schema, sizes, links), picks
+
+
+def _parent_row_array(link: ForeignKeyEdges, n_child: int) -> np.ndarray:
+    out = np.full(n_child, -1, dtype=np.int64)
+    out[link.child_rows] = link.parent_rows
+    return out
+
+
+def _follow(wide_parent: np.ndarray, hop: ForeignKeyEdges, n_wide_parent: int) -> np.ndarray:
+    through = _parent_row_array(hop, n_wide_parent)
+    out = np.full(len(wide_parent), -1, dtype=np.int64)
+    ok = wide_parent >= 0
+    out[ok] = through[wide_parent[ok]]
+    return out
+
+
+def _adjust(degrees: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """Degrees changed by random unit steps (proportional to size) until they sum to ``total``."""
+    degrees = degrees.astype(np.int64).copy()
+    diff = total - int(degrees.sum())
+    if diff > 0:
+        weights = degrees + 1.0 if degrees.sum() == 0 else degrees + 0.1
+        degrees += rng.multinomial(diff, weights / weights.sum())
+    elif diff < 0:
+        stubs = np.repeat(np.arange(len(degrees)), degrees)
+        drop = rng.choice(len(stubs), size=-diff, replace=False)
+        degrees -= np.bincount(stubs[drop], minlength=len(degrees))
+    return degrees
+
+
+def _match(fk: ForeignKey, templates: Templates, picks: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    target = templates.child_target[fk.name][picks[fk.child]]
+    parent_pick = picks[fk.parent]
+    degree = templates.parent_degree[fk.name][parent_pick]
+    pblock = templates.blocks[fk.parent][parent_pick]
+    result = np.full(len(target), -1, dtype=np.int64)
+    if not len(parent_pick):
+        return result
+    for block in np.unique(target[target >= 0]):
+        children = np.flatnonzero(target == block)
+        parents = np.flatnonzero(pblock == block)
+        if not len(parents):
+            parents = np.arange(len(parent_pick))
+        d = _adjust(degree[parents], len(children), rng)
+        stubs = np.repeat(parents, d)
+        result[children] = stubs[rng.permutation(len(stubs))]
+    return result
+
+
+def _rematch_duplicates(
+    table: str,
+    fks: list[ForeignKey],
+    parent_rows: dict[str, np.ndarray],
+    templates: Templates,
+    picks: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    rounds: int = 40,
+    candidates: int = 64,
+) -> np.ndarray | None:
+    """Re-match rows that repeat a combination of parents: each such row swaps the parent of its
+    last foreign key with another row (same target block) whose swap creates no new repeat; swaps keep
+    every degree. Rows still repeated after ``rounds`` are dropped; returns the rows kept, or None."""
+    last = fks[-1].name
+    target = templates.child_target[last][picks[table]]
+    combos = np.stack([parent_rows[fk.name] for fk in fks], axis=1)
+    width = int(combos.max()) + 2 if combos.size else 1
+    for _ in range(rounds):
+        dup = np.flatnonzero(_duplicated_rows(combos))
+        if not len(dup):
+            break
+        existing = np.unique(_pair_keys(combos, width))
+        for block in np.unique(target[dup]):
+            mine = dup[target[dup] == block]
+            pool = np.flatnonzero(target == block)
+            partners = pool[rng.integers(0, len(pool), size=(len(mine), candidates))]
+            # a swap is good when neither row's new combination exists already
+            mine_new = combos[mine][:, None, :].repeat(candidates, axis=1)
+            mine_new[:, :, -1] = combos[partners, -1]
+            part_new = combos[partners].copy()
+            part_new[:, :, -1] = combos[mine, -1][:, None]
+            ok = ~_contains_sorted(existing, _pair_keys(mine_new, width)) & ~_contains_sorted(
+                existing, _pair_keys(part_new, width)
+            )
+            ok &= partners != mine[:, None]
+            has = ok.any(axis=1)
+            choice = partners[np.arange(len(mine)), ok.argmax(axis=1)]
+            rows, partner = mine[has], choice[has]
+            _, first = np.unique(np.concatenate([rows, partner]), return_index=True)
+            used = np.zeros(len(rows) * 2, dtype=bool)
+            used[first] = True
+            clean = used[: len(rows)] & used[len(rows) :]  # each row in at most one swap this round
+            rows, partner = rows[clean], partner[clean]
+            a, b = combos[rows, -1].copy(), combos[partner, -1].copy()
+            combos[rows, -1], combos[partner, -1] = b, a
+    parent_rows[last][:] = combos[:, -1]
+    dup = _duplicated_rows(combos)
+    if dup.any():
+        log.info(
+            "table '%s': dropped %d row(s) whose parents could not be re-matched without repeats", table, dup.sum()
+        )
+        return np.flatnonzero(~dup)
+    return None
+
+
+def _pair_keys(combos: np.ndarray, width: int) -> np.ndarray:
+    """One integer per parent combination (last axis), for membership tests."""
+    key = np.zeros(combos.shape[:-1], dtype=np.int64)
+    for j in range(combos.shape[-1]):
+        key = key * width + (combos[..., j] + 1)
+    return key
+
+
+def _contains_sorted(sorted_keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    pos = np.clip(np.searchsorted(sorted_keys, queries), 0, len(sorted_keys) - 1)
+    return sorted_keys[pos] == queries
+
+
+def _duplicated_rows(combos: np.ndarray) -> np.ndarray:
+    complete = (combos >= 0).all(axis=1)
+    out = np.zeros(len(combos), dtype=bool)
+    idx = np.flatnonzero(complete)
+    if not len(idx):
+        return out
+    _, first = np.unique(combos[idx], axis=0, return_index=True)
+    seen = np.zeros(len(idx), dtype=bool)
+    seen[first] = True
+    out[idx] = ~seen
+    return out
+
+
+def _forest(fk: ForeignKey, templates: Templates, pick: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Parents for a self-reference: a forest whose roots (rows with no parent) and fan-out follow the
+    templates; parents come before children, so it never has a cycle."""
+    n = len(pick)
+    parent = np.full(n, -1, dtype=np.int64)
+    if not n:
+        return parent
+    has_parent = templates.child_target[fk.name][pick] >= 0
+    n_roots = max(1, int((~has_parent).sum()))
+    order = rng.permutation(n)
+    degree = _adjust(templates.parent_degree[fk.name][pick[order]], n - n_roots, rng)
+    # BFS: roots are the first n_roots rows of ``order``; each node takes the next unplaced rows as children
+    queue, head, placed = list(range(n_roots)), 0, n_roots
+    while placed < n:
+        if head == len(queue):  # the fan-out ran dry: hang the next row under a random placed node
+            node = int(rng.integers(0, placed))
+            parent[order[placed]] = order[node]
+            queue.append(placed)
+            placed += 1
+            continue
+        node = queue[head]
+        head += 1
+        take = min(int(degree[node]), n - placed)
+        for child in range(placed, placed + take):
+            parent[order[child]] = order[node]
+            queue.append(child)
+        placed += take
+    return parent

@@ -1,0 +1,158 @@
+"""Key columns of synthetic rows: which columns the structure fills, fresh primary keys in the real
+keys' format, and uniqueness of composite keys whose non-foreign-key parts are generated values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.database import Database
+from dbtwin.encode.columns import _fill_shape, _shape
+from dbtwin.schema.model import ColumnKind, Schema, StorageType
+
+
+def foreign_key_columns(schema: Schema, table: str) -> set[str]:
+    return {c for fk in schema.foreign_keys_of(table) for c in fk.columns}
+
+
+def surrogate_key(schema: Schema, table: str) -> str | None:
+    """The single primary-key column that holds no meaning beyond identity (filled with fresh values)."""
+    pk = schema.table(table).primary_key
+    if len(pk) != 1 or pk[0] in foreign_key_columns(schema, table):
+        return None
+    return pk[0] if schema.table(table).column(pk[0]).dtype in (StorageType.INT64, StorageType.STRING) else None
+
+
+def structural_columns(schema: Schema, table: str) -> set[str]:
+    """Columns the structure model fills: foreign keys and a surrogate primary key."""
+    cols = foreign_key_columns(schema, table)
+    key = surrogate_key(schema, table)
+    return cols | ({key} if key else set())
+
+
+def dimension_tables(db: Database) -> list[str]:
+    """Lookup tables copied as they are: no foreign keys of their own, and every attribute a
+    categorical whose values are all distinct (a list of airlines, genres, media types)."""
+    out = []
+    for name, table in db.schema.tables.items():
+        if db.schema.foreign_keys_of(name) or not db.schema.foreign_keys_to(name):
+            continue
+        attrs = [c for c in table.columns if c.name not in structural_columns(db.schema, name)]
+        frame = db[name]
+        if attrs and all(
+            c.kind == ColumnKind.CATEGORICAL and frame[c.name].notna().all() and frame[c.name].is_unique for c in attrs
+        ):
+            out.append(name)
+    return out
+
+
+def key_formats(db: Database) -> dict[str, dict[str, Any]]:
+    """For each surrogate string key: the shapes of the real keys (letters, digits, punctuation)."""
+    formats = {}
+    for name in db.schema.table_names:
+        key = surrogate_key(db.schema, name)
+        if key and db.schema.table(name).column(key).dtype == StorageType.STRING:
+            shapes = pd.Series([_shape(str(v)) for v in db[name][key].dropna()]).value_counts()
+            formats[name] = {
+                "column": key,
+                "shapes": shapes.index.tolist()[:50],
+                "weights": shapes.to_numpy()[:50].tolist(),
+            }
+    return formats
+
+
+def fresh_keys(dtype: StorageType, n: int, fmt: dict[str, Any] | None, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct keys: 1..n for integers, strings in the real keys' shapes otherwise."""
+    if dtype == StorageType.INT64:
+        return np.arange(1, n + 1, dtype=np.int64)
+    if not fmt or not fmt["shapes"]:
+        return np.array([f"K{i}" for i in range(1, n + 1)], dtype=object)
+    weights = np.asarray(fmt["weights"], dtype=float)
+    chosen = rng.choice(len(fmt["shapes"]), size=n, p=weights / weights.sum())
+    seen: set[str] = set()
+    out = []
+    for i, c in enumerate(chosen):
+        shape = fmt["shapes"][c]
+        for _ in range(20):
+            value = _fill_shape(shape, rng)
+            if value not in seen:
+                break
+        else:
+            value = f"{_fill_shape(shape, rng)}-{i}"
+        seen.add(value)
+        out.append(value)
+    return np.array(out, dtype=object)
+
+
+def key_steps(db: Database) -> dict[str, dict[str, float]]:
+    """For generated primary-key parts: the usual gap between distinct values (1 for integers, an
+    hour for hourly timestamps), used to move duplicates to the nearest free value."""
+    steps: dict[str, dict[str, float]] = {}
+    for name, table in db.schema.tables.items():
+        structural = structural_columns(db.schema, name)
+        for col in table.primary_key:
+            if col in structural:
+                continue
+            column = table.column(col)
+            values = db[name][col].dropna()
+            if column.dtype == StorageType.DATETIME:
+                nums = np.unique(values.to_numpy(dtype="datetime64[ns]").astype(np.int64))
+            elif column.dtype in (StorageType.INT64, StorageType.FLOAT64):
+                nums = np.unique(values.to_numpy(dtype=np.float64))
+            else:
+                steps.setdefault(name, {})[col] = 0.0
+                continue
+            gaps = np.diff(nums)
+            gaps = gaps[gaps > 0]
+            step = float(pd.Series(gaps).mode().iloc[0]) if len(gaps) else 1.0
+            steps.setdefault(name, {})[col] = step
+    return steps
+
+
+def make_unique(
+    frame: pd.DataFrame, pk: tuple[str, ...], steps: dict[str, float], dtypes: dict[str, StorageType]
+) -> pd.DataFrame:
+    """Move duplicate values of the last generated key part up to the next free value within each
+    group of the other key columns (keeping order), so the composite key is unique."""
+    if not steps or not frame.duplicated(list(pk)).any():
+        return frame
+    col = [c for c in pk if c in steps][-1]
+    group_cols = [c for c in pk if c != col]
+    frame = frame.copy()
+    step = steps[col]
+    if dtypes[col] == StorageType.STRING or step == 0.0:
+        dup = frame.duplicated(list(pk), keep="first")
+        counter = (
+            frame[dup].groupby(group_cols or (lambda _: 0)).cumcount() + 2
+            if group_cols
+            else pd.Series(np.arange(2, dup.sum() + 2), index=frame.index[dup])
+        )
+        frame.loc[dup, col] = [f"{v}-{c}" for v, c in zip(frame.loc[dup, col], counter, strict=True)]
+        return frame
+    is_time = dtypes[col] == StorageType.DATETIME
+    values = (
+        frame[col].to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+        if is_time
+        else frame[col].to_numpy(dtype=np.float64)
+    )
+    keys = [frame[c].astype(str).to_numpy() for c in group_cols] if group_cols else [np.zeros(len(frame))]
+    order = np.lexsort((values, *keys[::-1]))
+    new = values.copy()
+    group_id = np.zeros(len(frame), dtype=np.int64)
+    if group_cols:
+        _, group_id = np.unique(np.stack([k.astype(str) for k in keys], axis=1), axis=0, return_inverse=True)
+        group_id = group_id.reshape(-1)
+    sorted_groups = group_id[order]
+    sorted_vals = values[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
+    for a, b in zip(starts, np.r_[starts[1:], len(order)], strict=True):
+        idx = np.arange(b - a)
+        shifted = np.maximum.accumulate(sorted_vals[a:b] - idx * step) + idx * step
+        new[order[a:b]] = shifted
+    if is_time:
+        frame[col] = pd.to_datetime(new.astype(np.int64))
+    else:
+        frame[col] = new
+    return frame

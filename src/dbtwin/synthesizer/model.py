@@ -1,0 +1,298 @@
+"""The :class:`Synthesizer`: structure model plus graph-conditional mixed-type diffusion over all tables.
+
+``fit`` validates the database (orphans resolved by a policy), encodes every table, learns the
+structure model and trains the denoiser; ``sample`` draws a new structure at any scale, denoises all
+rows of all tables together, decodes them, fills the keys and checks the result before returning it.
+A fitted synthesizer is saved as a directory: ``config.json`` plus weight and array files, never a pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dbtwin.database import Database
+from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
+from dbtwin.encode.table import TableEncoder
+from dbtwin.errors import DataValidationError, DbtwinError
+from dbtwin.graph import RowGraph
+from dbtwin.io.atomic import atomic_directory
+from dbtwin.nn import HeteroDenoiser, TableSpec
+from dbtwin.schema.metadata_json import schema_from_dict, schema_to_dict
+from dbtwin.schema.model import Schema
+from dbtwin.schema.validate import OrphanPolicy, find_problems, resolve_orphans
+from dbtwin.structure import StructureModel, structure_class, structure_model
+from dbtwin.synthesizer.generation import denoise_graph
+from dbtwin.synthesizer.keys import (
+    dimension_tables,
+    fresh_keys,
+    key_formats,
+    key_steps,
+    make_unique,
+    structural_columns,
+    surrogate_key,
+)
+from dbtwin.synthesizer.training import TrainConfig, Trainer, TrainState
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "dbtwin-model"
+MODEL_VERSION = 1
+
+
+class NotFittedError(DbtwinError):
+    """The synthesizer must be fitted (or loaded) first."""
+
+
+class Synthesizer:
+    """Learns a generative model of a whole relational database and samples synthetic twins of it.
+
+    Args:
+        metadata: the schema; by default the one the database carries.
+        structure: ``"degree"`` (GRDM), ``"sbm"`` (blocks, RelDiff's idea) or ``"real"`` (keep the real links).
+        num_hops: K, the message-passing layers of the denoiser (0 = each table on its own).
+        hidden: width of the denoiser's row states.
+        train_steps: optimisation steps (training may stop earlier: early stopping, ``max_minutes``).
+        batch_size: seed rows per step.
+        sample_steps: reverse diffusion steps when sampling.
+        fanout: neighbours per node and hop in training subgraphs.
+        learning_rate: AdamW's learning rate.
+        max_minutes: cap on the training time.
+        orphans: what to do with orphan foreign keys before fitting: ``"drop"``, ``"null"`` or ``"error"``.
+        text_min_count: text values seen fewer times are never copied; they become placeholders.
+        random_state: seed for everything random in ``fit`` (and the default for ``sample``).
+        progress: show progress bars.
+    """
+
+    def __init__(
+        self,
+        metadata: Schema | None = None,
+        *,
+        structure: str = "degree",
+        num_hops: int = 2,
+        hidden: int = 128,
+        train_steps: int = 1500,
+        batch_size: int = 256,
+        sample_steps: int = 50,
+        fanout: int = 8,
+        learning_rate: float = 2e-3,
+        max_minutes: float | None = None,
+        orphans: OrphanPolicy = "drop",
+        text_min_count: int = 3,
+        random_state: int | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.metadata = metadata
+        self.structure = structure
+        self.num_hops = num_hops
+        self.hidden = hidden
+        self.train_steps = train_steps
+        self.batch_size = batch_size
+        self.sample_steps = sample_steps
+        self.fanout = fanout
+        self.learning_rate = learning_rate
+        self.max_minutes = max_minutes
+        self.orphans = orphans
+        self.text_min_count = text_min_count
+        self.random_state = random_state
+        self.progress = progress
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "structure": self.structure,
+            "num_hops": self.num_hops,
+            "hidden": self.hidden,
+            "train_steps": self.train_steps,
+            "batch_size": self.batch_size,
+            "sample_steps": self.sample_steps,
+            "fanout": self.fanout,
+            "learning_rate": self.learning_rate,
+            "max_minutes": self.max_minutes,
+            "orphans": self.orphans,
+            "text_min_count": self.text_min_count,
+            "random_state": self.random_state,
+        }
+
+    # ---------------------------------------------------------------------------------------- fit
+    def fit(self, db: Database, checkpoint_dir: str | Path | None = None) -> Synthesizer:
+        """Learn ``db``. With ``checkpoint_dir``, training checkpoints there and resumes from it."""
+        started = time.monotonic()
+        if self.metadata is not None:
+            db = Database.from_frames(db.tables, self.metadata)
+        if self.orphans != "keep":
+            db, report = resolve_orphans(db, self.orphans)
+            for action in report.actions:
+                log.warning("orphans: %s", action)
+        errors = [p for p in find_problems(db) if p.severity == "error"]
+        if errors:
+            raise DataValidationError(errors)
+        self.schema_ = db.schema
+        self.fixed_tables_ = dimension_tables(db)
+        self.encoders_ = {
+            t: TableEncoder.fit(table, db[t], structural_columns(db.schema, t), self.text_min_count)
+            for t, table in db.schema.tables.items()
+        }
+        num, cat = self._features(db)
+        self.fixed_features_ = {t: (num[t], cat[t]) for t in self.fixed_tables_}
+        self.key_formats_ = key_formats(db)
+        self.key_steps_ = key_steps(db)
+        self.structure_ = structure_model(self.structure, fixed_tables=tuple(self.fixed_tables_))
+        self.structure_.fit(db, random_state=self.random_state)
+        graph = RowGraph.from_database(db)
+        specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in self.encoders_.items()}
+        torch.manual_seed(int(np.random.SeedSequence(self.random_state).generate_state(1)[0]))
+        model = HeteroDenoiser(specs, graph.edge_types(), hidden=self.hidden, num_layers=self.num_hops)
+        self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
+        config = TrainConfig(
+            steps=self.train_steps,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            fanout=self.fanout,
+            max_minutes=self.max_minutes,
+        )
+        trainer = Trainer(
+            model, graph, num, cat, set(self.fixed_tables_), self.gaussian_, self.masked_, config, self.random_state
+        )
+        self.train_state_: TrainState = trainer.fit(Path(checkpoint_dir) if checkpoint_dir else None, self.progress)
+        self.model_ = trainer.ema
+        self.fit_seconds_ = time.monotonic() - started
+        return self
+
+    def _features(self, db: Database) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        num, cat = {}, {}
+        for t, enc in self.encoders_.items():
+            scores, codes = enc.transform(db[t])
+            num[t] = torch.from_numpy(scores.astype(np.float32))
+            cat[t] = torch.from_numpy(codes)
+        return num, cat
+
+    # ------------------------------------------------------------------------------------- sample
+    def sample(self, scale: float = 1.0, random_state: int | None = None) -> Database:
+        """A synthetic database with about ``scale`` times the real rows per table (dimension tables
+        keep their size), validated: unique primary keys, every foreign key resolves, NULLs only where
+        the real schema allows them."""
+        self._check_fitted()
+        seed = self.random_state if random_state is None else random_state
+        seed_seq = np.random.SeedSequence(seed)
+        rng = np.random.default_rng(seed_seq.spawn(1)[0])
+        generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
+        graph, _ = self.structure_.sample(scale, rng)
+        fixed_num = {t: f[0] for t, f in self.fixed_features_.items()}
+        fixed_cat = {t: f[1] for t, f in self.fixed_features_.items()}
+        x_num, x_cat = denoise_graph(
+            self.model_,
+            graph,
+            fixed_num,
+            fixed_cat,
+            self.gaussian_,
+            self.masked_,
+            self.sample_steps,
+            generator,
+            fanout=self.fanout,
+            progress=self.progress,
+        )
+        attributes: dict[str, pd.DataFrame] = {}
+        for t, enc in self.encoders_.items():
+            frame = enc.inverse(x_num[t].double().numpy(), x_cat[t].numpy(), rng)
+            key = surrogate_key(self.schema_, t)
+            if key is not None:
+                frame[key] = fresh_keys(
+                    self.schema_.table(t).column(key).dtype, len(frame), self.key_formats_.get(t), rng
+                )
+            attributes[t] = frame
+        db = graph.to_database(attributes, prepare=self._unique_keys)
+        errors = [p for p in find_problems(db) if p.severity == "error"]
+        if errors:
+            raise DataValidationError(errors)
+        return db
+
+    def _unique_keys(self, table: str, frame: pd.DataFrame) -> pd.DataFrame:
+        steps = self.key_steps_.get(table)
+        if not steps:
+            return frame
+        t = self.schema_.table(table)
+        from dbtwin.schema.dtypes import to_storage
+
+        for col in steps:
+            frame[col] = to_storage(frame[col], t.column(col).dtype)
+        return make_unique(frame, t.primary_key, steps, {c.name: c.dtype for c in t.columns})
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this Synthesizer is not fitted yet: call fit(db) or Synthesizer.load(directory)")
+
+    # -------------------------------------------------------------------------------- persistence
+    def save(self, directory: str | Path, replace: bool = False) -> None:
+        """Write the fitted synthesizer as ``config.json`` + ``weights.pt`` + arrays, atomically."""
+        self._check_fitted()
+        with atomic_directory(Path(directory), replace=replace) as tmp:
+            structure = self.structure_.save(tmp)
+            torch.save(self.model_.state_dict(), tmp / "weights.pt")
+            fixed = {}
+            for t, (n, c) in self.fixed_features_.items():
+                fixed[f"{t}/num"], fixed[f"{t}/cat"] = n.numpy(), c.numpy()
+            np.savez_compressed(tmp / "fixed_tables.npz", **fixed)
+            config = {
+                "format": MODEL_FORMAT,
+                "version": MODEL_VERSION,
+                "params": self._params(),
+                "schema": schema_to_dict(self.schema_),
+                "encoders": {t: e.to_dict() for t, e in self.encoders_.items()},
+                "structure": structure,
+                "denoiser": self.model_.config(),
+                "gaussian": self.gaussian_.to_dict(),
+                "masked": self.masked_.to_dict(),
+                "fixed_tables": self.fixed_tables_,
+                "key_formats": self.key_formats_,
+                "key_steps": self.key_steps_,
+                "training": {
+                    "steps": self.train_state_.step,
+                    "seconds": round(self.train_state_.seconds, 2),
+                    "stopped": self.train_state_.stopped,
+                    "history": self.train_state_.history,
+                },
+            }
+            (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Synthesizer:
+        """Load a saved synthesizer (no code from the directory is executed)."""
+        directory = Path(directory)
+        config_path = directory / "config.json"
+        if not config_path.exists():
+            raise DbtwinError(f"'{directory}' holds no dbtwin model (no config.json)")
+        config = json.loads(config_path.read_text())
+        if config.get("format") != MODEL_FORMAT or config.get("version") != MODEL_VERSION:
+            raise DbtwinError(f"'{directory}' is not a dbtwin model of version {MODEL_VERSION}")
+        params = dict(config["params"])
+        synth = cls(**params)
+        synth.schema_ = schema_from_dict(config["schema"])
+        synth.encoders_ = {t: TableEncoder.from_dict(d) for t, d in config["encoders"].items()}
+        structure_cls: type[StructureModel] = structure_class(config["structure"]["name"])
+        synth.structure_ = structure_cls.load(directory, config["structure"], synth.schema_)
+        synth.model_ = HeteroDenoiser.from_config(config["denoiser"])
+        synth.model_.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
+        synth.gaussian_ = GaussianScheduler.from_dict(config["gaussian"])
+        synth.masked_ = MaskedScheduler.from_dict(config["masked"])
+        synth.fixed_tables_ = list(config["fixed_tables"])
+        with np.load(directory / "fixed_tables.npz", allow_pickle=False) as data:
+            synth.fixed_features_ = {
+                t: (torch.from_numpy(data[f"{t}/num"]), torch.from_numpy(data[f"{t}/cat"])) for t in synth.fixed_tables_
+            }
+        synth.key_formats_ = config["key_formats"]
+        synth.key_steps_ = config["key_steps"]
+        training = config["training"]
+        synth.train_state_ = TrainState(
+            step=training["steps"],
+            history=training["history"],
+            stopped=training["stopped"],
+            seconds=training["seconds"],
+        )
+        return synth

@@ -1,0 +1,275 @@
+"""Training of the denoiser on K-hop subgraphs of the real row graph.
+
+Each step draws seed rows from every modelled table, takes their disjoint K-hop neighbourhoods, draws
+one diffusion time per seed subgraph, noises every node of the subgraph at that time (dimension tables
+stay clean), and scores the denoiser on the seed rows only: the mean squared error of the predicted
+noise plus the cross-entropy of the masked codes, averaged per table and summed over tables. AdamW,
+an exponential moving average of the weights, a linearly decaying learning rate, early stopping on a
+held-out loss, a time limit, and checkpoints from which an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from tqdm.auto import tqdm
+
+from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
+from dbtwin.graph import KHopSampler, RowGraph
+from dbtwin.nn import HeteroDenoiser
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of training."""
+
+    steps: int = 1500
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-5
+    ema_decay: float = 0.99
+    fanout: int = 8
+    val_fraction: float = 0.1
+    eval_every: int = 100
+    patience: int = 5
+    max_minutes: float | None = None
+    checkpoint_every: int = 200
+    #: score every noised row of the subgraph ("all"), not only the seed rows ("seeds", as GRDM does):
+    #: rows near the subgraph's edge see part of their neighbourhood, but each step learns from far more rows
+    loss_on: str = "all"
+
+
+@dataclass
+class TrainState:
+    """What training reports: the steps done, the loss history and why it stopped."""
+
+    step: int = 0
+    best_val: float = float("inf")
+    bad_evals: int = 0
+    history: list[dict] = field(default_factory=list)
+    stopped: str = ""
+    seconds: float = 0.0
+
+
+class Trainer:
+    """Trains ``model`` on ``graph`` whose rows carry ``num``/``cat`` features."""
+
+    def __init__(
+        self,
+        model: HeteroDenoiser,
+        graph: RowGraph,
+        num: dict[str, torch.Tensor],
+        cat: dict[str, torch.Tensor],
+        fixed: set[str],
+        gaussian: GaussianScheduler,
+        masked: MaskedScheduler,
+        config: TrainConfig,
+        random_state: int | None = None,
+    ) -> None:
+        self.model = model
+        self.graph = graph
+        self.num, self.cat = num, cat
+        self.fixed = fixed
+        self.gaussian, self.masked = gaussian, masked
+        self.config = config
+        self.seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
+        self.rng = np.random.default_rng(self.seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
+        torch.manual_seed(self.seed)
+        hops = model.num_layers
+        self.sampler = KHopSampler(graph, num_hops=hops, max_neighbors=config.fanout) if hops else None
+        self.mask_codes = {t: torch.tensor(model.tables[t].cardinalities, dtype=torch.long) for t in model.tables}
+        self.trainable = [
+            t for t, s in model.tables.items() if s.has_features and t not in fixed and graph.num_nodes[t]
+        ]
+        self._split_rows()
+        self.ema = copy.deepcopy(model).requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: max(0.1, 1.0 - step / max(config.steps, 1))
+        )
+        self.state = TrainState()
+
+    def _split_rows(self) -> None:
+        self.train_rows, self.val_rows = {}, {}
+        for t in self.trainable:
+            perm = self.rng.permutation(self.graph.num_nodes[t])
+            n_val = int(len(perm) * self.config.val_fraction) if len(perm) >= 20 else 0
+            self.val_rows[t], self.train_rows[t] = perm[:n_val], perm[n_val:]
+        weights = np.array([np.sqrt(len(self.train_rows[t])) for t in self.trainable])
+        self.table_share = weights / weights.sum() if len(weights) else weights
+
+    # ------------------------------------------------------------------------------ batches
+    def _seeds(self, rows: dict[str, np.ndarray], size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        counts = rng.multinomial(size, self.table_share)
+        return {
+            t: rng.choice(rows[t], size=c, replace=len(rows[t]) < c)
+            for t, c in zip(self.trainable, counts, strict=True)
+            if c and len(rows[t])
+        }
+
+    def _batch(self, seeds: dict[str, np.ndarray], rng: np.random.Generator, generator: torch.Generator) -> tuple:
+        if self.sampler is not None:
+            sub = self.sampler.sample(seeds, random_state=int(rng.integers(2**31)))
+            nodes, batch, seed_local = sub.nodes, sub.batch, sub.seed_local
+            edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
+            num_seeds = sub.num_seeds
+        else:
+            nodes, batch, seed_local, start = {}, {}, {}, 0
+            for t, rows in seeds.items():
+                nodes[t], seed_local[t] = rows, np.arange(len(rows))
+                batch[t] = np.arange(start, start + len(rows))
+                start += len(rows)
+            edges, num_seeds = {}, start
+        t_seed = torch.rand(num_seeds, generator=generator)
+        x_num, x_cat, times, targets = {}, {}, {}, {}
+        for table, rows in nodes.items():
+            idx = torch.from_numpy(rows)
+            clean_num, clean_cat = self.num[table][idx], self.cat[table][idx]
+            if table in self.fixed or not self.model.tables[table].has_features:
+                x_num[table], x_cat[table] = clean_num, clean_cat
+                times[table] = torch.zeros(len(rows))
+                continue
+            tt = t_seed[torch.from_numpy(batch[table])]
+            noise = torch.randn(clean_num.shape, generator=generator)
+            x_num[table] = self.gaussian.add_noise(clean_num, tt, noise)
+            x_cat[table], masked = self.masked.add_noise(clean_cat, tt, self.mask_codes[table], generator)
+            times[table] = tt
+            if self.config.loss_on == "all":
+                s = torch.arange(len(rows))
+                targets[table] = (s, noise, clean_cat, masked)
+            elif table in seed_local:
+                s = torch.from_numpy(seed_local[table])
+                targets[table] = (s, noise[s], clean_cat[s], masked[s])
+        return x_num, x_cat, times, edges, targets
+
+    def _loss(self, model: HeteroDenoiser, batch: tuple) -> torch.Tensor:
+        x_num, x_cat, times, edges, targets = batch
+        out = model(x_num, x_cat, times, edges)
+        total = torch.zeros(())
+        for table, (s, noise, clean_cat, masked) in targets.items():
+            eps_hat, logits = out[table]
+            loss = F.mse_loss(eps_hat[s], noise) if noise.shape[1] else torch.zeros(())
+            for j, lg in enumerate(logits):
+                m = masked[:, j]
+                if m.any():
+                    loss = loss + F.cross_entropy(lg[s][m], clean_cat[m, j]) / max(len(logits), 1)
+            total = total + loss
+        return total
+
+    # ------------------------------------------------------------------------------ loop
+    def _validation_loss(self) -> float:
+        if not any(len(v) for v in self.val_rows.values()):
+            return float("nan")
+        rng = np.random.default_rng(self.seed + 1)
+        generator = torch.Generator().manual_seed(self.seed + 1)
+        losses = []
+        with torch.no_grad():
+            for _ in range(4):
+                seeds = self._seeds(
+                    {t: v if len(v) else self.train_rows[t] for t, v in self.val_rows.items()},
+                    self.config.batch_size,
+                    rng,
+                )
+                losses.append(float(self._loss(self.ema, self._batch(seeds, rng, generator))))
+        return float(np.mean(losses))
+
+    def fit(self, checkpoint_dir: Path | None = None, progress: bool = True) -> TrainState:
+        cfg = self.config
+        if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT).exists():
+            self._resume(checkpoint_dir / CHECKPOINT)
+        start = time.monotonic() - self.state.seconds
+        bar = tqdm(total=cfg.steps, initial=self.state.step, disable=not progress, desc="training", unit="step")
+        while self.state.step < cfg.steps and not self.state.stopped:
+            self.model.train()
+            batch = self._batch(self._seeds(self.train_rows, cfg.batch_size, self.rng), self.rng, self.generator)
+            loss = self._loss(self.model, batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            self.lr_schedule.step()
+            with torch.no_grad():
+                decay = min(cfg.ema_decay, (1 + self.state.step) / (10 + self.state.step))
+                for p_ema, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+                    p_ema.lerp_(p, 1 - decay)
+            self.state.step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            self.state.seconds = time.monotonic() - start
+            if self.state.step % cfg.eval_every == 0 or self.state.step == cfg.steps:
+                val = self._validation_loss()
+                self.state.history.append(
+                    {
+                        "step": self.state.step,
+                        "loss": loss.item(),
+                        "val_loss": val,
+                        "seconds": round(self.state.seconds, 2),
+                    }
+                )
+                log.info("step %d: loss %.4f, held-out loss %.4f", self.state.step, loss.item(), val)
+                if val < self.state.best_val - 1e-4:
+                    self.state.best_val, self.state.bad_evals = val, 0
+                    self.best_weights = copy.deepcopy(self.ema.state_dict())
+                else:
+                    self.state.bad_evals += 1
+                    if self.state.bad_evals >= cfg.patience:
+                        self.state.stopped = "early stopping: the held-out loss stopped improving"
+            if cfg.max_minutes is not None and self.state.seconds > cfg.max_minutes * 60:
+                self.state.stopped = f"time limit of {cfg.max_minutes} minutes reached"
+            if checkpoint_dir is not None and self.state.step % cfg.checkpoint_every == 0:
+                self._checkpoint(checkpoint_dir / CHECKPOINT)
+        bar.close()
+        if not self.state.stopped:
+            self.state.stopped = f"{cfg.steps} steps done"
+        if getattr(self, "best_weights", None) is not None:
+            self.ema.load_state_dict(self.best_weights)
+        if checkpoint_dir is not None:
+            (checkpoint_dir / CHECKPOINT).unlink(missing_ok=True)
+        log.info(
+            "training stopped after %d steps (%.1f s): %s", self.state.step, self.state.seconds, self.state.stopped
+        )
+        return self.state
+
+    def _checkpoint(self, path: Path) -> None:
+        payload = {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "best": getattr(self, "best_weights", None) or {},
+            "optimizer": self.optimizer.state_dict(),
+            "lr_schedule": self.lr_schedule.state_dict(),
+            "state": asdict(self.state),
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+
+    def _resume(self, path: Path) -> None:
+        payload = torch.load(path, weights_only=True)
+        self.model.load_state_dict(payload["model"])
+        self.ema.load_state_dict(payload["ema"])
+        if payload["best"]:
+            self.best_weights = payload["best"]
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.lr_schedule.load_state_dict(payload["lr_schedule"])
+        self.state = TrainState(**payload["state"])
+        self.rng.bit_generator.state = payload["rng"]
+        self.generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        log.info("resumed training at step %d from %s", self.state.step, path)
