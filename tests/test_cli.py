@@ -68,3 +68,21 @@ def test_save_metadata_writes_a_loadable_schema(tmp_path):
     result = runner.invoke(app, ["inspect", "chinook", "--save-metadata", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["format"] == "dbtwin-metadata"
+
+
+def test_fit_then_sample_through_the_cli(tmp_path):
+    model = tmp_path / "model"
+    result = runner.invoke(app, ["fit", "chinook", "--out", str(model), "--steps", "3", "--hops", "1", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert "3 steps" in result.output and (model / "config.json").exists()
+    assert not (tmp_path / ".model.checkpoint").exists()
+    again = runner.invoke(app, ["fit", "chinook", "--out", str(model), "--steps", "3"])
+    assert again.exit_code == 2 and "already holds files" in again.output
+    out = tmp_path / "twin"
+    result = runner.invoke(app, ["sample", str(model), "--out", str(out), "--scale", "0.5", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    twin = read(out)
+    assert twin.num_rows("invoice") == 206
+    from dbtwin.schema.validate import find_problems
+
+    assert find_problems(twin) == []

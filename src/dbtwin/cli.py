@@ -96,6 +96,113 @@ def convert(
 
 
 @app.command()
+def fit(
+    source: SourceArg,
+    out: Annotated[Path, typer.Option("--out", help="Directory to save the fitted model in.")],
+    max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Cap on the training time.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (results are repeatable).")] = None,
+    structure: Annotated[str, typer.Option("--structure", help="Structure model: degree, sbm or real.")] = "degree",
+    steps: Annotated[int, typer.Option("--steps", help="Training steps at most.")] = 1000,
+    hops: Annotated[int, typer.Option("--hops", help="K, message-passing hops (0: tables alone).")] = 2,
+    orphans: Annotated[str, typer.Option("--orphans", help="Orphan foreign keys: drop, null or error.")] = "drop",
+    metadata: MetadataOpt = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
+) -> None:
+    """Learn a database. An interrupted run resumes from its checkpoint when run again."""
+    from dbtwin.io import read
+    from dbtwin.synthesizer import Synthesizer
+
+    if out.exists() and any(out.iterdir()) and not replace:
+        _fail(DbtwinError(f"model directory '{out}' already holds files; pass --replace to overwrite it"))
+    checkpoints = out.parent / f".{out.name}.checkpoint"
+    try:
+        db = read(source, metadata=metadata)
+        synth = Synthesizer(
+            structure=structure,
+            train_steps=steps,
+            num_hops=hops,
+            max_minutes=max_minutes,
+            orphans=orphans,
+            random_state=seed,  # type: ignore[arg-type]
+        ).fit(db, checkpoint_dir=checkpoints)
+        synth.save(out, replace=replace)
+    except (DbtwinError, OSError, ValueError) as exc:
+        _fail(exc)
+    _remove_empty(checkpoints)
+    state = synth.train_state_
+    console.print(
+        f"fitted {len(db.tables)} tables in {synth.fit_seconds_:.0f} s ({state.step} steps, {state.stopped}); "
+        f"model saved to {out}"
+    )
+
+
+@app.command()
+def sample(
+    model: Annotated[Path, typer.Argument(help="A model directory written by `dbtwin fit`.")],
+    out: Annotated[str, typer.Option("--out", help="A SQLite file, a SQLAlchemy URL or a directory.")],
+    scale: Annotated[float, typer.Option("--scale", help="Row-count factor.")] = 1.0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite what the destination holds.")] = False,
+    file_format: Annotated[str, typer.Option("--format", help="Directory file format: parquet or csv.")] = "parquet",
+) -> None:
+    """Sample a synthetic database from a fitted model and write it."""
+    import time
+
+    from dbtwin.io import write
+    from dbtwin.synthesizer import Synthesizer
+
+    try:
+        synth = Synthesizer.load(model)
+        started = time.monotonic()
+        db = synth.sample(scale=scale, random_state=seed)
+        seconds = time.monotonic() - started
+        write(db, out, replace=replace, file_format=file_format)  # type: ignore[arg-type]
+    except (DbtwinError, OSError, ValueError) as exc:
+        _fail(exc)
+    console.print(f"sampled {db.total_rows:,} rows in {seconds:.1f} s; wrote {len(db.tables)} tables to {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the synthetic Chinook.")] = Path("demo.sqlite"),
+    max_minutes: Annotated[float, typer.Option("--max-minutes", help="Cap on the training time.")] = 5.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing output file.")] = False,
+) -> None:
+    """Fit the bundled Chinook, sample a synthetic twin, write it to SQLite and summarise it."""
+    from dbtwin.demo import run_demo
+
+    try:
+        summary = run_demo(out, max_minutes=max_minutes, seed=seed, replace=replace)
+    except (DbtwinError, OSError, ValueError) as exc:
+        _fail(exc)
+    table = RichTable(title=f"synthetic Chinook written to {out}")
+    for col in ("table", "real rows", "synthetic rows", "FK violations", "duplicate PKs"):
+        table.add_column(col)
+    for name, row in summary["tables"].items():
+        table.add_row(
+            name,
+            f"{row['real_rows']:,}",
+            f"{row['synthetic_rows']:,}",
+            str(row["fk_violations"]),
+            str(row["duplicate_pks"]),
+        )
+    console.print(table)
+    console.print(
+        f"fit {summary['fit_seconds']:.0f} s ({summary['train_steps']} steps), "
+        f"sample {summary['sample_seconds']:.1f} s, "
+        f"column shapes {summary['column_shapes']:.3f}, cardinality {summary['cardinality']:.3f}"
+    )
+
+
+def _remove_empty(directory: Path) -> None:
+    import shutil
+
+    if directory.exists() and not any(p.is_file() for p in directory.rglob("*")):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@app.command()
 def datasets() -> None:
     """List the datasets `dbtwin.datasets.load` knows."""
     from dbtwin.datasets import BUNDLED, available

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
+_EPS = 1e-7
 #: Bounds of the normal scores, as far out as the (1e-7, 1 - 1e-7) quantiles.
-BOUND = float(ndtri(1 - 1e-7))
+BOUND = float(ndtri(1 - _EPS))
 
 
 @dataclass
@@ -42,11 +43,11 @@ class QuantileNormal:
         x = np.clip(np.asarray(values, dtype=np.float64), q[0], q[-1])
         forward = np.interp(x, q, levels)
         backward = -np.interp(-x, -q[::-1], -levels[::-1])
-        p = np.clip(0.5 * (forward + backward), 1e-7, 1 - 1e-7)
-        return ndtri(p)
+        p = 0.5 * (forward + backward)
+        return ndtri(_EPS + p * (1 - 2 * _EPS))  # affine, not clipped, so the inverse is exact
 
     def inverse(self, scores: np.ndarray) -> np.ndarray:
         from scipy.special import ndtr
 
-        p = ndtr(np.clip(np.asarray(scores, dtype=np.float64), -BOUND, BOUND))
-        return np.interp(p, self._levels, np.asarray(self.quantiles))
+        p = (ndtr(np.clip(np.asarray(scores, dtype=np.float64), -BOUND, BOUND)) - _EPS) / (1 - 2 * _EPS)
+        return np.interp(np.clip(p, 0.0, 1.0), self._levels, np.asarray(self.quantiles))

@@ -32,7 +32,7 @@ class Templates:
     blocks: dict[str, np.ndarray]  # table -> block of each row
     child_target: dict[str, np.ndarray]  # fk name -> parent block of each child row, -1 for none
     parent_degree: dict[str, np.ndarray]  # fk name -> number of children of each parent row
-    unique_links: dict[str, bool]  # table -> real rows never repeat the same parents
+    unique_links: dict[str, list[str]]  # table -> foreign keys whose combination never repeats
     fixed: set[str]  # tables copied at their real size (dimension tables)
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -42,7 +42,9 @@ class Templates:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], unique_links: dict[str, bool], fixed: set[str]) -> Templates:
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], unique_links: dict[str, list[str]], fixed: set[str]
+    ) -> Templates:
         parts: dict[str, dict[str, np.ndarray]] = {"blocks": {}, "child_target": {}, "parent_degree": {}}
         for key, value in arrays.items():
             group, name = key.split("/", 1)
@@ -64,14 +66,24 @@ def build_templates(db: Database, blocks: dict[str, np.ndarray], fixed: set[str]
         child_target[fk.name] = target
         parent_degree[fk.name] = np.bincount(link.parent_rows, minlength=db.num_rows(fk.parent)).astype(np.int64)
     for table in db.schema.table_names:
-        fks = [fk for fk in db.schema.foreign_keys_of(table) if not fk.is_self_reference]
-        if len(fks) < 2:
-            unique[table] = False
-            continue
-        combos = np.stack([_parent_row_array(links[fk.name], db.num_rows(table)) for fk in fks], axis=1)
-        complete = (combos >= 0).all(axis=1)
-        unique[table] = bool(len(np.unique(combos[complete], axis=0)) == complete.sum())
+        unique[table] = _unique_foreign_keys(db, table, links)
     return Templates(blocks, child_target, parent_degree, unique, fixed)
+
+
+def _unique_foreign_keys(db: Database, table: str, links: dict[str, ForeignKeyEdges]) -> list[str]:
+    """The foreign keys whose combination of parents must not repeat: those that make up the primary
+    key of a link table, or else all of them when the real rows never repeat a combination."""
+    fks = [fk for fk in db.schema.foreign_keys_of(table) if not fk.is_self_reference]
+    pk = set(db.schema.table(table).primary_key)
+    if pk and pk <= {c for fk in fks for c in fk.columns}:
+        return [fk.name for fk in fks if set(fk.columns) & pk]
+    if len(fks) < 2:
+        return []
+    combos = np.stack([_parent_row_array(links[fk.name], db.num_rows(table)) for fk in fks], axis=1)
+    complete = (combos >= 0).all(axis=1)
+    if len(np.unique(combos[complete], axis=0)) == complete.sum():
+        return [fk.name for fk in fks]
+    return []
 
 
 def implied_foreign_keys(schema: Schema) -> dict[str, tuple[ForeignKey, ForeignKey]]:
@@ -118,9 +130,9 @@ def generate_links(
             if fk.is_self_reference:
                 continue
             parent_rows[fk.name] = _match(fk, templates, picks, rng)
-        if templates.unique_links.get(table):
-            free = [fk for fk in fks if not fk.is_self_reference and fk.name not in implied]
-            keep = _rematch_duplicates(table, free, parent_rows, templates, picks, rng)
+        unique = [fk for fk in fks if fk.name in templates.unique_links.get(table, []) and fk.name not in implied]
+        if unique:
+            keep = _rematch_duplicates(table, unique, parent_rows, templates, picks, rng)
             if keep is not None:
                 picks[table] = picks[table][keep]
                 parent_rows = {k: v[keep] for k, v in parent_rows.items()}

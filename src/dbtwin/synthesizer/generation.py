@@ -48,7 +48,7 @@ def denoise_graph(
         else KHopSampler(graph, num_hops=model.num_layers, max_neighbors=fanout, disjoint=False)
     )
     times = np.linspace(1.0, 0.0, steps + 1)
-    for i in tqdm(range(steps), disable=not progress, desc="sampling", unit="step"):
+    for i in tqdm(range(steps), disable=None if progress else True, desc="sampling", unit="step"):
         t, s = float(times[i]), float(times[i + 1])
         t_node = {tb: torch.full((graph.num_nodes[tb],), 0.0 if tb in fixed_num else t) for tb in model.tables}
         with torch.no_grad():

@@ -69,6 +69,7 @@ class Synthesizer:
         text_min_count: text values seen fewer times are never copied; they become placeholders.
         random_state: seed for everything random in ``fit`` (and the default for ``sample``).
         progress: show progress bars.
+        checkpoint_every: steps between training checkpoints (when ``fit`` is given a checkpoint directory).
     """
 
     def __init__(
@@ -78,16 +79,17 @@ class Synthesizer:
         structure: str = "degree",
         num_hops: int = 2,
         hidden: int = 128,
-        train_steps: int = 1500,
+        train_steps: int = 1000,
         batch_size: int = 256,
         sample_steps: int = 50,
-        fanout: int = 8,
+        fanout: int = 5,
         learning_rate: float = 2e-3,
         max_minutes: float | None = None,
         orphans: OrphanPolicy = "drop",
         text_min_count: int = 3,
         random_state: int | None = None,
         progress: bool = True,
+        checkpoint_every: int = 200,
     ) -> None:
         self.metadata = metadata
         self.structure = structure
@@ -103,6 +105,7 @@ class Synthesizer:
         self.text_min_count = text_min_count
         self.random_state = random_state
         self.progress = progress
+        self.checkpoint_every = checkpoint_every
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -156,6 +159,7 @@ class Synthesizer:
             learning_rate=self.learning_rate,
             fanout=self.fanout,
             max_minutes=self.max_minutes,
+            checkpoint_every=self.checkpoint_every,
         )
         trainer = Trainer(
             model, graph, num, cat, set(self.fixed_tables_), self.gaussian_, self.masked_, config, self.random_state

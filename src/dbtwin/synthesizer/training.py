@@ -191,7 +191,9 @@ class Trainer:
         if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT).exists():
             self._resume(checkpoint_dir / CHECKPOINT)
         start = time.monotonic() - self.state.seconds
-        bar = tqdm(total=cfg.steps, initial=self.state.step, disable=not progress, desc="training", unit="step")
+        bar = tqdm(
+            total=cfg.steps, initial=self.state.step, disable=None if progress else True, desc="training", unit="step"
+        )
         while self.state.step < cfg.steps and not self.state.stopped:
             self.model.train()
             batch = self._batch(self._seeds(self.train_rows, cfg.batch_size, self.rng), self.rng, self.generator)

@@ -1,0 +1,142 @@
+"""The synthesizer end to end: integrity at every scale, the real schema, writing to SQLite and
+PostgreSQL, save/load, resume, determinism. Training is kept tiny: these tests check behaviour, the
+benchmarks measure quality."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from dbtwin import read, write
+from dbtwin.errors import DestinationNotEmptyError
+from dbtwin.schema.validate import find_problems
+from dbtwin.synthesizer import NotFittedError, Synthesizer
+from dbtwin.synthesizer.training import CHECKPOINT, Trainer
+
+TINY = {"train_steps": 4, "sample_steps": 3, "hidden": 16, "batch_size": 32, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def chinook_model(chinook):
+    return Synthesizer(random_state=0, **TINY).fit(chinook)
+
+
+@pytest.fixture(scope="module")
+def flights_model(flights_jan):
+    return Synthesizer(random_state=0, **TINY).fit(flights_jan)
+
+
+def _assert_valid_twin(real, fake, scale):
+    assert find_problems(fake) == []  # unique keys, every FK resolves, NOT NULL respected, no empty table
+    for name, table in real.schema.tables.items():
+        ftable = fake.schema.table(name)
+        assert ftable.column_names == table.column_names
+        assert [c.dtype for c in ftable.columns] == [c.dtype for c in table.columns]
+        assert ftable.primary_key == table.primary_key
+        for col in table.columns:
+            if not real[name][col.name].isna().any():
+                assert not fake[name][col.name].isna().any(), f"{name}.{col.name} got NULLs"
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+def test_chinook_twin_is_valid_at_every_scale(chinook, chinook_model, scale):
+    fake = chinook_model.sample(scale=scale, random_state=1)
+    _assert_valid_twin(chinook, fake, scale)
+    assert fake.num_rows("invoice") == round(412 * scale)
+    assert fake.num_rows("genre") == 25  # a dimension table keeps its rows
+    assert set(fake["genre"]["name"]) == set(chinook["genre"]["name"])
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+def test_flights_twin_is_valid_at_every_scale(flights_jan, flights_model, scale):
+    fake = flights_model.sample(scale=scale, random_state=2)
+    _assert_valid_twin(flights_jan, fake, scale)
+    assert not fake["weather"].duplicated(["origin", "time_hour"]).any()
+    # the composite key and the plain key agree on the origin of every flight
+    joined = fake["flights"].merge(fake["weather"], on=["origin", "time_hour"], how="left", indicator=True)
+    assert (joined["_merge"] == "both").all()
+
+
+def test_twins_are_written_to_sqlite_and_postgres(chinook, chinook_model, flights_model, tmp_path, postgres_url):
+    fake = chinook_model.sample(scale=1.0, random_state=3)
+    write(fake, tmp_path / "twin.sqlite")
+    back = read(tmp_path / "twin.sqlite", metadata=fake.schema)
+    assert back.total_rows == fake.total_rows and find_problems(back) == []
+    flights = flights_model.sample(scale=0.5, random_state=3)
+    write(flights, postgres_url)
+    back = read(postgres_url)
+    assert back.total_rows == flights.total_rows and find_problems(back) == []
+
+
+def test_rare_text_is_not_copied(chinook, chinook_model):
+    fake = chinook_model.sample(random_state=4)
+    real_emails = set(chinook["customer"]["email"])
+    assert not real_emails & set(fake["customer"]["email"])
+    assert fake["customer"]["email"].str.contains("@").all()
+
+
+def test_sampling_is_deterministic_and_seeds_differ(chinook_model):
+    a = chinook_model.sample(random_state=7)
+    b = chinook_model.sample(random_state=7)
+    c = chinook_model.sample(random_state=8)
+    for name in a.tables:
+        pd.testing.assert_frame_equal(a[name], b[name])
+    assert not a["track"]["milliseconds"].equals(c["track"]["milliseconds"])
+
+
+def test_fit_is_deterministic(chinook):
+    a = Synthesizer(random_state=5, **TINY).fit(chinook).sample(random_state=0)
+    b = Synthesizer(random_state=5, **TINY).fit(chinook).sample(random_state=0)
+    pd.testing.assert_frame_equal(a["invoice"], b["invoice"])
+
+
+def test_save_load_gives_the_same_samples(chinook_model, tmp_path):
+    chinook_model.save(tmp_path / "model")
+    files = sorted(p.name for p in (tmp_path / "model").iterdir())
+    assert files == ["config.json", "fixed_tables.npz", "structure_degree.npz", "weights.pt"]
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["format"] == "dbtwin-model" and config["denoiser"]["num_layers"] == 2
+    loaded = Synthesizer.load(tmp_path / "model")
+    a, b = chinook_model.sample(random_state=9), loaded.sample(random_state=9)
+    for name in a.tables:
+        pd.testing.assert_frame_equal(a[name], b[name])
+    with pytest.raises(DestinationNotEmptyError):
+        chinook_model.save(tmp_path / "model")
+
+
+def test_training_resumes_from_its_checkpoint(company, tmp_path, monkeypatch):
+    params = {**TINY, "train_steps": 6, "random_state": 3, "checkpoint_every": 3}
+    straight = Synthesizer(**params).fit(company)
+
+    class SimulatedCrashError(Exception):
+        pass
+
+    real_checkpoint = Trainer._checkpoint
+
+    def checkpoint_then_die(self, path):
+        real_checkpoint(self, path)
+        raise SimulatedCrashError
+
+    monkeypatch.setattr(Trainer, "_checkpoint", checkpoint_then_die)
+    with pytest.raises(SimulatedCrashError):
+        Synthesizer(**params).fit(company, checkpoint_dir=tmp_path)
+    monkeypatch.undo()
+    assert (tmp_path / CHECKPOINT).exists()
+    resumed = Synthesizer(**params).fit(company, checkpoint_dir=tmp_path)
+    assert resumed.train_state_.step == 6
+    assert not (tmp_path / CHECKPOINT).exists()
+    for p_a, p_b in zip(straight.model_.parameters(), resumed.model_.parameters(), strict=True):
+        assert torch.allclose(p_a, p_b, atol=1e-6)
+
+
+def test_single_table_ablation_runs(company):
+    fake = Synthesizer(num_hops=0, random_state=0, **TINY).fit(company).sample(scale=2.0)
+    assert find_problems(fake) == []
+
+
+def test_unfitted_synthesizer_says_so():
+    with pytest.raises(NotFittedError, match="call fit"):
+        Synthesizer().sample()
