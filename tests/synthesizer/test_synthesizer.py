@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -140,3 +141,30 @@ def test_single_table_ablation_runs(company):
 def test_unfitted_synthesizer_says_so():
     with pytest.raises(NotFittedError, match="call fit"):
         Synthesizer().sample()
+
+
+def test_batched_passes_match_the_graph_size(chinook_model):
+    """Large graphs are denoised in row batches with their neighbourhoods (bounded memory)."""
+    from dbtwin.synthesizer.generation import denoise_graph
+
+    graph, _ = chinook_model.structure_.sample(1.0, np.random.default_rng(0))
+    fixed_num = {t: f[0] for t, f in chinook_model.fixed_features_.items()}
+    fixed_cat = {t: f[1] for t, f in chinook_model.fixed_features_.items()}
+    x_num, x_cat = denoise_graph(
+        chinook_model.model_,
+        graph,
+        fixed_num,
+        fixed_cat,
+        chinook_model.gaussian_,
+        chinook_model.masked_,
+        steps=2,
+        generator=torch.Generator().manual_seed(0),
+        max_full_nodes=100,
+        batch_nodes=500,
+        progress=False,
+    )
+    for table, spec in chinook_model.model_.tables.items():
+        assert x_num[table].shape == (graph.num_nodes[table], spec.num_numeric)
+        assert torch.isfinite(x_num[table]).all()
+        if spec.cardinalities:  # after the last step nothing is left masked
+            assert (x_cat[table] < torch.tensor(spec.cardinalities)).all()
