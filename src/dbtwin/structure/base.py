@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +24,7 @@ class StructureModel(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def fit(self, db: Database) -> StructureModel: ...
+    def fit(self, db: Database, random_state: int | None = None) -> StructureModel: ...
 
     @abstractmethod
     def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, np.ndarray] | None]: ...
@@ -99,7 +98,3 @@ def structure_model(name: str, **kwargs: Any) -> StructureModel:
 
 def structure_class(name: str) -> type[StructureModel]:
     return type(structure_model(name))
-
-
-def dumps(config: dict[str, Any]) -> str:
-    return json.dumps(config)

@@ -123,13 +123,9 @@ def make_unique(
     frame = frame.copy()
     step = steps[col]
     if dtypes[col] == StorageType.STRING or step == 0.0:
-        dup = frame.duplicated(list(pk), keep="first")
-        counter = (
-            frame[dup].groupby(group_cols or (lambda _: 0)).cumcount() + 2
-            if group_cols
-            else pd.Series(np.arange(2, dup.sum() + 2), index=frame.index[dup])
-        )
-        frame.loc[dup, col] = [f"{v}-{c}" for v, c in zip(frame.loc[dup, col], counter, strict=True)]
+        repeat = frame.groupby(list(pk), dropna=False).cumcount().to_numpy()
+        dup = repeat > 0
+        frame.loc[dup, col] = [f"{v}-{r + 1}" for v, r in zip(frame.loc[dup, col], repeat[dup], strict=True)]
         return frame
     is_time = dtypes[col] == StorageType.DATETIME
     values = (

@@ -81,7 +81,7 @@ class Synthesizer:
         hidden: int = 128,
         train_steps: int = 1000,
         batch_size: int = 256,
-        sample_steps: int = 50,
+        sample_steps: int = 25,
         fanout: int = 5,
         learning_rate: float = 2e-3,
         max_minutes: float | None = None,
@@ -150,8 +150,9 @@ class Synthesizer:
         self.structure_.fit(db, random_state=self.random_state)
         graph = RowGraph.from_database(db)
         specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in self.encoders_.items()}
-        torch.manual_seed(int(np.random.SeedSequence(self.random_state).generate_state(1)[0]))
-        model = HeteroDenoiser(specs, graph.edge_types(), hidden=self.hidden, num_layers=self.num_hops)
+        with torch.random.fork_rng():  # seeded initialisation without touching the caller's global RNG
+            torch.manual_seed(int(np.random.SeedSequence(self.random_state).generate_state(1)[0]))
+            model = HeteroDenoiser(specs, graph.edge_types(), hidden=self.hidden, num_layers=self.num_hops)
         self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
         config = TrainConfig(
             steps=self.train_steps,

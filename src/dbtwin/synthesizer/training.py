@@ -85,7 +85,6 @@ class Trainer:
         self.seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
         self.rng = np.random.default_rng(self.seed)
         self.generator = torch.Generator().manual_seed(self.seed)
-        torch.manual_seed(self.seed)
         hops = model.num_layers
         self.sampler = KHopSampler(graph, num_hops=hops, max_neighbors=config.fanout) if hops else None
         self.mask_codes = {t: torch.tensor(model.tables[t].cardinalities, dtype=torch.long) for t in model.tables}
@@ -255,7 +254,6 @@ class Trainer:
             "state": asdict(self.state),
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -273,5 +271,4 @@ class Trainer:
         self.state = TrainState(**payload["state"])
         self.rng.bit_generator.state = payload["rng"]
         self.generator.set_state(payload["generator"])
-        torch.set_rng_state(payload["torch_rng"])
         log.info("resumed training at step %d from %s", self.state.step, path)

@@ -1,0 +1,53 @@
+"""Keys of synthetic rows: dimension tables, key formats, unique composite keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.schema import StorageType
+from dbtwin.synthesizer.keys import (
+    dimension_tables,
+    fresh_keys,
+    key_formats,
+    key_steps,
+    make_unique,
+    structural_columns,
+)
+
+
+def test_dimension_tables_and_structural_columns(chinook, flights_jan):
+    assert dimension_tables(chinook) == ["genre", "media_type"]
+    assert dimension_tables(flights_jan) == ["airlines"]
+    assert structural_columns(flights_jan.schema, "weather") == {"origin"}  # time_hour is data
+    assert structural_columns(chinook.schema, "track") == {"track_id", "album_id", "media_type_id", "genre_id"}
+
+
+def test_fresh_string_keys_take_the_real_shape(flights_jan):
+    fmt = key_formats(flights_jan)["airports"]
+    keys = fresh_keys(StorageType.STRING, 500, fmt, np.random.default_rng(0))
+    assert len(set(keys)) == 500
+    assert all(len(k) == 3 and k.isalnum() and k.upper() == k for k in keys)
+    assert fresh_keys(StorageType.INT64, 3, None, np.random.default_rng(0)).tolist() == [1, 2, 3]
+
+
+def test_make_unique_moves_repeats_to_the_next_free_slot(flights_jan):
+    steps = key_steps(flights_jan)["weather"]
+    assert steps == {"time_hour": 3600 * 10**9}
+    hour = pd.Timestamp("2013-01-01 05:00")
+    frame = pd.DataFrame(
+        {"origin": ["EWR", "EWR", "EWR", "JFK"], "time_hour": [hour, hour, hour + pd.Timedelta("1h"), hour]}
+    )
+    out = make_unique(
+        frame, ("origin", "time_hour"), steps, {"origin": StorageType.STRING, "time_hour": StorageType.DATETIME}
+    )
+    assert not out.duplicated(["origin", "time_hour"]).any()
+    assert sorted(out.loc[out.origin == "EWR", "time_hour"]) == [
+        hour,
+        hour + pd.Timedelta("1h"),
+        hour + pd.Timedelta("2h"),
+    ]
+    assert out.loc[3, "time_hour"] == hour
+    names = pd.DataFrame({"g": [1, 1, 2], "name": ["a", "a", "a"]})
+    fixed = make_unique(names, ("g", "name"), {"name": 0.0}, {"g": StorageType.INT64, "name": StorageType.STRING})
+    assert fixed["name"].tolist() == ["a", "a-2", "a"]
