@@ -1,5 +1,17 @@
 """Evaluation of synthetic databases against the real one."""
 
 from dbtwin.evaluate.fidelity import cardinality, column_shapes
+from dbtwin.evaluate.integrity import integrity
+from dbtwin.evaluate.report import evaluate, write_metrics
+from dbtwin.evaluate.trends import foreign_key_paths, inter_table_trends, intra_table_trends
 
-__all__ = ["cardinality", "column_shapes"]
+__all__ = [
+    "cardinality",
+    "column_shapes",
+    "evaluate",
+    "foreign_key_paths",
+    "integrity",
+    "inter_table_trends",
+    "intra_table_trends",
+    "write_metrics",
+]

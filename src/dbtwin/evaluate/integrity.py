@@ -1,0 +1,45 @@
+"""Diagnostics a dbtwin sample must pass: the real schema, unique keys, resolving foreign keys,
+NULLs only where allowed. Each count must be zero."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbtwin.database import Database
+from dbtwin.schema.validate import find_problems
+
+
+def integrity(real: Database, synthetic: Database) -> dict[str, Any]:
+    """Counts of FK violations, PK duplicates, NULLs in NOT NULL columns and schema mismatches."""
+    problems = find_problems(synthetic)
+    mismatches = []
+    for name, table in real.schema.tables.items():
+        if name not in synthetic.schema.tables:
+            mismatches.append(f"table '{name}' is missing")
+            continue
+        other = synthetic.schema.table(name)
+        if other.column_names != table.column_names:
+            mismatches.append(f"table '{name}' has columns {other.column_names}, not {table.column_names}")
+            continue
+        for a, b in zip(table.columns, other.columns, strict=True):
+            if (a.dtype, a.kind) != (b.dtype, b.kind):
+                mismatches.append(
+                    f"column '{name}.{a.name}' is {b.dtype.value}/{b.kind.value}, not {a.dtype.value}/{a.kind.value}"
+                )
+        if other.primary_key != table.primary_key:
+            mismatches.append(f"table '{name}' has primary key {other.primary_key}, not {table.primary_key}")
+    real_fks = {(f.child, f.columns, f.parent, f.parent_columns) for f in real.schema.foreign_keys}
+    syn_fks = {(f.child, f.columns, f.parent, f.parent_columns) for f in synthetic.schema.foreign_keys}
+    mismatches += [f"foreign key {fk} is missing" for fk in sorted(real_fks - syn_fks)]
+    mismatches += [f"foreign key {fk} is not in the real schema" for fk in sorted(syn_fks - real_fks)]
+
+    def count(code: str) -> int:
+        return sum(p.count or 1 for p in problems if p.code == code)
+
+    return {
+        "fk_violations": count("orphan_foreign_key"),
+        "pk_duplicates": count("duplicate_primary_key") + count("null_primary_key"),
+        "nulls_in_not_null": count("null_in_not_null"),
+        "schema_mismatches": len(mismatches),
+        "details": [str(p) for p in problems] + mismatches,
+    }
