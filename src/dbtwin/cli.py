@@ -201,10 +201,17 @@ def evaluate(
     synthetic: Annotated[str, typer.Argument(help="The synthetic database (same forms as the real one).")],
     out: Annotated[Path, typer.Option("--out", help="Directory for metrics.json.")],
     metadata: MetadataOpt = None,
+    holdout: Annotated[
+        str | None, typer.Option("--holdout", help="Real rows the generator never saw: enables utility and privacy.")
+    ] = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", help="Utility target as table.column (repeatable).")
+    ] = None,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows sampled per joined key path.")] = 50_000,
 ) -> None:
     """Score a synthetic database against the real one: cardinality, column shapes, intra-table and
-    1-3 hop inter-table trends, integrity. Writes OUT/metrics.json."""
+    1-3 hop inter-table trends, detection, integrity; with --holdout also utility and privacy.
+    Writes OUT/metrics.json."""
     from dbtwin.evaluate import evaluate as run_evaluation
     from dbtwin.evaluate import write_metrics
     from dbtwin.io import read
@@ -212,7 +219,8 @@ def evaluate(
     try:
         real_db = read(real, metadata=metadata)
         fake_db = read(synthetic, metadata=real_db.schema)
-        metrics = run_evaluation(real_db, fake_db, max_rows=max_rows)
+        holdout_db = read(holdout, metadata=real_db.schema) if holdout else None
+        metrics = run_evaluation(real_db, fake_db, holdout_db, target or None, max_rows=max_rows)
         path = write_metrics(metrics, out)
     except (DbtwinError, OSError, ValueError) as exc:
         _fail(exc)
@@ -225,6 +233,10 @@ def evaluate(
     for hop in ("1", "2", "3"):
         table.add_row(f"inter_table_trends {hop}-hop", _fmt(inter[hop]["score"]))
     table.add_row("inter_table_trends mean", _fmt(inter["mean"]))
+    table.add_row("detection (max accuracy, 0.5 ideal)", _fmt(metrics["detection"]["score"]))
+    if "utility" in metrics:
+        table.add_row("utility (synthetic / real)", _fmt(metrics["utility"]["ratio"]))
+        table.add_row("privacy (closer to train, 0.5 ideal)", _fmt(metrics["privacy"]["share_closer_to_train"]))
     checks = metrics["integrity"]
     table.add_row("FK violations / PK duplicates", f"{checks['fk_violations']} / {checks['pk_duplicates']}")
     console.print(table)

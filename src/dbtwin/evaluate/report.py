@@ -1,5 +1,5 @@
-"""``evaluate``: every implemented measure of a synthetic database against the real one, with the
-per-item details beside each summary number, as written to ``metrics.json``."""
+"""``evaluate``: every measure of a synthetic database against the real one, with the per-item
+details beside each summary number, as written to ``metrics.json``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 
 from dbtwin.database import Database
+from dbtwin.evaluate.detection import detection
 from dbtwin.evaluate.fidelity import cardinality, column_shapes
 from dbtwin.evaluate.integrity import integrity
+from dbtwin.evaluate.privacy import privacy
 from dbtwin.evaluate.trends import inter_table_trends, intra_table_trends
+from dbtwin.evaluate.utility import utility
 from dbtwin.io.atomic import atomic_write_text
 
 HOPS = (1, 2, 3)
@@ -29,10 +32,18 @@ def _summary(scores: dict[str, float]) -> dict[str, Any]:
 
 
 def evaluate(
-    real: Database, synthetic: Database, max_rows: int | None = 50_000, random_state: int = 0
+    real: Database,
+    synthetic: Database,
+    holdout: Database | None = None,
+    targets: list[str] | None = None,
+    max_rows: int | None = 50_000,
+    detection_rows: int = 5_000,
+    random_state: int = 0,
 ) -> dict[str, Any]:
-    """Fidelity (cardinality, column shapes, intra-table and 1-, 2-, 3-hop inter-table trends) and
-    integrity diagnostics. Joins along foreign-key paths are sub-sampled to ``max_rows`` rows."""
+    """Fidelity (cardinality, column shapes, intra-table and 1-, 2-, 3-hop inter-table trends),
+    detection, integrity diagnostics and, given a ``holdout`` of real rows the generator never saw
+    (``real`` being its training data), ML efficacy on ``targets`` and privacy. Joins along
+    foreign-key paths are sub-sampled to ``max_rows`` rows, detection to ``detection_rows`` per class."""
     timings: dict[str, float] = {}
     result: dict[str, Any] = {}
 
@@ -53,8 +64,18 @@ def evaluate(
     hop_scores = [inter[str(k)]["score"] for k in HOPS if inter[str(k)]["score"] is not None]
     inter["mean"] = round(float(np.mean(hop_scores)), 6) if hop_scores else None
     result["inter_table_trends"] = inter
+    result["detection"] = timed("detection", lambda: detection(real, synthetic, detection_rows, random_state))
+    if holdout is not None:
+        result["utility"] = timed("utility", lambda: utility(real, synthetic, holdout, targets, random_state))
+        result["privacy"] = timed("privacy", lambda: privacy(real, synthetic, holdout, random_state=random_state))
     result["integrity"] = timed("integrity", lambda: integrity(real, synthetic))
-    result["settings"] = {"max_rows_per_path": max_rows, "random_state": random_state, "seconds": timings}
+    result["settings"] = {
+        "max_rows_per_path": max_rows,
+        "detection_rows_per_class": detection_rows,
+        "random_state": random_state,
+        "holdout": holdout is not None,
+        "seconds": timings,
+    }
     return result
 
 

@@ -1,0 +1,126 @@
+"""Privacy against a hold-out set of real rows never shown to the generator.
+
+Per table: the distance from each synthetic row to its closest record (DCR) among the training rows
+and among the hold-out rows (a Gower-style distance: range-scaled absolute differences of continuous
+columns plus mismatches of categorical ones, averaged over columns), the share of synthetic rows
+closer to the training rows than to the hold-out rows (0.5 is ideal; towards 1 means memorisation;
+training and hold-out rows are sub-sampled to the same number so the comparison is fair), and the
+share of synthetic rows that are exact copies of a training row (checked against every row).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.database import Database
+from dbtwin.evaluate.features import numeric_column
+from dbtwin.evaluate.trends import CONTINUOUS, scored_columns
+
+
+def _encode(
+    db: Database, table: str, cols: list[str], ranges: dict[str, tuple[float, float]], vocab: dict[str, dict[str, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    kinds = {c.name: c.kind for c in db.schema.table(table).columns}
+    num, cat = [], []
+    for col in cols:
+        series = db[table][col]
+        if kinds[col] in CONTINUOUS:
+            lo, hi = ranges[col]
+            values = (numeric_column(series) - lo) / (hi - lo if hi > lo else 1.0)
+            num.append(values)
+        else:
+            strings = series.astype(object).where(series.notna(), "<NULL>").astype(str)
+            cat.append(strings.map(vocab[col]).fillna(-1).to_numpy(dtype=np.int64))
+    n = len(db[table])
+    return (np.stack(num, 1) if num else np.zeros((n, 0))), (np.stack(cat, 1) if cat else np.zeros((n, 0), np.int64))
+
+
+def closest_distances(
+    query: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray], chunk: int = 256
+) -> np.ndarray:
+    """Gower-style distance from each query row to its nearest reference row."""
+    qn, qc = query
+    rn, rc = ref
+    width = qn.shape[1] + qc.shape[1]
+    out = np.empty(len(qn) if len(qn) else len(qc))
+    for start in range(0, len(out), chunk):
+        stop = min(start + chunk, len(out))
+        d = np.zeros((stop - start, len(rn) if len(rn) else len(rc)))
+        if qn.shape[1]:
+            a, b = qn[start:stop, None, :], rn[None, :, :]
+            diff = np.minimum(np.abs(a - b), 1.0)
+            both_missing = np.isnan(a) & np.isnan(b)
+            d += np.where(both_missing, 0.0, np.where(np.isnan(diff), 1.0, diff)).sum(axis=2)
+        if qc.shape[1]:
+            d += (qc[start:stop, None, :] != rc[None, :, :]).sum(axis=2)
+        out[start:stop] = d.min(axis=1) / max(width, 1)
+    return out
+
+
+def _copy_rate(train: pd.DataFrame, synthetic: pd.DataFrame) -> float:
+    """Share of synthetic rows equal, in every scored column, to some training row (all rows checked)."""
+
+    def keys(frame: pd.DataFrame) -> pd.Series:
+        return frame.astype(object).where(frame.notna(), "<NULL>").astype(str).agg("\x1f".join, axis=1)
+
+    return float(keys(synthetic).isin(set(keys(train))).mean()) if len(synthetic) else 0.0
+
+
+def privacy(
+    train: Database,
+    synthetic: Database,
+    holdout: Database,
+    max_rows: int = 2_000,
+    max_reference: int = 20_000,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """DCR, share closer to training than to hold-out, exact-copy rate, per table and on average."""
+    rng = np.random.default_rng(random_state)
+    details = {}
+    for table in train.schema.table_names:
+        cols = scored_columns(train.schema, table)
+        if not cols or not len(holdout[table]) or not len(synthetic[table]):
+            continue
+        kinds = {c.name: c.kind for c in train.schema.table(table).columns}
+        ranges, vocab = {}, {}
+        for col in cols:
+            if kinds[col] in CONTINUOUS:
+                values = numeric_column(train[table][col])
+                values = values[np.isfinite(values)]
+                ranges[col] = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+            else:
+                s = train[table][col]
+                uniques = s.astype(object).where(s.notna(), "<NULL>").astype(str).unique()
+                vocab[col] = {v: i for i, v in enumerate(uniques)}
+        syn = _encode(synthetic, table, cols, ranges, vocab)
+        tr = _encode(train, table, cols, ranges, vocab)
+        ho = _encode(holdout, table, cols, ranges, vocab)
+        n_ref = min(len(train[table]), len(holdout[table]), max_reference)
+        i_tr = rng.choice(len(train[table]), n_ref, replace=False)
+        i_ho = rng.choice(len(holdout[table]), n_ref, replace=False)
+        i_sy = rng.choice(len(synthetic[table]), min(len(synthetic[table]), max_rows), replace=False)
+        q = (syn[0][i_sy], syn[1][i_sy])
+        d_train = closest_distances(q, (tr[0][i_tr], tr[1][i_tr]))
+        d_hold = closest_distances(q, (ho[0][i_ho], ho[1][i_ho]))
+        closer = float(np.mean((d_train < d_hold) + 0.5 * (d_train == d_hold)))
+        details[table] = {
+            "dcr_train_median": round(float(np.median(d_train)), 6),
+            "dcr_holdout_median": round(float(np.median(d_hold)), 6),
+            "share_closer_to_train": round(closer, 6),
+            "exact_copy_rate": round(_copy_rate(train[table][cols], synthetic[table][cols]), 6),
+        }
+    shares = [d["share_closer_to_train"] for d in details.values()]
+    copies = [d["exact_copy_rate"] for d in details.values()]
+    return {
+        "share_closer_to_train": round(float(np.mean(shares)), 6) if shares else None,
+        "exact_copy_rate": round(float(np.mean(copies)), 6) if copies else None,
+        "details": details,
+        "settings": {
+            "max_synthetic_rows": max_rows,
+            "max_reference_rows": max_reference,
+            "distance": "Gower (range-scaled L1 + mismatches)",
+        },
+    }
