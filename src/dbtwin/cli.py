@@ -211,9 +211,10 @@ def evaluate(
 ) -> None:
     """Score a synthetic database against the real one: cardinality, column shapes, intra-table and
     1-3 hop inter-table trends, detection, integrity; with --holdout also utility and privacy.
-    Writes OUT/metrics.json."""
+    Writes OUT/metrics.json and OUT/report.html."""
     from dbtwin.evaluate import evaluate as run_evaluation
     from dbtwin.evaluate import write_metrics
+    from dbtwin.evaluate.html import write_report
     from dbtwin.io import read
 
     try:
@@ -222,6 +223,7 @@ def evaluate(
         holdout_db = read(holdout, metadata=real_db.schema) if holdout else None
         metrics = run_evaluation(real_db, fake_db, holdout_db, target or None, max_rows=max_rows)
         path = write_metrics(metrics, out)
+        report = write_report(real_db, fake_db, metrics, out, title=f"{synthetic} against {real}")
     except (DbtwinError, OSError, ValueError) as exc:
         _fail(exc)
     inter = metrics["inter_table_trends"]
@@ -240,7 +242,7 @@ def evaluate(
     checks = metrics["integrity"]
     table.add_row("FK violations / PK duplicates", f"{checks['fk_violations']} / {checks['pk_duplicates']}")
     console.print(table)
-    console.print(f"metrics written to {path}")
+    console.print(f"metrics written to {path}, report to {report}")
 
 
 def _fmt(value: float | None) -> str:

@@ -1,0 +1,69 @@
+"""The HTML report: self-contained, with every section, and it renders in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from dbtwin import Database
+from dbtwin.evaluate import evaluate
+from dbtwin.evaluate.html import render_report, table_verdicts, write_report
+
+
+@pytest.fixture(scope="module")
+def degraded(chinook):
+    frames = dict(chinook.tables)
+    track = frames["track"].copy()
+    track["milliseconds"] = track["milliseconds"] * 3
+    frames["track"] = track
+    return Database(chinook.schema, frames)
+
+
+@pytest.fixture(scope="module")
+def metrics(chinook, degraded):
+    return evaluate(chinook, degraded, max_rows=5_000, detection_rows=1_000)
+
+
+def test_report_is_self_contained_with_every_section(chinook, degraded, metrics):
+    page = render_report(chinook, degraded, metrics, "Chinook check")
+    assert page.startswith("<!doctype html>") and "Chinook check" in page
+    for section in ("Verdict per table", "Scores", "Children per parent", "track"):
+        assert section in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched from a network
+    assert len(re.findall(r'src="data:image/png;base64,', page)) >= 10
+    verdicts = table_verdicts(chinook, metrics)
+    assert verdicts["track"].startswith("poor") and "detected with accuracy" in verdicts["track"]
+    assert verdicts["playlist_track"].startswith("good: keys only")
+
+
+def test_report_renders_in_headless_chromium(chinook, degraded, metrics, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed (scripts/setup-dev.sh installs it)")
+    report = write_report(chinook, degraded, metrics, tmp_path)
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,1600",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000  # a page with plots, not a blank one
