@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from dbtwin import Database
 from dbtwin.cli import app
-from dbtwin.evaluate import evaluate, foreign_key_paths, inter_table_trends, intra_table_trends
+from dbtwin.evaluate import detection, evaluate, foreign_key_paths, inter_table_trends, intra_table_trends
 from dbtwin.evaluate.trends import pair_similarity
 from dbtwin.schema.validate import resolve_orphans
 
@@ -74,11 +74,20 @@ def test_children_moved_to_random_parents_keep_shapes_but_lose_inter_table_trend
     frame["dest"] = frame["dest"].to_numpy()[rng.permutation(len(frame))]
     frames["flights"] = frame
     moved = Database(flights.schema, frames)
-    metrics = evaluate(flights, moved)
+    metrics = evaluate(flights, moved, max_rows=5_000, detection_rows=1_000)
     assert metrics["column_shapes"]["score"] == pytest.approx(1.0)
     one_hop = inter_table_trends(flights, moved, 1)
     key = "airports <- flights(dest): airports.tz|flights.air_time"
     assert one_hop[key] < 0.75 and inter_table_trends(flights, flights, 1)[key] == pytest.approx(1.0)
+    # flights moved to random planes: each plane keeps its own columns and its number of flights, so
+    # only detection with aggregation sees that its flights no longer fit it (routes, seats)
+    frames = dict(flights.tables)
+    frame = frames["flights"].copy()
+    frame["tailnum"] = frame["tailnum"].to_numpy()[rng.permutation(len(frame))]
+    frames["flights"] = frame
+    found = detection(flights, Database(flights.schema, frames), max_rows=2_000)
+    assert found["details"]["planes"] > 0.7
+    assert abs(found["single_table"]["details"]["planes"] - 0.5) < 0.02
 
 
 def test_evaluate_command_writes_metrics(tmp_path):
