@@ -78,14 +78,28 @@ def table_verdicts(real: Database, metrics: dict[str, Any]) -> dict[str, str]:
     return verdicts
 
 
+def _grid(count: int, height: float) -> tuple[plt.Figure, np.ndarray]:
+    """A figure with ``count`` small panels, four per row."""
+    ncols = min(4, count)
+    nrows = int(np.ceil(count / ncols))
+    return plt.subplots(nrows, ncols, figsize=(3.2 * ncols, height * nrows), squeeze=False)
+
+
+def _finish_grid(fig: plt.Figure, axes: np.ndarray, used: int) -> str:
+    """Blank the unused panels, put the legend on the first one, and encode the figure."""
+    for ax in list(axes.flat)[used:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _marginals(real: Database, synthetic: Database, table: str) -> str | None:
     cols = scored_columns(real.schema, table)[:MAX_COLUMNS_PER_TABLE]
     if not cols:
         return None
     kinds = {c.name: c.kind for c in real.schema.table(table).columns}
-    ncols = min(4, len(cols))
-    nrows = int(np.ceil(len(cols) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.4 * nrows), squeeze=False)
+    fig, axes = _grid(len(cols), 2.4)
     for ax, col in zip(axes.flat, cols, strict=False):
         a, b = real[table][col], synthetic[table][col]
         if kinds[col] in CONTINUOUS:
@@ -106,11 +120,7 @@ def _marginals(real: Database, synthetic: Database, table: str) -> str | None:
             ax.set_xticks(pos, [t[:10] for t in top], rotation=60, fontsize=7)
         ax.set_title(col, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(cols) :]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    return _png(fig)
+    return _finish_grid(fig, axes, len(cols))
 
 
 def _correlation_difference(real: Database, synthetic: Database, table: str) -> str | None:
@@ -135,9 +145,7 @@ def _cardinalities(real: Database, synthetic: Database) -> str | None:
     if not fks:
         return None
     g_real, g_syn = RowGraph.from_database(real), RowGraph.from_database(synthetic)
-    ncols = min(4, len(fks))
-    nrows = int(np.ceil(len(fks) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.3 * nrows), squeeze=False)
+    fig, axes = _grid(len(fks), 2.3)
     for ax, fk in zip(axes.flat, fks, strict=False):
         a = np.bincount(g_real.links[fk.name].parent_rows, minlength=g_real.num_nodes[fk.parent])
         b = np.bincount(g_syn.links[fk.name].parent_rows, minlength=g_syn.num_nodes[fk.parent])
@@ -147,11 +155,7 @@ def _cardinalities(real: Database, synthetic: Database) -> str | None:
         ax.hist(b, bins=bins, density=True, alpha=0.55, color=SYNTH, label="synthetic")
         ax.set_title(f"{fk.child} per {fk.parent}\n({', '.join(fk.columns)})", fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(fks) :]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    return _png(fig)
+    return _finish_grid(fig, axes, len(fks))
 
 
 def _bars(values: dict[str, float], title: str, reference: float | None = None, limits=(0, 1)) -> str:
