@@ -81,7 +81,7 @@ class Synthesizer:
         hidden: int = 128,
         train_steps: int = 1000,
         batch_size: int = 256,
-        sample_steps: int = 25,
+        sample_steps: int = 50,
         fanout: int = 5,
         learning_rate: float = 2e-3,
         max_minutes: float | None = None,
