@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy.stats import ks_2samp
 
 from dbtwin.database import Database
+from dbtwin.evaluate.features import numeric_column
 from dbtwin.graph import RowGraph
 from dbtwin.schema.model import ColumnKind
 
@@ -29,7 +29,7 @@ def column_shapes(real: Database, synthetic: Database) -> dict[str, float]:
                 continue
             a, b = real[name][col.name], synthetic[name][col.name]
             if col.kind in _CONTINUOUS:
-                x, y = _numbers(a.dropna()), _numbers(b.dropna())
+                x, y = numeric_column(a.dropna()), numeric_column(b.dropna())
                 if len(x) and len(y):
                     scores[f"{name}.{col.name}"] = 1.0 - float(ks_2samp(x, y).statistic)
                 else:
@@ -51,8 +51,3 @@ def cardinality(real: Database, synthetic: Database) -> dict[str, float]:
         scores[fk.name] = 1.0 - float(ks_2samp(a, b).statistic) if len(a) and len(b) else float(len(a) == len(b))
     return scores
 
-
-def _numbers(series: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return series.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
-    return series.to_numpy(dtype=np.float64)
