@@ -8,4 +8,4 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 python3 -m venv .venv
-.venv/bin/pip install -q -c constraints.txt -e '.[dev,datasets]'
+.venv/bin/pip install -q -c constraints.txt -e '.[dev,datasets,bench]'

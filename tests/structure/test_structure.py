@@ -121,3 +121,38 @@ def test_real_data_problem_free_after_generation(company):
         attrs[t] = frame.reset_index(drop=True)
     db = graph.to_database(attrs)
     assert find_problems(db) == []
+
+
+@pytest.mark.parametrize("model", ["degree", "sbm"])
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+def test_overlapping_composite_keys_agree(model, scale):
+    """bakeoff: challenges.(series, episode) -> episodes and challenges.(series, baker) -> bakers
+    share ``series``; every sampled challenge's episode and baker belong to the same series."""
+    from dbtwin import datasets
+    from dbtwin.structure.links import overlapping_foreign_keys
+
+    db = datasets.load("bakeoff")
+    pairs = overlapping_foreign_keys(db.schema)
+    assert [(a.name, b.name) for a, b, _, _ in pairs] == [
+        ("challenges.series+episode->episodes", "challenges.series+baker->bakers")
+    ]
+    fitted = structure_model(model).fit(db, random_state=0)
+    graph, _ = fitted.sample(scale, np.random.default_rng(1))
+    _check_links(graph)
+    links = graph.links
+    episode_series = np.full(graph.num_nodes["episodes"], -1)
+    episode_series[links["episodes.series->series"].child_rows] = links["episodes.series->series"].parent_rows
+    baker_series = np.full(graph.num_nodes["bakers"], -1)
+    baker_series[links["bakers.series->series"].child_rows] = links["bakers.series->series"].parent_rows
+    by_episode = np.full(graph.num_nodes["challenges"], -1)
+    ep = links["challenges.series+episode->episodes"]
+    by_episode[ep.child_rows] = episode_series[ep.parent_rows]
+    by_baker = np.full(graph.num_nodes["challenges"], -1)
+    bk = links["challenges.series+baker->bakers"]
+    by_baker[bk.child_rows] = baker_series[bk.parent_rows]
+    assert (by_episode == by_baker).all()
+    # few rows are lost to the agreement, and no (episode, baker) pair repeats
+    expected = round(db.num_rows("challenges") * scale)
+    assert graph.num_nodes["challenges"] >= 0.9 * expected
+    pairs_seen = np.stack([ep.parent_rows[np.argsort(ep.child_rows)], bk.parent_rows[np.argsort(bk.child_rows)]], 1)
+    assert len(np.unique(pairs_seen, axis=0)) == len(pairs_seen)

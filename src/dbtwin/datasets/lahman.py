@@ -41,14 +41,21 @@ def data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def build_lahman(tables: tuple[str, ...] = TABLES) -> Database:
-    """Read the Lahman tables (a subset of :data:`TABLES`) with their keys."""
+def build_lahman(tables: tuple[str, ...] = TABLES, since: int | None = None) -> Database:
+    """Read the Lahman tables (a subset of :data:`TABLES`) with their keys; with ``since``, only the
+    seasons from that year on and the people who appear in them."""
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
         raise ValueError(f"unknown Lahman table(s) {unknown}; choose from {TABLES}")
     frames = {}
     for name in tables:
         frame = pd.read_parquet(data_dir() / f"{name}.parquet")
-        frames[name] = frame.drop(columns=[c for c in ("ID",) if c in frame.columns])
+        frame = frame.drop(columns=[c for c in ("ID",) if c in frame.columns])
+        if since is not None and "yearID" in frame.columns:
+            frame = frame[frame["yearID"] >= since].reset_index(drop=True)
+        frames[name] = frame
+    if since is not None and "People" in frames:
+        seen = pd.concat([f["playerID"] for t, f in frames.items() if t != "People" and "playerID" in f.columns])
+        frames["People"] = frames["People"][frames["People"]["playerID"].isin(set(seen))].reset_index(drop=True)
     fks = [fk for fk in _FOREIGN_KEYS if fk[0] in tables and fk[2] in tables]
     return database_with_keys(frames, {t: k for t, k in _PRIMARY_KEYS.items() if t in tables}, fks)

@@ -31,7 +31,7 @@ def classifier_accuracy(x_real: np.ndarray, x_syn: np.ndarray, max_rows: int, ra
         return float("nan")
     xr = x_real[rng.choice(len(x_real), n, replace=False)]
     xs = x_syn[rng.choice(len(x_syn), n, replace=False)]
-    x = np.vstack([xr, xs])
+    x = _without_missing(np.vstack([xr, xs]))
     y = np.r_[np.zeros(n), np.ones(n)]
     # identical rows share a fold: a real row and its exact synthetic copy are then judged together
     # (a coin flip) instead of one teaching the classifier the opposite label of the other
@@ -42,6 +42,20 @@ def classifier_accuracy(x_real: np.ndarray, x_syn: np.ndarray, max_rows: int, ra
         return float(np.mean(cross_val_score(model, x, y, cv=folds, scoring="accuracy")))
     folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=random_state)
     return float(np.mean(cross_val_score(model, x, y, groups=groups, cv=folds, scoring="accuracy")))
+
+
+def _without_missing(x: np.ndarray) -> np.ndarray:
+    """Missing values as an indicator column plus the column's median (0 when all are missing):
+    the classifier's binning fails on a feature that a fold sees only as missing."""
+    missing = ~np.isfinite(x)
+    holes = np.flatnonzero(missing.any(axis=0))
+    if not len(holes):
+        return x
+    x = x.copy()
+    for j in holes:
+        present = x[~missing[:, j], j]
+        x[missing[:, j], j] = np.median(present) if len(present) else 0.0
+    return np.hstack([x, missing[:, holes].astype(np.float64)])
 
 
 def detection(real: Database, synthetic: Database, max_rows: int = 5_000, random_state: int = 0) -> dict[str, Any]:

@@ -50,4 +50,3 @@ def cardinality(real: Database, synthetic: Database) -> dict[str, float]:
         b = np.bincount(g_syn.links[fk.name].parent_rows, minlength=g_syn.num_nodes[fk.parent])
         scores[fk.name] = 1.0 - float(ks_2samp(a, b).statistic) if len(a) and len(b) else float(len(a) == len(b))
     return scores
-

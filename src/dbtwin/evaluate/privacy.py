@@ -76,11 +76,13 @@ def privacy(
     max_rows: int = 2_000,
     max_reference: int = 20_000,
     random_state: int = 0,
+    tables: list[str] | None = None,
 ) -> dict[str, Any]:
-    """DCR, share closer to training than to hold-out, exact-copy rate, per table and on average."""
+    """DCR, share closer to training than to hold-out, exact-copy rate, per table and on average
+    (over ``tables``, by default all; after an entity split, pass its split tables)."""
     rng = np.random.default_rng(random_state)
     details = {}
-    for table in train.schema.table_names:
+    for table in tables or train.schema.table_names:
         cols = scored_columns(train.schema, table)
         if not cols or not len(holdout[table]) or not len(synthetic[table]):
             continue

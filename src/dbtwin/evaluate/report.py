@@ -39,11 +39,13 @@ def evaluate(
     max_rows: int | None = 50_000,
     detection_rows: int = 5_000,
     random_state: int = 0,
+    holdout_tables: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fidelity (cardinality, column shapes, intra-table and 1-, 2-, 3-hop inter-table trends),
     detection, integrity diagnostics and, given a ``holdout`` of real rows the generator never saw
     (``real`` being its training data), ML efficacy on ``targets`` and privacy. Joins along
-    foreign-key paths are sub-sampled to ``max_rows`` rows, detection to ``detection_rows`` per class."""
+    foreign-key paths are sub-sampled to ``max_rows`` rows, detection to ``detection_rows`` per class.
+    ``holdout_tables`` limits privacy to the tables a split really divided (see :mod:`dbtwin.evaluate.split`)."""
     timings: dict[str, float] = {}
     result: dict[str, Any] = {}
 
@@ -67,7 +69,9 @@ def evaluate(
     result["detection"] = timed("detection", lambda: detection(real, synthetic, detection_rows, random_state))
     if holdout is not None:
         result["utility"] = timed("utility", lambda: utility(real, synthetic, holdout, targets, random_state))
-        result["privacy"] = timed("privacy", lambda: privacy(real, synthetic, holdout, random_state=random_state))
+        result["privacy"] = timed(
+            "privacy", lambda: privacy(real, synthetic, holdout, random_state=random_state, tables=holdout_tables)
+        )
     result["integrity"] = timed("integrity", lambda: integrity(real, synthetic))
     result["settings"] = {
         "max_rows_per_path": max_rows,

@@ -89,14 +89,16 @@ def utility(
         for name, x, y in (("real", x_train, y_train), ("synthetic", x_syn, y_syn)):
             ok = np.isfinite(y)
             hold_ok = np.isfinite(y_hold)
+            seen = np.isfinite(x[ok]).any(axis=0)  # a feature never seen in training is left out
+            x, x_test = x[:, seen], x_hold[:, seen]
             if classify:
                 model = HistGradientBoostingClassifier(max_iter=150, random_state=random_state)
                 model.fit(x[ok], y[ok])
-                scores[name] = float(accuracy_score(y_hold[hold_ok], model.predict(x_hold[hold_ok])))
+                scores[name] = float(accuracy_score(y_hold[hold_ok], model.predict(x_test[hold_ok])))
             else:
                 model = HistGradientBoostingRegressor(max_iter=150, random_state=random_state)
                 model.fit(x[ok], y[ok])
-                scores[name] = float(r2_score(y_hold[hold_ok], model.predict(x_hold[hold_ok])))
+                scores[name] = float(r2_score(y_hold[hold_ok], model.predict(x_test[hold_ok])))
         details[target] = {
             "task": "classification (accuracy)" if classify else "regression (R2)",
             "train_on_real": round(scores["real"], 6),

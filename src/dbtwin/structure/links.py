@@ -103,6 +103,98 @@ def implied_foreign_keys(schema: Schema) -> dict[str, tuple[ForeignKey, ForeignK
     return implied
 
 
+def overlapping_foreign_keys(schema: Schema) -> list[tuple[ForeignKey, ForeignKey, ForeignKey, ForeignKey]]:
+    """Pairs of foreign keys of one table that share columns without one holding the other:
+    ``challenges.(series, episode) -> episodes`` and ``challenges.(series, baker) -> bakers`` share
+    ``series``. A pair counts when the shared columns lead, through each parent, to the same ancestor
+    key (episodes.series and bakers.series -> series); returns (first, second, first's hop, second's hop)."""
+    implied = implied_foreign_keys(schema)
+    pairs = []
+    for table in schema.table_names:
+        fks = [fk for fk in schema.foreign_keys_of(table) if not fk.is_self_reference and fk.name not in implied]
+        for i, first in enumerate(fks):
+            for second in fks[i + 1 :]:
+                shared = [c for c in first.columns if c in second.columns]
+                if not shared or set(first.columns) <= set(second.columns) or set(second.columns) <= set(first.columns):
+                    continue
+                through = []
+                for fk in (first, second):
+                    mapping = dict(zip(fk.columns, fk.parent_columns, strict=True))
+                    cols = tuple(mapping[c] for c in shared)
+                    through.append([h for h in schema.foreign_keys_of(fk.parent) if h.columns == cols])
+                for hop_a in through[0]:
+                    hop_b = next((h for h in through[1] if h.parent == hop_a.parent), None)
+                    if hop_b is not None and hop_b.parent_columns == hop_a.parent_columns:
+                        pairs.append((first, second, hop_a, hop_b))
+                        break
+    return pairs
+
+
+class _ParentPool:
+    """Parent rows grouped by their ancestor row, to draw a parent of a given ancestor by weight."""
+
+    def __init__(self, ancestor: np.ndarray, weights: np.ndarray) -> None:
+        self.ancestor = ancestor
+        self.order = np.argsort(ancestor, kind="stable")
+        self.sorted = ancestor[self.order]
+        self.cumulative = np.cumsum(weights[self.order].astype(np.float64))
+
+    def disagreeing(self, wanted: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Children whose parent row (``rows``) has another ancestor than ``wanted``."""
+        current = np.where(rows >= 0, self.ancestor[np.maximum(rows, 0)], -1)
+        return np.flatnonzero((wanted >= 0) & (rows >= 0) & (current != wanted))
+
+    def repick(self, children: np.ndarray, wanted: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """New parents (in place in ``rows``) for ``children``, of their wanted ancestor where one exists."""
+        lo = np.searchsorted(self.sorted, wanted[children], "left")
+        hi = np.searchsorted(self.sorted, wanted[children], "right")
+        has = hi > lo
+        children, lo, hi = children[has], lo[has], hi[has]
+        start = np.where(lo > 0, self.cumulative[np.maximum(lo - 1, 0)], 0.0)
+        draw = start + rng.random(len(children)) * (self.cumulative[hi - 1] - start)
+        idx = np.clip(np.searchsorted(self.cumulative, draw, "right"), lo, hi - 1)
+        rows[children] = self.order[idx]
+
+
+def _agree_on_overlaps(
+    table: str,
+    overlaps: list[tuple[ForeignKey, ForeignKey, ForeignKey, ForeignKey]],
+    unique: list[ForeignKey],
+    parent_rows: dict[str, np.ndarray],
+    links: dict[str, ForeignKeyEdges],
+    templates: Templates,
+    picks: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    rounds: int = 30,
+) -> np.ndarray | None:
+    """Make overlapping keys agree: a row whose second parent descends from another ancestor than its
+    first parent gets a new second parent among those of the right ancestor (drawn by their template
+    degree), repeated while that creates a repeated combination of unique keys. Rows with no such
+    parent, or still repeated, are dropped; returns the rows kept, or None."""
+    drop = np.zeros(len(picks[table]), dtype=bool)
+    for first, second, hop_a, hop_b in overlaps:
+        n_second = len(picks[second.parent])
+        anc = _follow(parent_rows[first.name], links[hop_a.name], len(picks[first.parent]))
+        second_anc = _parent_row_array(links[hop_b.name], n_second)
+        weights = templates.parent_degree[second.name][picks[second.parent]] + 0.5
+        pool = _ParentPool(second_anc, weights)
+        rows_b = parent_rows[second.name]
+        pool.repick(pool.disagreeing(anc, rows_b), anc, rows_b, rng)
+        if unique:
+            for _ in range(rounds):
+                combos = np.stack([parent_rows[fk.name] for fk in unique], axis=1)
+                dup = np.flatnonzero(_duplicated_rows(combos))
+                if not len(dup):
+                    break
+                pool.repick(dup, anc, rows_b, rng)
+            drop |= _duplicated_rows(np.stack([parent_rows[fk.name] for fk in unique], axis=1))
+        drop[pool.disagreeing(anc, rows_b)] = True
+    if drop.any():
+        log.info("table '%s': dropped %d row(s) whose overlapping keys could not agree", table, drop.sum())
+        return np.flatnonzero(~drop)
+    return None
+
+
 def generate_links(
     schema: Schema,
     templates: Templates,
@@ -122,6 +214,7 @@ def generate_links(
             n = max(1, round(n_real * scale)) if n_real else 0
             picks[table] = rng.integers(0, n_real, size=n) if n_real else np.zeros(0, dtype=np.int64)
     implied = implied_foreign_keys(schema)
+    overlaps = overlapping_foreign_keys(schema)
     links: dict[str, ForeignKeyEdges] = {}
     for table in schema.topological_order():
         fks = schema.foreign_keys_of(table)
@@ -133,6 +226,12 @@ def generate_links(
         unique = [fk for fk in fks if fk.name in templates.unique_links.get(table, []) and fk.name not in implied]
         if unique:
             keep = _rematch_duplicates(table, unique, parent_rows, templates, picks, rng)
+            if keep is not None:
+                picks[table] = picks[table][keep]
+                parent_rows = {k: v[keep] for k, v in parent_rows.items()}
+        mine = [o for o in overlaps if o[0].child == table]
+        if mine:
+            keep = _agree_on_overlaps(table, mine, unique, parent_rows, links, templates, picks, rng)
             if keep is not None:
                 picks[table] = picks[table][keep]
                 parent_rows = {k: v[keep] for k, v in parent_rows.items()}

@@ -8,6 +8,7 @@ A fitted synthesizer is saved as a directory: ``config.json`` plus weight and ar
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -127,15 +128,7 @@ class Synthesizer:
     def fit(self, db: Database, checkpoint_dir: str | Path | None = None) -> Synthesizer:
         """Learn ``db``. With ``checkpoint_dir``, training checkpoints there and resumes from it."""
         started = time.monotonic()
-        if self.metadata is not None:
-            db = Database.from_frames(db.tables, self.metadata)
-        if self.orphans != "keep":
-            db, report = resolve_orphans(db, self.orphans)
-            for action in report.actions:
-                log.warning("orphans: %s", action)
-        errors = [p for p in find_problems(db) if p.severity == "error"]
-        if errors:
-            raise DataValidationError(errors)
+        db = self._prepare(db)
         self.schema_ = db.schema
         self.fixed_tables_ = dimension_tables(db)
         self.encoders_ = {
@@ -169,6 +162,32 @@ class Synthesizer:
         self.model_ = trainer.ema
         self.fit_seconds_ = time.monotonic() - started
         return self
+
+    def _prepare(self, db: Database) -> Database:
+        """The database as fitted: the given metadata applied, orphans resolved, validated."""
+        if self.metadata is not None:
+            db = Database.from_frames(db.tables, self.metadata)
+        if self.orphans != "keep":
+            db, report = resolve_orphans(db, self.orphans)
+            for action in report.actions:
+                log.warning("orphans: %s", action)
+        errors = [p for p in find_problems(db) if p.severity == "error"]
+        if errors:
+            raise DataValidationError(errors)
+        return db
+
+    def with_structure(self, structure: str, db: Database) -> Synthesizer:
+        """A copy that draws its links with another structure model (fitted here on ``db``, the data
+        this synthesizer was fitted on) and shares the trained denoiser: structures compared without
+        training again."""
+        self._check_fitted()
+        started = time.monotonic()
+        other = copy.copy(self)
+        other.structure = structure
+        other.structure_ = structure_model(structure, fixed_tables=tuple(self.fixed_tables_))
+        other.structure_.fit(self._prepare(db), random_state=self.random_state)
+        other.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + time.monotonic() - started
+        return other
 
     def _features(self, db: Database) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         num, cat = {}, {}

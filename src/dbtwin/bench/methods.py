@@ -1,0 +1,124 @@
+"""The benchmarked methods. Each is run by :func:`fit_and_sample` in a worker process: it reads the
+training split, fits, samples one synthetic database at scale 1 and writes it as Parquet.
+
+* ``dbtwin``: the default synthesizer (degree-preserving structure, K = 2);
+* ``dbtwin-sbm`` / ``dbtwin-real``: the same trained denoiser with the ``sbm`` structure model or the
+  real links (GRDM's ablation of the structure); their fit time is the shared training plus their
+  own structure fit;
+* ``dbtwin-k0``: K = 0, each table denoised alone (GRDM's "SingleTable" ablation), same step budget;
+* ``hma``: SDV's HMASynthesizer on the view of the schema it can take (:mod:`dbtwin.bench.hma`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from dbtwin.bench.isolate import peak_rss_mb
+
+METHODS = ("dbtwin", "dbtwin-sbm", "dbtwin-real", "dbtwin-k0", "hma")
+#: Methods that reuse the model ``dbtwin`` saved for the same dataset and seed.
+SHARES_MODEL = {"dbtwin-sbm": "sbm", "dbtwin-real": "real"}
+
+
+def fit_and_sample(
+    method: str,
+    train_dir: str,
+    out_dir: str,
+    model_dir: str,
+    seed: int,
+    train_steps: int,
+    max_minutes: float | None,
+    sample_steps: int,
+    torch_threads: int = 2,
+) -> dict[str, Any]:
+    """Fit ``method`` on the training split in ``train_dir``, write its sample to ``out_dir``."""
+    logging.basicConfig(level=logging.WARNING)
+    import torch
+
+    from dbtwin.io.files import read_directory, write_directory
+
+    torch.set_num_threads(torch_threads)
+    train = read_directory(train_dir)
+    notes: list[str] = []
+    if method == "hma":
+        synthetic, fit_seconds, sample_seconds, notes = _hma(train, seed)
+    else:
+        synthetic, fit_seconds, sample_seconds, notes = _dbtwin(
+            method, train, Path(model_dir), seed, train_steps, max_minutes, sample_steps
+        )
+    rss = peak_rss_mb()
+    write_directory(synthetic, out_dir, replace=True)
+    rows = sum(synthetic.num_rows(t) for t in synthetic.schema.table_names)
+    return {
+        "fit_seconds": round(fit_seconds, 2),
+        "sample_seconds": round(sample_seconds, 2),
+        "peak_rss_mb": round(rss, 1),
+        "rows": rows,
+        "rows_per_second": round(rows / sample_seconds, 1) if sample_seconds > 0 else None,
+        "notes": notes,
+    }
+
+
+def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, sample_steps):
+    from dbtwin.synthesizer import Synthesizer
+
+    notes = []
+    if method in SHARES_MODEL:
+        if not (model_dir / "config.json").exists():
+            raise RuntimeError("needs the model of the 'dbtwin' run for this dataset and seed, which is missing")
+        base = Synthesizer.load(model_dir)
+        base.fit_seconds_ = float(base.train_state_.seconds)
+        synth = base.with_structure(SHARES_MODEL[method], train)
+        notes.append(f"denoiser shared with 'dbtwin' ({base.train_state_.step} steps); structure '{synth.structure}'")
+    else:
+        synth = Synthesizer(
+            num_hops=0 if method == "dbtwin-k0" else 2,
+            train_steps=train_steps,
+            max_minutes=max_minutes,
+            sample_steps=sample_steps,
+            random_state=seed,
+            progress=False,
+        )
+        synth.fit(train)
+        notes.append(f"trained {synth.train_state_.step} steps ({synth.train_state_.stopped or 'completed'})")
+        if method == "dbtwin":
+            synth.save(model_dir, replace=True)
+    synth.sample_steps = sample_steps
+    started = time.monotonic()
+    synthetic = synth.sample(1.0, random_state=seed)
+    return synthetic, synth.fit_seconds_, time.monotonic() - started, notes
+
+
+def _hma(train, seed: int):
+    os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="dbtwin-sdv-"))
+    import warnings
+
+    import numpy as np
+
+    warnings.filterwarnings("ignore")
+    for name in ("sdv", "rdt", "copulas", "SingleTableSynthesizer", "MultiTableSynthesizer"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from sdv.metadata import Metadata
+        from sdv.multi_table import HMASynthesizer
+    except ImportError:
+        raise RuntimeError("SDV is not installed (pip install 'dbtwin[bench]')") from None
+    from dbtwin.bench.hma import hma_view, restore
+    from dbtwin.schema.sdv import schema_to_sdv
+
+    view = hma_view(train)
+    metadata, notes = schema_to_sdv(view.schema, drop_unsupported=True)
+    np.random.seed(seed)
+    started = time.monotonic()
+    synth = HMASynthesizer(Metadata.load_from_dict(metadata), verbose=False)
+    synth.fit(view.frames)
+    fit_seconds = time.monotonic() - started
+    started = time.monotonic()
+    sampled = synth.sample(scale=1.0)
+    sample_seconds = time.monotonic() - started
+    return restore(view, sampled), fit_seconds, sample_seconds, view.notes + notes

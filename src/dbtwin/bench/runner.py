@@ -1,0 +1,171 @@
+"""The benchmark loop: seeds x datasets x methods, one JSON file per run, resumable."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dbtwin.bench.isolate import run_isolated
+from dbtwin.bench.methods import METHODS, fit_and_sample
+from dbtwin.bench.suite import DATASETS, BenchDataset
+from dbtwin.database import Database
+from dbtwin.evaluate import evaluate
+from dbtwin.evaluate.split import HoldoutSplit, holdout_split
+from dbtwin.io.atomic import atomic_write_text
+from dbtwin.io.files import read_directory, write_directory
+from dbtwin.schema.validate import resolve_orphans
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchConfig:
+    """What to run and with which budget. ``max_minutes`` caps each dbtwin training run."""
+
+    datasets: tuple[str, ...] = tuple(DATASETS)
+    methods: tuple[str, ...] = METHODS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    train_steps: int = 1000
+    max_minutes: float | None = 3.0
+    sample_steps: int = 50
+    hma_timeout: float = 900.0
+    timeout: float = 3600.0
+    holdout_fraction: float = 0.2
+    detection_rows: int = 5_000
+    results_dir: Path = Path("benchmarks/results/bench")
+    work_dir: Path = Path("benchmarks/work")
+    redo: bool = False
+    label: str = "full"
+    datasets_override: dict[str, BenchDataset] = field(default_factory=dict)
+
+    def dataset(self, name: str) -> BenchDataset:
+        spec = self.datasets_override.get(name) or DATASETS.get(name)
+        if spec is None:
+            raise ValueError(f"unknown benchmark dataset '{name}' (known: {', '.join(DATASETS)})")
+        return spec
+
+    def settings(self) -> dict[str, Any]:
+        keep = ("train_steps", "max_minutes", "sample_steps", "hma_timeout", "holdout_fraction", "detection_rows")
+        return {k: v for k, v in asdict(self).items() if k in keep}
+
+
+def run_path(results_dir: Path, dataset: str, method: str, seed: int) -> Path:
+    return results_dir / "runs" / dataset / f"{method}-seed{seed}.json"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _split(config: BenchConfig, spec: BenchDataset, real: Database, seed: int) -> tuple[HoldoutSplit, Path]:
+    split = holdout_split(real, config.holdout_fraction, spec.split_table, random_state=seed)
+    base = config.work_dir / spec.name / f"seed{seed}"
+    write_directory(split.train, base / "train", replace=True)
+    return split, base
+
+
+def _hma_gave_up(config: BenchConfig, dataset: str, seed: int) -> dict | None:
+    """An earlier seed's HMA run that timed out: later seeds are not tried again."""
+    for earlier in config.seeds:
+        if earlier == seed:
+            break
+        path = run_path(config.results_dir, dataset, "hma", earlier)
+        if path.exists():
+            record = json.loads(path.read_text())
+            if record["status"] in ("timeout", "skipped"):
+                return record
+    return None
+
+
+def _run_one(config: BenchConfig, spec: BenchDataset, split: HoldoutSplit, base: Path, method: str, seed: int) -> dict:
+    record: dict[str, Any] = {"dataset": spec.name, "method": method, "seed": seed, "settings": config.settings()}
+    record["split"] = split.summary()
+    if method == "hma" and (gave_up := _hma_gave_up(config, spec.name, seed)):
+        record.update(status="skipped", error=f"not retried: seed {gave_up['seed']} {gave_up['status']}")
+        return record
+    out_dir = base / method
+    kwargs = {
+        "method": method,
+        "train_dir": str(base / "train"),
+        "out_dir": str(out_dir),
+        "model_dir": str(base / "model"),
+        "seed": seed,
+        "train_steps": config.train_steps,
+        "max_minutes": config.max_minutes,
+        "sample_steps": config.sample_steps,
+    }
+    started = time.monotonic()
+    status, result = run_isolated(fit_and_sample, kwargs, config.hma_timeout if method == "hma" else config.timeout)
+    record["wall_seconds"] = round(time.monotonic() - started, 1)
+    record["status"] = status
+    record.update({k: v for k, v in result.items() if k != "traceback"})
+    if status != "ok":
+        log.warning("%s / %s / seed %d: %s: %s", spec.name, method, seed, status, result.get("error"))
+        return record
+    synthetic = read_directory(out_dir)
+    try:
+        metrics = evaluate(
+            split.train,
+            synthetic,
+            holdout=split.holdout,
+            targets=list(spec.targets),
+            detection_rows=config.detection_rows,
+            random_state=seed,
+            holdout_tables=split.split_tables,
+        )
+    except Exception as exc:  # a sample the suite cannot score is a result, not a crash
+        record.update(status="evaluation failed", error=f"{type(exc).__name__}: {exc}")
+        return record
+    record["metrics"] = metrics
+    record["checks"] = {
+        name: {"synthetic": check(synthetic), "real": check(split.train)} for name, check in spec.checks.items()
+    }
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return record
+
+
+def run_benchmark(config: BenchConfig) -> list[dict]:
+    """Run what is not in ``config.results_dir`` yet (everything with ``redo``); returns every record."""
+    records = []
+    cache: dict[str, Database] = {}
+    for seed in config.seeds:
+        for name in config.datasets:
+            spec = config.dataset(name)
+            todo = [
+                m for m in config.methods if config.redo or not run_path(config.results_dir, name, m, seed).exists()
+            ]
+            if not todo:
+                continue
+            if name not in cache:
+                cache[name], _ = resolve_orphans(spec.load(), "drop")
+            split, base = _split(config, spec, cache[name], seed)
+            for method in config.methods:
+                path = run_path(config.results_dir, name, method, seed)
+                if method not in todo:
+                    continue
+                log.info("benchmark: %s / %s / seed %d", name, method, seed)
+                record = _run_one(config, spec, split, base, method, seed)
+                record["label"] = config.label
+                atomic_write_text(path, json.dumps(_clean(record), indent=1) + "\n")
+                records.append(record)
+                log.info(
+                    "  %s in %.0f s (fit %s s, sample %s s)",
+                    record["status"],
+                    record.get("wall_seconds", 0),
+                    record.get("fit_seconds"),
+                    record.get("sample_seconds"),
+                )
+    return records

@@ -1,0 +1,117 @@
+"""``dbtwin bench``: run the benchmark, the sampling measurements, and write docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmark dbtwin against its ablations and SDV's HMA.")
+
+ResultsOpt = Annotated[Path, typer.Option("--results", help="Folder of the per-run JSON results.")]
+DocsOpt = Annotated[Path, typer.Option("--docs", help="Markdown page to write (plots go beside it).")]
+QUICK = {"datasets": "bakeoff", "seeds": "0", "train_steps": 20, "sample_steps": 5}
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@bench_app.command("run")
+def run(
+    datasets: Annotated[str, typer.Option(help="Comma-separated benchmark datasets.")] = (
+        "chinook,nycflights13_jan,bakeoff,lahman,tpch"
+    ),
+    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = (
+        "dbtwin,dbtwin-sbm,dbtwin-real,dbtwin-k0,hma"
+    ),
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    train_steps: Annotated[int, typer.Option(help="dbtwin training steps.")] = 1000,
+    max_minutes: Annotated[float, typer.Option(help="Cap on each dbtwin training run (0: none).")] = 2.0,
+    sample_steps: Annotated[int, typer.Option(help="dbtwin reverse diffusion steps.")] = 50,
+    hma_timeout: Annotated[float, typer.Option(help="Seconds HMA may take to fit and sample.")] = 300.0,
+    results: ResultsOpt = Path("benchmarks/results/bench"),
+    work: Annotated[Path, typer.Option(help="Folder for splits, models and samples.")] = Path("benchmarks/work"),
+    quick: Annotated[bool, typer.Option(help="Harness check: bakeoff, one seed, a few steps.")] = False,
+    redo: Annotated[bool, typer.Option(help="Run again what already has a result.")] = False,
+    docs: DocsOpt | None = None,
+) -> None:
+    """Fit, sample and evaluate every method on every dataset and seed (resumes where results exist)."""
+    from dbtwin.bench import BenchConfig, run_benchmark
+
+    if quick:
+        datasets, seeds, train_steps, sample_steps = (
+            QUICK[k] for k in ("datasets", "seeds", "train_steps", "sample_steps")
+        )
+        max_minutes = 0
+    config = BenchConfig(
+        datasets=_names(datasets),
+        methods=_names(methods),
+        seeds=tuple(int(s) for s in _names(seeds)),
+        train_steps=train_steps,
+        max_minutes=max_minutes or None,
+        sample_steps=sample_steps,
+        hma_timeout=hma_timeout,
+        results_dir=results,
+        work_dir=work,
+        redo=redo,
+        label="quick" if quick else "full",
+    )
+    for name in config.datasets:
+        config.dataset(name)
+    records = run_benchmark(config)
+    bad = [r for r in records if r["status"] not in ("ok", "timeout", "skipped")]
+    typer.echo(
+        f"{len(records)} run(s): "
+        + ", ".join(f"{r['dataset']}/{r['method']}/{r['seed']} {r['status']}" for r in records)
+    )
+    if docs is not None:
+        from dbtwin.bench.report import write_report
+
+        write_report(results, docs)
+        typer.echo(f"wrote {docs}")
+    if bad and all(r["method"] != "hma" for r in bad):
+        raise typer.Exit(code=1)
+
+
+@bench_app.command("sampling")
+def sampling(
+    results: ResultsOpt = Path("benchmarks/results/bench"),
+    max_minutes: Annotated[float, typer.Option(help="Cap on each training run.")] = 2.0,
+    steps: Annotated[str, typer.Option(help="Reverse-step counts of the quality curve.")] = "10,25,50,100",
+    throughput_dataset: Annotated[str, typer.Option(help="Dataset sampled at scale 1 for rows/s.")] = "nycflights13",
+    curve_dataset: Annotated[str, typer.Option(help="Dataset of the quality-vs-steps curve.")] = "nycflights13_jan",
+    seed: int = 0,
+) -> None:
+    """Sampling throughput at scale 1 and the quality-versus-steps curve (writes sampling.json)."""
+    from dbtwin.bench.isolate import run_isolated
+    from dbtwin.bench.sampling import steps_curve_job, throughput_job
+    from dbtwin.io.atomic import atomic_write_text
+
+    out = {}
+    status, out["throughput"] = run_isolated(
+        throughput_job,
+        {"dataset": throughput_dataset, "max_minutes": max_minutes, "sample_steps": 50, "seed": seed},
+        None,
+    )
+    out["throughput"]["status"] = status
+    typer.echo(json.dumps(out["throughput"]))
+    status, out["steps_curve"] = run_isolated(
+        steps_curve_job,
+        {"dataset": curve_dataset, "max_minutes": max_minutes, "steps": [int(s) for s in _names(steps)], "seed": seed},
+        None,
+    )
+    out["steps_curve"]["status"] = status
+    typer.echo(json.dumps(out["steps_curve"]))
+    atomic_write_text(results / "sampling.json", json.dumps(out, indent=1) + "\n")
+
+
+@bench_app.command("report")
+def report(results: ResultsOpt = Path("benchmarks/results/bench"), docs: DocsOpt = Path("docs/benchmarks.md")) -> None:
+    """Write the Markdown page (tables, targets, plots) from the results folder."""
+    from dbtwin.bench.report import write_report
+
+    write_report(results, docs)
+    typer.echo(f"wrote {docs}")
