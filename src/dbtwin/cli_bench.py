@@ -36,6 +36,7 @@ def run(
     work: Annotated[Path, typer.Option(help="Folder for splits, models and samples.")] = Path("benchmarks/work"),
     quick: Annotated[bool, typer.Option(help="Harness check: bakeoff, one seed, a few steps.")] = False,
     redo: Annotated[bool, typer.Option(help="Run again what already has a result.")] = False,
+    threads: Annotated[int, typer.Option(help="Torch threads per run (start several runners to share a folder).")] = 2,
     docs: DocsOpt | None = None,
 ) -> None:
     """Fit, sample and evaluate every method on every dataset and seed (resumes where results exist)."""
@@ -57,6 +58,7 @@ def run(
         results_dir=results,
         work_dir=work,
         redo=redo,
+        threads=threads,
         label="quick" if quick else "full",
     )
     for name in config.datasets:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,6 +17,7 @@ from dbtwin.bench.isolate import run_isolated
 from dbtwin.bench.methods import METHODS, fit_and_sample
 from dbtwin.bench.suite import DATASETS, BenchDataset
 from dbtwin.database import Database
+from dbtwin.errors import DestinationNotEmptyError
 from dbtwin.evaluate import evaluate
 from dbtwin.evaluate.split import HoldoutSplit, holdout_split
 from dbtwin.io.atomic import atomic_write_text
@@ -41,6 +44,7 @@ class BenchConfig:
     results_dir: Path = Path("benchmarks/results/bench")
     work_dir: Path = Path("benchmarks/work")
     redo: bool = False
+    threads: int = 2
     label: str = "full"
     datasets_override: dict[str, BenchDataset] = field(default_factory=dict)
 
@@ -51,7 +55,15 @@ class BenchConfig:
         return spec
 
     def settings(self) -> dict[str, Any]:
-        keep = ("train_steps", "max_minutes", "sample_steps", "hma_timeout", "holdout_fraction", "detection_rows")
+        keep = (
+            "train_steps",
+            "max_minutes",
+            "sample_steps",
+            "hma_timeout",
+            "holdout_fraction",
+            "detection_rows",
+            "threads",
+        )
         return {k: v for k, v in asdict(self).items() if k in keep}
 
 
@@ -70,10 +82,25 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _claim(path: Path, redo: bool) -> bool:
+    """Take a run for this process (several ``dbtwin bench run`` may work on one results folder):
+    false when another process holds it or, without ``redo``, it is done."""
+    if path.exists() and not redo:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path.with_suffix(".lock"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def _split(config: BenchConfig, spec: BenchDataset, real: Database, seed: int) -> tuple[HoldoutSplit, Path]:
     split = holdout_split(real, config.holdout_fraction, spec.split_table, random_state=seed)
     base = config.work_dir / spec.name / f"seed{seed}"
-    write_directory(split.train, base / "train", replace=True)
+    if not (base / "train").exists():  # the split is seeded: a folder written before holds the same rows
+        with contextlib.suppress(DestinationNotEmptyError):  # another runner wrote it first
+            write_directory(split.train, base / "train")
     return split, base
 
 
@@ -106,6 +133,7 @@ def _run_one(config: BenchConfig, spec: BenchDataset, split: HoldoutSplit, base:
         "train_steps": config.train_steps,
         "max_minutes": config.max_minutes,
         "sample_steps": config.sample_steps,
+        "torch_threads": config.threads,
     }
     started = time.monotonic()
     status, result = run_isolated(fit_and_sample, kwargs, config.hma_timeout if method == "hma" else config.timeout)
@@ -154,12 +182,15 @@ def run_benchmark(config: BenchConfig) -> list[dict]:
             split, base = _split(config, spec, cache[name], seed)
             for method in config.methods:
                 path = run_path(config.results_dir, name, method, seed)
-                if method not in todo:
+                if method not in todo or not _claim(path, config.redo):
                     continue
                 log.info("benchmark: %s / %s / seed %d", name, method, seed)
-                record = _run_one(config, spec, split, base, method, seed)
-                record["label"] = config.label
-                atomic_write_text(path, json.dumps(_clean(record), indent=1) + "\n")
+                try:
+                    record = _run_one(config, spec, split, base, method, seed)
+                    record["label"] = config.label
+                    atomic_write_text(path, json.dumps(_clean(record), indent=1) + "\n")
+                finally:
+                    path.with_suffix(".lock").unlink(missing_ok=True)
                 records.append(record)
                 log.info(
                     "  %s in %.0f s (fit %s s, sample %s s)",
