@@ -40,3 +40,14 @@ def test_chinook_self_reference_dropped(chinook):
     for name in chinook.schema.table_names:
         if name != "employee":
             pd.testing.assert_frame_equal(back[name], chinook[name])
+
+
+def test_flights_key_shared_with_a_composite_key(flights_jan):
+    """flights.origin is its own key to airports and part of (origin, time_hour) -> weather: HMA
+    keeps seeing it, and the way back gives the real rows."""
+    from dbtwin.schema.validate import resolve_orphans
+
+    db, _ = resolve_orphans(flights_jan, "drop")
+    view = hma_view(db)
+    assert "origin" in view.frames["flights"].columns and "time_hour" not in view.frames["flights"].columns
+    assert_same_database(db, restore(view, view.frames))

@@ -98,7 +98,8 @@ def hma_view(db: Database) -> HmaView:
     schema.foreign_keys = keep
     for table, cols in hidden.items():
         t = schema.table(table)
-        cols = {c for c in cols if c not in t.primary_key}
+        shown = {c for fk in keep if fk.child == table for c in fk.columns}  # still a key HMA is given
+        cols = {c for c in cols if c not in t.primary_key and c not in shown}
         t.columns = [c for c in t.columns if c.name not in cols]
         frames[table] = frames[table].drop(columns=sorted(cols))
     view.frames = {t: _plain(f) for t, f in frames.items()}
