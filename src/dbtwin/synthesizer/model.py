@@ -30,6 +30,7 @@ from dbtwin.schema.metadata_json import schema_from_dict, schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.schema.validate import OrphanPolicy, find_problems, resolve_orphans
 from dbtwin.structure import StructureModel, structure_class, structure_model
+from dbtwin.synthesizer.copies import CopiedColumn, fill_copies, find_copied_columns
 from dbtwin.synthesizer.generation import denoise_graph
 from dbtwin.synthesizer.keys import (
     dimension_tables,
@@ -71,6 +72,8 @@ class Synthesizer:
         random_state: seed for everything random in ``fit`` (and the default for ``sample``).
         progress: show progress bars.
         checkpoint_every: steps between training checkpoints (when ``fit`` is given a checkpoint directory).
+        copy_columns: find columns that copy their parent's value on every row (invoice.billing_city =
+            customer.city) and copy them from the synthetic parent instead of generating them.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class Synthesizer:
         random_state: int | None = None,
         progress: bool = True,
         checkpoint_every: int = 200,
+        copy_columns: bool = True,
     ) -> None:
         self.metadata = metadata
         self.structure = structure
@@ -104,6 +108,7 @@ class Synthesizer:
         self.max_minutes = max_minutes
         self.orphans = orphans
         self.text_min_count = text_min_count
+        self.copy_columns = copy_columns
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_every = checkpoint_every
@@ -121,6 +126,7 @@ class Synthesizer:
             "max_minutes": self.max_minutes,
             "orphans": self.orphans,
             "text_min_count": self.text_min_count,
+            "copy_columns": self.copy_columns,
             "random_state": self.random_state,
         }
 
@@ -131,8 +137,11 @@ class Synthesizer:
         db = self._prepare(db)
         self.schema_ = db.schema
         self.fixed_tables_ = dimension_tables(db)
+        self.copies_ = find_copied_columns(db) if self.copy_columns else []
+        for c in self.copies_:
+            log.info("%s.%s copies %s of its parent (%s)", c.table, c.column, c.parent_column, c.foreign_key)
         self.encoders_ = {
-            t: TableEncoder.fit(table, db[t], structural_columns(db.schema, t), self.text_min_count)
+            t: TableEncoder.fit(table, db[t], self._not_generated(t), self.text_min_count)
             for t, table in db.schema.tables.items()
         }
         num, cat = self._features(db)
@@ -162,6 +171,11 @@ class Synthesizer:
         self.model_ = trainer.ema
         self.fit_seconds_ = time.monotonic() - started
         return self
+
+    def _not_generated(self, table: str) -> set[str]:
+        """Columns the denoiser does not generate: keys filled by the structure, copied columns."""
+        copied = {c.column for c in getattr(self, "copies_", []) if c.table == table}
+        return structural_columns(self.schema_, table) | copied
 
     def _prepare(self, db: Database) -> Database:
         """The database as fitted: the given metadata applied, orphans resolved, validated."""
@@ -230,8 +244,12 @@ class Synthesizer:
                 frame[key] = fresh_keys(
                     self.schema_.table(t).column(key).dtype, len(frame), self.key_formats_.get(t), rng
                 )
+            for c in self.copies_:
+                if c.table == t:
+                    frame[c.column] = None  # filled from the parent below
             attributes[t] = frame
         db = graph.to_database(attributes, prepare=self._unique_keys)
+        fill_copies(db, self.copies_)
         errors = [p for p in find_problems(db) if p.severity == "error"]
         if errors:
             raise DataValidationError(errors)
@@ -276,6 +294,7 @@ class Synthesizer:
                 "fixed_tables": self.fixed_tables_,
                 "key_formats": self.key_formats_,
                 "key_steps": self.key_steps_,
+                "copies": [c.to_dict() for c in self.copies_],
                 "training": {
                     "steps": self.train_state_.step,
                     "seconds": round(self.train_state_.seconds, 2),
@@ -312,6 +331,7 @@ class Synthesizer:
             }
         synth.key_formats_ = config["key_formats"]
         synth.key_steps_ = config["key_steps"]
+        synth.copies_ = [CopiedColumn.from_dict(c) for c in config.get("copies", [])]
         training = config["training"]
         synth.train_state_ = TrainState(
             step=training["steps"],
