@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dbtwin.bench.isolate import run_isolated
-from dbtwin.bench.methods import METHODS, fit_and_sample
+from dbtwin.bench.methods import METHODS, SHARES_MODEL, fit_and_sample
 from dbtwin.bench.suite import DATASETS, BenchDataset
 from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError
@@ -123,6 +123,10 @@ def _run_one(config: BenchConfig, spec: BenchDataset, split: HoldoutSplit, base:
     if method == "hma" and (gave_up := _hma_gave_up(config, spec.name, seed)):
         record.update(status="skipped", error=f"not retried: seed {gave_up['seed']} {gave_up['status']}")
         return record
+    if method in SHARES_MODEL:  # another runner may still be training the model this one reuses
+        lock = run_path(config.results_dir, spec.name, "dbtwin", seed).with_suffix(".lock")
+        while lock.exists():
+            time.sleep(5)
     out_dir = base / method
     kwargs = {
         "method": method,
