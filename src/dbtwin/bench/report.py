@@ -320,16 +320,24 @@ def _plot_cost(groups: dict[str, dict[str, list[dict]]], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(results: Path, docs: Path) -> Path:
-    """Write ``docs`` (Markdown) and its plots in ``<docs stem>/`` beside it, from ``results``."""
+def _settings(runs: list[dict], methods: tuple[str, ...]) -> dict[str, Any]:
+    mine = [r["settings"] for r in runs if r["method"] in methods]
+    return mine[0] if mine else {}
+
+
+def write_report(results: Path, docs: Path, notes: Path | None = None) -> Path:
+    """Write ``docs`` (Markdown) and its plots in ``<docs stem>/`` beside it, from ``results``;
+    ``notes`` (by default ``notes.md`` in ``results``), a hand-written analysis, follows the targets."""
     results, docs = Path(results), Path(docs)
+    notes = Path(notes) if notes else results / "notes.md"
     runs = load_runs(results)
     sampling_path = results / "sampling.json"
     sampling = json.loads(sampling_path.read_text()) if sampling_path.exists() else None
     groups = _grouped(runs)
     plots = docs.parent / docs.stem
     plots.mkdir(parents=True, exist_ok=True)
-    settings = runs[0]["settings"] if runs else {}
+    settings = _settings(runs, ("dbtwin", "dbtwin-k0"))
+    hma_settings = _settings(runs, ("hma",))
     seeds = sorted({r["seed"] for r in runs})
     lines = [
         "# Benchmarks",
@@ -360,15 +368,20 @@ def write_report(results: Path, docs: Path) -> Path:
         f"samples with {settings.get('sample_steps')} reverse steps. `dbtwin-sbm` and `dbtwin-real` reuse the "
         "trained denoiser of the same seed with another structure model, so their fit time is the shared training "
         "plus their own structure fit. `dbtwin-k0` trains the same budget with no message passing.",
-        f"- HMA (SDV 1.37.4) gets {settings.get('hma_timeout', 0):.0f} s to fit and sample; a run past that is "
+        f"- HMA (SDV 1.37.4) gets {hma_settings.get('hma_timeout', 0):.0f} s to fit and sample; a run past that is "
         "recorded as a timeout and not retried for later seeds. Composite keys are given to it as one "
         "surrogate column, self-references are dropped (it refuses cycles); each dataset lists what changed.",
-        "- Each fit runs in its own process: peak RSS is that process's own (fit and sample).",
+        "- Each fit runs in its own process: peak RSS is that process's own (fit and sample). dbtwin runs use "
+        f"{settings.get('threads', 2)} torch thread(s) each"
+        + (", two runs at a time on the 2 cores" if settings.get("threads", 2) == 1 else "")
+        + "; HMA is single-threaded.",
         f"- Seeds: {', '.join(map(str, seeds)) or 'none yet'}; tables show mean ± standard deviation over the "
         "successful runs.",
         "",
     ]
     lines += _targets(groups, sampling)
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
     lines += ["## Results per dataset", "", f"![time and memory]({plots.name}/cost.png)", ""]
     for name in [d for d in DATASETS if d in groups] + [d for d in groups if d not in DATASETS]:
         lines += _dataset_section(name, groups[name], plots.name)
