@@ -86,28 +86,36 @@ def sampling(
     throughput_dataset: Annotated[str, typer.Option(help="Dataset sampled at scale 1 for rows/s.")] = "nycflights13",
     curve_dataset: Annotated[str, typer.Option(help="Dataset of the quality-vs-steps curve.")] = "nycflights13_jan",
     seed: int = 0,
+    curve_train_steps: Annotated[int, typer.Option(help="Training steps of the curve's model (no time cap).")] = 400,
+    parts: Annotated[str, typer.Option(help="Which parts: throughput, curve.")] = "throughput,curve",
 ) -> None:
-    """Sampling throughput at scale 1 and the quality-versus-steps curve (writes sampling.json)."""
+    """Sampling throughput at scale 1 and the quality-versus-steps curve (merged into sampling.json)."""
     from dbtwin.bench.isolate import run_isolated
     from dbtwin.bench.sampling import steps_curve_job, throughput_job
     from dbtwin.io.atomic import atomic_write_text
 
-    out = {}
-    status, out["throughput"] = run_isolated(
-        throughput_job,
-        {"dataset": throughput_dataset, "max_minutes": max_minutes, "sample_steps": 50, "seed": seed},
-        None,
-    )
-    out["throughput"]["status"] = status
-    typer.echo(json.dumps(out["throughput"]))
-    status, out["steps_curve"] = run_isolated(
-        steps_curve_job,
-        {"dataset": curve_dataset, "max_minutes": max_minutes, "steps": [int(s) for s in _names(steps)], "seed": seed},
-        None,
-    )
-    out["steps_curve"]["status"] = status
-    typer.echo(json.dumps(out["steps_curve"]))
-    atomic_write_text(results / "sampling.json", json.dumps(out, indent=1) + "\n")
+    path = results / "sampling.json"
+    out = json.loads(path.read_text()) if path.exists() else {}
+    if "throughput" in _names(parts):
+        status, out["throughput"] = run_isolated(
+            throughput_job,
+            {"dataset": throughput_dataset, "max_minutes": max_minutes, "sample_steps": 50, "seed": seed},
+            None,
+        )
+        out["throughput"]["status"] = status
+        typer.echo(json.dumps(out["throughput"]))
+    if "curve" in _names(parts):
+        job = {
+            "dataset": curve_dataset,
+            "max_minutes": None,
+            "train_steps": curve_train_steps,
+            "steps": [int(s) for s in _names(steps)],
+            "seed": seed,
+        }
+        status, out["steps_curve"] = run_isolated(steps_curve_job, job, None)
+        out["steps_curve"]["status"] = status
+        typer.echo(json.dumps(out["steps_curve"]))
+    atomic_write_text(path, json.dumps(out, indent=1) + "\n")
 
 
 @bench_app.command("report")

@@ -46,7 +46,12 @@ def throughput_job(dataset: str, max_minutes: float, sample_steps: int, seed: in
 
 
 def steps_curve_job(
-    dataset: str, max_minutes: float, steps: list[int], seed: int, detection_rows: int = 5_000
+    dataset: str,
+    max_minutes: float | None,
+    steps: list[int],
+    seed: int,
+    detection_rows: int = 5_000,
+    train_steps: int = 1000,
 ) -> dict[str, Any]:
     """Fit once on ``dataset``, then sample and score it with each number of reverse steps."""
     logging.basicConfig(level=logging.WARNING)
@@ -56,7 +61,8 @@ def steps_curve_job(
     from dbtwin.synthesizer import Synthesizer
 
     real, _ = resolve_orphans(datasets.load(dataset), "drop")
-    synth = Synthesizer(max_minutes=max_minutes, random_state=seed, progress=False).fit(real)
+    synth = Synthesizer(train_steps=train_steps, max_minutes=max_minutes, random_state=seed, progress=False)
+    synth.fit(real)
     points = []
     for n in steps:
         synth.sample_steps = n
