@@ -53,7 +53,7 @@ def fit_and_sample(
         )
     rss = peak_rss_mb()
     write_directory(synthetic, out_dir, replace=True)
-    rows = sum(synthetic.num_rows(t) for t in synthetic.schema.table_names)
+    rows = synthetic.total_rows
     return {
         "fit_seconds": round(fit_seconds, 2),
         "sample_seconds": round(sample_seconds, 2),

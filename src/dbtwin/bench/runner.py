@@ -9,7 +9,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,9 @@ class BenchConfig:
     redo: bool = False
     threads: int = 2
     label: str = "full"
-    datasets_override: dict[str, BenchDataset] = field(default_factory=dict)
 
     def dataset(self, name: str) -> BenchDataset:
-        spec = self.datasets_override.get(name) or DATASETS.get(name)
+        spec = DATASETS.get(name)
         if spec is None:
             raise ValueError(f"unknown benchmark dataset '{name}' (known: {', '.join(DATASETS)})")
         return spec
@@ -184,9 +183,9 @@ def run_benchmark(config: BenchConfig) -> list[dict]:
             if name not in cache:
                 cache[name], _ = resolve_orphans(spec.load(), "drop")
             split, base = _split(config, spec, cache[name], seed)
-            for method in config.methods:
+            for method in todo:
                 path = run_path(config.results_dir, name, method, seed)
-                if method not in todo or not _claim(path, config.redo):
+                if not _claim(path, config.redo):
                     continue
                 log.info("benchmark: %s / %s / seed %d", name, method, seed)
                 try:
