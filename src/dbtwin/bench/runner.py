@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from dbtwin.bench.isolate import run_isolated
 from dbtwin.bench.methods import METHODS, SHARES_MODEL, fit_and_sample
 from dbtwin.bench.suite import DATASETS, BenchDataset
@@ -148,15 +150,18 @@ def _run_one(config: BenchConfig, spec: BenchDataset, split: HoldoutSplit, base:
         return record
     synthetic = read_directory(out_dir)
     try:
-        metrics = evaluate(
-            split.train,
-            synthetic,
-            holdout=split.holdout,
-            targets=list(spec.targets),
-            detection_rows=config.detection_rows,
-            random_state=seed,
-            holdout_tables=split.split_tables,
-        )
+        # the classifiers' OpenMP pools get the same share of the cores as the fit: more threads than
+        # cores (two runners at a time) makes their spin-waits slow everything down several times
+        with threadpool_limits(limits=config.threads):
+            metrics = evaluate(
+                split.train,
+                synthetic,
+                holdout=split.holdout,
+                targets=list(spec.targets),
+                detection_rows=config.detection_rows,
+                random_state=seed,
+                holdout_tables=split.split_tables,
+            )
     except Exception as exc:  # a sample the suite cannot score is a result, not a crash
         record.update(status="evaluation failed", error=f"{type(exc).__name__}: {exc}")
         return record
