@@ -168,3 +168,36 @@ def test_batched_passes_match_the_graph_size(chinook_model):
         assert torch.isfinite(x_num[table]).all()
         if spec.cardinalities:  # after the last step nothing is left masked
             assert (x_cat[table] < torch.tensor(spec.cardinalities)).all()
+
+
+def test_tables_named_like_torch_attributes(tmp_path):
+    """Table names are module keys inside the denoiser: 'type', 'items' or 'train' must not clash."""
+    from dbtwin import Database
+    from dbtwin.schema import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
+
+    i, k = StorageType.INT64, ColumnKind
+    rng = np.random.default_rng(0)
+    schema = Schema(
+        {
+            "type": Table("type", [Column("id", i, k.ID, False), Column("size", i, k.INTEGER)], ("id",)),
+            "items": Table(
+                "items",
+                [Column("id", i, k.ID, False), Column("type_id", i, k.ID, False), Column("w", StorageType.FLOAT64, k.FLOAT)],
+                ("id",),
+            ),
+            "train": Table("train", [Column("item", i, k.ID, False), Column("n", i, k.INTEGER)]),
+        },
+        [ForeignKey("items", ("type_id",), "type", ("id",)), ForeignKey("train", ("item",), "items", ("id",))],
+    )
+    db = Database.from_frames(
+        {
+            "type": pd.DataFrame({"id": range(20), "size": rng.integers(0, 5, 20)}),
+            "items": pd.DataFrame({"id": range(100), "type_id": rng.integers(0, 20, 100), "w": rng.normal(size=100)}),
+            "train": pd.DataFrame({"item": rng.integers(0, 100, 150), "n": rng.integers(0, 9, 150)}),
+        },
+        schema,
+    )
+    model = Synthesizer(random_state=0, **TINY).fit(db)
+    model.save(tmp_path / "m")
+    fake = Synthesizer.load(tmp_path / "m").sample(random_state=0)
+    assert find_problems(fake) == [] and fake.num_rows("train") > 0

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, SAGEConv
+from torch_geometric.nn.module_dict import ModuleDict
 
 EdgeType = tuple[str, str, str]
 
@@ -100,14 +101,14 @@ class HeteroDenoiser(nn.Module):
         self.hidden = hidden
         self.num_layers = num_layers
         self.time = SinusoidalTime(hidden)
-        self.inputs = nn.ModuleDict({t: TableInput(spec, hidden, cat_dim) for t, spec in tables.items()})
+        self.inputs = ModuleDict({t: TableInput(spec, hidden, cat_dim) for t, spec in tables.items()})
         self.convs = nn.ModuleList(
             HeteroConv({et: SAGEConv((hidden, hidden), hidden, aggr=aggr) for et in self.edge_types}, aggr="sum")
             for _ in range(num_layers)
         )
-        self.norms = nn.ModuleList(nn.ModuleDict({t: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers))
+        self.norms = nn.ModuleList(ModuleDict({t: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers))
         width = hidden * head_mult
-        self.heads = nn.ModuleDict(
+        self.heads = ModuleDict(
             {
                 t: nn.Sequential(
                     nn.Linear(hidden, width),
