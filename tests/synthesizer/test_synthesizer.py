@@ -182,7 +182,11 @@ def test_tables_named_like_torch_attributes(tmp_path):
             "type": Table("type", [Column("id", i, k.ID, False), Column("size", i, k.INTEGER)], ("id",)),
             "items": Table(
                 "items",
-                [Column("id", i, k.ID, False), Column("type_id", i, k.ID, False), Column("w", StorageType.FLOAT64, k.FLOAT)],
+                [
+                    Column("id", i, k.ID, False),
+                    Column("type_id", i, k.ID, False),
+                    Column("w", StorageType.FLOAT64, k.FLOAT),
+                ],
                 ("id",),
             ),
             "train": Table("train", [Column("item", i, k.ID, False), Column("n", i, k.INTEGER)]),
