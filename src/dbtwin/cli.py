@@ -13,12 +13,14 @@ from rich.logging import RichHandler
 from rich.table import Table as RichTable
 
 from dbtwin.cli_bench import bench_app
+from dbtwin.cli_predict import predict_app
 from dbtwin.errors import DbtwinError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic twins of relational databases.")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(predict_app, name="predict")
 
 SourceArg = Annotated[
     str, typer.Argument(help="A bundled dataset name, a SQLite file, a SQLAlchemy URL or a directory.")

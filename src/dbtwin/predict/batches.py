@@ -1,0 +1,75 @@
+"""Mini-batches for the predictor: each example's temporal K-hop neighbourhood with its rows' encoded
+columns and ages, as tensors.
+
+:class:`GraphInputs` holds what is fixed for one database (row graph, row times, encoded columns,
+the temporal sampler); :meth:`GraphInputs.batch` turns a set of examples into model inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from dbtwin.database import Database
+from dbtwin.graph import RowGraph
+from dbtwin.graph.temporal import TemporalSampler
+from dbtwin.predict.encoder import RowEncoder, TableInputs
+from dbtwin.predict.times import row_times
+
+_NANOS_PER_DAY = 86_400e9
+
+
+@dataclass
+class Batch:
+    """Model inputs for a set of examples (see :meth:`dbtwin.predict.model.RelationalGNN.forward`)."""
+
+    numeric: dict[str, Tensor]
+    codes: dict[str, Tensor]
+    text: dict[str, Tensor]
+    age_days: dict[str, Tensor]
+    edge_index: dict[tuple[str, str, str], Tensor]
+    seed_local: Tensor
+
+    @property
+    def num_nodes(self) -> int:
+        return sum(len(v) for v in self.numeric.values())
+
+
+class GraphInputs:
+    """The row graph, row times, encoded columns and temporal sampler of one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        encoder: RowEncoder,
+        entity_table: str,
+        time_expressions: Mapping[str, str] | None = None,
+        num_hops: int = 2,
+        max_neighbors: Sequence[int | None] | int | None = (16, 8),
+        strategy: str = "last",
+    ) -> None:
+        self.entity_table = entity_table
+        self.graph = RowGraph.from_database(db)
+        self.times = row_times(db, time_expressions)
+        self.tables: dict[str, TableInputs] = encoder.transform(db)
+        self.sampler = TemporalSampler(self.graph, self.times, num_hops, max_neighbors, strategy)
+
+    def batch(self, entity_rows: np.ndarray, times: np.ndarray, random_state: int | None = None) -> Batch:
+        """Inputs for examples (entity row, moment as ``datetime64[ns]``)."""
+        moments = np.asarray(times).astype("datetime64[ns]").astype(np.int64)
+        sub = self.sampler.sample({self.entity_table: entity_rows}, {self.entity_table: moments}, random_state)
+        numeric, codes, text, ages = {}, {}, {}, {}
+        for table, nodes in sub.nodes.items():
+            inputs = self.tables[table]
+            numeric[table] = torch.from_numpy(inputs.numeric[nodes])
+            codes[table] = torch.from_numpy(inputs.codes[nodes])
+            text[table] = torch.from_numpy(inputs.text[nodes])
+            if table in self.times:
+                age = (self.sampler.seed_time_of(sub, table) - self.times[table][nodes]) / _NANOS_PER_DAY
+                ages[table] = torch.from_numpy(age.astype(np.float32))
+        edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
+        return Batch(numeric, codes, text, ages, edges, torch.from_numpy(sub.seed_local[self.entity_table]))

@@ -1,0 +1,303 @@
+"""Fit, apply, score, save and load the relational GNN on an entity task.
+
+Training draws mini-batches of training examples, samples each one's temporal neighbourhood, and
+minimises binary cross-entropy (binary), L1 on standardised labels (regression, as RelBench) or
+cross-entropy (multiclass). After every epoch the validation examples are scored; training stops when
+the primary score has not improved for ``patience`` epochs (or at ``max_epochs`` / ``max_minutes``),
+and the best epoch's weights are kept. Everything is seeded by ``random_state``.
+
+A fitted predictor is saved as ``config.json`` (task, settings, encoder, model layout, history) plus
+``weights.pt`` (a state dict, loaded with ``weights_only``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dbtwin.database import Database
+from dbtwin.errors import DbtwinError
+from dbtwin.io.atomic import atomic_directory
+from dbtwin.nn.denoiser import TableSpec
+from dbtwin.predict.batches import GraphInputs
+from dbtwin.predict.encoder import RowEncoder
+from dbtwin.predict.metrics import better, primary, score
+from dbtwin.predict.model import RelationalGNN
+from dbtwin.predict.task import SPLITS, EntityTask, TaskExamples, TaskType
+from dbtwin.predict.text import TextEmbedder
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "dbtwin-predictor"
+MODEL_VERSION = 1
+
+
+@dataclass
+class FitHistory:
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    seconds: float = 0.0
+    stopped: str = ""
+
+
+class Predictor:
+    """A heterogeneous GraphSAGE over temporal neighbourhoods, for one :class:`EntityTask`.
+
+    Args:
+        hidden: width of the row states.
+        num_layers: GraphSAGE layers, also the hops sampled (K).
+        max_neighbors: neighbours kept per row, edge type and hop (the most recent ones).
+        batch_size: examples per step.
+        lr, weight_decay: AdamW settings.
+        max_epochs, patience: early stopping on the validation score.
+        steps_per_epoch: cap on the training steps of one epoch (large tasks see a fresh sample of
+            their examples each epoch).
+        max_minutes: cap on the training time.
+        use_text: embed text columns with MiniLM (``False``: the text-free model).
+        text_cache: folder for cached text embeddings.
+        random_state: seed of the weights, the batches and the neighbour draws.
+    """
+
+    def __init__(
+        self,
+        hidden: int = 64,
+        num_layers: int = 2,
+        max_neighbors: int | list[int] = (16, 8),  # type: ignore[assignment]
+        batch_size: int = 256,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        max_epochs: int = 30,
+        patience: int = 4,
+        steps_per_epoch: int = 100,
+        max_minutes: float | None = None,
+        use_text: bool = True,
+        text_cache: str | Path | None = None,
+        random_state: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.hidden = hidden
+        self.num_layers = num_layers
+        self.max_neighbors = max_neighbors
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.steps_per_epoch = steps_per_epoch
+        self.max_minutes = max_minutes
+        self.use_text = use_text
+        self.text_cache = text_cache
+        self.random_state = random_state
+        self.progress = progress
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "hidden": self.hidden,
+            "num_layers": self.num_layers,
+            "max_neighbors": list(self.max_neighbors)
+            if not isinstance(self.max_neighbors, int)
+            else self.max_neighbors,
+            "batch_size": self.batch_size,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "steps_per_epoch": self.steps_per_epoch,
+            "max_minutes": self.max_minutes,
+            "use_text": self.use_text,
+            "random_state": self.random_state,
+        }
+
+    # ------------------------------------------------------------------------------ fitting
+    def fit(self, db: Database, task: EntityTask, examples: TaskExamples | None = None) -> Predictor:
+        """Train on ``task``'s training examples in ``db``, stopping early on its validation examples."""
+        started = time.monotonic()
+        torch.manual_seed(self.random_state)
+        rng = np.random.default_rng(self.random_state)
+        self.task_ = task
+        examples = examples if examples is not None else task.examples(db)
+        train, val = examples.subset("train"), examples.subset("val")
+        if not len(train):
+            raise DbtwinError(f"task '{task.name}' has no training examples before {task.val_timestamp}")
+        self.classes_ = list(examples.classes)
+        self.encoder_ = RowEncoder(use_text=self.use_text, embedder=TextEmbedder(self.text_cache)).fit(
+            db, task.drop_columns
+        )
+        inputs = self._inputs(db)
+        self.label_mean_, self.label_std_ = 0.0, 1.0
+        if task.task_type == TaskType.REGRESSION:
+            self.label_mean_, self.label_std_ = float(train.labels.mean()), float(train.labels.std()) or 1.0
+        self.model_ = self._build(inputs)
+        optimizer = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        metric = primary(task.task_type)
+        self.history_ = FitHistory()
+        best_score, best_state, waited = float("nan"), None, 0
+        deadline = started + self.max_minutes * 60 if self.max_minutes else None
+        bar = tqdm(range(self.max_epochs), desc=f"fit {task.name}", disable=not self.progress, leave=False)
+        for epoch in bar:
+            self.model_.train()
+            order = rng.permutation(len(train))[: self.steps_per_epoch * self.batch_size]
+            losses = []
+            for start in range(0, len(order), self.batch_size):
+                idx = np.sort(order[start : start + self.batch_size])
+                batch = inputs.batch(train.entity_rows[idx], train.times[idx], int(rng.integers(2**31)))
+                out = self._forward(batch)
+                loss = self._loss(out, torch.from_numpy(train.labels[idx]))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            row = {"epoch": epoch, "loss": float(np.mean(losses))}
+            if len(val):
+                row.update(
+                    {f"val_{k}": v for k, v in score(task.task_type, val.labels, self._predict(inputs, val)).items()}
+                )
+            self.history_.epochs.append(row)
+            bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
+            log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items() if k != "epoch"})
+            current = row.get(f"val_{metric}", -row["loss"])
+            if best_state is None or better(metric if len(val) else "loss_neg", current, best_score):
+                best_score, best_state, waited = current, copy.deepcopy(self.model_.state_dict()), 0
+                self.history_.best_epoch = epoch
+            else:
+                waited += 1
+                if waited >= self.patience:
+                    self.history_.stopped = f"early stopping: validation {metric} stopped improving"
+                    break
+            if deadline is not None and time.monotonic() > deadline:
+                self.history_.stopped = f"time limit of {self.max_minutes} minutes reached"
+                break
+        else:
+            self.history_.stopped = f"{self.max_epochs} epochs done"
+        self.model_.load_state_dict(best_state)
+        self.history_.seconds = time.monotonic() - started
+        return self
+
+    def _inputs(self, db: Database) -> GraphInputs:
+        return GraphInputs(
+            db, self.encoder_, self.task_.entity_table, self.task_.row_times, self.num_layers, self.max_neighbors
+        )
+
+    def _build(self, inputs: GraphInputs) -> RelationalGNN:
+        tables = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in self.encoder_.tables.items()}
+        text_dims = {t: e.text_dim for t, e in self.encoder_.tables.items()}
+        out_dim = len(self.classes_) if self.task_.task_type == TaskType.MULTICLASS else 1
+        return RelationalGNN(
+            tables, text_dims, sorted(inputs.times), inputs.graph.edge_types(), out_dim, self.hidden, self.num_layers
+        )
+
+    def _forward(self, batch) -> torch.Tensor:
+        return self.model_(
+            batch.numeric,
+            batch.codes,
+            batch.text,
+            batch.age_days,
+            batch.edge_index,
+            self.task_.entity_table,
+            batch.seed_local,
+        )
+
+    def _loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        kind = self.task_.task_type
+        if kind == TaskType.BINARY:
+            return nn.functional.binary_cross_entropy_with_logits(out.squeeze(-1), labels.float())
+        if kind == TaskType.REGRESSION:
+            return nn.functional.l1_loss(out.squeeze(-1), (labels.float() - self.label_mean_) / self.label_std_)
+        return nn.functional.cross_entropy(out, labels.long())
+
+    # ------------------------------------------------------------------------------ applying
+    @torch.no_grad()
+    def _predict(self, inputs: GraphInputs, examples: TaskExamples, batch_size: int = 1024) -> np.ndarray:
+        self.model_.eval()
+        parts = []
+        for start in range(0, len(examples), batch_size):
+            sl = slice(start, start + batch_size)
+            out = self._forward(inputs.batch(examples.entity_rows[sl], examples.times[sl], random_state=0))
+            kind = self.task_.task_type
+            if kind == TaskType.BINARY:
+                parts.append(torch.sigmoid(out.squeeze(-1)).numpy())
+            elif kind == TaskType.REGRESSION:
+                parts.append(out.squeeze(-1).numpy() * self.label_std_ + self.label_mean_)
+            else:
+                parts.append(torch.softmax(out, dim=-1).numpy())
+        if not parts:
+            return np.zeros(0)
+        return np.concatenate(parts)
+
+    def predict(self, db: Database, examples: TaskExamples) -> np.ndarray:
+        """Probabilities (binary: of class 1; multiclass: per class) or values, one per example."""
+        self._check_fitted()
+        return self._predict(self._inputs(db), examples)
+
+    def evaluate(self, db: Database, examples: TaskExamples | None = None) -> dict[str, dict[str, float]]:
+        """Scores per split of the task's examples on ``db`` (by default computed from ``db``)."""
+        self._check_fitted()
+        examples = examples if examples is not None else self.task_.examples(db)
+        inputs = self._inputs(db)
+        out = {}
+        for split in SPLITS:
+            part = examples.subset(split)
+            if len(part):
+                out[split] = score(self.task_.task_type, part.labels, self._predict(inputs, part))
+        return out
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise DbtwinError("this Predictor is not fitted yet: call fit(db, task) or Predictor.load(directory)")
+
+    # ------------------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path, replace: bool = False) -> None:
+        self._check_fitted()
+        with atomic_directory(Path(directory), replace=replace) as tmp:
+            torch.save(self.model_.state_dict(), tmp / "weights.pt")
+            config = {
+                "format": MODEL_FORMAT,
+                "version": MODEL_VERSION,
+                "params": self._params(),
+                "task": self.task_.to_dict(),
+                "classes": [_plain(c) for c in self.classes_],
+                "labels": {"mean": self.label_mean_, "std": self.label_std_},
+                "encoder": self.encoder_.to_dict(),
+                "model": self.model_.config(),
+                "history": {
+                    "epochs": self.history_.epochs,
+                    "best_epoch": self.history_.best_epoch,
+                    "seconds": round(self.history_.seconds, 2),
+                    "stopped": self.history_.stopped,
+                },
+            }
+            (tmp / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, directory: str | Path, text_cache: str | Path | None = None) -> Predictor:
+        directory = Path(directory)
+        path = directory / "config.json"
+        if not path.exists():
+            raise DbtwinError(f"'{directory}' holds no dbtwin predictor (no config.json)")
+        config = json.loads(path.read_text())
+        if config.get("format") != MODEL_FORMAT or config.get("version") != MODEL_VERSION:
+            raise DbtwinError(f"'{directory}' is not a dbtwin predictor of version {MODEL_VERSION}")
+        pred = cls(**config["params"], text_cache=text_cache, progress=False)
+        pred.task_ = EntityTask.from_dict(config["task"])
+        pred.classes_ = config["classes"]
+        pred.label_mean_, pred.label_std_ = config["labels"]["mean"], config["labels"]["std"]
+        pred.encoder_ = RowEncoder.from_dict(config["encoder"], TextEmbedder(text_cache))
+        pred.model_ = RelationalGNN.from_config(config["model"])
+        pred.model_.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
+        history = config["history"]
+        pred.history_ = FitHistory(history["epochs"], history["best_epoch"], history["seconds"], history["stopped"])
+        return pred
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
