@@ -9,6 +9,7 @@ vector instead.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict
 
@@ -63,6 +64,8 @@ class RelationalGNN(nn.Module):
     edge_types: the row graph's edge types.
     out_dim: 1 for binary classification and regression, the class count for multiclass.
     hidden, num_layers, cat_dim, dropout: sizes of the model.
+    aggr: neighbour aggregation of each SAGE layer: one name or several (concatenated), by default
+        mean and max (the max lets a row see its most recent neighbour's age directly).
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class RelationalGNN(nn.Module):
         num_layers: int = 2,
         cat_dim: int = 8,
         dropout: float = 0.1,
+        aggr: str | list[str] = ("mean", "max"),  # type: ignore[assignment]
     ) -> None:
         super().__init__()
         self.tables, self.text_dims, self.timed = tables, dict(text_dims), list(timed)
@@ -87,11 +91,15 @@ class RelationalGNN(nn.Module):
             cat_dim,
             dropout,
         )
+        self.aggr = aggr if isinstance(aggr, str) else list(aggr)
         self.inputs = ModuleDict({t: RowInput(s, self.text_dims.get(t, 0), hidden, cat_dim) for t, s in tables.items()})
         self.age = ModuleDict({t: AgeEncoding(hidden) for t in self.timed})
         self.static = ParameterDict({t: nn.Parameter(torch.zeros(hidden)) for t in tables if t not in self.timed})
         self.convs = nn.ModuleList(
-            HeteroConv({et: SAGEConv((hidden, hidden), hidden, aggr="mean") for et in self.edge_types}, aggr="sum")
+            HeteroConv(
+                {et: SAGEConv((hidden, hidden), hidden, aggr=copy.copy(self.aggr)) for et in self.edge_types},
+                aggr="sum",
+            )
             for _ in range(num_layers)
         )
         self.norms = nn.ModuleList(ModuleDict({t: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers))
@@ -136,6 +144,7 @@ class RelationalGNN(nn.Module):
             "num_layers": self.num_layers,
             "cat_dim": self.cat_dim,
             "dropout": self.dropout,
+            "aggr": self.aggr,
         }
 
     @classmethod
@@ -150,4 +159,5 @@ class RelationalGNN(nn.Module):
             num_layers=config["num_layers"],
             cat_dim=config["cat_dim"],
             dropout=config["dropout"],
+            aggr=config["aggr"],
         )
