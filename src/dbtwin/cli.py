@@ -212,10 +212,24 @@ def evaluate(
         list[str] | None, typer.Option("--target", help="Utility target as table.column (repeatable).")
     ] = None,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows sampled per joined key path.")] = 50_000,
+    rdl_task: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rdl-task",
+            help="RDL utility: an entity task (JSON file or bundled name) the GNN learns on the synthetic "
+            "database and is tested on on the real one, against training on the real one (repeatable).",
+        ),
+    ] = None,
+    rdl_max_minutes: Annotated[
+        float, typer.Option("--rdl-max-minutes", help="Cap on the training time of each RDL utility model.")
+    ] = 10.0,
+    rdl_text: Annotated[
+        bool, typer.Option("--rdl-text/--rdl-no-text", help="Embed text columns in the RDL utility models.")
+    ] = True,
 ) -> None:
     """Score a synthetic database against the real one: cardinality, column shapes, intra-table and
-    1-3 hop inter-table trends, detection, integrity; with --holdout also utility and privacy.
-    Writes OUT/metrics.json and OUT/report.html."""
+    1-3 hop inter-table trends, detection, integrity; with --holdout also utility and privacy; with
+    --rdl-task the RDL utility. Writes OUT/metrics.json and OUT/report.html."""
     from dbtwin.evaluate import evaluate as run_evaluation
     from dbtwin.evaluate import write_metrics
     from dbtwin.evaluate.html import write_report
@@ -226,6 +240,16 @@ def evaluate(
         fake_db = read(synthetic, metadata=real_db.schema)
         holdout_db = read(holdout, metadata=real_db.schema) if holdout else None
         metrics = run_evaluation(real_db, fake_db, holdout_db, target or None, max_rows=max_rows)
+        if rdl_task:
+            from dbtwin.cli_predict import resolve_task
+            from dbtwin.predict.utility import rdl_utility
+
+            metrics["rdl_utility"] = {}
+            for ref in rdl_task:
+                task = resolve_task(ref)
+                metrics["rdl_utility"][task.name] = rdl_utility(
+                    real_db, fake_db, task, max_minutes=rdl_max_minutes, use_text=rdl_text
+                )
         path = write_metrics(metrics, out)
         report = write_report(real_db, fake_db, metrics, out, title=f"{synthetic} against {real}")
     except (DbtwinError, OSError, ValueError) as exc:
@@ -243,6 +267,12 @@ def evaluate(
     if "utility" in metrics:
         table.add_row("utility (synthetic / real)", _fmt(metrics["utility"]["ratio"]))
         table.add_row("privacy (closer to train, 0.5 ideal)", _fmt(metrics["privacy"]["share_closer_to_train"]))
+    for name, rdl in metrics.get("rdl_utility", {}).items():
+        metric = rdl["metric"]
+        table.add_row(
+            f"RDL utility {name} ({metric}: synthetic / real)",
+            f"{rdl['train_on_synthetic'][metric]:.4f} / {rdl['train_on_real'][metric]:.4f}",
+        )
     checks = metrics["integrity"]
     table.add_row("FK violations / PK duplicates", f"{checks['fk_violations']} / {checks['pk_duplicates']}")
     console.print(table)

@@ -31,17 +31,24 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-def _task_and_db(source: str | None, task_ref: str):
-    from dbtwin.io import read
+def resolve_task(task_ref: str):
+    """A task from a JSON file or a bundled task's name."""
     from dbtwin.predict.task import EntityTask
-    from dbtwin.predict.tasks import BUNDLED, load_task, load_task_database
+    from dbtwin.predict.tasks import BUNDLED, load_task
 
     if Path(task_ref).is_file():
-        task = EntityTask.load(task_ref)
-    elif task_ref in BUNDLED:
-        task = load_task(task_ref)
-    else:
-        raise DbtwinError(f"--task '{task_ref}' is neither a task file nor a bundled task ({', '.join(BUNDLED)})")
+        return EntityTask.load(task_ref)
+    if task_ref in BUNDLED:
+        return load_task(task_ref)
+    raise DbtwinError(f"task '{task_ref}' is neither a task file nor a bundled task ({', '.join(BUNDLED)})")
+
+
+def _task_and_db(source: str | None, task_ref: str | None, default=None):
+    from dbtwin.io import read
+    from dbtwin.predict.tasks import BUNDLED, load_task_database
+
+    task = resolve_task(task_ref) if task_ref is not None else default
+    task_ref = task_ref or task.name
     if source is None:
         if task_ref not in BUNDLED:
             raise DbtwinError("give the database to run the task on (only bundled tasks bring their own)")
@@ -123,7 +130,7 @@ def evaluate(
 
     try:
         predictor = Predictor.load(model, text_cache=text_cache)
-        the_task, db = _task_and_db(source, task or predictor.task_.name)
+        the_task, db = _task_and_db(source, task, default=predictor.task_)
         examples = the_task.examples(db)
         results = {"gnn": predictor.evaluate(db, examples)}
         if baselines:

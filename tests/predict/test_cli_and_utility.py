@@ -1,0 +1,100 @@
+"""`dbtwin predict fit / eval / tasks`, `dbtwin evaluate --rdl-task`, and RDL utility itself."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from dbtwin import Database, write
+from dbtwin.cli import app
+from dbtwin.predict import EntityTask
+from dbtwin.predict.utility import rdl_utility
+
+from .conftest import CHINOOK_CHURN
+
+runner = CliRunner()
+QUICK = {"hidden": 16, "max_epochs": 3, "steps_per_epoch": 10, "batch_size": 128, "use_text": False}
+
+
+def test_fit_and_eval_through_the_cli(tmp_path):
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps(CHINOOK_CHURN))
+    model = tmp_path / "model"
+    args = [
+        "predict",
+        "fit",
+        "chinook",
+        "--task",
+        str(task_file),
+        "--out",
+        str(model),
+        "--no-text",
+        "--max-epochs",
+        "2",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (model / "config.json").exists() and (model / "weights.pt").exists()
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "already exists" in again.output  # never overwritten unasked
+    scores = tmp_path / "scores.json"
+    result = runner.invoke(
+        app, ["predict", "eval", "chinook", "--model", str(model), "--baselines", "--out", str(scores)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(scores.read_text())
+    assert set(data["scores"]) == {"gnn", "lightgbm-entity", "lightgbm-aggregated"}
+    assert 0 <= data["scores"]["gnn"]["test"]["roc_auc"] <= 1
+    listed = runner.invoke(app, ["predict", "tasks"])
+    assert "lahman-allstar" in listed.output
+
+
+def test_unknown_task_fails_clearly(tmp_path):
+    result = runner.invoke(app, ["predict", "fit", "chinook", "--task", "no-such-task", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "neither a task file nor a bundled task" in result.output
+
+
+def _shuffled_invoices(db: Database) -> Database:
+    """Chinook whose invoices are dealt to random customers: the purchase rhythm is gone."""
+    frames = {t: db[t].copy() for t in db.schema.table_names}
+    invoice = frames["invoice"]
+    invoice["customer_id"] = np.random.default_rng(0).permutation(invoice["customer_id"].to_numpy())
+    return Database.from_frames(frames, db.schema)
+
+
+def test_rdl_utility_tells_good_from_broken_data(chinook):
+    task = EntityTask.from_dict(dict(CHINOOK_CHURN))
+    same = rdl_utility(chinook, chinook, task, **QUICK)
+    assert same["ratio"] == 1.0 and same["train_on_real"] == same["train_on_synthetic"]
+    broken = rdl_utility(
+        chinook, _shuffled_invoices(chinook), task, **{**QUICK, "hidden": 32, "max_epochs": 15, "steps_per_epoch": 20}
+    )
+    assert broken["train_on_real"]["roc_auc"] > 0.7
+    assert broken["train_on_synthetic"]["roc_auc"] < broken["train_on_real"]["roc_auc"] - 0.1
+    assert broken["ratio"] < 0.9
+
+
+def test_evaluate_reports_rdl_utility(chinook, tmp_path):
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps(CHINOOK_CHURN))
+    write(chinook, tmp_path / "fake")
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "chinook",
+            str(tmp_path / "fake"),
+            "--out",
+            str(tmp_path / "eval"),
+            "--rdl-task",
+            str(task_file),
+            "--rdl-max-minutes",
+            "0.05",
+            "--rdl-no-text",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rdl = json.loads((tmp_path / "eval" / "metrics.json").read_text())["rdl_utility"]["chinook-next-purchase"]
+    assert rdl["metric"] == "roc_auc" and rdl["ratio"] is not None
