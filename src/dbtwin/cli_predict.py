@@ -77,6 +77,9 @@ def fit(
     task: TaskOpt = ...,  # type: ignore[assignment]
     out: Annotated[Path, typer.Option("--out", help="Directory to save the fitted model in.")] = ...,  # type: ignore[assignment]
     text: Annotated[bool, typer.Option("--text/--no-text", help="Embed text columns with MiniLM.")] = True,
+    finetune_text_layers: Annotated[
+        int, typer.Option(help="Fine-tune a copy of MiniLM's last N layers on the task (0: frozen).")
+    ] = 0,
     hidden: Annotated[int, typer.Option(help="Width of the row states.")] = 64,
     layers: Annotated[int, typer.Option(help="GraphSAGE layers (hops).")] = 2,
     max_epochs: Annotated[int, typer.Option(help="Cap on the training epochs.")] = 30,
@@ -98,6 +101,7 @@ def fit(
             max_epochs=max_epochs,
             max_minutes=max_minutes or None,
             use_text=text,
+            finetune_text_layers=finetune_text_layers,
             text_cache=text_cache,
             random_state=seed,
         ).fit(db, the_task)

@@ -78,3 +78,28 @@ def test_regression_and_multiclass(chinook):
     probs = model.predict(chinook, task.examples(chinook).subset("test"))
     assert probs.shape[1] == 3 and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
     assert 0 <= model.evaluate(chinook)["test"]["accuracy"] <= 1
+
+
+def test_finetuned_text_layers(chinook, tmp_path):
+    import torch
+
+    from dbtwin.predict.text import FinetunedText, TextEmbedder, token_states
+
+    embedder = TextEmbedder(tmp_path / "cache")
+    values = chinook["customer"]["first_name"]
+    states = token_states(embedder, values, layers=1)
+    untrained = FinetunedText(1, embedder)
+    with torch.no_grad():
+        vectors = untrained(torch.from_numpy(states.states), torch.from_numpy(states.mask)).numpy()
+    np.testing.assert_allclose(vectors[states.index], embedder.embed_column(values, "customer.first_name"), atol=1e-5)
+
+    task = EntityTask.from_dict(dict(CHINOOK_CHURN))
+    quick = {**SMALL, "max_epochs": 1, "steps_per_epoch": 3, "batch_size": 32}
+    model = Predictor(finetune_text_layers=1, text_cache=tmp_path / "cache", **quick)
+    model.fit(chinook, task)
+    before, after = untrained.state_dict(), model.model_.text_tower.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # the copied layer was trained
+    model.save(tmp_path / "model")
+    loaded = Predictor.load(tmp_path / "model")
+    examples = task.examples(chinook).subset("test")
+    np.testing.assert_allclose(loaded.predict(chinook, examples), model.predict(chinook, examples), rtol=1e-5)

@@ -20,6 +20,7 @@ from torch_geometric.nn.module_dict import ModuleDict
 from torch_geometric.nn.parameter_dict import ParameterDict
 
 from dbtwin.nn.denoiser import TableInput, TableSpec
+from dbtwin.predict.text import FinetunedText
 
 EdgeType = tuple[str, str, str]
 
@@ -66,6 +67,8 @@ class RelationalGNN(nn.Module):
     hidden, num_layers, cat_dim, dropout: sizes of the model.
     aggr: neighbour aggregation of each SAGE layer: one name or several (concatenated), by default
         mean and max (the max lets a row see its most recent neighbour's age directly).
+    text_tower: a fine-tuned copy of the text encoder's last layers
+        (:class:`dbtwin.predict.text.FinetunedText`); text columns then come as token states.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class RelationalGNN(nn.Module):
         cat_dim: int = 8,
         dropout: float = 0.1,
         aggr: str | list[str] = ("mean", "max"),  # type: ignore[assignment]
+        text_tower: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.tables, self.text_dims, self.timed = tables, dict(text_dims), list(timed)
@@ -92,6 +96,7 @@ class RelationalGNN(nn.Module):
             dropout,
         )
         self.aggr = aggr if isinstance(aggr, str) else list(aggr)
+        self.text_tower = text_tower
         self.inputs = ModuleDict({t: RowInput(s, self.text_dims.get(t, 0), hidden, cat_dim) for t, s in tables.items()})
         self.age = ModuleDict({t: AgeEncoding(hidden) for t in self.timed})
         self.static = ParameterDict({t: nn.Parameter(torch.zeros(hidden)) for t in tables if t not in self.timed})
@@ -116,11 +121,15 @@ class RelationalGNN(nn.Module):
         edge_index: dict[EdgeType, Tensor],
         seed_table: str,
         seed_local: Tensor,
+        text_tokens: dict[str, list[tuple[Tensor, Tensor, Tensor]]] | None = None,
     ) -> Tensor:
         """Predictions (logits or values) for the seed rows, in the order of ``seed_local``."""
         h = {}
         for name in numeric:
-            state = self.inputs[name](numeric[name], codes[name], text[name])
+            words = text[name]
+            if self.text_tower is not None and text_tokens and name in text_tokens:
+                words = torch.cat([self._embed(*column) for column in text_tokens[name]], dim=-1)
+            state = self.inputs[name](numeric[name], codes[name], words)
             state = state + (self.age[name](age_days[name]) if name in self.age else self.static[name])
             h[name] = state
         edges = {et: ei for et, ei in edge_index.items() if et[0] in h and et[2] in h and ei.numel()}
@@ -132,6 +141,15 @@ class RelationalGNN(nn.Module):
                 name: state + torch.relu(norms[name](out[name])) if name in out else state for name, state in h.items()
             }
         return self.head(h[seed_table][seed_local])
+
+    def _embed(self, states: Tensor, mask: Tensor, position: Tensor) -> Tensor:
+        """One text column of every node through the fine-tuned layers (each distinct value once)."""
+        if not len(states):
+            return states.new_zeros((len(position), states.shape[-1]))
+        vectors = self.text_tower(states, mask)
+        out = vectors.new_zeros((len(position), vectors.shape[-1]))
+        present = position >= 0
+        return out.index_put((present.nonzero().squeeze(-1),), vectors[position[present]])
 
     def config(self) -> dict:
         return {
@@ -145,6 +163,7 @@ class RelationalGNN(nn.Module):
             "cat_dim": self.cat_dim,
             "dropout": self.dropout,
             "aggr": self.aggr,
+            "text_tower_layers": self.text_tower.num_layers if self.text_tower is not None else 0,
         }
 
     @classmethod
@@ -160,4 +179,5 @@ class RelationalGNN(nn.Module):
             cat_dim=config["cat_dim"],
             dropout=config["dropout"],
             aggr=config["aggr"],
+            text_tower=FinetunedText(config["text_tower_layers"]) if config.get("text_tower_layers") else None,
         )

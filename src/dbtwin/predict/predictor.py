@@ -29,12 +29,12 @@ from dbtwin.database import Database
 from dbtwin.errors import DbtwinError
 from dbtwin.io.atomic import atomic_directory
 from dbtwin.nn.denoiser import TableSpec
-from dbtwin.predict.batches import GraphInputs
+from dbtwin.predict.batches import GraphInputs, reachable_tables
 from dbtwin.predict.encoder import RowEncoder
 from dbtwin.predict.metrics import better, primary, score
 from dbtwin.predict.model import RelationalGNN
 from dbtwin.predict.task import SPLITS, EntityTask, TaskExamples, TaskType
-from dbtwin.predict.text import TextEmbedder
+from dbtwin.predict.text import FinetunedText, TextEmbedder, token_states
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class Predictor:
             their examples each epoch).
         max_minutes: cap on the training time.
         use_text: embed text columns with MiniLM (``False``: the text-free model).
+        finetune_text_layers: train a copy of MiniLM's last layers on the task (0: frozen embeddings).
+        text_lr: learning rate of those layers.
         text_cache: folder for cached text embeddings.
         random_state: seed of the weights, the batches and the neighbour draws.
     """
@@ -81,6 +83,8 @@ class Predictor:
         steps_per_epoch: int = 100,
         max_minutes: float | None = None,
         use_text: bool = True,
+        finetune_text_layers: int = 0,
+        text_lr: float = 1e-4,
         text_cache: str | Path | None = None,
         random_state: int = 0,
         progress: bool = True,
@@ -96,6 +100,8 @@ class Predictor:
         self.steps_per_epoch = steps_per_epoch
         self.max_minutes = max_minutes
         self.use_text = use_text
+        self.finetune_text_layers = finetune_text_layers
+        self.text_lr = text_lr
         self.text_cache = text_cache
         self.random_state = random_state
         self.progress = progress
@@ -115,6 +121,8 @@ class Predictor:
             "steps_per_epoch": self.steps_per_epoch,
             "max_minutes": self.max_minutes,
             "use_text": self.use_text,
+            "finetune_text_layers": self.finetune_text_layers,
+            "text_lr": self.text_lr,
             "random_state": self.random_state,
         }
 
@@ -138,7 +146,11 @@ class Predictor:
         if task.task_type == TaskType.REGRESSION:
             self.label_mean_, self.label_std_ = float(train.labels.mean()), float(train.labels.std()) or 1.0
         self.model_ = self._build(inputs)
-        optimizer = torch.optim.AdamW(self.model_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        tower = set(self.model_.text_tower.parameters()) if self.model_.text_tower is not None else set()
+        groups = [{"params": [p for p in self.model_.parameters() if p not in tower]}]
+        if tower:
+            groups.append({"params": list(tower), "lr": self.text_lr})
+        optimizer = torch.optim.AdamW(groups, lr=self.lr, weight_decay=self.weight_decay)
         metric = primary(task.task_type)
         self.history_ = FitHistory()
         best_score, best_state, waited = float("nan"), None, 0
@@ -184,16 +196,41 @@ class Predictor:
         return self
 
     def _inputs(self, db: Database) -> GraphInputs:
+        states = {}
+        if self.use_text and self.finetune_text_layers:
+            embedder = self.encoder_.embedder
+            for table in reachable_tables(db.schema, self.task_.entity_table, self.num_layers):
+                enc = self.encoder_.tables[table]
+                if enc.text:
+                    states[table] = [
+                        token_states(embedder, db[table][col], self.finetune_text_layers) for col in enc.text
+                    ]
         return GraphInputs(
-            db, self.encoder_, self.task_.entity_table, self.task_.row_times, self.num_layers, self.max_neighbors
+            db,
+            self.encoder_,
+            self.task_.entity_table,
+            self.task_.row_times,
+            self.num_layers,
+            self.max_neighbors,
+            text_states=states,
         )
 
     def _build(self, inputs: GraphInputs) -> RelationalGNN:
         tables = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in self.encoder_.tables.items()}
         text_dims = {t: e.text_dim for t, e in self.encoder_.tables.items()}
         out_dim = len(self.classes_) if self.task_.task_type == TaskType.MULTICLASS else 1
+        tower = None
+        if self.use_text and self.finetune_text_layers and any(text_dims.values()):
+            tower = FinetunedText(self.finetune_text_layers, self.encoder_.embedder)
         return RelationalGNN(
-            tables, text_dims, sorted(inputs.times), inputs.graph.edge_types(), out_dim, self.hidden, self.num_layers
+            tables,
+            text_dims,
+            sorted(inputs.times),
+            inputs.graph.edge_types(),
+            out_dim,
+            self.hidden,
+            self.num_layers,
+            text_tower=tower,
         )
 
     def _forward(self, batch) -> torch.Tensor:
@@ -205,6 +242,7 @@ class Predictor:
             batch.edge_index,
             self.task_.entity_table,
             batch.seed_local,
+            batch.text_tokens,
         )
 
     def _loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
