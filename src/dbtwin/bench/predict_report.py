@@ -38,6 +38,7 @@ def write_predict_report(results_dir: Path, docs: Path) -> Path:
     by_task: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         by_task[r["task"]][r["model"]].append(r)
+    threads = ", ".join(sorted({str(r.get("threads", "?")) for r in records})) or "?"
     lines = [
         "# Prediction benchmark",
         "",
@@ -58,7 +59,7 @@ def write_predict_report(results_dir: Path, docs: Path) -> Path:
         "  `lightgbm-aggregated`: plus counts, means, maxima and latest values of every table within",
         "  two hops, built from the same temporal neighbourhoods (the 1,000 and 50 most recent rows).",
         "- Scores are mean ± standard deviation over seeds (the GNN's weights and batches, LightGBM's",
-        "  bagging). Times are on this project's 2-core machine, one run at a time.",
+        f"  bagging). Times are on a 2-core machine, each run at {threads} thread(s), in its own process.",
         "",
     ]
     for task_name in sorted(by_task):
@@ -129,5 +130,8 @@ def _verdicts(models: dict[str, list[dict[str, Any]]], metric: str) -> list[str]
     gnn = test_mean("gnn")
     notext = test_mean("gnn-notext")
     if not np.isnan(gnn) and not np.isnan(notext):
-        out.append(f"- Text embeddings: {gnn:.4f} with, {notext:.4f} without ({gnn - notext:+.4f}).")
+        direction = "lower" if lower else "higher"
+        out.append(
+            f"- Text embeddings: {gnn:.4f} with, {notext:.4f} without ({gnn - notext:+.4f}; {direction} is better)."
+        )
     return out
