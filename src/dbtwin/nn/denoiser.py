@@ -17,6 +17,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.nn.module_dict import ModuleDict
 
+from dbtwin.nn.message_passing import residual_message_passing
+
 EdgeType = tuple[str, str, str]
 
 
@@ -135,14 +137,7 @@ class HeteroDenoiser(nn.Module):
             for name in x_num
             if name in self.inputs
         }
-        edges = {et: ei for et, ei in edge_index.items() if et[0] in h and et[2] in h and ei.numel()}
-        for conv, norms in zip(self.convs, self.norms, strict=True):
-            if not edges:
-                break
-            out = conv(h, edges)
-            h = {
-                name: state + torch.relu(norms[name](out[name])) if name in out else state for name, state in h.items()
-            }
+        h = residual_message_passing(h, edge_index, self.convs, self.norms)
         result = {}
         for name, state in h.items():
             spec = self.tables[name]

@@ -20,6 +20,7 @@ from torch_geometric.nn.module_dict import ModuleDict
 from torch_geometric.nn.parameter_dict import ParameterDict
 
 from dbtwin.nn.denoiser import TableInput, TableSpec
+from dbtwin.nn.message_passing import residual_message_passing
 from dbtwin.predict.text import FinetunedText
 
 EdgeType = tuple[str, str, str]
@@ -132,14 +133,7 @@ class RelationalGNN(nn.Module):
             state = self.inputs[name](numeric[name], codes[name], words)
             state = state + (self.age[name](age_days[name]) if name in self.age else self.static[name])
             h[name] = state
-        edges = {et: ei for et, ei in edge_index.items() if et[0] in h and et[2] in h and ei.numel()}
-        for conv, norms in zip(self.convs, self.norms, strict=True):
-            if not edges:
-                break
-            out = conv(h, edges)
-            h = {
-                name: state + torch.relu(norms[name](out[name])) if name in out else state for name, state in h.items()
-            }
+        h = residual_message_passing(h, edge_index, self.convs, self.norms)
         return self.head(h[seed_table][seed_local])
 
     def _embed(self, states: Tensor, mask: Tensor, position: Tensor) -> Tensor:
