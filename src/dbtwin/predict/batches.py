@@ -19,10 +19,8 @@ from dbtwin.graph import RowGraph
 from dbtwin.graph.temporal import TemporalSampler
 from dbtwin.predict.encoder import RowEncoder, TableInputs
 from dbtwin.predict.text import TextStates
-from dbtwin.predict.times import row_times
+from dbtwin.predict.times import NANOS_PER_DAY, row_times
 from dbtwin.schema.model import Schema
-
-_NANOS_PER_DAY = 86_400e9
 
 
 @dataclass
@@ -77,7 +75,7 @@ class GraphInputs:
             codes[table] = torch.from_numpy(inputs.codes[nodes])
             text[table] = torch.from_numpy(inputs.text[nodes])
             if table in self.times:
-                age = (self.sampler.seed_time_of(sub, table) - self.times[table][nodes]) / _NANOS_PER_DAY
+                age = (self.sampler.seed_time_of(sub, table) - self.times[table][nodes]) / NANOS_PER_DAY
                 ages[table] = torch.from_numpy(age.astype(np.float32))
         edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
         tokens = {

@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, r2_sc
 from dbtwin.predict.task import TaskType
 
 PRIMARY = {TaskType.BINARY: "roc_auc", TaskType.REGRESSION: "mae", TaskType.MULTICLASS: "accuracy"}
-LOWER_IS_BETTER = {"mae", "rmse"}
+LOWER_IS_BETTER = {"mae", "rmse", "loss"}
 
 
 def primary(task_type: TaskType) -> str:

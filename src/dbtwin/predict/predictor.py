@@ -177,8 +177,9 @@ class Predictor:
             self.history_.epochs.append(row)
             bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items() if k != "epoch"})
-            current = row.get(f"val_{metric}", -row["loss"])
-            if best_state is None or better(metric if len(val) else "loss_neg", current, best_score):
+            watched = metric if len(val) else "loss"  # without validation examples, the training loss
+            current = row[f"val_{metric}"] if len(val) else row["loss"]
+            if best_state is None or better(watched, current, best_score):
                 best_score, best_state, waited = current, copy.deepcopy(self.model_.state_dict()), 0
                 self.history_.best_epoch = epoch
             else:

@@ -19,6 +19,8 @@ from dbtwin.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
+NANOS_PER_DAY = 86_400e9
+
 #: The time given to rows whose time is missing: after every timestamp, so never visible.
 NEVER = np.iinfo(np.int64).max
 
