@@ -103,3 +103,16 @@ def test_finetuned_text_layers(chinook, tmp_path):
     loaded = Predictor.load(tmp_path / "model")
     examples = task.examples(chinook).subset("test")
     np.testing.assert_allclose(loaded.predict(chinook, examples), model.predict(chinook, examples), rtol=1e-5)
+
+
+def test_the_kept_weights_are_the_validated_average(chinook, chinook_gnn):
+    history = chinook_gnn.history_
+    best = history.epochs[history.best_epoch]["val_roc_auc"]
+    assert best == max(e["val_roc_auc"] for e in history.epochs)
+    assert chinook_gnn.evaluate(chinook)["val"]["roc_auc"] == pytest.approx(best, abs=1e-9)
+    raw = Predictor(use_text=False, ema_decay=0.0, **{**SMALL, "max_epochs": 2})
+    averaged = Predictor(use_text=False, **{**SMALL, "max_epochs": 2})
+    examples = chinook_gnn.task_.examples(chinook).subset("val")
+    one = raw.fit(chinook, chinook_gnn.task_).predict(chinook, examples)
+    two = averaged.fit(chinook, chinook_gnn.task_).predict(chinook, examples)
+    assert not np.allclose(one, two)

@@ -6,7 +6,8 @@
   the number of rows reached, the mean and maximum of each numeric column, and for timed tables the
   latest row's columns and its age in days: the hand-built flat table a data scientist would make.
 
-Both stop early on the validation examples; text columns are not used (LightGBM takes numbers).
+Both encode columns as the GNN does (:meth:`RowEncoder.fit_task`) and stop early on the validation
+examples; text columns are not used (LightGBM takes numbers).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def run_baseline(
         raise ValueError(f"unknown baseline '{kind}'; choose from {BASELINES}")
     started = time.monotonic()
     examples = examples if examples is not None else task.examples(db)
-    encoder = RowEncoder(use_text=False, embedder=TextEmbedder()).fit(db, task.drop_columns)
+    encoder = RowEncoder(use_text=False, embedder=TextEmbedder()).fit_task(db, task)
     hops_caps = [1000, 50]
     inputs = GraphInputs(db, encoder, task.entity_table, task.row_times, num_hops=2, max_neighbors=hops_caps)
     build = entity_features if kind == "entity" else aggregated_features

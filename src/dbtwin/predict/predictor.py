@@ -2,9 +2,11 @@
 
 Training draws mini-batches of training examples, samples each one's temporal neighbourhood, and
 minimises binary cross-entropy (binary), L1 on standardised labels (regression, as RelBench) or
-cross-entropy (multiclass). After every epoch the validation examples are scored; training stops when
-the primary score has not improved for ``patience`` epochs (or at ``max_epochs`` / ``max_minutes``),
-and the best epoch's weights are kept. Everything is seeded by ``random_state``.
+cross-entropy (multiclass). After every epoch the validation examples are scored with an exponential
+moving average of the weights (smoother than the raw weights, whose validation score jumps from epoch
+to epoch); training stops when the primary score has not improved for ``patience`` epochs (or at
+``max_epochs`` / ``max_minutes``), and the best epoch's averaged weights are kept. Everything is seeded
+by ``random_state``.
 
 A fitted predictor is saved as ``config.json`` (task, settings, encoder, model layout, history) plus
 ``weights.pt`` (a state dict, loaded with ``weights_only``).
@@ -68,6 +70,13 @@ class Predictor:
         text_lr: learning rate of those layers.
         text_cache: folder for cached text embeddings.
         random_state: seed of the weights, the batches and the neighbour draws.
+        progress: show a progress bar.
+        num_bins: quantile bins per numeric column, embedded beside its standardised value (0: none).
+        max_categories: most frequent values of a categorical column that get their own code.
+        dropout: dropout of the prediction head.
+        input_dropout: dropout on each row's encoded columns.
+        ema_decay: decay of an exponential moving average of the weights; the average is what is
+            validated and kept (0: the raw weights).
     """
 
     def __init__(
@@ -88,6 +97,11 @@ class Predictor:
         text_cache: str | Path | None = None,
         random_state: int = 0,
         progress: bool = True,
+        num_bins: int = 32,
+        max_categories: int = 64,
+        dropout: float = 0.1,
+        input_dropout: float = 0.0,
+        ema_decay: float = 0.98,
     ) -> None:
         self.hidden = hidden
         self.num_layers = num_layers
@@ -105,6 +119,11 @@ class Predictor:
         self.text_cache = text_cache
         self.random_state = random_state
         self.progress = progress
+        self.num_bins = num_bins
+        self.max_categories = max_categories
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.ema_decay = ema_decay
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -124,6 +143,11 @@ class Predictor:
             "finetune_text_layers": self.finetune_text_layers,
             "text_lr": self.text_lr,
             "random_state": self.random_state,
+            "num_bins": self.num_bins,
+            "max_categories": self.max_categories,
+            "dropout": self.dropout,
+            "input_dropout": self.input_dropout,
+            "ema_decay": self.ema_decay,
         }
 
     # ------------------------------------------------------------------------------ fitting
@@ -138,9 +162,8 @@ class Predictor:
         if not len(train):
             raise DbtwinError(f"task '{task.name}' has no training examples before {task.val_timestamp}")
         self.classes_ = list(examples.classes)
-        self.encoder_ = RowEncoder(use_text=self.use_text, embedder=TextEmbedder(self.text_cache)).fit(
-            db, task.drop_columns
-        )
+        self.encoder_ = RowEncoder(self.max_categories, self.use_text, TextEmbedder(self.text_cache), self.num_bins)
+        self.encoder_.fit_task(db, task)
         inputs = self._inputs(db)
         self.label_mean_, self.label_std_ = 0.0, 1.0
         if task.task_type == TaskType.REGRESSION:
@@ -154,6 +177,9 @@ class Predictor:
         metric = primary(task.task_type)
         self.history_ = FitHistory()
         best_score, best_state, waited = float("nan"), None, 0
+        average = copy.deepcopy(self.model_) if self.ema_decay else None  # what is scored and kept
+        scored = average if average is not None else self.model_
+        steps = 0
         deadline = started + self.max_minutes * 60 if self.max_minutes else None
         bar = tqdm(range(self.max_epochs), desc=f"fit {task.name}", disable=not self.progress, leave=False)
         for epoch in bar:
@@ -168,19 +194,21 @@ class Predictor:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                steps += 1
+                if average is not None:
+                    _ema_update(average, self.model_, min(self.ema_decay, (1 + steps) / (10 + steps)))
                 losses.append(loss.item())
             row = {"epoch": epoch, "loss": float(np.mean(losses))}
             if len(val):
-                row.update(
-                    {f"val_{k}": v for k, v in score(task.task_type, val.labels, self._predict(inputs, val)).items()}
-                )
+                scores = score(task.task_type, val.labels, self._predict(inputs, val, scored))
+                row.update({f"val_{k}": v for k, v in scores.items()})
             self.history_.epochs.append(row)
             bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
             log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items() if k != "epoch"})
             watched = metric if len(val) else "loss"  # without validation examples, the training loss
             current = row[f"val_{metric}"] if len(val) else row["loss"]
             if best_state is None or better(watched, current, best_score):
-                best_score, best_state, waited = current, copy.deepcopy(self.model_.state_dict()), 0
+                best_score, best_state, waited = current, copy.deepcopy(scored.state_dict()), 0
                 self.history_.best_epoch = epoch
             else:
                 waited += 1
@@ -231,11 +259,13 @@ class Predictor:
             out_dim,
             self.hidden,
             self.num_layers,
+            dropout=self.dropout,
+            input_dropout=self.input_dropout,
             text_tower=tower,
         )
 
-    def _forward(self, batch) -> torch.Tensor:
-        return self.model_(
+    def _forward(self, batch, model: RelationalGNN | None = None) -> torch.Tensor:
+        return (model or self.model_)(
             batch.numeric,
             batch.codes,
             batch.text,
@@ -256,12 +286,15 @@ class Predictor:
 
     # ------------------------------------------------------------------------------ applying
     @torch.no_grad()
-    def _predict(self, inputs: GraphInputs, examples: TaskExamples, batch_size: int = 1024) -> np.ndarray:
-        self.model_.eval()
+    def _predict(
+        self, inputs: GraphInputs, examples: TaskExamples, model: RelationalGNN | None = None, batch_size: int = 1024
+    ) -> np.ndarray:
+        model = model or self.model_
+        model.eval()
         parts = []
         for start in range(0, len(examples), batch_size):
             sl = slice(start, start + batch_size)
-            out = self._forward(inputs.batch(examples.entity_rows[sl], examples.times[sl], random_state=0))
+            out = self._forward(inputs.batch(examples.entity_rows[sl], examples.times[sl], random_state=0), model)
             kind = self.task_.task_type
             if kind == TaskType.BINARY:
                 parts.append(torch.sigmoid(out.squeeze(-1)).numpy())
@@ -336,6 +369,12 @@ class Predictor:
         history = config["history"]
         pred.history_ = FitHistory(history["epochs"], history["best_epoch"], history["seconds"], history["stopped"])
         return pred
+
+
+@torch.no_grad()
+def _ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
+    for kept, current in zip(average.parameters(), model.parameters(), strict=True):
+        kept.lerp_(current, 1.0 - decay)
 
 
 def _plain(value: Any) -> Any:

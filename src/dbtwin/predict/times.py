@@ -16,10 +16,15 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.errors import SchemaError
+from dbtwin.evaluate.features import numeric_column
+from dbtwin.schema.model import ColumnKind
 
 log = logging.getLogger(__name__)
 
 NANOS_PER_DAY = 86_400e9
+
+#: Column kinds that can hold a calendar position (see :func:`calendar_columns`).
+CALENDAR_KINDS = {ColumnKind.INTEGER, ColumnKind.FLOAT, ColumnKind.DATETIME, ColumnKind.CATEGORICAL}
 
 #: The time given to rows whose time is missing: after every timestamp, so never visible.
 NEVER = np.iinfo(np.int64).max
@@ -37,6 +42,43 @@ def row_times(db: Database, expressions: Mapping[str, str] | None = None) -> dic
         else:
             continue
         out[name] = to_nanos(values, name)
+    return out
+
+
+def known_before(times: Mapping[str, np.ndarray], moment: str | pd.Timestamp) -> dict[str, np.ndarray]:
+    """Per timed table, which rows are known before ``moment`` (rows without a time never are)."""
+    cutoff = pd.Timestamp(moment).to_datetime64().astype("datetime64[ns]").astype(np.int64)
+    return {table: values < cutoff for table, values in times.items()}
+
+
+def calendar_columns(db: Database, times: Mapping[str, np.ndarray], agreement: float = 0.99) -> dict[str, list[str]]:
+    """Per timed table, the columns that repeat where the row lies in absolute time: equal to the row's
+    time itself, its year or its month on at least ``agreement`` of the rows with both (a local-time
+    column disagrees with its UTC time near midnight at month ends).
+
+    A temporal split never shows the training examples the later values of such a column (the test
+    period's months, its year), so a model can only misread them; the age encoding already tells each
+    row's time relative to the example's moment.
+    """
+    out: dict[str, list[str]] = {}
+    for table, nanos in times.items():
+        known = nanos != NEVER
+        if not known.any():
+            continue
+        stamps = pd.DatetimeIndex(nanos[known].astype("datetime64[ns]"))
+        parts = {
+            "time": stamps.to_numpy().astype("datetime64[ns]").astype(np.int64) / NANOS_PER_DAY,
+            "year": stamps.year.to_numpy(np.float64),
+            "month": stamps.month.to_numpy(np.float64),
+        }
+        keys = set(db.schema.key_columns(table))
+        for col in db.schema.table(table).columns:
+            if col.name in keys or col.kind not in CALENDAR_KINDS:
+                continue
+            values = numeric_column(db[table][col.name])[known]
+            present = np.isfinite(values)
+            if present.any() and any(np.mean(values[present] == part[present]) >= agreement for part in parts.values()):
+                out.setdefault(table, []).append(col.name)
     return out
 
 
