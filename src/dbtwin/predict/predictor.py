@@ -97,7 +97,7 @@ class Predictor:
         text_cache: str | Path | None = None,
         random_state: int = 0,
         progress: bool = True,
-        num_bins: int = 32,
+        num_bins: int = 0,
         max_categories: int = 64,
         dropout: float = 0.1,
         input_dropout: float = 0.0,
