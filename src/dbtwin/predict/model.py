@@ -66,8 +66,6 @@ class RelationalGNN(nn.Module):
     edge_types: the row graph's edge types.
     out_dim: 1 for binary classification and regression, the class count for multiclass.
     hidden, num_layers, cat_dim, dropout: sizes of the model.
-    input_dropout: dropout on every row's encoded columns before message passing (a row's own
-        columns then cannot serve as an identifier to memorise).
     aggr: neighbour aggregation of each SAGE layer: one name or several (concatenated), by default
         mean and max (the max lets a row see its most recent neighbour's age directly).
     text_tower: a fine-tuned copy of the text encoder's last layers
@@ -85,7 +83,6 @@ class RelationalGNN(nn.Module):
         num_layers: int = 2,
         cat_dim: int = 8,
         dropout: float = 0.1,
-        input_dropout: float = 0.0,
         aggr: str | list[str] = ("mean", "max"),  # type: ignore[assignment]
         text_tower: nn.Module | None = None,
     ) -> None:
@@ -99,7 +96,6 @@ class RelationalGNN(nn.Module):
             cat_dim,
             dropout,
         )
-        self.input_dropout = input_dropout
         self.aggr = aggr if isinstance(aggr, str) else list(aggr)
         self.text_tower = text_tower
         self.inputs = ModuleDict({t: RowInput(s, self.text_dims.get(t, 0), hidden, cat_dim) for t, s in tables.items()})
@@ -134,9 +130,7 @@ class RelationalGNN(nn.Module):
             words = text[name]
             if self.text_tower is not None and text_tokens and name in text_tokens:
                 words = torch.cat([self._embed(*column) for column in text_tokens[name]], dim=-1)
-            state = nn.functional.dropout(
-                self.inputs[name](numeric[name], codes[name], words), self.input_dropout, self.training
-            )
+            state = self.inputs[name](numeric[name], codes[name], words)
             state = state + (self.age[name](age_days[name]) if name in self.age else self.static[name])
             h[name] = state
         h = residual_message_passing(h, edge_index, self.convs, self.norms)
@@ -162,7 +156,6 @@ class RelationalGNN(nn.Module):
             "num_layers": self.num_layers,
             "cat_dim": self.cat_dim,
             "dropout": self.dropout,
-            "input_dropout": self.input_dropout,
             "aggr": self.aggr,
             "text_tower_layers": self.text_tower.num_layers if self.text_tower is not None else 0,
         }
@@ -179,7 +172,6 @@ class RelationalGNN(nn.Module):
             num_layers=config["num_layers"],
             cat_dim=config["cat_dim"],
             dropout=config["dropout"],
-            input_dropout=config.get("input_dropout", 0.0),
             aggr=config["aggr"],
             text_tower=FinetunedText(config["text_tower_layers"]) if config.get("text_tower_layers") else None,
         )

@@ -74,7 +74,6 @@ class Predictor:
         num_bins: quantile bins per numeric column, embedded beside its standardised value (0: none).
         max_categories: most frequent values of a categorical column that get their own code.
         dropout: dropout of the prediction head.
-        input_dropout: dropout on each row's encoded columns.
         ema_decay: decay of an exponential moving average of the weights; the average is what is
             validated and kept (0: the raw weights).
     """
@@ -100,7 +99,6 @@ class Predictor:
         num_bins: int = 0,
         max_categories: int = 64,
         dropout: float = 0.1,
-        input_dropout: float = 0.0,
         ema_decay: float = 0.98,
     ) -> None:
         self.hidden = hidden
@@ -122,7 +120,6 @@ class Predictor:
         self.num_bins = num_bins
         self.max_categories = max_categories
         self.dropout = dropout
-        self.input_dropout = input_dropout
         self.ema_decay = ema_decay
 
     def _params(self) -> dict[str, Any]:
@@ -146,7 +143,6 @@ class Predictor:
             "num_bins": self.num_bins,
             "max_categories": self.max_categories,
             "dropout": self.dropout,
-            "input_dropout": self.input_dropout,
             "ema_decay": self.ema_decay,
         }
 
@@ -260,7 +256,6 @@ class Predictor:
             self.hidden,
             self.num_layers,
             dropout=self.dropout,
-            input_dropout=self.input_dropout,
             text_tower=tower,
         )
 
