@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from dbtwin import Database, write
 from dbtwin.cli import app
 from dbtwin.predict import EntityTask
+from dbtwin.predict.predictor import Predictor
 from dbtwin.predict.utility import rdl_utility
+from dbtwin.schema import Column, ColumnKind, Schema, StorageType, Table
 
 from .conftest import CHINOOK_CHURN
 
@@ -98,3 +101,34 @@ def test_evaluate_reports_rdl_utility(chinook, tmp_path):
     assert result.exit_code == 0, result.output
     rdl = json.loads((tmp_path / "eval" / "metrics.json").read_text())["rdl_utility"]["chinook-next-purchase"]
     assert rdl["metric"] == "roc_auc" and rdl["ratio"] is not None
+
+
+def test_rdl_utility_drops_the_real_calendar_columns_in_both_models(chinook, monkeypatch):
+    """A twin's invoice month that no longer matches its invoice date is still left out, as in the real
+    database, so both models see the same columns."""
+    frames = {t: chinook[t].copy() for t in chinook.schema.table_names}
+    frames["invoice"]["month"] = pd.to_datetime(frames["invoice"]["invoice_date"]).dt.month
+    old = chinook.schema.table("invoice")
+    tables = dict(chinook.schema.tables)
+    tables["invoice"] = Table(
+        "invoice",
+        [*old.columns, Column("month", StorageType.INT64, ColumnKind.INTEGER)],
+        old.primary_key,
+        old.time_column,
+    )
+    real = Database.from_frames(frames, Schema(tables, list(chinook.schema.foreign_keys)))
+    frames["invoice"]["month"] = np.random.default_rng(0).permutation(frames["invoice"]["month"].to_numpy())
+    twin = Database.from_frames(frames, real.schema)
+    seen = []
+    fit = Predictor.fit
+
+    def recording_fit(self, db, task, examples=None):
+        fitted = fit(self, db, task, examples)
+        seen.append(fitted.encoder_.tables["invoice"].numeric)
+        return fitted
+
+    monkeypatch.setattr(Predictor, "fit", recording_fit)
+    rdl_utility(real, twin, EntityTask.from_dict(dict(CHINOOK_CHURN)), **{**QUICK, "max_epochs": 1})
+    assert len(seen) == 2 and all("month" not in numeric and "total" in numeric for numeric in seen)
+    alone = Predictor(**{**QUICK, "max_epochs": 1}, progress=False)
+    assert "month" in fit(alone, twin, EntityTask.from_dict(dict(CHINOOK_CHURN))).encoder_.tables["invoice"].numeric

@@ -1,24 +1,33 @@
 """RDL utility of a synthetic database: train the GNN on the synthetic database, test it on the real
 one's test examples, and compare with the same GNN trained on the real database.
 
-Both models use the same settings and seed; the synthetic model is validated (early stopping) on
-the synthetic database's own validation examples, so nothing real leaks into its training.
+Both models use the same settings and seed, and leave out the same columns: the task's own and the
+calendar columns found in the real database (a twin's month need not match its row's time exactly,
+so the synthetic model would otherwise keep columns the real one drops). The synthetic model is
+validated (early stopping) on the synthetic database's own validation examples, so nothing real
+leaks into its training.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from dbtwin.database import Database
 from dbtwin.predict.metrics import LOWER_IS_BETTER, primary, score
 from dbtwin.predict.predictor import Predictor
 from dbtwin.predict.task import EntityTask
+from dbtwin.predict.times import calendar_columns, row_times
 
 
 def rdl_utility(real: Database, synthetic: Database, task: EntityTask, **predictor_options: Any) -> dict[str, Any]:
     """Test scores of the GNN trained on real and on synthetic data, and their ratio on the primary
     score (1.0: the synthetic data teach as much as the real data)."""
     predictor_options.setdefault("progress", False)
+    drop = {table: list(columns) for table, columns in task.drop_columns.items()}
+    for table, columns in calendar_columns(real, row_times(real, task.row_times)).items():
+        drop[table] = drop.get(table, []) + [c for c in columns if c not in drop.get(table, [])]
+    task = dataclasses.replace(task, drop_columns=drop)
     real_examples = task.examples(real)
     test = real_examples.subset("test")
     if not len(test):
