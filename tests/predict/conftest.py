@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from dbtwin import Database
 from dbtwin.predict import EntityTask
+from dbtwin.schema import Column, ColumnKind, Schema, StorageType, Table
 
 CHINOOK_CHURN = {
     "name": "chinook-next-purchase",
@@ -51,3 +54,14 @@ def flights_future_task(**changes) -> EntityTask:
     }
     spec.update(changes)
     return EntityTask.from_dict(spec)
+
+
+def with_integer_column(db: Database, table: str, name: str, values: np.ndarray) -> Database:
+    """A copy of ``db`` whose ``table`` has one more integer column, ``name``, holding ``values``."""
+    frames = {t: db[t].copy() for t in db.schema.table_names}
+    frames[table][name] = values
+    old = db.schema.table(table)
+    tables = dict(db.schema.tables)
+    columns = [*old.columns, Column(name, StorageType.INT64, ColumnKind.INTEGER)]
+    tables[table] = Table(table, columns, old.primary_key, old.time_column)
+    return Database.from_frames(frames, Schema(tables, list(db.schema.foreign_keys)))

