@@ -67,3 +67,10 @@ def test_errors_name_what_is_wrong(chinook, chinook_task):
         EntityTask.from_dict({**CHINOOK_CHURN, "window": 3})
     with pytest.raises(ValueError, match="before test_timestamp"):
         EntityTask.from_dict({**CHINOOK_CHURN, "val_timestamp": "2012-01-01"})
+
+
+def test_dropping_more_columns_keeps_each_once():
+    task = EntityTask.from_dict({**CHINOOK_CHURN, "drop_columns": {"customer": ["email"]}})
+    more = task.dropping({"customer": ["email", "phone"], "invoice": ["total"]})
+    assert more.drop_columns == {"customer": ["email", "phone"], "invoice": ["total"]}
+    assert task.drop_columns == {"customer": ["email"]}  # the original is unchanged

@@ -145,11 +145,10 @@ class RowEncoder:
         """Fit for ``task``: on the rows known before its validation period, without its dropped
         columns nor the calendar columns of timed tables (:func:`dbtwin.predict.times.calendar_columns`)."""
         times = row_times(db, task.row_times)
-        exclude = {table: list(columns) for table, columns in task.drop_columns.items()}
-        for table, columns in calendar_columns(db, times).items():
+        calendar = calendar_columns(db, times)
+        for table, columns in calendar.items():
             log.info("table '%s': calendar column(s) %s left out (the age encoding tells time)", table, columns)
-            exclude.setdefault(table, []).extend(columns)
-        return self.fit(db, exclude, rows=known_before(times, task.val_timestamp))
+        return self.fit(db, task.dropping(calendar).drop_columns, rows=known_before(times, task.val_timestamp))
 
     def transform(self, db: Database) -> dict[str, TableInputs]:
         return {name: self.transform_table(db, name) for name in self.tables}

@@ -23,7 +23,8 @@ A task is stored as JSON::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,14 @@ class EntityTask:
         data = asdict(self)
         data["task_type"] = self.task_type.value
         return data
+
+    def dropping(self, columns: Mapping[str, Sequence[str]]) -> EntityTask:
+        """A copy of this task that also drops ``columns`` (per table), each column named once."""
+        drop = {table: list(names) for table, names in self.drop_columns.items()}
+        for table, names in columns.items():
+            kept = drop.setdefault(table, [])
+            kept.extend(name for name in names if name not in kept)
+        return replace(self, drop_columns=drop)
 
     # ------------------------------------------------------------------ examples
     def timestamp_grid(self) -> pd.DatetimeIndex:

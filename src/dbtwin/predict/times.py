@@ -67,7 +67,7 @@ def calendar_columns(db: Database, times: Mapping[str, np.ndarray], agreement: f
             continue
         stamps = pd.DatetimeIndex(nanos[known].astype("datetime64[ns]"))
         parts = {
-            "time": stamps.to_numpy().astype("datetime64[ns]").astype(np.int64) / NANOS_PER_DAY,
+            "time": nanos[known] / NANOS_PER_DAY,  # in days, as numeric_column gives datetimes
             "year": stamps.year.to_numpy(np.float64),
             "month": stamps.month.to_numpy(np.float64),
         }

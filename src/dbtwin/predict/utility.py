@@ -10,7 +10,6 @@ leaks into its training.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from dbtwin.database import Database
@@ -24,10 +23,7 @@ def rdl_utility(real: Database, synthetic: Database, task: EntityTask, **predict
     """Test scores of the GNN trained on real and on synthetic data, and their ratio on the primary
     score (1.0: the synthetic data teach as much as the real data)."""
     predictor_options.setdefault("progress", False)
-    drop = {table: list(columns) for table, columns in task.drop_columns.items()}
-    for table, columns in calendar_columns(real, row_times(real, task.row_times)).items():
-        drop[table] = drop.get(table, []) + [c for c in columns if c not in drop.get(table, [])]
-    task = dataclasses.replace(task, drop_columns=drop)
+    task = task.dropping(calendar_columns(real, row_times(real, task.row_times)))
     real_examples = task.examples(real)
     test = real_examples.subset("test")
     if not len(test):
