@@ -35,3 +35,27 @@ class UnsupportedSourceError(DbtwinError):
 
 class DestinationNotEmptyError(DbtwinError):
     """Writing would overwrite existing data and the caller did not ask to replace it."""
+
+
+class InvalidFileError(DbtwinError):
+    """A file dbtwin reads is malformed: bad JSON (named with its line and column), a truncated
+    database, a model file whose fields do not fit together. The message names the file and field."""
+
+
+class OptionError(DbtwinError):
+    """An argument or command-line option has a value dbtwin cannot use; the message names it."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+
+
+class NotStorableError(DbtwinError):
+    """The destination cannot hold a name or value of the database as it is (an identifier too long
+    for the server, a NUL byte in PostgreSQL text, infinity in MariaDB, an empty string in CSV, ...).
+    Raised before anything is written; names the table and column."""
+
+    def __init__(self, message: str, table: str | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.table = table
+        self.column = column

@@ -4,34 +4,48 @@
 detected from the data (types, kinds, primary and foreign keys) and the guesses are logged for the
 user to confirm. CSV files are read as text first so that no value is lost to type guessing; an empty
 field is NULL.
+
+File names are derived from table names by :mod:`dbtwin.io.filenames` (never used as paths) and
+recorded in ``metadata.json`` under ``"files"``; a directory written by dbtwin is read through that
+record. Replacing a directory (``replace=True``) replaces dbtwin's own files only: the table files
+and ``metadata.json`` of the database written before, and files of the same names; anything else in
+the directory is left alone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
 from dbtwin.database import Database
-from dbtwin.errors import SchemaError, UnsupportedSourceError
+from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, SchemaError, UnsupportedSourceError
 from dbtwin.io.atomic import atomic_directory
+from dbtwin.io.filenames import check_file_name, table_file_stems
+from dbtwin.io.storable import check_storable
+from dbtwin.jsonfile import read_json
 from dbtwin.schema.detect import detect_schema
-from dbtwin.schema.metadata_json import schema_from_dict, schema_to_dict
+from dbtwin.schema.metadata_json import FORMAT_NAME, schema_from_dict, schema_to_dict
 from dbtwin.schema.model import Schema, StorageType
 from dbtwin.schema.sdv import is_sdv_metadata, schema_from_sdv
 
 log = logging.getLogger(__name__)
 
 METADATA_FILE = "metadata.json"
+#: The key of ``metadata.json`` that maps each table to the file that holds it.
+FILES_KEY = "files"
 FileFormat = Literal["parquet", "csv"]
+FILE_FORMATS: tuple[str, ...] = ("parquet", "csv")
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
 def table_files(path: Path) -> dict[str, Path]:
-    """Table name -> data file for every Parquet or CSV file directly in ``path``."""
+    """Table name -> data file for every Parquet or CSV file directly in ``path`` (the file's stem)."""
     found: dict[str, Path] = {}
     for file in sorted(path.iterdir()):
         if file.is_file() and file.suffix.lower() in _SUFFIXES and not file.name.startswith("."):
@@ -49,11 +63,28 @@ def read_directory(path: str | Path, metadata: str | Path | Schema | None = None
     path = Path(path)
     if not path.is_dir():
         raise UnsupportedSourceError(f"'{path}' is not a directory")
-    files = table_files(path)
-    if not files:
+    document, meta_file = _metadata_document(path, metadata)
+    recorded = _recorded_files(document, meta_file) if document is not None else None
+    if recorded is not None:
+        files = {t: path / f for t, f in recorded.items()}
+        absent = [t for t, f in files.items() if not f.is_file()]
+        if absent:
+            raise SchemaError(
+                f"{meta_file}: table '{absent[0]}' is recorded in file '{recorded[absent[0]]}', which '{path}' lacks",
+                table=absent[0],
+            )
+    else:
+        files = table_files(path)
+    if not files and not isinstance(metadata, Schema):
         raise UnsupportedSourceError(f"directory '{path}' holds no .parquet or .csv table files")
-    raw = {name: _read_file(file) for name, file in files.items()}
-    schema = _resolve_metadata(path, metadata, raw)
+    declared = _declared_columns(document, metadata) if recorded is not None else {}
+    raw = {name: _read_file(file, name, declared.get(name)) for name, file in files.items()}
+    if isinstance(metadata, Schema):
+        schema: Schema | None = metadata
+    elif document is not None:
+        schema = schema_from_sdv(document, raw) if is_sdv_metadata(document) else schema_from_dict(document)
+    else:
+        schema = None
     if schema is None:
         detection = detect_schema(raw)
         log.warning(
@@ -72,36 +103,145 @@ def read_directory(path: str | Path, metadata: str | Path | Schema | None = None
 
 
 def write_directory(db: Database, path: str | Path, file_format: FileFormat = "parquet", replace: bool = False) -> None:
-    """Write one file per table and ``metadata.json``, atomically (a temporary directory renamed into place)."""
-    if file_format not in ("parquet", "csv"):
+    """Write one file per table and ``metadata.json``.
+
+    A new or empty directory is written as a temporary directory renamed into place. An existing
+    directory that holds files is refused unless ``replace``; then only dbtwin's own files are
+    replaced (see the module docstring), each new file written in full before any old one moves.
+    """
+    if file_format not in FILE_FORMATS:
         raise ValueError(f"file format must be 'parquet' or 'csv', not {file_format!r}")
-    with atomic_directory(Path(path), replace=replace) as tmp:
-        for name, frame in db.tables.items():
-            if file_format == "parquet":
-                frame.to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
-            else:
-                _to_csv(frame, db.schema, name, tmp / f"{name}.csv")
-        (tmp / METADATA_FILE).write_text(json.dumps(schema_to_dict(db.schema), indent=2) + "\n")
+    path = Path(path)
+    check_storable(db, file_format)
+    stems = table_file_stems(db.schema.table_names)
+    names = {t: f"{stem}.{file_format}" for t, stem in stems.items()}
+    if path.is_dir() and any(path.iterdir()):
+        if not replace:
+            raise DestinationNotEmptyError(
+                f"directory '{path}' already holds files; pass replace=True (--replace) to replace dbtwin's files in it"
+            )
+        _replace_in_directory(db, path, file_format, names)
+        return
+    with atomic_directory(path, replace=replace) as tmp:
+        _write_files(db, tmp, file_format, names)
 
 
-def _read_file(file: Path) -> pd.DataFrame:
-    if _SUFFIXES[file.suffix.lower()] == "parquet":
-        return pd.read_parquet(file)
-    return pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""])
+def _write_files(db: Database, directory: Path, file_format: str, names: dict[str, str]) -> None:
+    for table, frame in db.tables.items():
+        file = directory / names[table]
+        if file_format == "parquet":
+            frame.to_parquet(file, index=False, compression="zstd")
+        else:
+            _to_csv(frame, db.schema, table, file)
+    document = schema_to_dict(db.schema) | {FILES_KEY: names}
+    (directory / METADATA_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _resolve_metadata(path: Path, metadata: str | Path | Schema | None, raw: dict[str, pd.DataFrame]) -> Schema | None:
+def own_files(path: Path) -> set[str]:
+    """Names of the files in ``path`` that belong to the database written there before: its
+    ``metadata.json`` and the table files that metadata names (or, without a record, the files named
+    after its tables)."""
+    meta = path / METADATA_FILE
+    if not meta.is_file():
+        return set()
+    try:
+        document = read_json(meta, "metadata file")
+        recorded = _recorded_files(document, meta)
+    except (InvalidFileError, SchemaError):
+        return {METADATA_FILE}
+    if recorded is None:
+        tables = document.get("tables") if isinstance(document, dict) else None
+        stems = set(tables) if isinstance(tables, dict) else set()
+        recorded = {f.stem: f.name for f in path.iterdir() if f.is_file() and f.stem in stems}
+    return {METADATA_FILE, *recorded.values()}
+
+
+def _replace_in_directory(db: Database, path: Path, file_format: str, names: dict[str, str]) -> None:
+    doomed = (own_files(path) | set(names.values()) | {METADATA_FILE}) & {p.name for p in path.iterdir()}
+    clash = [n for n in doomed if not (path / n).is_file()]
+    if clash:
+        raise DestinationNotEmptyError(f"'{path / clash[0]}' is in the way of a table file and is not a file")
+    new = Path(tempfile.mkdtemp(prefix=".dbtwin-", suffix=".new", dir=path))
+    old = Path(tempfile.mkdtemp(prefix=".dbtwin-", suffix=".old", dir=path))
+    moved: list[str] = []
+    placed: list[str] = []
+    try:
+        _write_files(db, new, file_format, names)
+        for name in sorted(doomed):
+            (path / name).replace(old / name)
+            moved.append(name)
+        for name in [*names.values(), METADATA_FILE]:
+            (new / name).replace(path / name)
+            placed.append(name)
+    except BaseException:
+        for name in placed:  # put the directory back as it was
+            (path / name).unlink(missing_ok=True)
+        for name in moved:
+            (old / name).replace(path / name)
+        raise
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    log.info("replaced %d file(s) in '%s'", len(doomed), path)
+
+
+def _metadata_document(path: Path, metadata: str | Path | Schema | None) -> tuple[Any, Path | None]:
     if isinstance(metadata, Schema):
-        return metadata
+        file = path / METADATA_FILE
+        return (read_json(file, "metadata file"), file) if file.is_file() else (None, None)
     file = Path(metadata) if metadata is not None else path / METADATA_FILE
     if not file.exists():
         if metadata is not None:
             raise UnsupportedSourceError(f"metadata file '{file}' does not exist")
+        return None, None
+    document = read_json(file, "metadata file")
+    if not isinstance(document, dict):
+        raise InvalidFileError(f"metadata file '{file}' must hold a JSON object")
+    return document, file
+
+
+def _recorded_files(document: Any, meta_file: Path | None) -> dict[str, str] | None:
+    """The table -> file record of a dbtwin metadata document, each name checked to be a plain file."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME or FILES_KEY not in document:
         return None
-    data = json.loads(file.read_text())
-    if is_sdv_metadata(data):
-        return schema_from_sdv(data, raw)
-    return schema_from_dict(data)
+    record = document[FILES_KEY]
+    if not isinstance(record, dict):
+        raise SchemaError(f'{meta_file}: "{FILES_KEY}" must map each table to its file name')
+    where = str(meta_file)
+    return {str(t): check_file_name(f, str(t), where) for t, f in record.items()}
+
+
+def _declared_columns(document: Any, metadata: str | Path | Schema | None) -> dict[str, list[str]]:
+    """Column names per table in declared order (CSV headers are matched to them by position)."""
+    if isinstance(metadata, Schema):
+        return {t: tb.column_names for t, tb in metadata.tables.items()}
+    tables = document.get("tables") if isinstance(document, dict) else None
+    if not isinstance(tables, dict):
+        return {}
+    return {t: list(d.get("columns", {})) for t, d in tables.items() if isinstance(d, dict)}
+
+
+def _read_file(file: Path, table: str, columns: list[str] | None) -> pd.DataFrame:
+    try:
+        if _SUFFIXES.get(file.suffix.lower(), "parquet") == "parquet":
+            return pd.read_parquet(file)
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    except pd.errors.ParserError as exc:
+        raise InvalidFileError(f"table '{table}' (file '{file}'): {_parser_message(exc)}") from None
+    except pd.errors.EmptyDataError:
+        raise InvalidFileError(f"table '{table}' (file '{file}') is empty: not even a header line") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidFileError(f"table '{table}' (file '{file}') is not UTF-8 text (byte {exc.start})") from None
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise InvalidFileError(f"table '{table}': cannot read '{file}': {exc}") from None
+    if columns is not None and len(columns) == frame.shape[1]:
+        frame.columns = columns  # written by dbtwin in this order; pandas renames empty or repeated headers
+    return frame
+
+
+def _parser_message(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[-1]
+    return text.removeprefix("Error tokenizing data. C error: ").replace("Expected", "expected")
 
 
 def _to_csv(frame: pd.DataFrame, schema: Schema, name: str, file: Path) -> None:
@@ -109,4 +249,4 @@ def _to_csv(frame: pd.DataFrame, schema: Schema, name: str, file: Path) -> None:
     for col in schema.table(name).columns:
         if col.dtype == StorageType.DATETIME:
             out[col.name] = out[col.name].dt.strftime("%Y-%m-%d %H:%M:%S.%f").str.removesuffix(".000000")
-    out.to_csv(file, index=False)
+    out.to_csv(file, index=False, encoding="utf-8")

@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 
 from dbtwin.database import Database
-from dbtwin.errors import DestinationNotEmptyError, UnsupportedSourceError
+from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, UnsupportedSourceError
 from dbtwin.io.atomic import atomic_path
-from dbtwin.io.files import FileFormat, read_directory, write_directory
+from dbtwin.io.files import FILE_FORMATS, FileFormat, read_directory, write_directory
+from dbtwin.io.locations import check_destination, display
 from dbtwin.io.sql import read_sql, write_sql
 from dbtwin.schema.metadata_json import load_schema
 from dbtwin.schema.model import Schema
@@ -45,14 +46,18 @@ def read(
     schema = load_schema(metadata) if isinstance(metadata, str | os.PathLike) else metadata
     path = Path(text)
     if "://" in text:
-        db = read_sql(text, tables=tables)
+        db = _read_server(text, tables)
     elif path.is_dir():
         db = read_directory(path, schema)
         schema = None
     elif path.is_file() and _is_sqlite(path):
-        db = read_sql(f"sqlite:///{path}", tables=tables)
+        db = _read_server(f"sqlite:///{path}", tables, shown=str(path))
     elif path.suffix.lower() in SQLITE_SUFFIXES and not path.exists():
         raise UnsupportedSourceError(f"SQLite file '{path}' does not exist")
+    elif path.suffix.lower() in SQLITE_SUFFIXES and path.is_file():
+        raise InvalidFileError(
+            f"'{path}' is not a SQLite database (it lacks the SQLite header): corrupt or another format"
+        )
     else:
         from dbtwin.datasets import available, load
 
@@ -65,6 +70,8 @@ def read(
             )
     if schema is not None:
         db = Database.from_frames(db.tables, schema)
+    if not db.schema.tables:
+        raise UnsupportedSourceError(f"'{display(text)}' holds no tables")
     if tables is not None and set(tables) != set(db.schema.table_names):
         db = db.subset(tables)
     if orphans != "keep":
@@ -74,18 +81,38 @@ def read(
     return db
 
 
+def _read_server(url: str, tables: list[str] | None, shown: str | None = None) -> Database:
+    """:func:`read_sql` with the database driver's errors (no such file, not a database, no server)
+    turned into one line that names the source, its password masked."""
+    import sqlalchemy as sa
+
+    try:
+        return read_sql(url, tables=tables)
+    except sa.exc.NoSuchModuleError as exc:
+        raise UnsupportedSourceError(f"cannot read {display(url)}: no driver for it ({exc})") from None
+    except (sa.exc.DBAPIError, sa.exc.ArgumentError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise InvalidFileError(f"cannot read {shown or display(url)}: {reason}") from None
+
+
 def write(
     db: Database,
     destination: str | os.PathLike,
     replace: bool = False,
     file_format: FileFormat | None = None,
+    protect: list[str | os.PathLike] | tuple = (),
 ) -> None:
     """Write ``db`` to ``destination``; never overwrites existing data unless ``replace`` is true.
 
     SQLite files and directories are written under a temporary name and renamed into place, so a
-    failure leaves nothing behind; a replaced file or directory is swapped whole.
+    failure leaves nothing behind; a replaced SQLite file is swapped whole, a replaced directory has
+    only dbtwin's own files replaced, a server database only the tables written. ``protect`` lists
+    sources or models the destination must neither be nor hold (refused before any work).
     """
     text = os.fspath(destination)
+    if file_format is not None and file_format not in FILE_FORMATS:
+        raise UnsupportedSourceError(f"file format must be parquet or csv, not {file_format!r}")
+    check_destination(text, list(protect))
     if text.startswith("sqlite:///"):
         _write_sqlite_file(db, Path(text.removeprefix("sqlite:///")), replace)
     elif "://" in text:
@@ -100,6 +127,12 @@ def _write_sqlite_file(db: Database, path: Path, replace: bool) -> None:
     if path.exists() and path.stat().st_size > 0 and not replace:
         raise DestinationNotEmptyError(
             f"SQLite file '{path}' already exists; pass replace=True (--replace) to overwrite it"
+        )
+    if path.is_dir():
+        raise DestinationNotEmptyError(f"'{path}' is a directory, not a SQLite file")
+    if path.is_file() and path.stat().st_size > 0 and not _is_sqlite(path):
+        raise DestinationNotEmptyError(
+            f"'{path}' exists and is not a SQLite database; dbtwin replaces only SQLite files"
         )
     with atomic_path(path, replace=True) as tmp:
         write_sql(db, f"sqlite:///{tmp}")

@@ -1,0 +1,77 @@
+"""Where a database lives, as shown to people and as compared for safety.
+
+:func:`display` hides the password of a SQLAlchemy URL wherever a location is printed or logged.
+:func:`check_destination` refuses a destination that is, or holds, something that must survive the
+write: the source being copied, the model being sampled from.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dbtwin.errors import DestinationNotEmptyError
+
+
+def display(location: str | os.PathLike) -> str:
+    """``location`` fit to print: a URL with its password masked, a path as it is."""
+    text = os.fspath(location)
+    if "://" not in text:
+        return text
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(text).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: hide everything between '://' and '@'
+        scheme, _, rest = text.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else text
+
+
+def local_path(location: str | os.PathLike) -> Path | None:
+    """The file or directory on this machine that ``location`` names (``sqlite:///`` URLs included),
+    resolved; ``None`` for a server URL or an in-memory database."""
+    text = os.fspath(location)
+    if text.startswith("sqlite:///"):
+        text = text.removeprefix("sqlite:///").split("?", 1)[0]
+        if not text or text == ":memory:":
+            return None
+    elif "://" in text:
+        return None
+    return Path(text).expanduser().resolve()
+
+
+def same_server_database(a: str, b: str) -> bool:
+    """Whether two SQLAlchemy URLs name the same database (driver, password and options aside)."""
+    import sqlalchemy as sa
+
+    try:
+        ua, ub = sa.engine.make_url(a), sa.engine.make_url(b)
+    except Exception:
+        return a == b
+    key = lambda u: (u.get_backend_name(), (u.host or "localhost").lower(), u.port, u.database)  # noqa: E731
+    return key(ua) == key(ub)
+
+
+def check_destination(destination: str | os.PathLike, protect: list[str | os.PathLike]) -> None:
+    """Refuse ``destination`` when it is one of ``protect`` (a source, a model) or a directory that
+    holds one: writing there, and above all replacing, could destroy it."""
+    dest_text = os.fspath(destination)
+    dest = local_path(dest_text)
+    for item in protect:
+        text = os.fspath(item)
+        if dest is None:
+            if "://" in text and not text.startswith("sqlite:") and same_server_database(dest_text, text):
+                raise DestinationNotEmptyError(f"the destination {display(dest_text)} is the source itself")
+            continue
+        path = local_path(text)
+        if path is None:
+            continue
+        if dest == path:
+            raise DestinationNotEmptyError(f"the destination '{dest_text}' is '{text}' itself; choose another")
+        if path.is_relative_to(dest):
+            raise DestinationNotEmptyError(
+                f"the destination '{dest_text}' holds '{text}', which this command reads; choose another"
+            )
+
+
+__all__ = ["check_destination", "display", "local_path", "same_server_database"]

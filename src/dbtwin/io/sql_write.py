@@ -1,0 +1,390 @@
+"""Writing a database through SQLAlchemy: SQLite files, PostgreSQL, MariaDB/MySQL, ...
+
+Tables are created with their primary and foreign keys and filled parents first, in batches, in one
+transaction. Nothing is written before the destination is checked (:mod:`dbtwin.io.storable`): names
+too long for the server, values it cannot hold, orphan foreign keys.
+
+Replacing never loses the old tables: the new ones are created and filled under temporary names and
+swapped in only once every row is in (PostgreSQL: drop and rename inside the one transaction;
+MariaDB/MySQL, whose DDL commits implicitly: one atomic ``RENAME TABLE``). A failure or an interrupt
+(Ctrl-C) before the swap removes the temporary tables and leaves the destination as it was. Tables
+of the destination that are not written are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import weakref
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection, Engine
+
+from dbtwin.database import NULL_REF, Database, parent_positions
+from dbtwin.errors import DataValidationError, DestinationNotEmptyError, SchemaError
+from dbtwin.io.storable import check_storable, target_of
+from dbtwin.schema.model import Column, ForeignKey, StorageType, Table
+
+log = logging.getLogger(__name__)
+
+#: Longest string key we create as an indexed VARCHAR (MariaDB indexes at most 3072 bytes of utf8mb4).
+MAX_KEY_LENGTH = 768
+#: Temporary tables are named ``dbtwin_<token>_<i>``: short enough for every server.
+TEMP_PREFIX = "dbtwin_"
+#: SQLite engines made by :func:`_create_engine`, whose transactions cover DDL.
+_TRANSACTIONAL_SQLITE: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def write_sql(
+    db: Database,
+    destination: str | Engine,
+    replace: bool = False,
+    batch_rows: int = 5_000,
+    db_schema: str | None = None,
+) -> None:
+    """Create ``db``'s tables with their keys in the destination database and insert every row.
+
+    Refuses when the destination already holds tables, unless ``replace`` is true; then the tables
+    that clash with ``db``'s are replaced (swapped for fully written new ones, see the module
+    docstring) and other tables are left alone.
+    """
+    engine = _create_engine(destination) if isinstance(destination, str) else destination
+    try:
+        check_storable(db, target_of(engine.dialect.name))
+        _refuse_orphans(db)
+        inspector = sa.inspect(engine)
+        existing = set(inspector.get_table_names(schema=db_schema))
+        if existing and not replace:
+            raise DestinationNotEmptyError(
+                f"the destination database already holds {len(existing)} table(s) "
+                f"({', '.join(sorted(existing)[:5])}{', ...' if len(existing) > 5 else ''}); "
+                "pass replace=True (--replace) to replace the clashing ones"
+            )
+        clashing = [t for t in db.schema.topological_order() if t in existing]
+        if clashing:
+            _refuse_outside_references(inspector, existing, set(db.schema.table_names), clashing, db_schema)
+        token = secrets.token_hex(4)
+        names = (
+            {t: f"{TEMP_PREFIX}{token}_{i}" for i, t in enumerate(db.schema.table_names)}
+            if clashing
+            else {t: t for t in db.schema.table_names}
+        )
+        deferred = _deferred_foreign_keys(db)
+        meta = _build_metadata(db, engine.dialect, db_schema, deferred, names)
+        _write_tables(engine, db, meta, names, deferred, batch_rows, db_schema, clashing, token)
+    finally:
+        if isinstance(destination, str):
+            engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    """An engine for ``url``; on SQLite, one whose transactions cover DDL too (the pysqlite driver
+    commits before CREATE TABLE unless told to leave transactions to SQLAlchemy)."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _no_driver_transactions(dbapi_connection, _record) -> None:
+            dbapi_connection.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        _TRANSACTIONAL_SQLITE.add(engine)
+    return engine
+
+
+def _transactional_ddl(engine: Engine) -> bool:
+    if engine.dialect.name in ("mysql", "mariadb"):
+        return False
+    return engine.dialect.name != "sqlite" or engine in _TRANSACTIONAL_SQLITE
+
+
+def _write_tables(
+    engine: Engine,
+    db: Database,
+    meta: sa.MetaData,
+    names: dict[str, str],
+    deferred: list[ForeignKey],
+    batch_rows: int,
+    db_schema: str | None,
+    clashing: list[str],
+    token: str,
+) -> None:
+    transactional_ddl = _transactional_ddl(engine)
+    order = db.schema.topological_order()
+    created = False
+    try:
+        with engine.begin() as conn:
+            meta.create_all(conn)
+            created = True
+            for name in order:
+                _insert_table(conn, meta.tables[_qualified(names[name], db_schema)], db, name, deferred, batch_rows)
+            for fk in deferred:
+                _apply_deferred(conn, meta.tables[_qualified(names[fk.child], db_schema)], db, fk, batch_rows)
+            if clashing and (transactional_ddl or engine.dialect.name == "sqlite"):
+                _swap_in_transaction(conn, names, clashing, db_schema)
+        if clashing and not transactional_ddl and engine.dialect.name in ("mysql", "mariadb"):
+            _swap_atomic_rename(engine, names, clashing, db_schema, token)
+    except BaseException:  # Ctrl-C included: never leave half-written tables behind
+        if created and not transactional_ddl:
+            _drop_quietly(engine, [names[t] for t in order], db_schema)
+        raise
+    for name in clashing:
+        log.info("replaced table '%s'", name)
+
+
+def _refuse_outside_references(
+    inspector: sa.Inspector, existing: set[str], written: set[str], clashing: list[str], db_schema: str | None
+) -> None:
+    """A table that stays (not written now) must not reference one that is replaced: the swap would
+    break its foreign key, so the write is refused before it starts."""
+    replaced = set(clashing)
+    for other in sorted(existing - written):
+        for fk in inspector.get_foreign_keys(other, schema=db_schema):
+            if fk.get("referred_table") in replaced:
+                raise DestinationNotEmptyError(
+                    f"table '{other}' of the destination, which is not written, references table "
+                    f"'{fk['referred_table']}', which would be replaced; drop that foreign key or write elsewhere"
+                )
+
+
+def _swap_in_transaction(conn: Connection, names: dict[str, str], clashing: list[str], db_schema: str | None) -> None:
+    prep = conn.dialect.identifier_preparer
+    q = lambda n: _quoted(prep, n, db_schema)  # noqa: E731
+    if conn.dialect.name == "sqlite":  # one table per DROP there (foreign keys are not enforced by default)
+        for t in reversed(clashing):
+            conn.execute(sa.text(f"DROP TABLE {q(t)}"))
+    else:  # one statement drops tables that reference each other
+        conn.execute(sa.text("DROP TABLE " + ", ".join(q(t) for t in clashing)))
+    for final, temp in names.items():
+        conn.execute(sa.text(f"ALTER TABLE {q(temp)} RENAME TO {prep.quote(final)}"))
+
+
+def _swap_atomic_rename(
+    engine: Engine, names: dict[str, str], clashing: list[str], db_schema: str | None, token: str
+) -> None:
+    prep = engine.dialect.identifier_preparer
+    q = lambda n: _quoted(prep, n, db_schema)  # noqa: E731
+    olds = {t: f"{TEMP_PREFIX}{token}_old{i}" for i, t in enumerate(clashing)}
+    pairs = [f"{q(t)} TO {q(olds[t])}" for t in clashing] + [
+        f"{q(temp)} TO {q(final)}" for final, temp in names.items()
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.text("RENAME TABLE " + ", ".join(pairs)))  # all or nothing
+    _drop_quietly(engine, list(olds.values()), db_schema)
+
+
+def _drop_quietly(engine: Engine, tables: list[str], db_schema: str | None) -> None:
+    """Drop ``tables`` where DDL commits at once (MariaDB/MySQL with foreign-key checks off for the drop)."""
+    prep = engine.dialect.identifier_preparer
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                for t in reversed(tables):
+                    conn.execute(sa.text(f"DROP TABLE IF EXISTS {_quoted(prep, t, db_schema)}"))
+                return
+            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
+            conn.execute(sa.text("DROP TABLE IF EXISTS " + ", ".join(_quoted(prep, t, db_schema) for t in tables)))
+            conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("could not remove the temporary tables %s: %s", tables, exc)
+
+
+def _quoted(prep: sa.sql.compiler.IdentifierPreparer, name: str, db_schema: str | None) -> str:
+    return f"{prep.quote_schema(db_schema)}.{prep.quote(name)}" if db_schema else prep.quote(name)
+
+
+def _refuse_orphans(db: Database) -> None:
+    from dbtwin.schema.validate import orphan_counts
+
+    orphaned = [(fk, n) for fk, n, _ in orphan_counts(db) if n]
+    if orphaned:
+        listing = "; ".join(f"{fk}: {n} row(s)" for fk, n in orphaned)
+        raise DataValidationError(
+            [
+                f"cannot create foreign-key constraints over orphan rows ({listing}); resolve them first "
+                "(dbtwin.schema.validate.resolve_orphans or --orphans null/drop)"
+            ]
+        )
+
+
+def _qualified(name: str, db_schema: str | None) -> str:
+    return f"{db_schema}.{name}" if db_schema else name
+
+
+def _deferred_foreign_keys(db: Database) -> list[ForeignKey]:
+    """One nullable foreign key per table cycle: inserted as NULL, filled in by UPDATE afterwards."""
+    deferred = []
+    for cycle in db.schema.cycles():
+        candidates = [
+            fk
+            for fk in db.schema.foreign_keys
+            if fk.child in cycle
+            and fk.parent in cycle
+            and not fk.is_self_reference
+            and all(db.schema.table(fk.child).column(c).nullable for c in fk.columns)
+        ]
+        if not candidates:
+            raise SchemaError(
+                f"tables {' -> '.join(cycle)} form a cycle of NOT NULL foreign keys, which cannot be inserted",
+                table=cycle[0],
+            )
+        if not db.schema.table(candidates[0].child).primary_key:
+            raise SchemaError(
+                f"table '{candidates[0].child}' is in a foreign-key cycle but has no primary key to update rows by",
+                table=candidates[0].child,
+            )
+        deferred.append(candidates[0])
+    return deferred
+
+
+def _sql_type(col: Column, frame: pd.DataFrame, is_key: bool, dialect: sa.Dialect) -> sa.types.TypeEngine:
+    if col.dtype == StorageType.INT64:
+        return sa.BigInteger()
+    if col.dtype == StorageType.FLOAT64:
+        return sa.Double()
+    if col.dtype == StorageType.BOOL:
+        return sa.Boolean()
+    if col.dtype == StorageType.DATETIME:
+        return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    lengths = frame[col.name].dropna().map(len)
+    longest = int(lengths.max()) if len(lengths) else 0
+    if is_key:
+        if longest > MAX_KEY_LENGTH:
+            raise SchemaError(
+                f"key column '{col.name}' holds strings of {longest} characters; keys longer than "
+                f"{MAX_KEY_LENGTH} cannot be indexed by every database",
+                column=col.name,
+            )
+        length = max(64, 1 << max(longest - 1, 0).bit_length())
+        # keys compare byte for byte on MariaDB/MySQL too ('a' and 'A', 'a' and 'a ' are distinct keys)
+        collation = "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_bin"
+        return sa.String(length).with_variant(mysql.VARCHAR(length, collation=collation), "mysql", "mariadb")
+    return sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def _build_metadata(
+    db: Database, dialect: sa.Dialect, db_schema: str | None, deferred: list[ForeignKey], names: dict[str, str]
+) -> sa.MetaData:
+    """Tables named by ``names`` (final or temporary), their foreign keys pointing at those names.
+    Foreign keys reference column objects, never ``"table.column"`` strings, so names with dots work."""
+    comments = dialect.supports_comments
+    meta = sa.MetaData(schema=db_schema)
+    deferred_names = {fk.name for fk in deferred}
+    tables: dict[str, sa.Table] = {}
+    for name, table in db.schema.tables.items():
+        keys = db.schema.key_columns(name)
+        columns = [
+            sa.Column(
+                col.name,
+                _sql_type(col, db[name], col.name in keys, dialect),
+                nullable=col.nullable and col.name not in table.primary_key,
+                comment=f"dbtwin:dtype={col.dtype.value},kind={col.kind.value}" if comments else None,
+            )
+            for col in table.columns
+        ]
+        constraints: list[sa.schema.SchemaItem] = []
+        if table.primary_key:
+            constraints.append(sa.PrimaryKeyConstraint(*table.primary_key))
+        comment = f"dbtwin:time_column={quote(table.time_column, safe='')}" if comments and table.time_column else None
+        tables[name] = sa.Table(names[name], meta, *columns, *constraints, comment=comment)
+    for fk in db.schema.foreign_keys:
+        parent = tables[fk.parent]
+        tables[fk.child].append_constraint(
+            sa.ForeignKeyConstraint(
+                list(fk.columns),
+                [parent.c[c] for c in fk.parent_columns],
+                use_alter=fk.name in deferred_names and dialect.name != "sqlite",
+            )
+        )
+    return meta
+
+
+def _python_columns(frame: pd.DataFrame, table: Table) -> dict[str, list]:
+    out = {}
+    for col in table.columns:
+        series = frame[col.name]
+        if col.dtype == StorageType.DATETIME:
+            values = [None if pd.isna(v) else v.to_pydatetime() for v in series]
+        elif col.dtype == StorageType.FLOAT64:
+            values = series.astype(object).where(series.notna(), None).tolist()
+        else:
+            values = series.to_numpy(dtype=object, na_value=None).tolist()
+        out[col.name] = values
+    return out
+
+
+def _self_reference_order(db: Database, name: str) -> np.ndarray:
+    """Row order of ``name`` that puts every row after the row it references through a
+    self-referencing foreign key (depth in the reference forest)."""
+    n = db.num_rows(name)
+    self_fks = [fk for fk in db.schema.foreign_keys_of(name) if fk.is_self_reference]
+    if not self_fks:
+        return np.arange(n)
+    depth = np.zeros(n, dtype=np.int64)
+    for fk in self_fks:
+        parent = parent_positions(db[name], db[name], fk)
+        own = (parent >= 0) & (parent != np.arange(n))
+        cur = np.where(own, parent, -1)
+        level = np.zeros(n, dtype=np.int64)
+        for _ in range(n + 1):
+            active = cur >= 0
+            if not active.any():
+                break
+            level += active
+            nxt = np.full(n, -1, dtype=np.int64)
+            nxt[active] = np.where(own[cur[active]], parent[cur[active]], -1)
+            cur = nxt
+        else:
+            raise SchemaError(
+                f"rows of table '{name}' reference each other in a cycle through {fk}", table=name, column=fk.columns[0]
+            )
+        depth = np.maximum(depth, level)
+    return np.argsort(depth, kind="stable")
+
+
+def _insert_table(
+    conn: Connection, tobj: sa.Table, db: Database, name: str, deferred: list[ForeignKey], batch_rows: int
+) -> None:
+    table = db.schema.table(name)
+    frame = db[name].iloc[_self_reference_order(db, name)]
+    columns = _python_columns(frame, table)
+    for fk in deferred:
+        if fk.child == name:
+            for col in fk.columns:
+                columns[col] = [None] * len(frame)
+    names = list(columns)
+    for rows in _batches(columns, names, batch_rows):
+        conn.execute(tobj.insert(), rows)
+    log.info("wrote %d rows to '%s'", len(frame), name)
+
+
+def _apply_deferred(conn: Connection, tobj: sa.Table, db: Database, fk: ForeignKey, batch_rows: int) -> None:
+    table = db.schema.table(fk.child)
+    frame = db[fk.child]
+    pos = parent_positions(frame, db[fk.parent], fk)
+    rows = frame.loc[pos != NULL_REF]
+    pk = list(table.primary_key)
+    columns = _python_columns(rows, table)
+    params = {f"k_{i}": columns[c] for i, c in enumerate(pk)} | {f"v_{i}": columns[c] for i, c in enumerate(fk.columns)}
+    stmt = (
+        tobj.update()
+        .where(*[tobj.c[c] == sa.bindparam(f"k_{i}") for i, c in enumerate(pk)])
+        .values({c: sa.bindparam(f"v_{i}") for i, c in enumerate(fk.columns)})
+    )
+    for batch in _batches(params, list(params), batch_rows):
+        conn.execute(stmt, batch)
+
+
+def _batches(columns: dict[str, list], names: list[str], size: int) -> Iterator[list[dict]]:
+    n = len(columns[names[0]]) if names else 0
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        yield [dict(zip(names, row, strict=True)) for row in zip(*(columns[c][start:stop] for c in names), strict=True)]
