@@ -12,13 +12,17 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table as RichTable
 
+from dbtwin import cli_support as check
 from dbtwin.cli_bench import bench_app
 from dbtwin.cli_predict import predict_app
-from dbtwin.errors import DbtwinError
+from dbtwin.cli_support import err_console, guard, text
+from dbtwin.errors import DestinationNotEmptyError
+from dbtwin.io.locations import display
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic twins of relational databases.")
 console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+STRUCTURES = ("degree", "sbm", "real")
+FORMATS = ("parquet", "csv")
 app.add_typer(bench_app, name="bench")
 app.add_typer(predict_app, name="predict")
 
@@ -39,11 +43,6 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log pro
     )
 
 
-def _fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=2)
-
-
 @app.command()
 def inspect(
     source: SourceArg,
@@ -52,23 +51,37 @@ def inspect(
     save_metadata: Annotated[
         Path | None, typer.Option("--save-metadata", help="Write the (detected) schema as dbtwin metadata JSON.")
     ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing --save-metadata file.")] = False,
 ) -> None:
     """Tables, row counts, column kinds, keys, foreign keys with orphan counts, depth, missing values."""
     from dbtwin.inspection import summarize
     from dbtwin.io import read
+    from dbtwin.io.locations import source_files
     from dbtwin.schema.metadata_json import save_schema
 
-    try:
+    with guard():
+        if save_metadata is not None:
+            _refuse_overwrite(save_metadata, replace, protect=source_files(source))
         db = read(source, metadata=metadata)
         summary = summarize(db)
         if save_metadata is not None:
-            save_schema(db.schema, save_metadata)
-    except (DbtwinError, OSError) as exc:
-        _fail(exc)
+            save_schema(db.schema, save_metadata, replace=replace)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    _show_summary(source, summary)
+    _show_summary(display(source), summary)
+
+
+def _refuse_overwrite(path: Path, replace: bool, protect: list[Path]) -> None:
+    """A file dbtwin is to write: never one of ``protect`` (the source), never an existing file unless
+    ``replace``, never a directory."""
+    resolved = path.expanduser().resolve()
+    if any(resolved == p for p in protect):
+        raise DestinationNotEmptyError(f"'{path}' is the source being read; choose another file")
+    if path.is_dir():
+        raise DestinationNotEmptyError(f"'{path}' is a directory; give a file name")
+    if path.exists() and not replace:
+        raise DestinationNotEmptyError(f"'{path}' already exists; pass --replace to overwrite it")
 
 
 @app.command()
@@ -83,20 +96,19 @@ def convert(
     metadata: MetadataOpt = None,
 ) -> None:
     """Copy a database to another place (SQLite, PostgreSQL, MariaDB, Parquet/CSV) with its keys."""
-    from dbtwin.io import read, write
-    from dbtwin.schema.validate import ORPHAN_POLICIES, resolve_orphans
+    from dbtwin.io import preflight_destination, read, write
+    from dbtwin.schema.validate import resolve_orphans
 
-    if orphans not in ORPHAN_POLICIES or orphans == "keep":
-        _fail(ValueError("--orphans must be error, null or drop"))
-    try:
+    with guard():
+        check.choice("--orphans", orphans, ("error", "null", "drop"))
+        check.choice("--format", file_format, FORMATS)
+        preflight_destination(destination, replace, protect=[source])
         db = read(source, metadata=metadata)
         db, report = resolve_orphans(db, orphans)  # type: ignore[arg-type]
         for action in report.actions:
-            err_console.print(f"orphans: {action}")
-        write(db, destination, replace=replace, file_format=file_format)  # type: ignore[arg-type]
-    except (DbtwinError, OSError, ValueError) as exc:
-        _fail(exc)
-    console.print(f"wrote {len(db.tables)} tables, {db.total_rows:,} rows to {destination}")
+            err_console.print(f"orphans: {text(action)}")
+        write(db, destination, replace=replace, file_format=file_format, protect=[source])  # type: ignore[arg-type]
+    console.print(f"wrote {len(db.tables)} tables, {db.total_rows:,} rows to {text(display(destination))}")
 
 
 @app.command()
@@ -112,14 +124,30 @@ def fit(
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
-    """Learn a database. An interrupted run resumes from its checkpoint when run again."""
-    from dbtwin.io import read
-    from dbtwin.synthesizer import Synthesizer
+    """Learn a database. An interrupted run resumes from its checkpoint when run again with the same
+    data and options; --replace discards the checkpoint and starts afresh."""
+    import shutil
 
-    if out.exists() and any(out.iterdir()) and not replace:
-        _fail(DbtwinError(f"model directory '{out}' already holds files; pass --replace to overwrite it"))
+    from dbtwin.io import read
+    from dbtwin.io.locations import source_files
+    from dbtwin.synthesizer import Synthesizer
+    from dbtwin.synthesizer.model import refuse_foreign_directory
+
     checkpoints = out.parent / f".{out.name}.checkpoint"
-    try:
+    with guard():
+        check.choice("--structure", structure, STRUCTURES)
+        check.choice("--orphans", orphans, ("error", "null", "drop"))
+        check.positive("--steps", steps, integer=True)
+        check.positive("--max-minutes", max_minutes)
+        check.non_negative_int("--hops", hops, 8)
+        check.seed(seed)
+        resolved = out.expanduser().resolve()
+        if any(resolved == p or p.is_relative_to(resolved) for p in source_files(source)):
+            raise DestinationNotEmptyError(f"the model directory '{out}' is or holds the source; choose another")
+        refuse_foreign_directory(out, replace)
+        if replace and checkpoints.is_dir():
+            shutil.rmtree(checkpoints)
+            err_console.print(f"discarded the checkpoint in '{text(checkpoints)}' (--replace)")
         db = read(source, metadata=metadata)
         synth = Synthesizer(
             structure=structure,
@@ -130,13 +158,11 @@ def fit(
             random_state=seed,  # type: ignore[arg-type]
         ).fit(db, checkpoint_dir=checkpoints)
         synth.save(out, replace=replace)
-    except (DbtwinError, OSError, ValueError) as exc:
-        _fail(exc)
     _remove_empty(checkpoints)
     state = synth.train_state_
     console.print(
-        f"fitted {len(db.tables)} tables in {synth.fit_seconds_:.0f} s ({state.step} steps, {state.stopped}); "
-        f"model saved to {out}"
+        f"fitted {len(db.tables)} tables in {synth.fit_seconds_:.0f} s ({state.step} steps, {text(state.stopped)}); "
+        f"model saved to {text(out)}"
     )
 
 
@@ -152,18 +178,22 @@ def sample(
     """Sample a synthetic database from a fitted model and write it."""
     import time
 
-    from dbtwin.io import write
+    from dbtwin.io import preflight_destination, write
     from dbtwin.synthesizer import Synthesizer
 
-    try:
+    with guard():
+        check.choice("--format", file_format, FORMATS)
+        check.seed(seed)
+        preflight_destination(out, replace, protect=[model])
         synth = Synthesizer.load(model)
+        synth.check_scale(scale, option="--scale")
         started = time.monotonic()
         db = synth.sample(scale=scale, random_state=seed)
         seconds = time.monotonic() - started
-        write(db, out, replace=replace, file_format=file_format)  # type: ignore[arg-type]
-    except (DbtwinError, OSError, ValueError) as exc:
-        _fail(exc)
-    console.print(f"sampled {db.total_rows:,} rows in {seconds:.1f} s; wrote {len(db.tables)} tables to {out}")
+        write(db, out, replace=replace, file_format=file_format, protect=[model])  # type: ignore[arg-type]
+    console.print(
+        f"sampled {db.total_rows:,} rows in {seconds:.1f} s; wrote {len(db.tables)} tables to {text(display(out))}"
+    )
 
 
 @app.command()
@@ -176,11 +206,11 @@ def demo(
     """Fit the bundled Chinook, sample a synthetic twin, write it to SQLite and summarise it."""
     from dbtwin.demo import run_demo
 
-    try:
+    with guard():
+        check.positive("--max-minutes", max_minutes)
+        check.seed(seed)
         summary = run_demo(out, max_minutes=max_minutes, seed=seed, replace=replace)
-    except (DbtwinError, OSError, ValueError) as exc:
-        _fail(exc)
-    table = RichTable(title=f"synthetic Chinook written to {out}")
+    table = RichTable(title=f"synthetic Chinook written to {text(out)}")
     for col in ("table", "real rows", "synthetic rows", "FK violations", "duplicate PKs"):
         table.add_column(col)
     for name, row in summary["tables"].items():
@@ -226,6 +256,7 @@ def evaluate(
     rdl_text: Annotated[
         bool, typer.Option("--rdl-text/--rdl-no-text", help="Embed text columns in the RDL utility models.")
     ] = True,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite metrics.json and report.html in OUT.")] = False,
 ) -> None:
     """Score a synthetic database against the real one: cardinality, column shapes, intra-table and
     1-3 hop inter-table trends, detection, integrity; with --holdout also utility and privacy; with
@@ -235,7 +266,14 @@ def evaluate(
     from dbtwin.evaluate.html import write_report
     from dbtwin.io import read
 
-    try:
+    with guard():
+        check.positive("--max-rows", max_rows, integer=True)
+        check.positive("--rdl-max-minutes", rdl_max_minutes)
+        if out.exists() and not out.is_dir():
+            raise DestinationNotEmptyError(f"--out '{out}' is a file, not a directory")
+        for name in ("metrics.json", "report.html"):
+            if (out / name).exists() and not replace:
+                raise DestinationNotEmptyError(f"'{out / name}' already exists; pass --replace to overwrite it")
         real_db = read(real, metadata=metadata)
         fake_db = read(synthetic, metadata=real_db.schema)
         holdout_db = read(holdout, metadata=real_db.schema) if holdout else None
@@ -250,12 +288,11 @@ def evaluate(
                 metrics["rdl_utility"][task.name] = rdl_utility(
                     real_db, fake_db, task, max_minutes=rdl_max_minutes, use_text=rdl_text
                 )
-        path = write_metrics(metrics, out)
-        report = write_report(real_db, fake_db, metrics, out, title=f"{synthetic} against {real}")
-    except (DbtwinError, OSError, ValueError) as exc:
-        _fail(exc)
+        title = f"{display(synthetic)} against {display(real)}"
+        path = write_metrics(metrics, out, replace=replace)
+        report = write_report(real_db, fake_db, metrics, out, title=title, replace=replace)
     inter = metrics["inter_table_trends"]
-    table = RichTable(title=f"{synthetic} against {real}")
+    table = RichTable(title=text(title))
     table.add_column("measure")
     table.add_column("score")
     for key in ("cardinality", "column_shapes", "intra_table_trends"):
@@ -270,13 +307,13 @@ def evaluate(
     for name, rdl in metrics.get("rdl_utility", {}).items():
         metric = rdl["metric"]
         table.add_row(
-            f"RDL utility {name} ({metric}: synthetic / real)",
+            text(f"RDL utility {name} ({metric}: synthetic / real)"),
             f"{rdl['train_on_synthetic'][metric]:.4f} / {rdl['train_on_real'][metric]:.4f}",
         )
     checks = metrics["integrity"]
     table.add_row("FK violations / PK duplicates", f"{checks['fk_violations']} / {checks['pk_duplicates']}")
     console.print(table)
-    console.print(f"metrics written to {path}, report to {report}")
+    console.print(f"metrics written to {text(path)}, report to {text(report)}")
 
 
 def _fmt(value: float | None) -> str:
@@ -296,11 +333,12 @@ def datasets() -> None:
     from dbtwin.datasets import BUNDLED, available
 
     for name in available():
-        console.print(f"{name}\t{'bundled' if name in BUNDLED else 'needs dbtwin[datasets]'}")
+        console.print(f"{text(name)}\t{'bundled' if name in BUNDLED else 'needs dbtwin[datasets]'}")
 
 
 def _show_summary(source: str, summary: dict) -> None:
-    tables = RichTable(title=f"{source}: {len(summary['tables'])} tables, depth {summary['depth']}")
+    """The summary as tables; every name and message is user data, printed as text, never as markup."""
+    tables = RichTable(title=text(f"{source}: {len(summary['tables'])} tables, depth {summary['depth']}"))
     for col in ("table", "rows", "primary key", "time column", "columns (kind)", "most missing"):
         tables.add_column(col)
     for name, info in summary["tables"].items():
@@ -309,12 +347,12 @@ def _show_summary(source: str, summary: dict) -> None:
             kinds[kind] = kinds.get(kind, 0) + 1
         worst = max(info["missing"].items(), key=lambda kv: kv[1], default=("", 0.0))
         tables.add_row(
-            name,
+            text(name),
             f"{info['rows']:,}",
-            ", ".join(info["primary_key"]) or "-",
-            info["time_column"] or "-",
+            text(", ".join(info["primary_key"]) or "-"),
+            text(info["time_column"] or "-"),
             ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
-            f"{worst[0]} {worst[1]:.1%}" if worst[1] else "-",
+            text(f"{worst[0]} {worst[1]:.1%}") if worst[1] else "-",
         )
     console.print(tables)
     fks = RichTable(title=f"{len(summary['foreign_keys'])} foreign keys")
@@ -323,17 +361,17 @@ def _show_summary(source: str, summary: dict) -> None:
     for fk in summary["foreign_keys"]:
         note = " (self)" if fk["self_reference"] else ""
         fks.add_row(
-            f"{fk['child']}({', '.join(fk['columns'])})",
-            f"{fk['parent']}({', '.join(fk['parent_columns'])}){note}",
+            text(f"{fk['child']}({', '.join(fk['columns'])})"),
+            text(f"{fk['parent']}({', '.join(fk['parent_columns'])}){note}"),
             f"[red]{fk['orphans']:,}[/]" if fk["orphans"] else "0",
             f"{fk['nulls']:,}",
         )
     console.print(fks)
     for cycle in summary["cycles"]:
-        console.print(f"cycle: {' -> '.join(cycle)}")
+        console.print(f"cycle: {text(' -> '.join(cycle))}")
     for problem in summary["problems"]:
         style = "red" if problem["severity"] == "error" else "yellow"
-        console.print(f"[{style}]{problem['severity']}[/]: {problem['message']}")
+        console.print(f"[{style}]{problem['severity']}[/]: {text(problem['message'])}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from dbtwin.schema import load_schema, save_schema, schema_from_dict, schema_fro
 def test_own_format_round_trip(chinook, flights_jan, tmp_path):
     for db in (chinook, flights_jan):
         path = tmp_path / "m.json"
-        save_schema(db.schema, path)
+        save_schema(db.schema, path, replace=True)
         assert load_schema(path) == db.schema
         assert json.loads(path.read_text())["version"] == 1
 

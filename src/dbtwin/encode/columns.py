@@ -1,7 +1,8 @@
 """Column encoders: each turns one column into model features and back, with JSON-serialisable state.
 
 * :class:`NumericEncoder`: quantile-to-normal score, integer kind and decimals restored, range clipped;
-  missing values become a separate two-class feature (a flag) plus a filled score of 0.
+  missing values and infinities become a separate categorical feature (a flag: value, NULL, +inf,
+  -inf, those that occur) plus a filled score of 0, so no infinity turns into NULL.
 * :class:`CategoricalEncoder`: codes for masked diffusion; a missing value is a category of its own.
   For free text and identifier-like strings only values seen at least ``min_count`` times become
   categories; the rest share an "other" code that is sampled as a placeholder of the same shape
@@ -27,7 +28,8 @@ _MISSING = "__missing__"
 
 @dataclass
 class NumericEncoder:
-    """A numeric (or datetime-offset) column as one normal score plus an optional missing flag."""
+    """A numeric (or datetime-offset) column as one normal score plus an optional flag: code 0 is a
+    finite value, the next codes stand for NULL (``has_missing``) and then each of ``infinities``."""
 
     column: str
     quantile: QuantileNormal
@@ -36,6 +38,7 @@ class NumericEncoder:
     lower: float
     upper: float
     has_missing: bool
+    infinities: list[float] = field(default_factory=list)
 
     @classmethod
     def fit(cls, column: str, values: np.ndarray, integer: bool) -> NumericEncoder:
@@ -48,34 +51,53 @@ class NumericEncoder:
             decimals=None if integer else _decimals(present),
             lower=float(present.min()) if len(present) else 0.0,
             upper=float(present.max()) if len(present) else 0.0,
-            has_missing=bool((~np.isfinite(values)).any()),
+            has_missing=bool(np.isnan(values).any()),
+            infinities=[v for v in (np.inf, -np.inf) if (values == v).any()],
         )
+
+    @property
+    def flag_values(self) -> list[float]:
+        """What each flag code above 0 stands for (NaN for NULL)."""
+        return ([np.nan] if self.has_missing else []) + list(self.infinities)
+
+    @property
+    def has_flag(self) -> bool:
+        return bool(self.flag_values)
 
     def transform(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         values = np.asarray(values, dtype=np.float64)
-        missing = ~np.isfinite(values)
-        scores = self.quantile.transform(np.where(missing, self.lower, values))
-        scores[missing] = 0.0
-        return scores, (missing.astype(np.int64) if self.has_missing else None)
+        special = ~np.isfinite(values)
+        scores = self.quantile.transform(np.where(special, self.lower, values))
+        scores[special] = 0.0
+        if not self.has_flag:
+            return scores, None
+        flag = np.zeros(len(values), dtype=np.int64)
+        for code, value in enumerate(self.flag_values, start=1):
+            flag[np.isnan(values) if np.isnan(value) else values == value] = code
+        return scores, flag
 
-    def inverse(self, scores: np.ndarray, missing: np.ndarray | None) -> np.ndarray:
+    def inverse(self, scores: np.ndarray, flag: np.ndarray | None) -> np.ndarray:
         values = np.clip(self.quantile.inverse(scores), self.lower, self.upper)
         if self.integer:
             values = np.round(values)
         elif self.decimals is not None:
             values = np.round(values, self.decimals)
-        if missing is not None:
-            values = np.where(missing.astype(bool), np.nan, values)
+        if flag is not None:
+            lookup = np.array([0.0, *self.flag_values])
+            flag = np.clip(np.asarray(flag, dtype=np.int64), 0, len(lookup) - 1)
+            values = np.where(flag > 0, lookup[flag], values)
         return values
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["quantile"] = self.quantile.quantiles
+        data["infinities"] = ["inf" if v > 0 else "-inf" for v in self.infinities]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NumericEncoder:
-        return cls(**{**data, "quantile": QuantileNormal(list(data["quantile"]))})
+        infinities = [float(v) for v in data.get("infinities", [])]
+        return cls(**{**data, "quantile": QuantileNormal(list(data["quantile"])), "infinities": infinities})
 
 
 @dataclass

@@ -39,7 +39,7 @@ class TableEncoder:
     categorical: list[CategoricalEncoder] = field(default_factory=list)
     constant: list[ConstantEncoder] = field(default_factory=list)
     datetimes: list[DatetimeInfo] = field(default_factory=list)
-    #: for each numeric encoder with missing values, the index of its flag in ``categorical``
+    #: for each numeric encoder with missing or infinite values, the index of its flag in ``categorical``
     missing_flag: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -100,9 +100,10 @@ class TableEncoder:
     # --------------------------------------------------------------------------- features
     def _add_numeric(self, encoder: NumericEncoder) -> None:
         self.numeric.append(encoder)
-        if encoder.has_missing:
+        if encoder.has_flag:
             self.missing_flag[encoder.column] = len(self.categorical)
-            self.categorical.append(CategoricalEncoder(f"{encoder.column}.missing", [0, 1]))
+            codes = list(range(1 + len(encoder.flag_values)))
+            self.categorical.append(CategoricalEncoder(f"{encoder.column}.missing", codes))
 
     @property
     def num_numeric(self) -> int:

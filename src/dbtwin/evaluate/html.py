@@ -236,8 +236,9 @@ def write_report(
     metrics: dict[str, Any],
     directory: str | Path,
     title: str = "dbtwin evaluation",
+    replace: bool = False,
 ) -> Path:
-    """Write ``report.html`` into ``directory``, atomically."""
+    """Write ``report.html`` into ``directory``, atomically; an existing one is replaced only when ``replace``."""
     path = Path(directory) / "report.html"
-    atomic_write_text(path, render_report(real, synthetic, metrics, title))
+    atomic_write_text(path, render_report(real, synthetic, metrics, title), replace=replace)
     return path

@@ -83,8 +83,9 @@ def evaluate(
     return result
 
 
-def write_metrics(metrics: dict[str, Any], directory: str | Path) -> Path:
-    """Write ``metrics.json`` into ``directory`` (created if needed), atomically."""
+def write_metrics(metrics: dict[str, Any], directory: str | Path, replace: bool = False) -> Path:
+    """Write ``metrics.json`` into ``directory`` (created if needed), atomically; an existing one is
+    replaced only when ``replace``."""
     path = Path(directory) / "metrics.json"
-    atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(metrics, indent=2) + "\n", replace=replace)
     return path

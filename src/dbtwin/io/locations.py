@@ -74,4 +74,15 @@ def check_destination(destination: str | os.PathLike, protect: list[str | os.Pat
             )
 
 
-__all__ = ["check_destination", "display", "local_path", "same_server_database"]
+def source_files(source: str | os.PathLike) -> list[Path]:
+    """The paths on this machine that reading ``source`` touches (resolved): a SQLite file; a
+    directory and every file in it. Empty for servers and bundled datasets."""
+    path = local_path(source)
+    if path is None or not path.exists():
+        return []
+    if path.is_dir():
+        return [path, *(p.resolve() for p in path.iterdir())]
+    return [path]
+
+
+__all__ = ["check_destination", "display", "local_path", "same_server_database", "source_files"]

@@ -123,6 +123,63 @@ def write(
         write_directory(db, text, file_format or "parquet", replace=replace)
 
 
+def preflight_destination(
+    destination: str | os.PathLike, replace: bool = False, protect: list[str | os.PathLike] | tuple = ()
+) -> None:
+    """The checks :func:`write` makes, made before any expensive work (reading, fitting, sampling):
+    the destination is not one of ``protect`` nor holds one, holds no data unless ``replace``, and can
+    be written (its folder exists or can be made, and is writable; the server answers)."""
+    text = os.fspath(destination)
+    check_destination(text, list(protect))
+    if "://" in text and not text.startswith("sqlite:///"):
+        _preflight_server(text, replace)
+        return
+    path = Path(text.removeprefix("sqlite:///")).expanduser()
+    sqlite = text.startswith("sqlite:///") or path.suffix.lower() in SQLITE_SUFFIXES
+    if path.is_dir():
+        if sqlite:
+            raise DestinationNotEmptyError(f"'{path}' is a directory, not a SQLite file")
+        if any(path.iterdir()) and not replace:
+            raise DestinationNotEmptyError(
+                f"directory '{path}' already holds files; pass replace=True (--replace) to replace dbtwin's files in it"
+            )
+    elif path.exists():
+        if not sqlite and not _is_sqlite(path):
+            raise DestinationNotEmptyError(f"'{path}' exists and is not a directory")
+        if path.stat().st_size > 0 and not replace:
+            raise DestinationNotEmptyError(f"'{path}' already exists; pass replace=True (--replace) to overwrite it")
+        if path.stat().st_size > 0 and not _is_sqlite(path):
+            raise DestinationNotEmptyError(
+                f"'{path}' exists and is not a SQLite database; dbtwin replaces only SQLite files"
+            )
+    folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise DestinationNotEmptyError(f"cannot write '{path}': '{folder}' is not a writable directory")
+
+
+def _preflight_server(url: str, replace: bool) -> None:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise UnsupportedSourceError(f"cannot write to {display(url)}: {exc}") from None
+    try:
+        existing = sa.inspect(engine).get_table_names()
+    except sa.exc.DBAPIError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise UnsupportedSourceError(f"cannot write to {display(url)}: {reason}") from None
+    finally:
+        engine.dispose()
+    if existing and not replace:
+        raise DestinationNotEmptyError(
+            f"the destination database already holds {len(existing)} table(s); pass replace=True (--replace) "
+            "to replace the clashing ones"
+        )
+
+
 def _write_sqlite_file(db: Database, path: Path, replace: bool) -> None:
     if path.exists() and path.stat().st_size > 0 and not replace:
         raise DestinationNotEmptyError(

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.nn.module_dict import ModuleDict
 
+from dbtwin.nn.keys import ModuleKeys
 from dbtwin.nn.message_passing import residual_message_passing
 
 EdgeType = tuple[str, str, str]
@@ -103,16 +104,23 @@ class HeteroDenoiser(nn.Module):
         self.hidden = hidden
         self.num_layers = num_layers
         self.time = SinusoidalTime(hidden)
-        self.inputs = ModuleDict({t: TableInput(spec, hidden, cat_dim) for t, spec in tables.items()})
+        self.keys = ModuleKeys(tables, self.edge_types)  # modules keyed by position: any name works
+        key = self.keys.table
+        self.inputs = ModuleDict({key[t]: TableInput(spec, hidden, cat_dim) for t, spec in tables.items()})
         self.convs = nn.ModuleList(
-            HeteroConv({et: SAGEConv((hidden, hidden), hidden, aggr=aggr) for et in self.edge_types}, aggr="sum")
+            HeteroConv(
+                {self.keys.edge[et]: SAGEConv((hidden, hidden), hidden, aggr=aggr) for et in self.edge_types},
+                aggr="sum",
+            )
             for _ in range(num_layers)
         )
-        self.norms = nn.ModuleList(ModuleDict({t: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers))
+        self.norms = nn.ModuleList(
+            ModuleDict({key[t]: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers)
+        )
         width = hidden * head_mult
         self.heads = ModuleDict(
             {
-                t: nn.Sequential(
+                key[t]: nn.Sequential(
                     nn.Linear(hidden, width),
                     nn.SiLU(),
                     nn.Linear(width, width),
@@ -132,18 +140,20 @@ class HeteroDenoiser(nn.Module):
         edge_index: dict[EdgeType, Tensor],
     ) -> dict[str, tuple[Tensor, list[Tensor]]]:
         """Per table present in the inputs: (predicted noise of numerics, logits per categorical)."""
+        key = self.keys.table
         h = {
-            name: self.inputs[name](x_num[name], x_cat[name]) + self.time(t[name])
+            key[name]: self.inputs[key[name]](x_num[name], x_cat[name]) + self.time(t[name])
             for name in x_num
-            if name in self.inputs
+            if name in key
         }
-        h = residual_message_passing(h, edge_index, self.convs, self.norms)
+        h = residual_message_passing(h, self.keys.edges_in(edge_index), self.convs, self.norms)
         result = {}
-        for name, state in h.items():
+        for k, state in h.items():
+            name = self.keys.table_name[k]
             spec = self.tables[name]
             if not spec.has_features:
                 continue
-            y = self.heads[name](torch.relu(state))
+            y = self.heads[k](torch.relu(state))
             eps = y[:, : spec.num_numeric]
             logits = (
                 list(torch.split(y[:, spec.num_numeric :], spec.cardinalities, dim=-1)) if spec.cardinalities else []

@@ -20,6 +20,7 @@ from torch_geometric.nn.module_dict import ModuleDict
 from torch_geometric.nn.parameter_dict import ParameterDict
 
 from dbtwin.nn.denoiser import TableInput, TableSpec
+from dbtwin.nn.keys import ModuleKeys
 from dbtwin.nn.message_passing import residual_message_passing
 from dbtwin.predict.text import FinetunedText
 
@@ -98,17 +99,26 @@ class RelationalGNN(nn.Module):
         )
         self.aggr = aggr if isinstance(aggr, str) else list(aggr)
         self.text_tower = text_tower
-        self.inputs = ModuleDict({t: RowInput(s, self.text_dims.get(t, 0), hidden, cat_dim) for t, s in tables.items()})
-        self.age = ModuleDict({t: AgeEncoding(hidden) for t in self.timed})
-        self.static = ParameterDict({t: nn.Parameter(torch.zeros(hidden)) for t in tables if t not in self.timed})
+        self.keys = ModuleKeys(tables, self.edge_types)  # modules keyed by position: any name works
+        key = self.keys.table
+        self.inputs = ModuleDict(
+            {key[t]: RowInput(s, self.text_dims.get(t, 0), hidden, cat_dim) for t, s in tables.items()}
+        )
+        self.age = ModuleDict({key[t]: AgeEncoding(hidden) for t in self.timed})
+        self.static = ParameterDict({key[t]: nn.Parameter(torch.zeros(hidden)) for t in tables if t not in self.timed})
         self.convs = nn.ModuleList(
             HeteroConv(
-                {et: SAGEConv((hidden, hidden), hidden, aggr=copy.copy(self.aggr)) for et in self.edge_types},
+                {
+                    self.keys.edge[et]: SAGEConv((hidden, hidden), hidden, aggr=copy.copy(self.aggr))
+                    for et in self.edge_types
+                },
                 aggr="sum",
             )
             for _ in range(num_layers)
         )
-        self.norms = nn.ModuleList(ModuleDict({t: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers))
+        self.norms = nn.ModuleList(
+            ModuleDict({key[t]: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers)
+        )
         self.head = nn.Sequential(
             nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim)
         )
@@ -130,11 +140,12 @@ class RelationalGNN(nn.Module):
             words = text[name]
             if self.text_tower is not None and text_tokens and name in text_tokens:
                 words = torch.cat([self._embed(*column) for column in text_tokens[name]], dim=-1)
-            state = self.inputs[name](numeric[name], codes[name], words)
-            state = state + (self.age[name](age_days[name]) if name in self.age else self.static[name])
-            h[name] = state
-        h = residual_message_passing(h, edge_index, self.convs, self.norms)
-        return self.head(h[seed_table][seed_local])
+            k = self.keys.table[name]
+            state = self.inputs[k](numeric[name], codes[name], words)
+            state = state + (self.age[k](age_days[name]) if k in self.age else self.static[k])
+            h[k] = state
+        h = residual_message_passing(h, self.keys.edges_in(edge_index), self.convs, self.norms)
+        return self.head(h[self.keys.table[seed_table]][seed_local])
 
     def _embed(self, states: Tensor, mask: Tensor, position: Tensor) -> Tensor:
         """One text column of every node through the fine-tuned layers (each distinct value once)."""

@@ -59,9 +59,13 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
         raise SchemaError(f"unsupported dbtwin metadata version {version!r} (this dbtwin reads {FORMAT_VERSION})")
     tables: dict[str, Table] = {}
     for tname, tdata in _mapping(data, "tables", "document").items():
+        if not isinstance(tdata, dict):
+            raise SchemaError(f"table '{tname}' must be described by a JSON object", table=tname)
         columns = []
         for cname, cdata in _mapping(tdata, "columns", f"table '{tname}'").items():
             try:
+                if not isinstance(cdata, dict):
+                    raise TypeError("a column is described by a JSON object")
                 columns.append(
                     Column(
                         name=cname,
@@ -77,38 +81,58 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
         pk = tdata.get("primary_key") or []
         if isinstance(pk, str):
             pk = [pk]
-        tables[tname] = Table(tname, columns, tuple(pk), tdata.get("time_column"))
+        time_column = tdata.get("time_column")
+        if not _strings(pk) or not (time_column is None or isinstance(time_column, str)):
+            raise SchemaError(
+                f'table \'{tname}\': "primary_key" must be a list of column names and "time_column" a name or null',
+                table=tname,
+            )
+        tables[tname] = Table(tname, columns, tuple(pk), time_column)
     fks = []
-    for i, fdata in enumerate(data.get("foreign_keys", [])):
+    foreign_keys = data.get("foreign_keys", [])
+    if not isinstance(foreign_keys, list):
+        raise SchemaError('"foreign_keys" must be a list')
+    for i, fdata in enumerate(foreign_keys):
+        if not isinstance(fdata, dict):
+            raise SchemaError(f"foreign key #{i} must be a JSON object")
         try:
-            fks.append(
-                ForeignKey(
-                    child=fdata["child"],
-                    columns=tuple(_as_list(fdata["columns"])),
-                    parent=fdata["parent"],
-                    parent_columns=tuple(_as_list(fdata["parent_columns"])),
-                    name=fdata.get("name", ""),
-                )
+            fk = ForeignKey(
+                child=fdata["child"],
+                columns=tuple(_as_list(fdata["columns"])),
+                parent=fdata["parent"],
+                parent_columns=tuple(_as_list(fdata["parent_columns"])),
+                name=fdata.get("name", ""),
             )
         except KeyError as exc:
             raise SchemaError(f"foreign key #{i} lacks the field {exc}", table=fdata.get("child")) from None
+        except TypeError:
+            raise SchemaError(f"foreign key #{i}: columns must be lists of names", table=fdata.get("child")) from None
+        if not all(isinstance(v, str) for v in (fk.child, fk.parent, fk.name)) or not (
+            _strings(fk.columns) and _strings(fk.parent_columns)
+        ):
+            raise SchemaError(f"foreign key #{i}: tables, columns and name must be strings")
+        fks.append(fk)
     schema = Schema(tables, fks)
     schema.check()
     return schema
 
 
-def save_schema(schema: Schema, path: str | Path) -> None:
-    """Write the schema as dbtwin metadata JSON (atomically)."""
+def save_schema(schema: Schema, path: str | Path, replace: bool = False) -> None:
+    """Write the schema as dbtwin metadata JSON (atomically); an existing file is replaced only when
+    ``replace``."""
     from dbtwin.io.atomic import atomic_write_text
 
-    atomic_write_text(Path(path), json.dumps(schema_to_dict(schema), indent=2) + "\n")
+    atomic_write_text(Path(path), json.dumps(schema_to_dict(schema), indent=2) + "\n", replace=replace)
 
 
 def load_schema(path: str | Path) -> Schema:
     """Read a metadata JSON file in dbtwin's format or SDV's multi-table format."""
+    from dbtwin.jsonfile import read_json
     from dbtwin.schema.sdv import is_sdv_metadata, schema_from_sdv
 
-    data = json.loads(Path(path).read_text())
+    data = read_json(path, "metadata file")
+    if not isinstance(data, dict):
+        raise SchemaError(f"metadata file '{path}' must hold a JSON object")
     if is_sdv_metadata(data):
         return schema_from_sdv(data)
     return schema_from_dict(data)
@@ -123,3 +147,7 @@ def _mapping(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
 
 def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _strings(values: Any) -> bool:
+    return isinstance(values, list | tuple) and all(isinstance(v, str) for v in values)

@@ -22,11 +22,16 @@ import torch.nn.functional as F  # noqa: N812
 from tqdm.auto import tqdm
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
+from dbtwin.errors import DbtwinError
 from dbtwin.graph import KHopSampler, RowGraph
 from dbtwin.nn import HeteroDenoiser
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
+
+
+class CheckpointError(DbtwinError):
+    """A checkpoint directory holds a checkpoint that cannot be resumed by this fit."""
 
 
 @dataclass
@@ -100,6 +105,7 @@ class Trainer:
             self.optimizer, lambda step: max(0.1, 1.0 - step / max(config.steps, 1))
         )
         self.state = TrainState()
+        self.fingerprint = ""
 
     def _split_rows(self) -> None:
         self.train_rows, self.val_rows = {}, {}
@@ -185,8 +191,14 @@ class Trainer:
                 losses.append(float(self._loss(self.ema, self._batch(seeds, rng, generator))))
         return float(np.mean(losses))
 
-    def fit(self, checkpoint_dir: Path | None = None, progress: bool = True) -> TrainState:
+    def fit(self, checkpoint_dir: Path | None = None, progress: bool = True, fingerprint: str = "") -> TrainState:
+        """Train; with ``checkpoint_dir``, checkpoint there and resume a checkpoint left by an
+        interrupted run, but only one whose ``fingerprint`` (data, schema, parameters) matches."""
         cfg = self.config
+        self.fingerprint = fingerprint
+        if not self.trainable:
+            self.state.stopped = "nothing to learn: no table has attribute columns that vary"
+            return self.state
         if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT).exists():
             self._resume(checkpoint_dir / CHECKPOINT)
         start = time.monotonic() - self.state.seconds
@@ -254,6 +266,7 @@ class Trainer:
             "state": asdict(self.state),
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state(),
+            "fingerprint": self.fingerprint,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -261,7 +274,20 @@ class Trainer:
         tmp.replace(path)
 
     def _resume(self, path: Path) -> None:
-        payload = torch.load(path, weights_only=True)
+        directory = path.parent
+        try:
+            payload = torch.load(path, weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(
+                f"the checkpoint in '{directory}' cannot be read ({type(exc).__name__}); delete that directory "
+                "or pass --replace (replace=True) to start afresh"
+            ) from None
+        if not isinstance(payload, dict) or payload.get("fingerprint") != self.fingerprint:
+            raise CheckpointError(
+                f"'{directory}' holds the checkpoint of another fit (other data, schema, parameters or seed); "
+                "it is not resumed: delete that directory or pass --replace (replace=True) to start afresh"
+            )
+        log.warning("resuming the interrupted fit from '%s' at step %d", directory, payload["state"]["step"])
         self.model.load_state_dict(payload["model"])
         self.ema.load_state_dict(payload["ema"])
         if payload["best"]:

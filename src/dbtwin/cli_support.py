@@ -1,0 +1,94 @@
+"""What every ``dbtwin`` command shares: one-line errors (exit code 2, never a traceback), user data
+printed as text and never as Rich markup, and checks of option values made before any expensive work.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from dbtwin.errors import DbtwinError, OptionError
+
+log = logging.getLogger("dbtwin.cli")
+err_console = Console(stderr=True, soft_wrap=True)
+
+#: Largest seed accepted (NumPy and PyTorch both take any integer in [0, 2**63)).
+MAX_SEED = 2**63 - 1
+
+
+def fail(exc: BaseException | str, hint: str | None = None) -> None:
+    """Print ``error: <message>`` as one line (the message escaped, so names such as ``[/x]`` print as
+    they are) and exit with code 2."""
+    message = " ".join(str(exc).split()) if not isinstance(exc, DbtwinError) or "\n" not in str(exc) else str(exc)
+    err_console.print(f"[bold red]error:[/] {escape(message)}" + (f" [dim]({escape(hint)})[/]" if hint else ""))
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Turn every error of a command into :func:`fail`'s one line: dbtwin's own errors and bad input
+    (``OSError``, ``ValueError``) as they are; anything else as an internal error whose traceback
+    ``--verbose`` shows. Ctrl-C exits with code 130 after the writers have cleaned up."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing half-written was left behind")
+        raise typer.Exit(code=130) from None
+    except (DbtwinError, OSError, ValueError) as exc:
+        fail(_os_message(exc) if isinstance(exc, OSError) else exc)
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        if log.isEnabledFor(logging.INFO):
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        fail(f"internal error: {type(exc).__name__}: {exc}", hint="a bug in dbtwin; run with -v for details")
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.strerror}: '{exc.filename}'"
+    return str(exc)
+
+
+def text(value: object) -> str:
+    """User data (a table name, a value, a path) fit for a Rich table cell or console line."""
+    return escape(str(value))
+
+
+# ----------------------------------------------------------------------------------- option checks
+def choice(option: str, value: str, choices: tuple[str, ...] | list[str]) -> str:
+    if value not in choices:
+        raise OptionError(option, f"must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def positive(option: str, value: float | int | None, integer: bool = False) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value <= 0:
+        raise OptionError(option, f"must be a positive {'whole ' if integer else ''}number, not {value}")
+
+
+def non_negative_int(option: str, value: int | None, upper: int | None = None) -> None:
+    if value is None:
+        return
+    if value < 0 or (upper is not None and value > upper):
+        bound = f" at most {upper}" if upper is not None else ""
+        raise OptionError(option, f"must be a whole number from 0{bound}, not {value}")
+
+
+def seed(value: int | None) -> None:
+    non_negative_int("--seed", value, MAX_SEED)
+
+
+__all__ = ["MAX_SEED", "choice", "err_console", "fail", "guard", "non_negative_int", "positive", "seed", "text"]

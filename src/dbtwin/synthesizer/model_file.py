@@ -1,0 +1,140 @@
+"""Loading a saved model directory safely: ``config.json`` plus weight and array files.
+
+Nothing in the directory is executed (weights load with ``weights_only``, arrays without pickles).
+A directory that is not a dbtwin model, a model of another version, or a file that was edited or
+truncated raises :class:`InvalidFileError` naming the file and the field at fault, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
+from dbtwin.encode.table import TableEncoder
+from dbtwin.errors import DbtwinError, InvalidFileError
+from dbtwin.jsonfile import read_json
+from dbtwin.nn import HeteroDenoiser
+from dbtwin.schema.metadata_json import schema_from_dict
+from dbtwin.structure import structure_class
+from dbtwin.synthesizer.copies import CopiedColumn
+from dbtwin.synthesizer.training import TrainState
+
+if TYPE_CHECKING:
+    from dbtwin.synthesizer.model import Synthesizer
+
+CONFIG_FILE = "config.json"
+
+
+@contextmanager
+def field(file: Path, name: str) -> Iterator[None]:
+    """Errors raised while reading field ``name`` of ``file`` become one :class:`InvalidFileError`."""
+    try:
+        yield
+    except InvalidFileError:
+        raise
+    except DbtwinError as exc:
+        raise InvalidFileError(f"{file}: field '{name}' is not valid: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, OSError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {_short(exc)}"
+        raise InvalidFileError(f"{file}: field '{name}' is missing or malformed ({detail})") from None
+
+
+def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
+    from dbtwin.synthesizer.model import MODEL_FORMAT, MODEL_VERSION
+
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        raise InvalidFileError(f"'{directory}' holds no dbtwin model (no {CONFIG_FILE})")
+    config = read_json(config_path, "model file")
+    if not isinstance(config, dict) or config.get("format") != MODEL_FORMAT:
+        raise InvalidFileError(f"{config_path}: not a dbtwin model (field 'format' is not \"{MODEL_FORMAT}\")")
+    if config.get("version") != MODEL_VERSION:
+        raise InvalidFileError(
+            f"{config_path}: field 'version' is {config.get('version')!r}; this dbtwin reads models of version "
+            f"{MODEL_VERSION}: fit the model again"
+        )
+    f = config_path
+    with field(f, "params"):
+        synth = cls(**dict(config["params"]))
+    with field(f, "schema"):
+        synth.schema_ = schema_from_dict(config["schema"])
+    with field(f, "encoders"):
+        synth.encoders_ = {t: TableEncoder.from_dict(d) for t, d in _mapping(config, "encoders").items()}
+    _same_tables(f, "encoders", set(synth.encoders_), synth.schema_.table_names)
+    with field(f, "structure"):
+        structure_cls = structure_class(config["structure"]["name"])
+        synth.structure_ = structure_cls.load(directory, config["structure"], synth.schema_)
+    with field(f, "denoiser"):
+        synth.model_ = HeteroDenoiser.from_config(config["denoiser"])
+    _same_tables(f, "denoiser.tables", set(synth.model_.tables), synth.schema_.table_names)
+    weights = directory / "weights.pt"
+    try:
+        state = torch.load(weights, weights_only=True)
+        synth.model_.load_state_dict(state)
+    except FileNotFoundError:
+        raise InvalidFileError(f"'{directory}' lacks weights.pt") from None
+    except Exception as exc:
+        raise InvalidFileError(
+            f"{weights} cannot be read or does not fit {CONFIG_FILE}'s field 'denoiser' ({type(exc).__name__})"
+        ) from None
+    with field(f, "gaussian"):
+        synth.gaussian_ = GaussianScheduler.from_dict(config["gaussian"])
+    with field(f, "masked"):
+        synth.masked_ = MaskedScheduler.from_dict(config["masked"])
+    with field(f, "fixed_tables"):
+        synth.fixed_tables_ = [str(t) for t in config["fixed_tables"]]
+        unknown = [t for t in synth.fixed_tables_ if t not in synth.schema_.tables]
+        if unknown:
+            raise ValueError(f"unknown table {unknown[0]!r}")
+    arrays = directory / "fixed_tables.npz"
+    try:
+        with np.load(arrays, allow_pickle=False) as data:
+            synth.fixed_features_ = {
+                t: (torch.from_numpy(data[f"{t}/num"]), torch.from_numpy(data[f"{t}/cat"])) for t in synth.fixed_tables_
+            }
+    except Exception as exc:
+        raise InvalidFileError(
+            f"{arrays} cannot be read or lacks a table of field 'fixed_tables' ({_short(exc)})"
+        ) from None
+    with field(f, "key_formats"):
+        synth.key_formats_ = _mapping(config, "key_formats")
+    with field(f, "key_steps"):
+        synth.key_steps_ = _mapping(config, "key_steps")
+    with field(f, "copies"):
+        synth.copies_ = [CopiedColumn.from_dict(c) for c in config.get("copies", [])]
+    with field(f, "training"):
+        training = config["training"]
+        synth.train_state_ = TrainState(
+            step=int(training["steps"]),
+            history=list(training["history"]),
+            stopped=str(training["stopped"]),
+            seconds=float(training["seconds"]),
+        )
+    return synth
+
+
+def _mapping(config: dict[str, Any], key: str) -> dict[str, Any]:
+    value = config[key]
+    if not isinstance(value, dict):
+        raise TypeError(f"'{key}' must be a JSON object")
+    return value
+
+
+def _same_tables(file: Path, name: str, found: set[str], tables: list[str]) -> None:
+    if found != set(tables):
+        odd = sorted(found ^ set(tables))
+        raise InvalidFileError(f"{file}: field '{name}' does not cover the schema's tables (differs in {odd[:3]})")
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] + ("..." if len(text) > 200 else "")
+
+
+__all__ = ["CONFIG_FILE", "field", "load_synthesizer"]
