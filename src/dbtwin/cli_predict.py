@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from dbtwin.cli_support import fail as _fail
 from dbtwin.errors import DbtwinError
 
 predict_app = typer.Typer(no_args_is_help=True, help="Predictive relational deep learning on entity tasks.")
@@ -24,11 +25,6 @@ SourceArg = Annotated[
     ),
 ]
 TaskOpt = Annotated[str, typer.Option("--task", help="A task JSON file or the name of a bundled task.")]
-
-
-def _fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=2)
 
 
 def resolve_task(task_ref: str):

@@ -44,13 +44,14 @@ def read_sql(
     try:
         inspector = sa.inspect(engine)
         names = inspector.get_table_names(schema=db_schema)
+        all_names = set(names)
         if tables is not None:
             missing = [t for t in tables if t not in names]
             if missing:
                 raise SchemaError(f"table(s) {missing} not found in the database", table=missing[0])
             names = [t for t in names if t in tables]
         meta = sa.MetaData(schema=db_schema)
-        table_objs = {n: sa.Table(n, meta, autoload_with=engine) for n in names}
+        table_objs = {n: _reflect(n, meta, engine, inspector, db_schema) for n in names}
         schema_tables: dict[str, Table] = {}
         frames: dict[str, pd.DataFrame] = {}
         foreign_keys: list[ForeignKey] = []
@@ -74,7 +75,7 @@ def read_sql(
                         continue
                     kept.append(col)
                     declared[col.name] = storage
-                frame = _read_rows(conn, tobj, kept, chunk_rows)
+                frame = _read_rows(conn, tobj, kept, chunk_rows, {c for c, st in declared.items() if st is None})
                 table_comment = _parse_comment(_table_comment(inspector, name, db_schema))
                 columns = []
                 for col in kept:
@@ -82,6 +83,8 @@ def read_sql(
                     storage = StorageType(hints["dtype"]) if "dtype" in hints else declared[col.name]
                     if storage is None:
                         storage = infer_storage(frame[col.name], name)
+                        if storage == StorageType.STRING:
+                            _warn_converted(frame[col.name], name, col.name)
                     try:
                         frame[col.name] = to_storage(frame[col.name], storage)
                     except ConversionError as exc:
@@ -102,6 +105,15 @@ def read_sql(
                 frames[name] = frame
                 for fk in inspector.get_foreign_keys(name, schema=db_schema):
                     parent = fk["referred_table"]
+                    if parent not in all_names:
+                        log.warning(
+                            "foreign key %s(%s) -> %s left out: the database has no table '%s'",
+                            name,
+                            ", ".join(fk["constrained_columns"]),
+                            parent,
+                            parent,
+                        )
+                        continue
                     if parent not in names:
                         log.warning(
                             "foreign key %s(%s) -> %s left out: table '%s' is not read",
@@ -122,10 +134,44 @@ def read_sql(
             engine.dispose()
 
 
-def _read_rows(conn: Connection, tobj: sa.Table, columns: list[sa.Column], chunk_rows: int) -> pd.DataFrame:
+def _warn_converted(values: pd.Series, table: str, column: str) -> None:
+    """Say which values of an untyped column (SQLite) become text because the column mixes types."""
+    other = [v for v in values.dropna().tolist() if not isinstance(v, str)]
+    if other:
+        log.warning(
+            "column '%s.%s' has no declared type and mixes text with other values: %d value(s) are stored "
+            "as text, e.g. %r -> %r",
+            table,
+            column,
+            len(other),
+            other[0],
+            to_storage(pd.Series([other[0]], dtype=object), StorageType.STRING).iloc[0],
+        )
+
+
+def _reflect(name: str, meta: sa.MetaData, engine: Engine, inspector: sa.Inspector, db_schema: str | None) -> sa.Table:
+    """Reflect one table's columns and primary key (foreign keys are read from the inspector, so a
+    key that references a table the database lacks, which SQLite allows, is reported, not fatal)."""
+    try:
+        return sa.Table(name, meta, autoload_with=engine, resolve_fks=False)
+    except sa.exc.NoSuchTableError as exc:
+        raise SchemaError(f"table '{name}' cannot be read: {exc}", table=name) from None
+
+
+def _read_rows(
+    conn: Connection, tobj: sa.Table, columns: list[sa.Column], chunk_rows: int, untyped: set[str] = frozenset()
+) -> pd.DataFrame:
+    """Every row of ``columns``; ``untyped`` columns keep the driver's Python objects as they are
+    (SQLite's REAL 3.0 stays a float, an integer beside a NULL stays an integer) for type inference."""
     names = [c.name for c in columns]
+    raw = [(i, n) for i, n in enumerate(names) if n in untyped]
     result = conn.execution_options(stream_results=True).execute(sa.select(*columns))
-    parts = [pd.DataFrame.from_records(chunk, columns=names) for chunk in result.partitions(chunk_rows)]
+    parts = []
+    for chunk in result.partitions(chunk_rows):
+        part = pd.DataFrame.from_records(chunk, columns=names)
+        for i, name in raw:
+            part[name] = pd.Series([row[i] for row in chunk], dtype=object)
+        parts.append(part)
     if not parts:
         return pd.DataFrame({n: pd.Series(dtype=object) for n in names})
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

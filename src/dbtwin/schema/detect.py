@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dbtwin.schema.dtypes import INT64_MAX, INT64_MIN
 from dbtwin.schema.model import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
 
 log = logging.getLogger(__name__)
@@ -50,15 +51,31 @@ def infer_storage(series: pd.Series, table: str | None = None) -> StorageType:
     values = series.dropna()
     if values.empty:
         return StorageType.STRING
-    if not all(isinstance(v, str) for v in values.head(1000)):
-        if all(isinstance(v, bool | np.bool_) for v in values.head(1000)):
+    if not all(isinstance(v, str) for v in values):
+        if all(isinstance(v, bool | np.bool_) for v in values):
             return StorageType.BOOL
+        numbers = [
+            v for v in values if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+        ]
+        if len(numbers) == len(values):  # Python numbers (SQLite's untyped columns): keep REAL as REAL
+            if any(isinstance(v, float | np.floating) for v in numbers):
+                return StorageType.FLOAT64
+            return StorageType.INT64 if all(INT64_MIN <= int(v) <= INT64_MAX for v in numbers) else StorageType.STRING
         values = values.astype(str)
     text = values.astype(str).str.strip()
     lowered = text.str.lower()
     if lowered.isin(_BOOL_WORDS).all():
         return StorageType.BOOL
-    if not text.str.match(r"^0\d").any():  # leading zeros (zip codes, codes) must stay strings
+    if not text.str.match(r"^[+-]?0\d").any():  # leading zeros (zip codes, codes) must stay strings
+        if text.str.fullmatch(r"[+-]?\d+").all():  # whole numbers: int64 if they fit, else kept as text
+            fits = all(INT64_MIN <= int(v) <= INT64_MAX for v in text)
+            if not fits:
+                log.warning(
+                    "column '%s.%s' holds integers beyond the int64 range; it is read as text",
+                    table,
+                    series.name,
+                )
+            return StorageType.INT64 if fits else StorageType.STRING
         numeric = pd.to_numeric(text, errors="coerce")
         if numeric.notna().all():
             return infer_storage(numeric.astype("float64"))

@@ -24,10 +24,11 @@ PANDAS_DTYPE: dict[StorageType, str] = {
 class ConversionError(ValueError):
     """Values that cannot be held by the declared storage type; ``examples`` holds a few of them."""
 
-    def __init__(self, count: int, examples: list[object]) -> None:
-        super().__init__(f"{count} value(s) do not fit, e.g. {examples[:3]!r}")
+    def __init__(self, count: int, examples: list[object], reason: str = "") -> None:
+        super().__init__(f"{count} value(s) {reason or 'do not fit'}, e.g. {examples[:3]!r}")
         self.count = count
         self.examples = examples
+        self.reason = reason
 
 
 def to_storage(series: pd.Series, dtype: StorageType) -> pd.Series:
@@ -53,6 +54,8 @@ def to_storage(series: pd.Series, dtype: StorageType) -> pd.Series:
         _raise_on_loss(series, mapped.notna(), present)
         return mapped.astype("boolean")
     # numeric
+    if dtype == StorageType.INT64 and series.dtype == object:
+        return _exact_int64(series, present)
     if pd.api.types.is_bool_dtype(series.dtype):
         numeric = series.astype("float64")
     elif pd.api.types.is_numeric_dtype(series.dtype):
@@ -69,6 +72,41 @@ def to_storage(series: pd.Series, dtype: StorageType) -> pd.Series:
         if frac.any():
             raise ConversionError(int(frac.sum()), series[frac].head(3).tolist())
     return values.astype("Int64")
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Integers a float64 holds exactly.
+EXACT_FLOAT_INT = 2**53
+
+
+def _exact_int64(series: pd.Series, present: pd.Series) -> pd.Series:
+    """Integers from Python objects or text without a detour through float64 (which rounds above
+    2**53); values beyond int64 raise :class:`ConversionError` saying so."""
+    numeric = pd.to_numeric(series.astype(object).where(present, None), errors="coerce")
+    _raise_on_loss(series, numeric.notna(), present)
+    if pd.api.types.is_integer_dtype(numeric.dtype):
+        return numeric.astype("Int64")
+    values = numeric.to_numpy(dtype="float64", na_value=np.nan)
+    frac = present.to_numpy() & (np.mod(np.nan_to_num(values), 1) != 0)
+    if frac.any():
+        raise ConversionError(int(frac.sum()), series[frac].head(3).tolist(), "are not whole numbers")
+    if not (np.abs(np.nan_to_num(values)) >= EXACT_FLOAT_INT).any():
+        return numeric.astype("Int64")
+    exact: list[int | None] = []
+    beyond: list[object] = []
+    for value, ok in zip(series.tolist(), present.tolist(), strict=True):
+        if not ok:
+            exact.append(None)
+            continue
+        number = int(value.strip()) if isinstance(value, str) and value.strip().lstrip("+-").isdigit() else None
+        if number is None:
+            number = int(value) if float(value).is_integer() else None
+        if number is None or not INT64_MIN <= number <= INT64_MAX:
+            beyond.append(value)
+        exact.append(number)
+    if beyond:
+        raise ConversionError(len(beyond), beyond[:3], "are integers beyond the int64 range (read them as text)")
+    return pd.Series(pd.array(exact, dtype="Int64"), index=series.index)
 
 
 def conform_frame(frame: pd.DataFrame, dtypes: dict[str, StorageType]) -> pd.DataFrame:
