@@ -39,7 +39,8 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log pro
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, show_time=False)],
+        handlers=[RichHandler(console=err_console, show_path=False, show_time=False, markup=False)],
+        force=True,
     )
 
 

@@ -46,6 +46,11 @@ def guard() -> Iterator[None]:
     except (DbtwinError, OSError, ValueError) as exc:
         fail(_os_message(exc) if isinstance(exc, OSError) else exc)
     except Exception as exc:
+        import sqlalchemy as sa
+
+        if isinstance(exc, sa.exc.SQLAlchemyError):  # the server refused something: its own first line
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            fail(f"the database refused: {reason}", hint="run with -v for details")
         log.debug("internal error", exc_info=True)
         if log.isEnabledFor(logging.INFO):
             import traceback

@@ -74,7 +74,7 @@ class Database:
                             name,
                             col.name,
                             f"column '{name}.{col.name}' is declared {col.dtype.value} but {exc.count} value(s) "
-                            f"are not, e.g. {exc.examples[:3]!r}",
+                            f"{exc.reason or 'are not'}, e.g. {exc.examples[:3]!r}",
                             exc.count,
                         )
                     )

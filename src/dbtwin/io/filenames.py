@@ -31,7 +31,7 @@ def table_file_stem(name: str) -> str:
     # a hashed stem (those hold '~')
     stem = quote(name, safe="_-").replace(".", "%2E").replace("~", "%7E")
     if stem.lower() in _RESERVED:
-        stem = "%" + stem.encode().hex().upper()  # letters as %XX: quote() never writes that, so no clash
+        stem = "".join(f"%{b:02X}" for b in stem.encode())  # letters as %XX: quote() never writes that
     if not stem or len(stem.encode()) > MAX_STEM_BYTES:
         stem = _hashed(stem, name)
     return stem

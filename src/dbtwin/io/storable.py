@@ -131,8 +131,8 @@ def _check_identifier(text: str, target: str, what: str, table: str, column: str
         length = size if unit == "bytes" else len(text)
         if length > longest:
             raise NotStorableError(
-                f"{what} is {length} {unit} long; {_label(target)} allows at most {longest}: rename it "
-                "(--metadata cannot rename; rename it in the source)",
+                f"{what} is {length} {unit} long; {_label(target)} allows at most {longest}: rename it in the "
+                "source, or write to another kind of destination",
                 table,
                 column,
             )
