@@ -23,7 +23,7 @@ def invoke(*args: str):
 def assert_clean_failure(result, *fragments: str) -> None:
     """Exit code 2, ``error:`` and the fragments on one line, no traceback."""
     assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(result.exception, SystemExit)
     lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert lines, result.output
     text = " ".join(result.output.split())

@@ -31,7 +31,7 @@ def _no_tables(url: str) -> bool:
 @pytest.mark.servers
 def test_identifier_limits_of_each_server(postgres_url, mariadb_url):
     pg_long = "é" * 32  # 64 bytes: one over PostgreSQL's 63
-    with pytest.raises(NotStorableError, match="table name 'é+' is 64 bytes long; PostgreSQL allows at most 63"):
+    with pytest.raises(NotStorableError, match=r"table name 'é+' is 64 bytes long; PostgreSQL allows at most 63"):
         write(single(pg_long, "v", ["a"]), postgres_url)
     assert _no_tables(postgres_url)
     col = "c" * 65
