@@ -51,3 +51,27 @@ def test_make_unique_moves_repeats_to_the_next_free_slot(flights_jan):
     names = pd.DataFrame({"g": [1, 1, 2], "name": ["a", "a", "a"]})
     fixed = make_unique(names, ("g", "name"), {"name": 0.0}, {"g": StorageType.INT64, "name": StorageType.STRING})
     assert fixed["name"].tolist() == ["a", "a-2", "a"]
+
+
+def test_make_unique_keeps_extreme_and_string_keys_distinct():
+    import pandas as pd
+
+    from dbtwin.schema.model import StorageType
+    from dbtwin.synthesizer.keys import make_unique
+
+    big = 2**63 - 1025  # float64 cannot step integers this large
+    frame = pd.DataFrame(
+        {
+            "g": ["", "", "", "a", "a"],
+            "n": pd.array([big, big, big, 1, 1], dtype="Int64"),
+            "s": ["x", "x", "x-1", "y", "y"],
+        }
+    )
+    out = make_unique(frame, ("g", "n"), {"n": 1.0}, {"g": StorageType.STRING, "n": StorageType.INT64})
+    assert not out.duplicated(["g", "n"]).any() and out["n"].max() <= 2**63 - 1
+    assert out.loc[3:, "n"].tolist() in ([1, 2], [1, 0])
+    strings = make_unique(frame, ("s",), {"s": 0.0}, {"s": StorageType.STRING})
+    assert strings["s"].is_unique  # 'x-1' existed already: the second repeat of 'x' gets another name
+    times = pd.DataFrame({"t": pd.to_datetime(["2262-04-11 23:47:16.854775"] * 3)})
+    stamped = make_unique(times, ("t",), {"t": 1.0}, {"t": StorageType.DATETIME})
+    assert stamped["t"].is_unique

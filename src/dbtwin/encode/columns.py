@@ -23,6 +23,8 @@ import pandas as pd
 from dbtwin.encode.quantile import QuantileNormal
 
 MAX_DECIMALS = 6
+#: The largest float64 that is an int64.
+_LARGEST_INT64_FLOAT = float(np.nextafter(2.0**63, 0))
 _MISSING = "__missing__"
 
 
@@ -78,8 +80,8 @@ class NumericEncoder:
 
     def inverse(self, scores: np.ndarray, flag: np.ndarray | None) -> np.ndarray:
         values = np.clip(self.quantile.inverse(scores), self.lower, self.upper)
-        if self.integer:
-            values = np.round(values)
+        if self.integer:  # inside int64 as float64 holds it (2**63 - 1 rounds up to 2**63 otherwise)
+            values = np.clip(np.round(values), -(2.0**63), _LARGEST_INT64_FLOAT)
         elif self.decimals is not None:
             values = np.round(values, self.decimals)
         if flag is not None:

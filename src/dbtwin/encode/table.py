@@ -45,13 +45,14 @@ class TableEncoder:
     @classmethod
     def fit(cls, table: Table, frame: pd.DataFrame, structural: set[str], text_min_count: int = 3) -> TableEncoder:
         enc = cls(table.name)
-        offsets = enc._fit_datetimes(table, frame, structural)
+        constant = {c.name for c in table.columns if c.name not in structural and _is_constant(frame[c.name])}
+        offsets = enc._fit_datetimes(table, frame, structural | constant)
         for col in table.columns:
             if col.name in structural:
                 continue
             series = frame[col.name]
             present = series.dropna()
-            if present.nunique() <= 1 and not (series.isna().any() and len(present)):
+            if col.name in constant:
                 value = _json_value(present.iloc[0]) if len(present) else None
                 if col.dtype == StorageType.DATETIME and value is not None:
                     value = pd.Timestamp(present.iloc[0]).isoformat()
@@ -152,8 +153,7 @@ class TableEncoder:
             days = columns[info.column]
             if info.relative_to is not None:
                 days = days + _days(columns[info.relative_to], pd.Timestamp(info.base))
-            stamps = pd.Timestamp(info.base) + pd.to_timedelta(pd.Series(days) * _NANOS_PER_DAY, unit="ns")
-            columns[info.column] = stamps.dt.round(info.unit if info.unit != "m" else "min").to_numpy()
+            columns[info.column] = _stamps(days, pd.Timestamp(info.base), info.unit)
         for const in self.constant:
             columns[const.column] = [const.value] * n
         return pd.DataFrame(columns, index=pd.RangeIndex(n))
@@ -181,13 +181,37 @@ class TableEncoder:
         )
 
 
+def _is_constant(series: pd.Series) -> bool:
+    """One value on every row (or NULL on every row): kept aside, not modelled."""
+    present = series.dropna()
+    return present.nunique() <= 1 and not (series.isna().any() and len(present))
+
+
 def _days(values: Any, base: pd.Timestamp) -> np.ndarray:
+    """Days from ``base`` as floats (NaN for NaT); no timedelta64, so spans beyond 292 years work."""
     series = pd.Series(values)
     if not pd.api.types.is_datetime64_any_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    nanos = (series - base).to_numpy(dtype="timedelta64[ns]").astype(np.int64).astype(np.float64)
-    nanos[series.isna().to_numpy()] = np.nan
+    stamps = series.to_numpy(dtype="datetime64[ns]")
+    nanos = stamps.astype(np.int64).astype(np.float64) - float(pd.Timestamp(base).value)
+    nanos[np.isnat(stamps)] = np.nan
     return nanos / _NANOS_PER_DAY
+
+
+#: The range of datetime64[ns], a day inside each end so that rounding cannot step out of it.
+_FIRST_NANO = float(pd.Timestamp.min.value) + _NANOS_PER_DAY
+_LAST_NANO = float(pd.Timestamp.max.value) - _NANOS_PER_DAY
+
+
+def _stamps(days: np.ndarray, base: pd.Timestamp, unit: str) -> np.ndarray:
+    """Datetimes ``days`` after ``base`` (NaT where NaN), rounded to ``unit``, kept inside datetime64[ns]."""
+    days = np.asarray(days, dtype=np.float64)
+    missing = ~np.isfinite(days)
+    nanos = np.clip(float(pd.Timestamp(base).value) + np.nan_to_num(days) * _NANOS_PER_DAY, _FIRST_NANO, _LAST_NANO)
+    stamps = pd.Series(nanos.astype(np.int64).view("datetime64[ns]"))
+    stamps = stamps.dt.round(unit if unit != "m" else "min")
+    stamps[missing] = pd.NaT
+    return stamps.to_numpy()
 
 
 def _unit(series: pd.Series) -> str:

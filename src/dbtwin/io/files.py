@@ -225,7 +225,10 @@ def _read_file(file: Path, table: str, columns: list[str] | None) -> pd.DataFram
     try:
         if _SUFFIXES.get(file.suffix.lower(), "parquet") == "parquet":
             return pd.read_parquet(file)
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        # blank lines are rows: a one-column table writes a NULL or a space as one
+        frame = pd.read_csv(
+            file, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8", skip_blank_lines=False
+        )
     except pd.errors.ParserError as exc:
         raise InvalidFileError(f"table '{table}' (file '{file}'): {_parser_message(exc)}") from None
     except pd.errors.EmptyDataError:
@@ -249,4 +252,5 @@ def _to_csv(frame: pd.DataFrame, schema: Schema, name: str, file: Path) -> None:
     for col in schema.table(name).columns:
         if col.dtype == StorageType.DATETIME:
             out[col.name] = out[col.name].dt.strftime("%Y-%m-%d %H:%M:%S.%f").str.removesuffix(".000000")
-    out.to_csv(file, index=False, encoding="utf-8")
+    # RFC 4180 line ends: a field holding a lone "\r" is quoted too (with "\n" ends it would split the row)
+    out.to_csv(file, index=False, encoding="utf-8", lineterminator="\r\n")

@@ -75,7 +75,9 @@ def read_sql(
                         continue
                     kept.append(col)
                     declared[col.name] = storage
-                frame = _read_rows(conn, tobj, kept, chunk_rows, {c for c, st in declared.items() if st is None})
+                # integers beside NULLs would pass through float64 (rounding above 2**53): kept as objects
+                as_objects = {c for c, st in declared.items() if st is None or st == StorageType.INT64}
+                frame = _read_rows(conn, tobj, kept, chunk_rows, as_objects)
                 table_comment = _parse_comment(_table_comment(inspector, name, db_schema))
                 columns = []
                 for col in kept:
@@ -103,7 +105,7 @@ def read_sql(
                 time_col = table_comment.get("time_column")
                 schema_tables[name] = Table(name, columns, pk, time_col if time_col in frame.columns else None)
                 frames[name] = frame
-                for fk in inspector.get_foreign_keys(name, schema=db_schema):
+                for fk in _foreign_keys(inspector, name, db_schema):
                     parent = fk["referred_table"]
                     if parent not in all_names:
                         log.warning(
@@ -149,6 +151,16 @@ def _warn_converted(values: pd.Series, table: str, column: str) -> None:
         )
 
 
+def _foreign_keys(inspector: sa.Inspector, name: str, db_schema: str | None) -> list[dict]:
+    try:
+        return inspector.get_foreign_keys(name, schema=db_schema)
+    except (AttributeError, KeyError, IndexError, ValueError) as exc:
+        raise SchemaError(
+            f"the foreign keys of table '{name}' cannot be read: the catalog cannot be parsed ({type(exc).__name__})",
+            table=name,
+        ) from None
+
+
 def _reflect(name: str, meta: sa.MetaData, engine: Engine, inspector: sa.Inspector, db_schema: str | None) -> sa.Table:
     """Reflect one table's columns and primary key (foreign keys are read from the inspector, so a
     key that references a table the database lacks, which SQLite allows, is reported, not fatal)."""
@@ -156,13 +168,18 @@ def _reflect(name: str, meta: sa.MetaData, engine: Engine, inspector: sa.Inspect
         return sa.Table(name, meta, autoload_with=engine, resolve_fks=False)
     except sa.exc.NoSuchTableError as exc:
         raise SchemaError(f"table '{name}' cannot be read: {exc}", table=name) from None
+    except (AttributeError, KeyError, IndexError, ValueError) as exc:  # a catalog entry SQLAlchemy cannot parse
+        raise SchemaError(
+            f"table '{name}' cannot be read: its definition in the catalog cannot be parsed ({type(exc).__name__})",
+            table=name,
+        ) from None
 
 
 def _read_rows(
     conn: Connection, tobj: sa.Table, columns: list[sa.Column], chunk_rows: int, untyped: set[str] = frozenset()
 ) -> pd.DataFrame:
     """Every row of ``columns``; ``untyped`` columns keep the driver's Python objects as they are
-    (SQLite's REAL 3.0 stays a float, an integer beside a NULL stays an integer) for type inference."""
+    (SQLite's REAL 3.0 stays a float, an integer beside a NULL stays an exact integer)."""
     names = [c.name for c in columns]
     raw = [(i, n) for i, n in enumerate(names) if n in untyped]
     result = conn.execution_options(stream_results=True).execute(sa.select(*columns))

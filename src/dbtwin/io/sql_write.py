@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from dbtwin.database import NULL_REF, Database, parent_positions
 from dbtwin.errors import DataValidationError, DestinationNotEmptyError, SchemaError
 from dbtwin.io.storable import check_storable, target_of
-from dbtwin.schema.model import Column, ForeignKey, StorageType, Table
+from dbtwin.schema.model import Column, ForeignKey, StorageType, Table, strongly_connected
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def write_sql(
     engine = _create_engine(destination) if isinstance(destination, str) else destination
     try:
         check_storable(db, target_of(engine.dialect.name))
-        _refuse_orphans(db)
+        _refuse_invalid(db)
         inspector = sa.inspect(engine)
         existing = set(inspector.get_table_names(schema=db_schema))
         if existing and not replace:
@@ -74,9 +74,9 @@ def write_sql(
             if clashing
             else {t: t for t in db.schema.table_names}
         )
-        deferred = _deferred_foreign_keys(db)
+        order, deferred = insert_plan(db)
         meta = _build_metadata(db, engine.dialect, db_schema, deferred, names)
-        _write_tables(engine, db, meta, names, deferred, batch_rows, db_schema, clashing, token)
+        _write_tables(engine, db, meta, names, order, deferred, batch_rows, db_schema, clashing, token)
     finally:
         if isinstance(destination, str):
             engine.dispose()
@@ -111,6 +111,7 @@ def _write_tables(
     db: Database,
     meta: sa.MetaData,
     names: dict[str, str],
+    order: list[str],
     deferred: list[ForeignKey],
     batch_rows: int,
     db_schema: str | None,
@@ -118,7 +119,6 @@ def _write_tables(
     token: str,
 ) -> None:
     transactional_ddl = _transactional_ddl(engine)
-    order = db.schema.topological_order()
     created = False
     try:
         with engine.begin() as conn:
@@ -201,48 +201,72 @@ def _quoted(prep: sa.sql.compiler.IdentifierPreparer, name: str, db_schema: str 
     return f"{prep.quote_schema(db_schema)}.{prep.quote(name)}" if db_schema else prep.quote(name)
 
 
-def _refuse_orphans(db: Database) -> None:
-    from dbtwin.schema.validate import orphan_counts
+def _refuse_invalid(db: Database) -> None:
+    """Refuse, before anything is written, rows the constraints would reject: NULL or duplicate
+    primary keys, NULLs in NOT NULL columns, orphan foreign keys (empty tables are fine)."""
+    from dbtwin.schema.validate import Problem, find_problems, orphan_counts
 
+    problems = [
+        p
+        for p in find_problems(db, include_orphans=False)
+        if p.severity == "error" and p.code in ("null_primary_key", "duplicate_primary_key", "null_in_not_null")
+    ]
     orphaned = [(fk, n) for fk, n, _ in orphan_counts(db) if n]
     if orphaned:
         listing = "; ".join(f"{fk}: {n} row(s)" for fk, n in orphaned)
-        raise DataValidationError(
-            [
+        fk = orphaned[0][0]
+        problems.append(
+            Problem(
+                "orphan_foreign_key",
+                fk.child,
+                fk.columns[0],
                 f"cannot create foreign-key constraints over orphan rows ({listing}); resolve them first "
-                "(dbtwin.schema.validate.resolve_orphans or --orphans null/drop)"
-            ]
+                "(dbtwin.schema.validate.resolve_orphans or --orphans null/drop)",
+                sum(n for _, n in orphaned),
+            )
         )
+    if problems:
+        raise DataValidationError(problems)
 
 
 def _qualified(name: str, db_schema: str | None) -> str:
     return f"{db_schema}.{name}" if db_schema else name
 
 
-def _deferred_foreign_keys(db: Database) -> list[ForeignKey]:
-    """One nullable foreign key per table cycle: inserted as NULL, filled in by UPDATE afterwards."""
-    deferred = []
-    for cycle in db.schema.cycles():
+def insert_plan(db: Database) -> tuple[list[str], list[ForeignKey]]:
+    """The order to insert tables in, and the foreign keys to insert as NULL and fill in by UPDATE
+    afterwards: within each cycle of tables, nullable foreign keys are deferred until the rest orders
+    parents before children (self-references aside, which rows handle)."""
+    schema = db.schema
+    deferred: list[ForeignKey] = []
+    while True:
+        live = [fk for fk in schema.foreign_keys if not fk.is_self_reference and fk not in deferred]
+        parents = {t: sorted({fk.parent for fk in live if fk.child == t}) for t in schema.table_names}
+        components = strongly_connected(schema.table_names, lambda t, p=parents: p[t])
+        cyclic = [c for c in components if len(c) > 1]
+        if not cyclic:
+            return [t for comp in components for t in comp], deferred
+        cycle = set(cyclic[0])
         candidates = [
             fk
-            for fk in db.schema.foreign_keys
+            for fk in live
             if fk.child in cycle
             and fk.parent in cycle
-            and not fk.is_self_reference
-            and all(db.schema.table(fk.child).column(c).nullable for c in fk.columns)
+            and all(schema.table(fk.child).column(c).nullable for c in fk.columns)
         ]
         if not candidates:
+            names = " -> ".join(sorted(cycle))
             raise SchemaError(
-                f"tables {' -> '.join(cycle)} form a cycle of NOT NULL foreign keys, which cannot be inserted",
-                table=cycle[0],
+                f"tables {names} form a cycle of NOT NULL foreign keys, which cannot be inserted",
+                table=sorted(cycle)[0],
             )
-        if not db.schema.table(candidates[0].child).primary_key:
+        fk = candidates[0]
+        if not schema.table(fk.child).primary_key:
             raise SchemaError(
-                f"table '{candidates[0].child}' is in a foreign-key cycle but has no primary key to update rows by",
-                table=candidates[0].child,
+                f"table '{fk.child}' is in a foreign-key cycle but has no primary key to update rows by",
+                table=fk.child,
             )
-        deferred.append(candidates[0])
-    return deferred
+        deferred.append(fk)
 
 
 def _sql_type(col: Column, frame: pd.DataFrame, is_key: bool, dialect: sa.Dialect) -> sa.types.TypeEngine:
@@ -277,7 +301,7 @@ def _build_metadata(
     Foreign keys reference column objects, never ``"table.column"`` strings, so names with dots work."""
     comments = dialect.supports_comments
     meta = sa.MetaData(schema=db_schema)
-    deferred_names = {fk.name for fk in deferred}
+    deferred_names = {id(fk) for fk in deferred}
     tables: dict[str, sa.Table] = {}
     for name, table in db.schema.tables.items():
         keys = db.schema.key_columns(name)
@@ -301,7 +325,7 @@ def _build_metadata(
             sa.ForeignKeyConstraint(
                 list(fk.columns),
                 [parent.c[c] for c in fk.parent_columns],
-                use_alter=fk.name in deferred_names and dialect.name != "sqlite",
+                use_alter=id(fk) in deferred_names and dialect.name != "sqlite",
             )
         )
     return meta

@@ -6,13 +6,18 @@ half-way through a write as a driver's traceback, or not at all (a value silentl
 * all: text that is not valid Unicode (lone surrogates) cannot be encoded;
 * SQL servers and SQLite: times are stored to the microsecond, so nanoseconds would be cut;
 * SQLite: names are compared without regard to case, and ``sqlite_`` names are reserved;
-* PostgreSQL: identifiers of at most 63 bytes, no NUL character in names or text;
+* PostgreSQL: identifiers of at most 63 bytes without control characters (its catalog is read back
+  by parsing), no NUL character in text;
 * MariaDB/MySQL: identifiers of at most 64 characters, without trailing spaces or characters beyond
-  the Basic Multilingual Plane, column names compared without regard to case, no infinities;
-* CSV: an empty string cannot be told apart from NULL (an empty field), times to the microsecond.
+  the Basic Multilingual Plane or control characters, column names compared without regard to case,
+  no infinities;
+* CSV: an empty string cannot be told apart from NULL (an empty field), no NUL character, times to
+  the microsecond.
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -38,6 +43,13 @@ def check_storable(db: Database, target: str) -> None:
     target = target_of(target)
     if target in _SQL:
         _check_names(db, target)
+    elif target == "csv":
+        for name, table in db.schema.tables.items():
+            for col in table.columns:
+                if "\x00" in col.name:
+                    raise NotStorableError(
+                        f"column name '{name}.{col.name}' holds a NUL character, which CSV cannot store", name, col.name
+                    )
     for name, table in db.schema.tables.items():
         frame = db[name]
         for col in table.columns:
@@ -75,9 +87,9 @@ def _check_text(series: pd.Series, where: str, target: str, table: str, column: 
         raise NotStorableError(
             f"{where} holds text that is not valid Unicode (lone surrogates)", table, column
         ) from None
-    if target == "postgresql" and present.str.contains("\x00", regex=False).any():
+    if target in ("postgresql", "csv") and present.str.contains("\x00", regex=False).any():
         raise NotStorableError(
-            f"{where} holds text with NUL characters (\\x00), which PostgreSQL cannot store; "
+            f"{where} holds text with NUL characters (\\x00), which {_label(target)} cannot store; "
             "write to SQLite or Parquet, or remove them",
             table,
             column,
@@ -136,6 +148,13 @@ def _check_identifier(text: str, target: str, what: str, table: str, column: str
                 table,
                 column,
             )
+    if target in ("postgresql", "mysql") and any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise NotStorableError(
+            f"{what} holds control characters (such as a newline or tab), which {_label(target)}'s catalog "
+            "cannot be read back by: rename it in the source",
+            table,
+            column,
+        )
     if target == "mysql":
         if text != text.rstrip(" "):
             raise NotStorableError(f"{what} ends with a space, which MariaDB/MySQL does not allow", table, column)

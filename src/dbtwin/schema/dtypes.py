@@ -68,9 +68,13 @@ def to_storage(series: pd.Series, dtype: StorageType) -> pd.Series:
     values = numeric.astype("float64") if not pd.api.types.is_integer_dtype(numeric.dtype) else numeric
     if not pd.api.types.is_integer_dtype(values.dtype):
         arr = values.to_numpy(dtype="float64", na_value=np.nan)
-        frac = present.to_numpy() & (np.mod(np.nan_to_num(arr), 1) != 0)
+        frac = present.to_numpy() & ~np.isfinite(arr) | (np.mod(np.nan_to_num(arr), 1) != 0)
+        frac &= present.to_numpy()
         if frac.any():
-            raise ConversionError(int(frac.sum()), series[frac].head(3).tolist())
+            raise ConversionError(int(frac.sum()), series[frac].head(3).tolist(), "are not whole numbers")
+        beyond = present.to_numpy() & ((arr >= 2.0**63) | (arr < -(2.0**63)))
+        if beyond.any():
+            raise ConversionError(int(beyond.sum()), series[beyond].head(3).tolist(), "are beyond the int64 range")
     return values.astype("Int64")
 
 

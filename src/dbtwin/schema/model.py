@@ -262,11 +262,11 @@ class Schema:
 
     def cycles(self) -> list[list[str]]:
         """Groups of two or more tables that reference each other in a cycle (self-references excluded)."""
-        return [sorted(c) for c in _strongly_connected(self.table_names, self.parents_of) if len(c) > 1]
+        return [sorted(c) for c in strongly_connected(self.table_names, self.parents_of) if len(c) > 1]
 
     def topological_order(self) -> list[str]:
         """Tables with parents before children. Tables in one cycle are kept together, in name order."""
-        components = _strongly_connected(self.table_names, self.parents_of)
+        components = strongly_connected(self.table_names, self.parents_of)
         # Tarjan's algorithm emits a component only after every component it depends on (its parents).
         return [t for comp in components for t in sorted(comp)]
 
@@ -275,7 +275,7 @@ class Schema:
 
         Self-references do not add depth; tables in one cycle are counted as one level.
         """
-        components = _strongly_connected(self.table_names, self.parents_of)
+        components = strongly_connected(self.table_names, self.parents_of)
         level: dict[str, int] = {}
         for comp in components:  # parents' components come first
             best = 0
@@ -302,7 +302,7 @@ class Schema:
         )
 
 
-def _strongly_connected(nodes: list[str], successors) -> list[list[str]]:
+def strongly_connected(nodes: list[str], successors) -> list[list[str]]:
     """Tarjan's algorithm, iterative. Components come out in reverse topological order of the
     condensation when edges point from child to parent, i.e. parents first."""
     index: dict[str, int] = {}

@@ -126,7 +126,7 @@ def make_unique(
         repeat = frame.groupby(list(pk), dropna=False).cumcount().to_numpy()
         dup = repeat > 0
         frame.loc[dup, col] = [f"{v}-{r + 1}" for v, r in zip(frame.loc[dup, col], repeat[dup], strict=True)]
-        return frame
+        return _free_remaining(frame, pk, col, dtypes[col])
     is_time = dtypes[col] == StorageType.DATETIME
     values = (
         frame[col].to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
@@ -151,4 +151,57 @@ def make_unique(
         frame[col] = pd.to_datetime(new.astype(np.int64))
     else:
         frame[col] = new
+    return _free_remaining(frame, pk, col, dtypes[col])
+
+
+def _free_remaining(frame: pd.DataFrame, pk: tuple[str, ...], col: str, dtype: StorageType) -> pd.DataFrame:
+    """Give each key still repeated (float64 cannot step integers above 2**53, a string ``v-1`` may
+    already exist) the nearest value of ``col`` that its group does not use, exactly. Rare: a
+    Python loop over the repeated rows only."""
+    if not frame.duplicated(list(pk)).any() or dtype == StorageType.BOOL:
+        return frame
+    group_cols = [c for c in pk if c != col]
+    if dtype == StorageType.INT64:
+        values: list = [None if pd.isna(v) else int(v) for v in frame[col].tolist()]
+    elif dtype == StorageType.DATETIME:
+        values = [None if pd.isna(v) else pd.Timestamp(v).value for v in frame[col].tolist()]
+    else:
+        values = frame[col].tolist()
+    groups = list(zip(*(frame[c].tolist() for c in group_cols), strict=True)) if group_cols else [()] * len(frame)
+    used: set = set()
+    for i, (group, value) in enumerate(zip(groups, values, strict=True)):
+        key = (group, value)
+        if key in used:
+            values[i] = _next_free(value, dtype, group, used)
+            key = (group, values[i])
+        used.add(key)
+    if dtype == StorageType.INT64:
+        frame[col] = pd.array(values, dtype="Int64")
+    elif dtype == StorageType.DATETIME:
+        nat = np.iinfo(np.int64).min  # NaT's int64 form
+        frame[col] = np.array([nat if v is None else v for v in values], dtype=np.int64).view("datetime64[ns]")
+    else:
+        frame[col] = pd.Series(values, index=frame.index, dtype=object if dtype == StorageType.STRING else None)
     return frame
+
+
+def _next_free(value: Any, dtype: StorageType, group: tuple, used: set) -> Any:
+    if dtype == StorageType.STRING:
+        k = 1
+        while (group, f"{value}-{k}") in used:
+            k += 1
+        return f"{value}-{k}"
+    if dtype == StorageType.FLOAT64:
+        up = down = float(value)
+        while True:
+            up, down = float(np.nextafter(up, np.inf)), float(np.nextafter(down, -np.inf))
+            for candidate in (up, down):
+                if np.isfinite(candidate) and (group, candidate) not in used:
+                    return candidate
+    lo, hi = -(2**63) + 1, 2**63 - 1  # int64 and nanoseconds alike
+    base = 0 if value is None else int(value)
+    for k in range(1, 2**62):
+        for candidate in (base + k, base - k):
+            if lo <= candidate <= hi and (group, candidate) not in used:
+                return candidate
+    raise AssertionError("unreachable: fewer rows than free values")

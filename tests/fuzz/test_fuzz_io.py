@@ -1,0 +1,96 @@
+"""Fuzzed round trips: every generated database is written and read back losslessly, or refused with
+a DbtwinError that names a table (and column) of it; nothing is ever written outside the destination."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import event, given
+
+from dbtwin import Database, read, write
+from dbtwin.errors import DbtwinError
+from tests.conftest import assert_same_database
+from tests.fuzz.strategies import databases, server_names
+
+
+def check_refusal(exc: DbtwinError, db: Database) -> None:
+    """A refusal names a table of the database (and, when it names a column, a column of it)."""
+    table = getattr(exc, "table", None)
+    problems = getattr(exc, "problems", None)
+    if problems:
+        table = problems[0].table
+    assert table in db.schema.tables, f"refusal names no table of the database: {exc}"
+    column = getattr(exc, "column", None)
+    if column is not None:
+        assert column in db.schema.table(table).column_names, exc
+
+
+def round_trip(db: Database, destination: str | Path, workdir: Path, **kwargs) -> Database | None:
+    """``db`` written to ``destination`` and read back, or ``None`` when refused (checked)."""
+    before = sorted(p.name for p in workdir.iterdir())
+    try:
+        write(db, destination, **kwargs)
+    except DbtwinError as exc:
+        event(f"refused: {type(exc).__name__}")
+        check_refusal(exc, db)
+        assert sorted(p.name for p in workdir.iterdir()) == before  # a refusal leaves nothing behind
+        return None
+    event("written")
+    after = sorted(p.name for p in workdir.iterdir())
+    local = Path(str(destination).removeprefix("sqlite:///"))
+    assert set(after) - set(before) <= {local.name}, f"files outside the destination: {set(after) - set(before)}"
+    return read(destination, metadata=db.schema)
+
+
+@pytest.fixture
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="dbtwin-fuzz-"))
+    try:
+        yield path / "work"
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _fresh(workdir: Path) -> Path:
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    return workdir
+
+
+@given(db=databases())
+def test_sqlite_round_trip(workdir, db):
+    work = _fresh(workdir)
+    back = round_trip(db, work / "db.sqlite", work)
+    if back is not None:
+        assert_same_database(db, back, check_kinds=False)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+@given(db=databases())
+def test_directory_round_trip(workdir, fmt, db):
+    work = _fresh(workdir)
+    back = round_trip(db, work / "out", work, file_format=fmt)
+    if back is not None:
+        assert_same_database(db, back, check_kinds=fmt == "parquet")
+
+
+def _empty_public(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.mark.servers
+@given(db=databases(names=server_names))
+def test_postgres_round_trip(workdir, postgres_url, db):
+    work = _fresh(workdir)
+    _empty_public(postgres_url)
+    back = round_trip(db, postgres_url, work)
+    if back is not None:
+        assert_same_database(db, back)
