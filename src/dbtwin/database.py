@@ -126,6 +126,33 @@ def _check_columns(name: str, declared: list[str], frame: pd.DataFrame) -> None:
         )
 
 
+def hashable_keys(*frames: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """``frames`` (with the same number of columns, compared column by column) with text that holds
+    NUL characters escaped injectively, for pandas' hash tables, which compare strings only up to
+    their first NUL (``'a\\x00b'`` and ``'a\\x00c'`` would match). A column is escaped in every frame
+    or in none, so values still compare across frames."""
+    out = list(frames)
+    for j in range(frames[0].shape[1]):
+        columns = [f.iloc[:, j] for f in frames]
+        if not any(c.dtype == object and _has_nul(c) for c in columns):
+            continue
+        for k, column in enumerate(columns):
+            out[k] = out[k].copy() if out[k] is frames[k] else out[k]
+            out[k].isetitem(j, column.map(_escape_nul))
+    return tuple(out)
+
+
+def _has_nul(series: pd.Series) -> bool:
+    try:
+        return bool(series.str.contains("\x00", regex=False, na=False).any())
+    except AttributeError:  # not text
+        return False
+
+
+def _escape_nul(value: object) -> object:
+    return value.replace("\\", "\\\\").replace("\x00", "\\0") if isinstance(value, str) else value
+
+
 def parent_positions(child: pd.DataFrame, parent: pd.DataFrame, fk: ForeignKey) -> np.ndarray:
     """For each child row, the position of the parent row it references.
 
@@ -135,6 +162,7 @@ def parent_positions(child: pd.DataFrame, parent: pd.DataFrame, fk: ForeignKey) 
     """
     ccols, pcols = list(fk.columns), list(fk.parent_columns)
     is_null = child[ccols].isna().any(axis=1).to_numpy()
+    child, parent = hashable_keys(child[ccols], parent[pcols])
     keys = parent[pcols]
     dup = keys.duplicated(keep="first").to_numpy()
     if dup.any():

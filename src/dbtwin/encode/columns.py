@@ -41,20 +41,26 @@ class NumericEncoder:
     upper: float
     has_missing: bool
     infinities: list[float] = field(default_factory=list)
+    #: a power of two the values are multiplied by before the quantile transform, so that the
+    #: differences it takes cannot overflow (values near 1.8e308)
+    scale: float = 1.0
 
     @classmethod
     def fit(cls, column: str, values: np.ndarray, integer: bool) -> NumericEncoder:
         values = np.asarray(values, dtype=np.float64)
         present = values[np.isfinite(values)]
+        largest = float(np.abs(present).max()) if len(present) else 0.0
+        scale = 2.0 ** -max(0, int(np.ceil(np.log2(largest / 1e300)))) if largest > 1e300 else 1.0
         return cls(
             column=column,
-            quantile=QuantileNormal.fit(present),
+            quantile=QuantileNormal.fit(present * scale),
             integer=integer,
             decimals=None if integer else _decimals(present),
             lower=float(present.min()) if len(present) else 0.0,
             upper=float(present.max()) if len(present) else 0.0,
             has_missing=bool(np.isnan(values).any()),
             infinities=[v for v in (np.inf, -np.inf) if (values == v).any()],
+            scale=scale,
         )
 
     @property
@@ -69,7 +75,7 @@ class NumericEncoder:
     def transform(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         values = np.asarray(values, dtype=np.float64)
         special = ~np.isfinite(values)
-        scores = self.quantile.transform(np.where(special, self.lower, values))
+        scores = self.quantile.transform(np.where(special, self.lower, values) * self.scale)
         scores[special] = 0.0
         if not self.has_flag:
             return scores, None
@@ -79,7 +85,7 @@ class NumericEncoder:
         return scores, flag
 
     def inverse(self, scores: np.ndarray, flag: np.ndarray | None) -> np.ndarray:
-        values = np.clip(self.quantile.inverse(scores), self.lower, self.upper)
+        values = np.clip(self.quantile.inverse(scores) / self.scale, self.lower, self.upper)
         if self.integer:  # inside int64 as float64 holds it (2**63 - 1 rounds up to 2**63 otherwise)
             values = np.clip(np.round(values), -(2.0**63), _LARGEST_INT64_FLOAT)
         elif self.decimals is not None:

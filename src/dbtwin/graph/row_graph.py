@@ -176,27 +176,15 @@ class RowGraph:
                     frame[col] = _fresh_keys(name, table.column(col).dtype, n, col)
             frames[name] = frame
         for name in self.schema.topological_order():
-            frame = frames[name]
-            for fk in self.schema.foreign_keys_of(name):
-                link = self.links[fk.name]
-                parent = frames[fk.parent]
-                for ccol, pcol in zip(fk.columns, fk.parent_columns, strict=True):
-                    values = pd.Series([None] * len(frame), dtype=object)
-                    values.iloc[link.child_rows] = parent[pcol].to_numpy(dtype=object)[link.parent_rows]
-                    if ccol in frame.columns:
-                        old = frame[ccol].astype(object)
-                        both = old.notna().to_numpy() & values.notna().to_numpy()
-                        if (old.to_numpy()[both] != values.to_numpy()[both]).any():
-                            raise DataValidationError(
-                                [
-                                    f"column '{name}.{ccol}' gets conflicting values from foreign key {fk} and "
-                                    "another key it belongs to"
-                                ]
-                            )
-                        values = values.where(values.notna(), old)
-                    frame[ccol] = values
+            fks = self.schema.foreign_keys_of(name)
+            for fk in fks:
+                if not fk.is_self_reference:
+                    self._fill_foreign_key(frames, name, fk)
             if prepare is not None:
-                frames[name] = prepare(name, frame)
+                frames[name] = prepare(name, frames[name])
+            for fk in fks:  # after prepare: a self-reference reads the table's final keys
+                if fk.is_self_reference:
+                    self._fill_foreign_key(frames, name, fk)
         db = Database.from_frames({n: f[self.schema.table(n).column_names] for n, f in frames.items()}, self.schema)
         from dbtwin.schema.validate import find_problems
 
@@ -204,6 +192,26 @@ class RowGraph:
         if dup:
             raise DataValidationError(dup)
         return db
+
+
+    def _fill_foreign_key(self, frames: dict[str, pd.DataFrame], name: str, fk: ForeignKey) -> None:
+        """Fill ``fk``'s columns of table ``name`` from the parent rows its links point at."""
+        frame, parent, link = frames[name], frames[fk.parent], self.links[fk.name]
+        for ccol, pcol in zip(fk.columns, fk.parent_columns, strict=True):
+            values = pd.Series([None] * len(frame), dtype=object)
+            values.iloc[link.child_rows] = parent[pcol].to_numpy(dtype=object)[link.parent_rows]
+            if ccol in frame.columns:
+                old = frame[ccol].astype(object)
+                both = old.notna().to_numpy() & values.notna().to_numpy()
+                if (old.to_numpy()[both] != values.to_numpy()[both]).any():
+                    raise DataValidationError(
+                        [
+                            f"column '{name}.{ccol}' gets conflicting values from foreign key {fk} and "
+                            "another key it belongs to"
+                        ]
+                    )
+                values = values.where(values.notna(), old)
+            frame[ccol] = values
 
 
 def _fresh_keys(table: str, dtype: StorageType, n: int, column: str) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from dbtwin.database import ORPHAN_REF, Database
+from dbtwin.database import ORPHAN_REF, Database, hashable_keys
 from dbtwin.errors import DataValidationError
 from dbtwin.schema.model import ForeignKey
 
@@ -83,7 +83,7 @@ def find_problems(db: Database, include_orphans: bool = True) -> list[Problem]:
                             nulls,
                         )
                     )
-            dup = frame.duplicated(pk, keep="first")
+            dup = hashable_keys(frame[pk])[0].duplicated(pk, keep="first")
             n_dup = int(dup.sum())
             if n_dup:
                 examples = frame.loc[dup, pk].head(3).to_dict("records")

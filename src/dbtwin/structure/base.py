@@ -10,6 +10,7 @@ import numpy as np
 
 from dbtwin.database import Database
 from dbtwin.graph.row_graph import RowGraph
+from dbtwin.npz import load_arrays, save_arrays
 from dbtwin.schema.model import Schema
 from dbtwin.structure.links import Templates, generate_links
 
@@ -60,7 +61,7 @@ class TemplateStructure(StructureModel):
         return generate_links(self.schema_, self.templates_, self.sizes_, scale, rng)
 
     def save(self, directory: Path) -> dict[str, Any]:
-        np.savez_compressed(directory / f"structure_{self.name}.npz", **self.templates_.arrays())
+        save_arrays(directory / f"structure_{self.name}.npz", self.templates_.arrays())
         return {
             "name": self.name,
             "fixed_tables": list(self.fixed_tables),
@@ -76,8 +77,7 @@ class TemplateStructure(StructureModel):
     def load(cls, directory: Path, config: dict[str, Any], schema: Schema) -> TemplateStructure:
         params = {k: v for k, v in config.items() if k not in ("name", "sizes", "unique_links")}
         model = cls(**params)
-        with np.load(directory / f"structure_{cls.name}.npz", allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        arrays = load_arrays(directory / f"structure_{cls.name}.npz")
         model.schema_ = schema
         model.sizes_ = {k: int(v) for k, v in config["sizes"].items()}
         model.templates_ = Templates.from_arrays(arrays, config["unique_links"], set(model.fixed_tables))

@@ -227,12 +227,14 @@ def generate_links(
         if unique:
             keep = _rematch_duplicates(table, unique, parent_rows, templates, picks, rng)
             if keep is not None:
+                _renumber_parents(links, table, keep, len(picks[table]), rng)
                 picks[table] = picks[table][keep]
                 parent_rows = {k: v[keep] for k, v in parent_rows.items()}
         mine = [o for o in overlaps if o[0].child == table]
         if mine:
             keep = _agree_on_overlaps(table, mine, unique, parent_rows, links, templates, picks, rng)
             if keep is not None:
+                _renumber_parents(links, table, keep, len(picks[table]), rng)
                 picks[table] = picks[table][keep]
                 parent_rows = {k: v[keep] for k, v in parent_rows.items()}
         for fk in fks:  # after re-matching, so derived keys follow the final wide keys
@@ -249,6 +251,24 @@ def generate_links(
             links[fk.name] = ForeignKeyEdges(fk, child_rows.astype(np.int64), rows[child_rows].astype(np.int64))
     sizes = {t: len(p) for t, p in picks.items()}
     return RowGraph(schema, sizes, links), picks
+
+
+def _renumber_parents(
+    links: dict[str, ForeignKeyEdges], table: str, keep: np.ndarray, n_before: int, rng: np.random.Generator
+) -> None:
+    """``table`` lost rows after children in its foreign-key cycle were linked to it: point their
+    links at the kept rows' new positions, and a link to a dropped row at a random kept row."""
+    kept = np.flatnonzero(keep) if keep.dtype == bool else np.asarray(keep, dtype=np.int64)
+    mapping = np.full(n_before, -1, dtype=np.int64)
+    mapping[kept] = np.arange(len(kept))
+    for name, link in links.items():
+        if link.fk.parent != table or link.fk.is_self_reference:
+            continue
+        rows = mapping[link.parent_rows]
+        lost = rows < 0
+        if lost.any() and len(kept):
+            rows[lost] = rng.integers(0, len(kept), size=int(lost.sum()))
+        links[name] = ForeignKeyEdges(link.fk, link.child_rows[rows >= 0], rows[rows >= 0])
 
 
 def _parent_row_array(link: ForeignKeyEdges, n_child: int) -> np.ndarray:

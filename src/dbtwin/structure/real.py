@@ -9,6 +9,7 @@ import numpy as np
 
 from dbtwin.database import Database
 from dbtwin.graph.row_graph import ForeignKeyEdges, RowGraph
+from dbtwin.npz import load_arrays, save_arrays
 from dbtwin.schema.model import Schema
 from dbtwin.structure.base import StructureModel
 
@@ -39,7 +40,7 @@ class RealStructure(StructureModel):
         arrays = {}
         for name, (child, parent) in self.links_.items():
             arrays[f"child/{name}"], arrays[f"parent/{name}"] = child, parent
-        np.savez_compressed(directory / "structure_real.npz", **arrays)
+        save_arrays(directory / "structure_real.npz", arrays)
         return {"name": self.name, "fixed_tables": list(self.fixed_tables), "sizes": self.sizes_}
 
     @classmethod
@@ -47,8 +48,6 @@ class RealStructure(StructureModel):
         model = cls(tuple(config.get("fixed_tables", ())))
         model.schema_ = schema
         model.sizes_ = {k: int(v) for k, v in config["sizes"].items()}
-        with np.load(directory / "structure_real.npz", allow_pickle=False) as data:
-            model.links_ = {
-                fk.name: (data[f"child/{fk.name}"], data[f"parent/{fk.name}"]) for fk in schema.foreign_keys
-            }
+        data = load_arrays(directory / "structure_real.npz")
+        model.links_ = {fk.name: (data[f"child/{fk.name}"], data[f"parent/{fk.name}"]) for fk in schema.foreign_keys}
         return model

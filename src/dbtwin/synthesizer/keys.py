@@ -133,6 +133,8 @@ def make_unique(
         if is_time
         else frame[col].to_numpy(dtype=np.float64)
     )
+    if not is_time and np.nanmax(np.abs(values), initial=0.0) >= 2.0**53:  # float64 steps are not exact there
+        return _free_remaining(frame, pk, col, dtypes[col])
     keys = [frame[c].astype(str).to_numpy() for c in group_cols] if group_cols else [np.zeros(len(frame))]
     order = np.lexsort((values, *keys[::-1]))
     new = values.copy()

@@ -28,6 +28,7 @@ from dbtwin.errors import DataValidationError, DbtwinError, OptionError
 from dbtwin.graph import RowGraph
 from dbtwin.io.atomic import atomic_directory
 from dbtwin.nn import HeteroDenoiser, TableSpec
+from dbtwin.npz import save_arrays
 from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.schema.validate import OrphanPolicy, find_problems, resolve_orphans
@@ -314,7 +315,7 @@ class Synthesizer:
             fixed = {}
             for t, (n, c) in self.fixed_features_.items():
                 fixed[f"{t}/num"], fixed[f"{t}/cat"] = n.numpy(), c.numpy()
-            np.savez_compressed(tmp / "fixed_tables.npz", **fixed)
+            save_arrays(tmp / "fixed_tables.npz", fixed)
             config = {
                 "format": MODEL_FORMAT,
                 "version": MODEL_VERSION,

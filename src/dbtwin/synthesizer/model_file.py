@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
@@ -20,6 +19,7 @@ from dbtwin.encode.table import TableEncoder
 from dbtwin.errors import DbtwinError, InvalidFileError
 from dbtwin.jsonfile import read_json
 from dbtwin.nn import HeteroDenoiser
+from dbtwin.npz import load_arrays
 from dbtwin.schema.metadata_json import schema_from_dict
 from dbtwin.structure import structure_class
 from dbtwin.synthesizer.copies import CopiedColumn
@@ -94,10 +94,10 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
             raise ValueError(f"unknown table {unknown[0]!r}")
     arrays = directory / "fixed_tables.npz"
     try:
-        with np.load(arrays, allow_pickle=False) as data:
-            synth.fixed_features_ = {
-                t: (torch.from_numpy(data[f"{t}/num"]), torch.from_numpy(data[f"{t}/cat"])) for t in synth.fixed_tables_
-            }
+        data = load_arrays(arrays)
+        synth.fixed_features_ = {
+            t: (torch.from_numpy(data[f"{t}/num"]), torch.from_numpy(data[f"{t}/cat"])) for t in synth.fixed_tables_
+        }
     except Exception as exc:
         raise InvalidFileError(
             f"{arrays} cannot be read or lacks a table of field 'fixed_tables' ({_short(exc)})"
