@@ -193,7 +193,6 @@ class RowGraph:
             raise DataValidationError(dup)
         return db
 
-
     def _fill_foreign_key(self, frames: dict[str, pd.DataFrame], name: str, fk: ForeignKey) -> None:
         """Fill ``fk``'s columns of table ``name`` from the parent rows its links point at."""
         frame, parent, link = frames[name], frames[fk.parent], self.links[fk.name]
