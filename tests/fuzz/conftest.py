@@ -1,5 +1,6 @@
-"""Hypothesis settings for the fuzz tests: a bounded number of examples so that CI stays inside its
-time; ``DBTWIN_FUZZ_EXAMPLES`` raises it for a longer local hunt."""
+"""Hypothesis settings for the fuzz tests: a bounded, fixed set of examples so that CI stays inside
+its time and sees the same cases every run; ``DBTWIN_FUZZ_EXAMPLES`` raises the count for a longer
+local hunt and ``DBTWIN_FUZZ_RANDOM=1`` draws fresh examples."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "dbtwin",
-    max_examples=int(os.environ.get("DBTWIN_FUZZ_EXAMPLES", "30")),
+    max_examples=int(os.environ.get("DBTWIN_FUZZ_EXAMPLES", "30")),  # fit and sample; see strategies.examples
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=os.environ.get("DBTWIN_FUZZ_RANDOM") is None,  # the same examples on every CI run

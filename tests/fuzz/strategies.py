@@ -9,6 +9,7 @@ with it is the behaviour under test.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,12 @@ SPECIAL_NAMES = [
     "k" * 65,
     "n" * 120,
 ]
+
+
+def examples(default: int) -> int:
+    """Examples per property: ``default`` in CI, ``DBTWIN_FUZZ_EXAMPLES`` for a longer hunt."""
+    return int(os.environ.get("DBTWIN_FUZZ_EXAMPLES", default))
+
 
 names = st.one_of(st.sampled_from(SPECIAL_NAMES), st.text(min_size=1, max_size=12))
 #: Names a SQL server takes (no control characters, at most 60 bytes): most drawn databases get written.
@@ -194,4 +201,4 @@ def databases(draw, max_tables: int = 3, max_rows: int = 8, names: st.SearchStra
     return Database.from_frames({t: pd.DataFrame(frames[t], index=pd.RangeIndex(n_rows[t])) for t in plans}, schema)
 
 
-__all__ = ["SPECIAL_NAMES", "databases", "names", "server_names"]
+__all__ = ["SPECIAL_NAMES", "databases", "examples", "names", "server_names"]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 from dbtwin import write
 from dbtwin.cli import app
 from dbtwin.errors import DbtwinError
-from tests.fuzz.strategies import databases
+from tests.fuzz.strategies import databases, examples
 
 runner = CliRunner()
 
@@ -35,7 +34,7 @@ def run_clean(work: Path, *args: object, creates: str | None = None) -> bool:
     return result.exit_code == 0
 
 
-@settings(max_examples=int(os.environ.get("DBTWIN_FUZZ_CLI_EXAMPLES", "15")))
+@settings(max_examples=examples(15))
 @given(db=databases(max_tables=3, max_rows=8))
 def test_commands_never_end_in_a_traceback(db):
     root = Path(tempfile.mkdtemp(prefix="dbtwin-cli-fuzz-"))

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import event, given
+from hypothesis import event, given, settings
 
 from dbtwin import Database, read, write
 from dbtwin.errors import DbtwinError
 from tests.conftest import assert_same_database
-from tests.fuzz.strategies import databases, server_names
+from tests.fuzz.strategies import databases, examples, server_names
+
+IO_EXAMPLES = examples(100)  # cheap: a round trip takes milliseconds
 
 
 def check_refusal(exc: DbtwinError, db: Database) -> None:
@@ -61,6 +63,7 @@ def _fresh(workdir: Path) -> Path:
     return workdir
 
 
+@settings(max_examples=IO_EXAMPLES)
 @given(db=databases())
 def test_sqlite_round_trip(workdir, db):
     work = _fresh(workdir)
@@ -70,6 +73,7 @@ def test_sqlite_round_trip(workdir, db):
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
+@settings(max_examples=IO_EXAMPLES)
 @given(db=databases())
 def test_directory_round_trip(workdir, fmt, db):
     work = _fresh(workdir)
@@ -87,6 +91,7 @@ def _empty_public(url: str) -> None:
 
 
 @pytest.mark.servers
+@settings(max_examples=examples(50))
 @given(db=databases(names=server_names))
 def test_postgres_round_trip(workdir, postgres_url, db):
     work = _fresh(workdir)
