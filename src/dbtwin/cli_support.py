@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dbtwin.errors import DbtwinError, OptionError
+from dbtwin.errors import DbtwinError, OptionError, driver_message
 
 log = logging.getLogger("dbtwin.cli")
 err_console = Console(stderr=True, soft_wrap=True)
@@ -26,7 +26,9 @@ MAX_SEED = 2**63 - 1
 def fail(exc: BaseException | str, hint: str | None = None) -> None:
     """Print ``error: <message>`` as one line (the message escaped, so names such as ``[/x]`` print as
     they are) and exit with code 2."""
-    message = " ".join(str(exc).split()) if not isinstance(exc, DbtwinError) or "\n" not in str(exc) else str(exc)
+    message = str(exc)  # dbtwin's own lists (one problem a line) keep their lines; anything else is one line
+    if not (isinstance(exc, DbtwinError) and "\n" in message):
+        message = " ".join(message.split())
     err_console.print(f"[bold red]error:[/] {escape(message)}" + (f" [dim]({escape(hint)})[/]" if hint else ""))
     raise typer.Exit(code=2)
 
@@ -49,8 +51,7 @@ def guard() -> Iterator[None]:
         import sqlalchemy as sa
 
         if isinstance(exc, sa.exc.SQLAlchemyError):  # the server refused something: its own first line
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            fail(f"the database refused: {reason}", hint="run with -v for details")
+            fail(f"the database refused: {driver_message(exc)}", hint="run with -v for details")
         log.debug("internal error", exc_info=True)
         if log.isEnabledFor(logging.INFO):
             import traceback

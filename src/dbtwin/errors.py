@@ -11,6 +11,11 @@ class DbtwinError(Exception):
     """Base class of every error dbtwin raises on purpose."""
 
 
+def driver_message(exc: BaseException) -> str:
+    """The first line of what a database driver said (SQLAlchemy wraps it in ``exc.orig``)."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
 class SchemaError(DbtwinError):
     """The schema (metadata) is inconsistent: unknown tables or columns, bad keys, bad kinds."""
 

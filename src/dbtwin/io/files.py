@@ -115,15 +115,22 @@ def write_directory(db: Database, path: str | Path, file_format: FileFormat = "p
     check_storable(db, file_format)
     stems = table_file_stems(db.schema.table_names)
     names = {t: f"{stem}.{file_format}" for t, stem in stems.items()}
-    if path.is_dir() and any(path.iterdir()):
-        if not replace:
-            raise DestinationNotEmptyError(
-                f"directory '{path}' already holds files; pass replace=True (--replace) to replace dbtwin's files in it"
-            )
+    if holds_files(path, replace):
         _replace_in_directory(db, path, file_format, names)
         return
     with atomic_directory(path, replace=replace) as tmp:
         _write_files(db, tmp, file_format, names)
+
+
+def holds_files(path: Path, replace: bool) -> bool:
+    """Whether ``path`` is a directory that already holds files; refused unless ``replace``."""
+    if not (path.is_dir() and any(path.iterdir())):
+        return False
+    if not replace:
+        raise DestinationNotEmptyError(
+            f"directory '{path}' already holds files; pass replace=True (--replace) to replace dbtwin's files in it"
+        )
+    return True
 
 
 def _write_files(db: Database, directory: Path, file_format: str, names: dict[str, str]) -> None:

@@ -15,9 +15,9 @@ import os
 from pathlib import Path
 
 from dbtwin.database import Database
-from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, UnsupportedSourceError
+from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, UnsupportedSourceError, driver_message
 from dbtwin.io.atomic import atomic_path
-from dbtwin.io.files import FILE_FORMATS, FileFormat, read_directory, write_directory
+from dbtwin.io.files import FILE_FORMATS, FileFormat, holds_files, read_directory, write_directory
 from dbtwin.io.locations import check_destination, display
 from dbtwin.io.sql import read_sql, write_sql
 from dbtwin.schema.metadata_json import load_schema
@@ -91,8 +91,7 @@ def _read_server(url: str, tables: list[str] | None, shown: str | None = None) -
     except sa.exc.NoSuchModuleError as exc:
         raise UnsupportedSourceError(f"cannot read {display(url)}: no driver for it ({exc})") from None
     except (sa.exc.DBAPIError, sa.exc.ArgumentError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise InvalidFileError(f"cannot read {shown or display(url)}: {reason}") from None
+        raise InvalidFileError(f"cannot read {shown or display(url)}: {driver_message(exc)}") from None
 
 
 def write(
@@ -113,12 +112,10 @@ def write(
     if file_format is not None and file_format not in FILE_FORMATS:
         raise UnsupportedSourceError(f"file format must be parquet or csv, not {file_format!r}")
     check_destination(text, list(protect))
-    if text.startswith("sqlite:///"):
+    if _is_sqlite_destination(text):
         _write_sqlite_file(db, Path(text.removeprefix("sqlite:///")), replace)
     elif "://" in text:
         write_sql(db, text, replace=replace)
-    elif Path(text).suffix.lower() in SQLITE_SUFFIXES or (Path(text).is_file() and _is_sqlite(Path(text))):
-        _write_sqlite_file(db, Path(text), replace)
     else:
         write_directory(db, text, file_format or "parquet", replace=replace)
 
@@ -135,23 +132,12 @@ def preflight_destination(
         _preflight_server(text, replace)
         return
     path = Path(text.removeprefix("sqlite:///")).expanduser()
-    sqlite = text.startswith("sqlite:///") or path.suffix.lower() in SQLITE_SUFFIXES
-    if path.is_dir():
-        if sqlite:
-            raise DestinationNotEmptyError(f"'{path}' is a directory, not a SQLite file")
-        if any(path.iterdir()) and not replace:
-            raise DestinationNotEmptyError(
-                f"directory '{path}' already holds files; pass replace=True (--replace) to replace dbtwin's files in it"
-            )
-    elif path.exists():
-        if not sqlite and not _is_sqlite(path):
-            raise DestinationNotEmptyError(f"'{path}' exists and is not a directory")
-        if path.stat().st_size > 0 and not replace:
-            raise DestinationNotEmptyError(f"'{path}' already exists; pass replace=True (--replace) to overwrite it")
-        if path.stat().st_size > 0 and not _is_sqlite(path):
-            raise DestinationNotEmptyError(
-                f"'{path}' exists and is not a SQLite database; dbtwin replaces only SQLite files"
-            )
+    if _is_sqlite_destination(text):
+        _check_sqlite_file(path, replace)
+    elif path.exists() and not path.is_dir():
+        raise DestinationNotEmptyError(f"'{path}' exists and is not a directory")
+    else:
+        holds_files(path, replace)
     folder = path if path.is_dir() else path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -169,8 +155,7 @@ def _preflight_server(url: str, replace: bool) -> None:
     try:
         existing = sa.inspect(engine).get_table_names()
     except sa.exc.DBAPIError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise UnsupportedSourceError(f"cannot write to {display(url)}: {reason}") from None
+        raise UnsupportedSourceError(f"cannot write to {display(url)}: {driver_message(exc)}") from None
     finally:
         engine.dispose()
     if existing and not replace:
@@ -180,7 +165,17 @@ def _preflight_server(url: str, replace: bool) -> None:
         )
 
 
-def _write_sqlite_file(db: Database, path: Path, replace: bool) -> None:
+def _is_sqlite_destination(text: str) -> bool:
+    """A ``sqlite:///`` URL, a path with a SQLite suffix, or an existing file with the SQLite header."""
+    path = Path(text)
+    if text.startswith("sqlite:///"):
+        return True
+    return "://" not in text and (path.suffix.lower() in SQLITE_SUFFIXES or (path.is_file() and _is_sqlite(path)))
+
+
+def _check_sqlite_file(path: Path, replace: bool) -> None:
+    """A SQLite file dbtwin may write: not a directory, not an existing file unless ``replace``,
+    and never a file that is not a SQLite database."""
     if path.exists() and path.stat().st_size > 0 and not replace:
         raise DestinationNotEmptyError(
             f"SQLite file '{path}' already exists; pass replace=True (--replace) to overwrite it"
@@ -191,6 +186,10 @@ def _write_sqlite_file(db: Database, path: Path, replace: bool) -> None:
         raise DestinationNotEmptyError(
             f"'{path}' exists and is not a SQLite database; dbtwin replaces only SQLite files"
         )
+
+
+def _write_sqlite_file(db: Database, path: Path, replace: bool) -> None:
+    _check_sqlite_file(path, replace)
     with atomic_path(path, replace=True) as tmp:
         write_sql(db, f"sqlite:///{tmp}")
 

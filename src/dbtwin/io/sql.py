@@ -107,22 +107,15 @@ def read_sql(
                 frames[name] = frame
                 for fk in _foreign_keys(inspector, name, db_schema):
                     parent = fk["referred_table"]
-                    if parent not in all_names:
-                        log.warning(
-                            "foreign key %s(%s) -> %s left out: the database has no table '%s'",
-                            name,
-                            ", ".join(fk["constrained_columns"]),
-                            parent,
-                            parent,
-                        )
-                        continue
                     if parent not in names:
+                        known = parent in all_names
+                        reason = f"table '{parent}' is not read" if known else f"the database has no table '{parent}'"
                         log.warning(
-                            "foreign key %s(%s) -> %s left out: table '%s' is not read",
+                            "foreign key %s(%s) -> %s left out: %s",
                             name,
                             ", ".join(fk["constrained_columns"]),
                             parent,
-                            parent,
+                            reason,
                         )
                         continue
                     foreign_keys.append(
