@@ -116,10 +116,16 @@ def convert(
 def fit(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Directory to save the fitted model in.")],
-    max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Cap on the training time.")] = None,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option("--max-minutes", help="Training budget: trains this long unless early stopping ends it sooner."),
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (results are repeatable).")] = None,
     structure: Annotated[str, typer.Option("--structure", help="Structure model: degree, sbm or real.")] = "degree",
-    steps: Annotated[int, typer.Option("--steps", help="Training steps at most.")] = 1000,
+    steps: Annotated[
+        int | None,
+        typer.Option("--steps", help="Training steps at most (default: 2000 without --max-minutes, no cap with it)."),
+    ] = None,
     hops: Annotated[int, typer.Option("--hops", help="K, message-passing hops (0: tables alone).")] = 2,
     orphans: Annotated[str, typer.Option("--orphans", help="Orphan foreign keys: drop, null or error.")] = "drop",
     metadata: MetadataOpt = None,

@@ -22,14 +22,16 @@ def _names(value: str) -> tuple[str, ...]:
 @bench_app.command("run")
 def run(
     datasets: Annotated[str, typer.Option(help="Comma-separated benchmark datasets.")] = (
-        "chinook,nycflights13_jan,bakeoff,lahman,tpch"
+        "chinook,nycflights13_jan,bakeoff,lahman,tpch,f1,berka"
     ),
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = (
-        "dbtwin,dbtwin-sbm,dbtwin-real,dbtwin-k0,hma"
+        "holdout,dbtwin,dbtwin-sbm,dbtwin-real,dbtwin-k0,hma"
     ),
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
-    train_steps: Annotated[int, typer.Option(help="dbtwin training steps.")] = 1000,
-    max_minutes: Annotated[float, typer.Option(help="Cap on each dbtwin training run (0: none).")] = 2.0,
+    train_steps: Annotated[
+        int | None, typer.Option(help="dbtwin training steps at most (default: none, the time budget decides).")
+    ] = None,
+    max_minutes: Annotated[float, typer.Option(help="Training budget of each dbtwin run (0: none).")] = 2.0,
     sample_steps: Annotated[int, typer.Option(help="dbtwin reverse diffusion steps.")] = 50,
     hma_timeout: Annotated[float, typer.Option(help="Seconds HMA may take to fit and sample.")] = 300.0,
     results: ResultsOpt = Path("benchmarks/results/bench"),

@@ -28,7 +28,19 @@ def test_masked_noise_rate_and_unmasking():
     assert abs(masked.float().mean().item() - 0.3) < 0.02
     assert (noisy[masked[:, 0], 0] == 3).all() and (noisy[masked[:, 1], 1] == 5).all()
     probs = [torch.tensor([[0.0, 1.0, 0.0]]).expand(20_000, 3), torch.tensor([[0, 0, 0, 0, 1.0]]).expand(20_000, 5)]
-    done = sched.step(noisy, probs, mask_codes, 0.3, 0.0, torch.Generator().manual_seed(1))
+    logits = [p.log() for p in probs]
+    done = sched.step(noisy, logits, mask_codes, 0.3, 0.0, torch.Generator().manual_seed(1))
     assert (done[masked[:, 0], 0] == 1).all() and (done[masked[:, 1], 1] == 4).all()
     assert (done[~masked] == 0).all()
     assert MaskedScheduler.from_dict(sched.to_dict()) == sched
+
+
+def test_drawn_categories_follow_the_softmax():
+    from dbtwin.diffusion.masked import draw_categories
+
+    want = torch.tensor([0.1, 0.0, 0.6, 0.3])
+    logits = want.log().expand(50_000, 4)
+    draws = draw_categories(logits, torch.Generator().manual_seed(0))
+    share = torch.bincount(draws, minlength=4).float() / len(draws)
+    assert torch.allclose(share, want, atol=0.01) and share[1] == 0
+    assert draw_categories(torch.zeros(0, 4)).shape == (0,)

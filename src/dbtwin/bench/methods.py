@@ -6,7 +6,9 @@ training split, fits, samples one synthetic database at scale 1 and writes it as
   real links (GRDM's ablation of the structure); their fit time is the shared training plus their
   own structure fit;
 * ``dbtwin-k0``: K = 0, each table denoised alone (GRDM's "SingleTable" ablation), same step budget;
-* ``hma``: SDV's HMASynthesizer on the view of the schema it can take (:mod:`dbtwin.bench.hma`).
+* ``hma``: SDV's HMASynthesizer on the view of the schema it can take (:mod:`dbtwin.bench.hma`);
+* ``holdout``: no generator: the real hold-out side scored against the real training side, the
+  ceiling of the split protocol (run by the runner itself, :func:`dbtwin.bench.runner`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from dbtwin.bench.isolate import peak_rss_mb
 
-METHODS = ("dbtwin", "dbtwin-sbm", "dbtwin-real", "dbtwin-k0", "hma")
+METHODS = ("holdout", "dbtwin", "dbtwin-sbm", "dbtwin-real", "dbtwin-k0", "hma")
 #: Methods that reuse the model ``dbtwin`` saved for the same dataset and seed.
 SHARES_MODEL = {"dbtwin-sbm": "sbm", "dbtwin-real": "real"}
 
@@ -31,7 +33,7 @@ def fit_and_sample(
     out_dir: str,
     model_dir: str,
     seed: int,
-    train_steps: int,
+    train_steps: int | None,
     max_minutes: float | None,
     sample_steps: int,
     torch_threads: int = 2,
@@ -85,13 +87,23 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
             progress=False,
         )
         synth.fit(train)
-        notes.append(f"trained {synth.train_state_.step} steps ({synth.train_state_.stopped or 'completed'})")
+        state = synth.train_state_
+        notes.append(
+            f"trained {state.step} steps ({state.stopped or 'completed'}), "
+            f"{state.rows_per_second:,.0f} rows denoised a second on {torch_threads()} thread(s)"
+        )
         if method == "dbtwin":
             synth.save(model_dir, replace=True)
     synth.sample_steps = sample_steps
     started = time.monotonic()
     synthetic = synth.sample(1.0, random_state=seed)
     return synthetic, synth.fit_seconds_, time.monotonic() - started, notes
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _hma(train, seed: int):

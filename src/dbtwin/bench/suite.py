@@ -1,15 +1,32 @@
 """The benchmark's datasets: how each is loaded, which entity its hold-out is split by, its ML
-efficacy targets, and the exact formulas that a faithful sample should keep."""
+efficacy targets, the exact formulas that a faithful sample should keep, and published scores to
+compare with.
+
+Bundled datasets are always there. ``f1`` (GRDM's own preprocessed RelBench-F1) and ``berka`` (the
+Czech bank) are read from the benchmark data folder beside the project, ``../shared/data`` (or the
+folder named by ``DBTWIN_BENCH_DATA``), and never copied: without it they are skipped, with a message.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from dbtwin import datasets
 from dbtwin.database import Database
+
+#: The scores a reference row gives, in the order GRDM's Table 1 gives them.
+REFERENCE_SCORES = (
+    "cardinality",
+    "column_shapes",
+    "intra_table_trends",
+    "inter_table_trends_1",
+    "inter_table_trends_2",
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +39,62 @@ class BenchDataset:
     targets: tuple[str, ...]
     description: str
     checks: dict[str, Callable[[Database], float]] = field(default_factory=dict)
+    #: "split": fit on the training side of a hold-out split, score against it; "all": fit on every
+    #: row and score against every row, as GRDM does (no hold-out, so no ML efficacy or privacy)
+    protocol: str = "split"
+    #: published scores on this very data (method -> score name -> value in [0, 1]), as reference rows
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: a path in the benchmark data folder the dataset is read from (None: bundled)
+    shared_path: str | None = None
+
+    def missing(self) -> str | None:
+        """Why the dataset cannot be loaded here, or None."""
+        if self.shared_path is None:
+            return None
+        folder = bench_data_folder()
+        if folder is None or not (folder / self.shared_path).exists():
+            return (
+                f"{self.name}: '{self.shared_path}' is not in the benchmark data folder (../shared/data beside the "
+                "project, or DBTWIN_BENCH_DATA); skipped"
+            )
+        return None
+
+
+def bench_data_folder() -> Path | None:
+    """The benchmark data folder: ``DBTWIN_BENCH_DATA``, else ``shared/data`` beside the project's
+    root (found from the working directory or from this package's source tree)."""
+    named = os.environ.get("DBTWIN_BENCH_DATA")
+    if named:
+        return Path(named) if Path(named).is_dir() else None
+    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        folder = root.parent / "shared" / "data"
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def _shared(path: str) -> Callable[[], Database]:
+    def load() -> Database:
+        from dbtwin.io import read
+
+        folder = bench_data_folder()
+        if folder is None:
+            raise FileNotFoundError("the benchmark data folder (../shared/data) is not there")
+        return read(folder / path)
+
+    return load
+
+
+def _grdm_table_1(*values: float) -> dict[str, float]:
+    return dict(zip(REFERENCE_SCORES, (v / 100 for v in values), strict=True))
+
+
+#: GRDM paper, Table 1, F1 (scored on all rows with SDMetrics' quality report, every pair scored).
+F1_REFERENCES = {
+    "GRDM (published)": _grdm_table_1(98.44, 95.71, 95.00, 90.85, 93.67),
+    "ClavaDDPM (published)": _grdm_table_1(94.04, 95.19, 94.71, 88.19, 83.17),
+    "SingleTable (published)": _grdm_table_1(94.94, 95.93, 95.80, 79.61, 74.10),
+}
 
 
 def tpch_price_formula(db: Database) -> float:
@@ -73,6 +146,25 @@ DATASETS: dict[str, BenchDataset] = {
             ("lineitem.l_returnflag",),
             "TPC-H SF 0.01: 8 tables, a 4-hop chain, exact price formula, no correlations",
             {"l_extendedprice = l_quantity x p_retailprice": tpch_price_formula},
+        ),
+        BenchDataset(
+            "f1",
+            _shared("f1"),
+            "race",
+            (),
+            "GRDM's own preprocessed RelBench-F1: 9 tables, 13 foreign keys, three-parent tables; fitted and "
+            "scored on all rows as GRDM does",
+            protocol="all",
+            references=F1_REFERENCES,
+            shared_path="f1",
+        ),
+        BenchDataset(
+            "berka",
+            _shared("berka.sqlite"),
+            "account",
+            ("loan.status",),
+            "the Czech bank (PKDD'99), 7 of 8 tables (no transactions): a two-parent link table, depth 3, dates",
+            shared_path="berka.sqlite",
         ),
     )
 }

@@ -30,23 +30,24 @@ class MaskedScheduler:
     def step(
         self,
         codes: torch.Tensor,
-        probs: list[torch.Tensor],
+        logits: list[torch.Tensor],
         mask_codes: torch.Tensor,
         t: float,
         s: float,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Unmask some of the masked codes, drawing their category from ``probs[j]`` (rows x categories)."""
+        """Unmask some of the masked codes, drawing their category from ``softmax(logits[j])`` (rows x
+        categories). Only the rows unmasked in this step are normalised and drawn from (by inverse
+        transform sampling: one uniform number and a binary search per row)."""
         out = codes.clone()
         unmask_p = 1.0 if s <= 0 else (t - s) / t
-        for j, p in enumerate(probs):
+        for j, lg in enumerate(logits):
             masked = out[:, j] == mask_codes[j]
             if not masked.any():
                 continue
-            chosen = masked & (torch.rand(masked.shape, generator=generator) < unmask_p)
-            if chosen.any():
-                draws = torch.multinomial(p[chosen], 1, generator=generator).squeeze(-1)
-                out[chosen, j] = draws
+            chosen = (masked & (torch.rand(masked.shape, generator=generator) < unmask_p)).nonzero().squeeze(-1)
+            if chosen.numel():
+                out[chosen, j] = draw_categories(lg.index_select(0, chosen), generator)
         return out
 
     def to_dict(self) -> dict[str, float]:
@@ -55,3 +56,10 @@ class MaskedScheduler:
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> MaskedScheduler:
         return cls(**data)
+
+
+def draw_categories(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One category per row of ``logits`` (rows x categories), drawn from their softmax."""
+    cdf = torch.softmax(logits.float(), dim=-1).cumsum_(dim=-1)
+    u = torch.rand((logits.shape[0], 1), generator=generator) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u).squeeze(-1).clamp_(max=logits.shape[1] - 1)

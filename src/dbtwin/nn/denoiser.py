@@ -1,10 +1,11 @@
-"""The denoiser: a heterogeneous GraphSAGE over the row graph that predicts, for every row, the noise
-in its numeric features and the categories of its masked codes.
+"""The denoiser: a relational GNN over the row graph that predicts, for every row, the noise in its
+numeric features and the categories of its masked codes.
 
 Per table: noisy numerics and embedded (possibly masked) codes -> linear projection, plus an embedding
-of the row's diffusion time; then ``num_layers`` rounds of heterogeneous GraphSAGE in which every
-neighbour carries its own noisy values (residual, LayerNorm, ReLU); then a per-table MLP head.
-``num_layers = 0`` models each table on its own (the "SingleTable" ablation).
+of the row's diffusion time (computed once per distinct time); then ``num_layers`` rounds of
+relational message passing over all tables and edge types at once (:mod:`dbtwin.nn.relational`), in
+which every neighbour carries its own noisy values; then a per-table MLP head. ``num_layers = 0``
+models each table on its own (the "SingleTable" ablation).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.nn.module_dict import ModuleDict
 
 from dbtwin.nn.keys import ModuleKeys
-from dbtwin.nn.message_passing import residual_message_passing
+from dbtwin.nn.relational import RelationalMessagePassing
 
 EdgeType = tuple[str, str, str]
 
@@ -44,6 +44,11 @@ class SinusoidalTime(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: Tensor) -> Tensor:
+        """The embedding of every time in ``t``, the MLP run once per distinct value."""
+        values, inverse = torch.unique(t, return_inverse=True)
+        return self._embed(values)[inverse]
+
+    def _embed(self, t: Tensor) -> Tensor:
         half = self.dim // 2
         freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32) / half)
         angles = (t.float() * 1000.0).unsqueeze(-1) * freqs
@@ -85,17 +90,17 @@ class HeteroDenoiser(nn.Module):
     num_layers: message-passing layers (K hops).
     cat_dim: embedding width per categorical column.
     head_mult: width of the heads' hidden layers, as a multiple of ``hidden``.
-    aggr: neighbour aggregation of each SAGE layer ("mean" or "sum").
+    aggr: neighbour aggregation: "mean" per edge type, summed over edge types.
     """
 
     def __init__(
         self,
         tables: dict[str, TableSpec],
         edge_types: list[EdgeType],
-        hidden: int = 128,
+        hidden: int = 64,
         num_layers: int = 2,
         cat_dim: int = 16,
-        head_mult: int = 2,
+        head_mult: int = 1,
         aggr: str = "mean",
     ) -> None:
         super().__init__()
@@ -107,16 +112,10 @@ class HeteroDenoiser(nn.Module):
         self.keys = ModuleKeys(tables, self.edge_types)  # modules keyed by position: any name works
         key = self.keys.table
         self.inputs = ModuleDict({key[t]: TableInput(spec, hidden, cat_dim) for t, spec in tables.items()})
-        self.convs = nn.ModuleList(
-            HeteroConv(
-                {self.keys.edge[et]: SAGEConv((hidden, hidden), hidden, aggr=aggr) for et in self.edge_types},
-                aggr="sum",
-            )
-            for _ in range(num_layers)
-        )
-        self.norms = nn.ModuleList(
-            ModuleDict({key[t]: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers)
-        )
+        if aggr != "mean":
+            raise ValueError(f"aggr must be 'mean', not {aggr!r}")
+        self.aggr = aggr
+        self.message_passing = RelationalMessagePassing(list(tables), self.edge_types, hidden, num_layers)
         width = hidden * head_mult
         self.heads = ModuleDict(
             {
@@ -141,19 +140,17 @@ class HeteroDenoiser(nn.Module):
     ) -> dict[str, tuple[Tensor, list[Tensor]]]:
         """Per table present in the inputs: (predicted noise of numerics, logits per categorical)."""
         key = self.keys.table
-        h = {
-            key[name]: self.inputs[key[name]](x_num[name], x_cat[name]) + self.time(t[name])
-            for name in x_num
-            if name in key
-        }
-        h = residual_message_passing(h, self.keys.edges_in(edge_index), self.convs, self.norms)
+        names = [name for name in x_num if name in key]
+        inputs = {name: self.inputs[key[name]](x_num[name], x_cat[name]) for name in names}
+        graph = self.message_passing.pack({name: v.shape[0] for name, v in inputs.items()}, edge_index)
+        h = graph.stack(inputs) + self.time(torch.cat([t[name] for name in names]))
+        states = graph.split(self.message_passing(h, graph))
         result = {}
-        for k, state in h.items():
-            name = self.keys.table_name[k]
+        for name, state in states.items():
             spec = self.tables[name]
             if not spec.has_features:
                 continue
-            y = self.heads[k](torch.relu(state))
+            y = self.heads[key[name]](torch.relu(state))
             eps = y[:, : spec.num_numeric]
             logits = (
                 list(torch.split(y[:, spec.num_numeric :], spec.cardinalities, dim=-1)) if spec.cardinalities else []
@@ -169,19 +166,13 @@ class HeteroDenoiser(nn.Module):
             "num_layers": self.num_layers,
             "cat_dim": next(iter(self.inputs.values())).embed.embedding_dim if self.inputs else 16,
             "head_mult": self._head_mult(),
-            "aggr": self._aggr(),
+            "aggr": self.aggr,
         }
 
     def _head_mult(self) -> int:
         for head in self.heads.values():
             return head[0].out_features // self.hidden
-        return 2
-
-    def _aggr(self) -> str:
-        for conv in self.convs:
-            for module in conv.convs.values():
-                return str(module.aggr)
-        return "mean"
+        return 1
 
     @classmethod
     def from_config(cls, config: dict) -> HeteroDenoiser:

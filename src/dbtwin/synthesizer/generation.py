@@ -61,8 +61,7 @@ def denoise_graph(
             if x_num[table].shape[1]:
                 x_num[table] = gaussian.step(x_num[table], eps, t, s, generator)
             if logits:
-                probs = [torch.softmax(lg.float(), dim=-1) for lg in logits]
-                x_cat[table] = masked.step(x_cat[table], probs, mask_codes[table], t, s, generator)
+                x_cat[table] = masked.step(x_cat[table], logits, mask_codes[table], t, s, generator)
     return x_num, x_cat
 
 

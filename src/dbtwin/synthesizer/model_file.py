@@ -115,6 +115,7 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
             history=list(training["history"]),
             stopped=str(training["stopped"]),
             seconds=float(training["seconds"]),
+            rows=int(training.get("rows", 0)),
         )
     return synth
 

@@ -38,7 +38,8 @@ class CheckpointError(DbtwinError):
 class TrainConfig:
     """Hyperparameters of training."""
 
-    steps: int = 1500
+    #: optimisation steps at most (None: no cap on steps, the time budget ends training)
+    steps: int | None = 1500
     batch_size: int = 256
     learning_rate: float = 2e-3
     weight_decay: float = 1e-5
@@ -52,6 +53,8 @@ class TrainConfig:
     #: score every noised row of the subgraph ("all"), not only the seed rows ("seeds", as GRDM does):
     #: rows near the subgraph's edge see part of their neighbourhood, but each step learns from far more rows
     loss_on: str = "all"
+    #: "khop": disjoint K-hop subgraphs of seed rows; "full": every row of the graph each step
+    batches: str = "khop"
 
 
 @dataclass
@@ -64,6 +67,12 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
     stopped: str = ""
     seconds: float = 0.0
+    #: rows denoised in training (rows in the loss, summed over steps)
+    rows: int = 0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
 class Trainer:
@@ -92,6 +101,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(self.seed)
         hops = model.num_layers
         self.sampler = KHopSampler(graph, num_hops=hops, max_neighbors=config.fanout) if hops else None
+        self.full_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
         self.mask_codes = {t: torch.tensor(model.tables[t].cardinalities, dtype=torch.long) for t in model.tables}
         self.trainable = [
             t for t, s in model.tables.items() if s.has_features and t not in fixed and graph.num_nodes[t]
@@ -99,11 +109,10 @@ class Trainer:
         self._split_rows()
         self.ema = copy.deepcopy(model).requires_grad_(False)
         self.optimizer = torch.optim.AdamW(
-            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
         )
-        self.lr_schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: max(0.1, 1.0 - step / max(config.steps, 1))
-        )
+        self.params = list(model.parameters())
+        self.ema_params = list(self.ema.parameters())
         self.state = TrainState()
         self.fingerprint = ""
 
@@ -160,6 +169,25 @@ class Trainer:
                 targets[table] = (s, noise[s], clean_cat[s], masked[s])
         return x_num, x_cat, times, edges, targets
 
+    def _full_batch(self, loss_rows: dict[str, np.ndarray], generator: torch.Generator) -> tuple:
+        """Every row of the graph, noised at a time of its own, its real neighbours attached; the loss
+        on ``loss_rows``."""
+        x_num, x_cat, times, targets = {}, {}, {}, {}
+        for table in self.model.tables:
+            clean_num, clean_cat = self.num[table], self.cat[table]
+            n = clean_num.shape[0]
+            if table not in loss_rows:
+                x_num[table], x_cat[table], times[table] = clean_num, clean_cat, torch.zeros(n)
+                continue
+            tt = torch.rand(n, generator=generator)
+            noise = torch.randn(clean_num.shape, generator=generator)
+            x_num[table] = self.gaussian.add_noise(clean_num, tt, noise)
+            x_cat[table], masked = self.masked.add_noise(clean_cat, tt, self.mask_codes[table], generator)
+            times[table] = tt
+            s = torch.from_numpy(loss_rows[table])
+            targets[table] = (s, noise[s], clean_cat[s], masked[s])
+        return x_num, x_cat, times, self.full_edges, targets
+
     def _loss(self, model: HeteroDenoiser, batch: tuple) -> torch.Tensor:
         x_num, x_cat, times, edges, targets = batch
         out = model(x_num, x_cat, times, edges)
@@ -182,6 +210,11 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.seed + 1)
         losses = []
         with torch.no_grad():
+            if self.config.batches == "full":
+                rows = {t: np.sort(v) for t, v in self.val_rows.items() if len(v)}
+                return float(
+                    np.mean([float(self._loss(self.ema, self._full_batch(rows, generator))) for _ in range(2)])
+                )
             for _ in range(4):
                 seeds = self._seeds(
                     {t: v if len(v) else self.train_rows[t] for t, v in self.val_rows.items()},
@@ -203,21 +236,41 @@ class Trainer:
             self._resume(checkpoint_dir / CHECKPOINT)
         start = time.monotonic() - self.state.seconds
         bar = tqdm(
-            total=cfg.steps, initial=self.state.step, disable=None if progress else True, desc="training", unit="step"
+            total=cfg.steps if cfg.steps else None,
+            initial=self.state.step,
+            disable=None if progress else True,
+            desc="training",
+            unit="step",
         )
-        while self.state.step < cfg.steps and not self.state.stopped:
+        if cfg.steps is None and cfg.max_minutes is None:
+            raise ValueError("training needs a budget: steps, max_minutes or both")
+        log.info(
+            "training for %s (early stopping on the held-out loss may end it sooner)",
+            " or ".join(
+                x
+                for x in (
+                    f"{cfg.steps} steps" if cfg.steps else "",
+                    f"{cfg.max_minutes:g} minutes" if cfg.max_minutes else "",
+                )
+                if x
+            ),
+        )
+        while (cfg.steps is None or self.state.step < cfg.steps) and not self.state.stopped:
             self.model.train()
-            batch = self._batch(self._seeds(self.train_rows, cfg.batch_size, self.rng), self.rng, self.generator)
+            if cfg.batches == "full":
+                batch = self._full_batch(self.train_rows, self.generator)
+            else:
+                batch = self._batch(self._seeds(self.train_rows, cfg.batch_size, self.rng), self.rng, self.generator)
             loss = self._loss(self.model, batch)
+            self.state.rows += sum(len(target[0]) for target in batch[4].values())
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
             self.optimizer.step()
-            self.lr_schedule.step()
+            self._decay_learning_rate()
             with torch.no_grad():
                 decay = min(cfg.ema_decay, (1 + self.state.step) / (10 + self.state.step))
-                for p_ema, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
-                    p_ema.lerp_(p, 1 - decay)
+                torch._foreach_lerp_(self.ema_params, self.params, 1 - decay)
             self.state.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}")
@@ -241,7 +294,7 @@ class Trainer:
                     if self.state.bad_evals >= cfg.patience:
                         self.state.stopped = "early stopping: the held-out loss stopped improving"
             if cfg.max_minutes is not None and self.state.seconds > cfg.max_minutes * 60:
-                self.state.stopped = f"time limit of {cfg.max_minutes} minutes reached"
+                self.state.stopped = f"time budget of {cfg.max_minutes:g} minutes used"
             if checkpoint_dir is not None and self.state.step % cfg.checkpoint_every == 0:
                 self._checkpoint(checkpoint_dir / CHECKPOINT)
         bar.close()
@@ -252,9 +305,28 @@ class Trainer:
         if checkpoint_dir is not None:
             (checkpoint_dir / CHECKPOINT).unlink(missing_ok=True)
         log.info(
-            "training stopped after %d steps (%.1f s): %s", self.state.step, self.state.seconds, self.state.stopped
+            "training stopped after %d steps (%.1f s, %s rows denoised a second on %d threads): %s",
+            self.state.step,
+            self.state.seconds,
+            f"{self.state.rows_per_second:,.0f}",
+            torch.get_num_threads(),
+            self.state.stopped,
         )
         return self.state
+
+    def progress(self) -> float:
+        """The share of the budget spent: steps done over ``steps``, or time used over ``max_minutes``,
+        whichever is further."""
+        done = self.state.step / self.config.steps if self.config.steps else 0.0
+        if self.config.max_minutes:
+            done = max(done, self.state.seconds / (self.config.max_minutes * 60))
+        return min(done, 1.0)
+
+    def _decay_learning_rate(self) -> None:
+        """Linear decay to a tenth of the learning rate over the budget (steps or time)."""
+        lr = self.config.learning_rate * max(0.1, 1.0 - self.progress())
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def _checkpoint(self, path: Path) -> None:
         payload = {
@@ -262,7 +334,6 @@ class Trainer:
             "ema": self.ema.state_dict(),
             "best": getattr(self, "best_weights", None) or {},
             "optimizer": self.optimizer.state_dict(),
-            "lr_schedule": self.lr_schedule.state_dict(),
             "state": asdict(self.state),
             "rng": self.rng.bit_generator.state,
             "generator": self.generator.get_state(),
@@ -293,7 +364,6 @@ class Trainer:
         if payload["best"]:
             self.best_weights = payload["best"]
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.lr_schedule.load_state_dict(payload["lr_schedule"])
         self.state = TrainState(**payload["state"])
         self.rng.bit_generator.state = payload["rng"]
         self.generator.set_state(payload["generator"])
