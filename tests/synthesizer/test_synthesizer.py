@@ -205,3 +205,51 @@ def test_tables_named_like_torch_attributes(tmp_path):
     model.save(tmp_path / "m")
     fake = Synthesizer.load(tmp_path / "m").sample(random_state=0)
     assert find_problems(fake) == [] and fake.num_rows("train") > 0
+
+
+def test_the_time_budget_is_used_and_decays_the_learning_rate(company, caplog):
+    """--max-minutes is a budget: no step cap ends training early, the learning rate decays over the
+    time, and the log says why training stopped and how many rows a second it denoised."""
+    import logging
+
+    synth = Synthesizer(max_minutes=0.05, random_state=0, **{**TINY, "train_steps": None})
+    with caplog.at_level(logging.INFO, logger="dbtwin.synthesizer.training"):
+        synth.fit(company)
+    state = synth.train_state_
+    assert state.stopped == "time budget of 0.05 minutes used" and state.seconds >= 3.0
+    assert state.step >= 1 and state.rows > 0 and state.rows_per_second > 0
+    assert "training for 0.05 minutes" in caplog.text and "rows denoised a second" in caplog.text
+    assert Synthesizer(**TINY).fit(company).train_state_.stopped == "4 steps done"  # a step cap alone
+
+
+def test_trainer_needs_a_budget_and_decays_over_steps(company):
+    from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
+    from dbtwin.graph import RowGraph
+    from dbtwin.nn import HeteroDenoiser, TableSpec
+    from dbtwin.synthesizer.training import TrainConfig
+
+    synth = Synthesizer(random_state=0, **TINY).fit(company)
+    num, cat = synth._features(company)
+    graph = RowGraph.from_database(company)
+    specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in synth.encoders_.items()}
+    model = HeteroDenoiser(specs, graph.edge_types(), hidden=16)
+
+    def trainer(**config):
+        return Trainer(model, graph, num, cat, set(), GaussianScheduler(), MaskedScheduler(), TrainConfig(**config), 0)
+
+    with pytest.raises(ValueError, match="needs a budget"):
+        trainer(steps=None).fit(progress=False)
+    t = trainer(steps=10, learning_rate=1e-3)
+    t.fit(progress=False)
+    assert t.progress() == 1.0 and t.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_sampling_neighbourhoods_are_capped_as_in_training():
+    from dbtwin.synthesizer.generation import capped
+
+    dst = torch.cat([torch.zeros(30, dtype=torch.long), torch.ones(3, dtype=torch.long), torch.full((7,), 2)])
+    edges = torch.stack([torch.arange(40), dst])
+    kept = capped(edges, 5, torch.Generator().manual_seed(0))
+    assert torch.bincount(kept[1]).tolist() == [5, 3, 5]
+    assert set(kept[0][kept[1] == 1].tolist()) == {30, 31, 32}  # a row with few neighbours keeps them all
+    assert set(kept[0].tolist()) <= set(range(40))

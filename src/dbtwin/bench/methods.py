@@ -47,10 +47,11 @@ def fit_and_sample(
     torch.set_num_threads(torch_threads)
     train = read_directory(train_dir)
     notes: list[str] = []
+    training: dict[str, Any] = {}
     if method == "hma":
         synthetic, fit_seconds, sample_seconds, notes = _hma(train, seed)
     else:
-        synthetic, fit_seconds, sample_seconds, notes = _dbtwin(
+        synthetic, fit_seconds, sample_seconds, notes, training = _dbtwin(
             method, train, Path(model_dir), seed, train_steps, max_minutes, sample_steps
         )
     rss = peak_rss_mb()
@@ -63,13 +64,14 @@ def fit_and_sample(
         "rows": rows,
         "rows_per_second": round(rows / sample_seconds, 1) if sample_seconds > 0 else None,
         "notes": notes,
+        "training": training,
     }
 
 
 def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, sample_steps):
     from dbtwin.synthesizer import Synthesizer
 
-    notes = []
+    notes, training = [], {}
     if method in SHARES_MODEL:
         if not (model_dir / "config.json").exists():
             raise RuntimeError("needs the model of the 'dbtwin' run for this dataset and seed, which is missing")
@@ -88,6 +90,14 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
         )
         synth.fit(train)
         state = synth.train_state_
+        training = {
+            "steps": state.step,
+            "seconds": round(state.seconds, 2),
+            "stopped": state.stopped,
+            "rows_per_second": round(state.rows_per_second, 1),
+            "threads": torch_threads(),
+            "best_val_loss": state.best_val if state.best_val != float("inf") else None,
+        }
         notes.append(
             f"trained {state.step} steps ({state.stopped or 'completed'}), "
             f"{state.rows_per_second:,.0f} rows denoised a second on {torch_threads()} thread(s)"
@@ -97,7 +107,7 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
     synth.sample_steps = sample_steps
     started = time.monotonic()
     synthetic = synth.sample(1.0, random_state=seed)
-    return synthetic, synth.fit_seconds_, time.monotonic() - started, notes
+    return synthetic, synth.fit_seconds_, time.monotonic() - started, notes, training
 
 
 def torch_threads() -> int:

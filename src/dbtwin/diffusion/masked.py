@@ -27,6 +27,22 @@ class MaskedScheduler:
         masked = torch.rand(codes.shape, generator=generator) < p
         return torch.where(masked, mask_codes.expand_as(codes), codes), masked
 
+    def choose(
+        self,
+        codes: torch.Tensor,
+        mask_codes: torch.Tensor,
+        t: float,
+        s: float,
+        generator: torch.Generator | None = None,
+    ) -> list[torch.Tensor]:
+        """Per column, the rows whose masked code a reverse step from ``t`` to ``s`` unmasks (each
+        masked code with probability (t - s) / t; all of them at ``s = 0``). Chosen before the network
+        runs, so that it computes logits for these rows only."""
+        unmask_p = 1.0 if s <= 0 else (t - s) / t
+        masked = codes == mask_codes
+        chosen = masked & (torch.rand(masked.shape, generator=generator) < unmask_p)
+        return [chosen[:, j].nonzero().squeeze(-1) for j in range(codes.shape[1])]
+
     def step(
         self,
         codes: torch.Tensor,
@@ -36,19 +52,12 @@ class MaskedScheduler:
         s: float,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Unmask some of the masked codes, drawing their category from ``softmax(logits[j])`` (rows x
-        categories). Only the rows unmasked in this step are normalised and drawn from (by inverse
-        transform sampling: one uniform number and a binary search per row)."""
-        out = codes.clone()
-        unmask_p = 1.0 if s <= 0 else (t - s) / t
-        for j, lg in enumerate(logits):
-            masked = out[:, j] == mask_codes[j]
-            if not masked.any():
-                continue
-            chosen = (masked & (torch.rand(masked.shape, generator=generator) < unmask_p)).nonzero().squeeze(-1)
-            if chosen.numel():
-                out[chosen, j] = draw_categories(lg.index_select(0, chosen), generator)
-        return out
+        """Unmask some of the masked codes, drawing their category from ``softmax(logits[j])`` (one row
+        of logits per row of ``codes``)."""
+        chosen = self.choose(codes, mask_codes, t, s, generator)
+        return fill(
+            codes, chosen, [lg.index_select(0, rows) for lg, rows in zip(logits, chosen, strict=True)], generator
+        )
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -63,3 +72,18 @@ def draw_categories(logits: torch.Tensor, generator: torch.Generator | None = No
     cdf = torch.softmax(logits.float(), dim=-1).cumsum_(dim=-1)
     u = torch.rand((logits.shape[0], 1), generator=generator) * cdf[:, -1:]
     return torch.searchsorted(cdf, u).squeeze(-1).clamp_(max=logits.shape[1] - 1)
+
+
+def fill(
+    codes: torch.Tensor,
+    chosen: list[torch.Tensor],
+    logits: list[torch.Tensor],
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``codes`` with, in each column ``j``, the rows ``chosen[j]`` drawn from ``softmax(logits[j])``
+    (one row of logits per chosen row)."""
+    out = codes.clone()
+    for j, (rows, lg) in enumerate(zip(chosen, logits, strict=True)):
+        if rows.numel():
+            out[rows, j] = draw_categories(lg, generator)
+    return out

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.module_dict import ModuleDict
 
 from dbtwin.nn.keys import ModuleKeys
-from dbtwin.nn.relational import RelationalMessagePassing
+from dbtwin.nn.relational import PackedGraph, RelationalMessagePassing
 
 EdgeType = tuple[str, str, str]
 
@@ -137,26 +137,42 @@ class HeteroDenoiser(nn.Module):
         x_cat: dict[str, Tensor],
         t: dict[str, Tensor],
         edge_index: dict[EdgeType, Tensor],
+        graph: PackedGraph | None = None,
+        logit_rows: dict[str, Tensor] | None = None,
     ) -> dict[str, tuple[Tensor, list[Tensor]]]:
-        """Per table present in the inputs: (predicted noise of numerics, logits per categorical)."""
+        """Per table present in the inputs: (predicted noise of numerics, logits per categorical).
+        ``graph``, from :meth:`pack` for the same rows and edges, saves packing them again (sampling
+        runs every step over one graph). With ``logit_rows``, a table's logits are computed for those
+        of its rows only (in that order), the noise for all: a sampling step unmasks few rows, and a
+        wide categorical's logits for every row would cost most of the pass and its memory."""
         key = self.keys.table
         names = [name for name in x_num if name in key]
         inputs = {name: self.inputs[key[name]](x_num[name], x_cat[name]) for name in names}
-        graph = self.message_passing.pack({name: v.shape[0] for name, v in inputs.items()}, edge_index)
-        h = graph.stack(inputs) + self.time(torch.cat([t[name] for name in names]))
+        if graph is None:
+            graph = self.pack({name: v.shape[0] for name, v in inputs.items()}, edge_index)
+        h = graph.stack(inputs) + self.time(torch.cat([t[name] for name in graph.tables]))
         states = graph.split(self.message_passing(h, graph))
         result = {}
         for name, state in states.items():
             spec = self.tables[name]
             if not spec.has_features:
                 continue
-            y = self.heads[key[name]](torch.relu(state))
-            eps = y[:, : spec.num_numeric]
-            logits = (
-                list(torch.split(y[:, spec.num_numeric :], spec.cardinalities, dim=-1)) if spec.cardinalities else []
-            )
+            head = self.heads[key[name]]
+            if logit_rows is None or name not in logit_rows:
+                y = head(torch.relu(state))
+                eps, y_cat = y[:, : spec.num_numeric], y[:, spec.num_numeric :]
+            else:
+                z, last = head[:-1](torch.relu(state)), head[-1]
+                n = spec.num_numeric
+                eps = nn.functional.linear(z, last.weight[:n], last.bias[:n])
+                y_cat = nn.functional.linear(z.index_select(0, logit_rows[name]), last.weight[n:], last.bias[n:])
+            logits = list(torch.split(y_cat, spec.cardinalities, dim=-1)) if spec.cardinalities else []
             result[name] = (eps, logits)
         return result
+
+    def pack(self, sizes: dict[str, int], edge_index: dict[EdgeType, Tensor]) -> PackedGraph:
+        """The rows (``sizes``, in the order the inputs will come) and edges packed for :meth:`forward`."""
+        return self.message_passing.pack({t: n for t, n in sizes.items() if t in self.keys.table}, edge_index)
 
     def config(self) -> dict:
         return {

@@ -1,4 +1,5 @@
-"""Residual heterogeneous message passing shared by the denoiser and the predictor: each layer adds
+"""Residual heterogeneous message passing of the predictor (the denoiser has its own, cheaper one in
+:mod:`dbtwin.nn.relational`, which has no max aggregation yet): each layer adds
 ``relu(norm(conv(h)))`` to the state of every table it reaches; tables it does not reach keep theirs."""
 
 from __future__ import annotations
