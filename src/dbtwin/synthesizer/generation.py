@@ -72,7 +72,8 @@ def denoise_graph(
                 x_num[table] = gaussian.step(x_num[table], eps, t, s, generator)
             if logits:
                 picked = [
-                    lg.index_select(0, torch.searchsorted(rows[table], c)) for lg, c in zip(logits, chosen[table])
+                    lg.index_select(0, torch.searchsorted(rows[table], c))
+                    for lg, c in zip(logits, chosen[table], strict=True)
                 ]
                 x_cat[table] = fill(x_cat[table], chosen[table], picked, generator)
     return x_num, x_cat
