@@ -358,6 +358,23 @@ def _plot_cost(groups: dict[str, dict[str, list[dict]]], path: Path) -> None:
     plt.close(fig)
 
 
+def _budgets(runs: list[dict]) -> str:
+    """The training budget of the dbtwin runs, per dataset where they differ."""
+    per = {
+        r["dataset"]: (r["settings"].get("max_minutes"), r["settings"].get("threads"))
+        for r in runs
+        if r["method"] == "dbtwin"
+    }
+    if not per:
+        return "(no runs)"
+    text = {
+        ds: f"{m:g} minutes at {t} thread(s)" if m else f"no time cap at {t} thread(s)" for ds, (m, t) in per.items()
+    }
+    if len(set(text.values())) == 1:
+        return next(iter(text.values()))
+    return ", ".join(f"{v} ({ds})" for ds, v in text.items())
+
+
 def _settings(runs: list[dict], methods: tuple[str, ...]) -> dict[str, Any]:
     mine = [r["settings"] for r in runs if r["method"] in methods]
     return mine[0] if mine else {}
@@ -405,20 +422,22 @@ def write_report(results: Path, docs: Path, notes: Path | None = None) -> Path:
         "compare with GRDM's published Table 1 (shown beside them); its hold-out ceiling still comes from a split.",
         "- `holdout` is no generator: the real hold-out side scored against the real training side, the "
         "best any generator can reach on the split protocol.",
-        f"- dbtwin trains with its defaults (K = 2, hidden 64, batch 256, learning rate 2e-3) for a budget of "
-        f"{settings.get('max_minutes')} minutes"
+        "- dbtwin trains with its defaults (K = 2, hidden 64, batch 256, learning rate 2e-3) for a budget of "
+        + _budgets(runs)
         + (f" or {settings['train_steps']} steps" if settings.get("train_steps") else "")
         + " (early stopping on the held-out loss may end it sooner), and "
         f"samples with {settings.get('sample_steps')} reverse steps. `dbtwin-sbm` and `dbtwin-real` reuse the "
         "trained denoiser of the same seed with another structure model, so their fit time is the shared training "
         "plus their own structure fit. `dbtwin-k0` trains the same budget with no message passing.",
-        f"- HMA (SDV 1.37.4) gets {hma_settings.get('hma_timeout', 0):.0f} s to fit and sample; a run past that is "
-        "recorded as a timeout and not retried for later seeds. Composite keys are given to it as one "
-        "surrogate column, self-references are dropped (it refuses cycles); each dataset lists what changed.",
-        "- Each fit runs in its own process: peak RSS is that process's own (fit and sample). dbtwin runs use "
-        f"{settings.get('threads', 2)} torch thread(s) each"
-        + (", two runs at a time on the 2 cores" if settings.get("threads", 2) == 1 else "")
-        + "; HMA is single-threaded.",
+        (
+            f"- HMA (SDV 1.37.4) gets {hma_settings.get('hma_timeout', 0):.0f} s to fit and sample; a run past that "
+            "is recorded as a timeout and not retried for later seeds. Composite keys are given to it as one "
+            "surrogate column, self-references are dropped (it refuses cycles); each dataset lists what changed."
+            if hma_settings
+            else "- HMA was not run in these results."
+        ),
+        "- Each fit runs in its own process: peak RSS is that process's own (fit and sample). Runs at 1 thread "
+        "ran two at a time on the 2 cores; HMA is single-threaded.",
         f"- Seeds: {', '.join(map(str, seeds)) or 'none yet'}; tables show mean ± standard deviation over the "
         "successful runs.",
         "",
