@@ -52,7 +52,7 @@ def fit_and_sample(
         synthetic, fit_seconds, sample_seconds, notes = _hma(train, seed)
     else:
         synthetic, fit_seconds, sample_seconds, notes, training = _dbtwin(
-            method, train, Path(model_dir), seed, train_steps, max_minutes, sample_steps
+            method, train, Path(model_dir), seed, train_steps, max_minutes, sample_steps, torch_threads
         )
     rss = peak_rss_mb()
     write_directory(synthetic, out_dir, replace=True)
@@ -68,7 +68,7 @@ def fit_and_sample(
     }
 
 
-def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, sample_steps):
+def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, sample_steps, threads: int):
     from dbtwin.synthesizer import Synthesizer
 
     notes, training = [], {}
@@ -95,12 +95,12 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
             "seconds": round(state.seconds, 2),
             "stopped": state.stopped,
             "rows_per_second": round(state.rows_per_second, 1),
-            "threads": torch_threads(),
+            "threads": threads,
             "best_val_loss": state.best_val if state.best_val != float("inf") else None,
         }
         notes.append(
             f"trained {state.step} steps ({state.stopped or 'completed'}), "
-            f"{state.rows_per_second:,.0f} rows denoised a second on {torch_threads()} thread(s)"
+            f"{state.rows_per_second:,.0f} rows denoised a second on {threads} thread(s)"
         )
         if method == "dbtwin":
             synth.save(model_dir, replace=True)
@@ -108,12 +108,6 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
     started = time.monotonic()
     synthetic = synth.sample(1.0, random_state=seed)
     return synthetic, synth.fit_seconds_, time.monotonic() - started, notes, training
-
-
-def torch_threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 def _hma(train, seed: int):

@@ -33,8 +33,9 @@ QUALITY: list[tuple[str, Callable[[dict], float | None]]] = [
     ("primary-key duplicates (rows)", lambda m: m["integrity"]["pk_duplicates"]),
 ]
 FIDELITY = QUALITY[:6]
-#: The reference score each quality row is compared with.
+#: The reference score each quality row is compared with, and the getter of each reference score.
 REFERENCE_LABELS = {label: key for (label, _), key in zip(QUALITY[:5], REFERENCE_SCORES, strict=True)}
+REFERENCE_GETTERS = {key: get for (_, get), key in zip(QUALITY[:5], REFERENCE_SCORES, strict=True)}
 COST: list[tuple[str, str]] = [
     ("fit s", "fit_seconds"),
     ("sample s", "sample_seconds"),
@@ -43,14 +44,6 @@ COST: list[tuple[str, str]] = [
 ]
 #: Goals of the inter-table trends at every hop.
 HOP_GOALS = {"chinook": 0.85, "nycflights13_jan": 0.92, "lahman": 0.92}
-#: The getter of each published reference score (see :data:`dbtwin.bench.suite.REFERENCE_SCORES`).
-REFERENCE_GETTERS: dict[str, Callable[[dict], float | None]] = {
-    "cardinality": lambda m: m["cardinality"]["score"],
-    "column_shapes": lambda m: m["column_shapes"]["score"],
-    "intra_table_trends": lambda m: m["intra_table_trends"]["score"],
-    "inter_table_trends_1": lambda m: m["inter_table_trends"]["1"]["score"],
-    "inter_table_trends_2": lambda m: m["inter_table_trends"]["2"]["score"],
-}
 
 
 def load_runs(results: Path) -> list[dict]:

@@ -108,7 +108,7 @@ def _split(config: BenchConfig, spec: BenchDataset, real: Database, seed: int) -
     return split, fitted, base
 
 
-def _holdout_ceiling(config: BenchConfig, spec: BenchDataset, split: HoldoutSplit, seed: int) -> dict:
+def _holdout_ceiling(config: BenchConfig, split: HoldoutSplit, seed: int) -> dict:
     """The real hold-out side scored against the real training side: the best a generator can reach
     on the split protocol (fidelity and detection; no ML efficacy or privacy, it is real data)."""
     started = time.monotonic()
@@ -145,7 +145,7 @@ def _run_one(
     record["split"] = split.summary()
     record["protocol"] = spec.protocol
     if method == "holdout":
-        record.update(_holdout_ceiling(config, spec, split, seed))
+        record.update(_holdout_ceiling(config, split, seed))
         return record
     if method == "hma" and (gave_up := _hma_gave_up(config, spec.name, seed)):
         record.update(status="skipped", error=f"not retried: seed {gave_up['seed']} {gave_up['status']}")

@@ -43,12 +43,9 @@ class PackedGraph:
     slots: list[int]
 
     @property
-    def num_rows(self) -> int:
-        return sum(self.sizes)
-
-    @property
-    def num_slots(self) -> int:
-        return sum(n * s for n, s in zip(self.sizes, self.slots, strict=True))
+    def block_sizes(self) -> list[int]:
+        """Slots in each table's block of the neighbour buffer."""
+        return [n * s for n, s in zip(self.sizes, self.slots, strict=True)]
 
     @classmethod
     def build(
@@ -74,14 +71,15 @@ class PackedGraph:
                 continue
             src.append(ei[0] + row_start[et[0]])
             slot.append(slot_start[et[2]] + ei[1] * slots[et[2]] + incoming[et])
-        counts = torch.tensor([sizes[t] for t in tables], dtype=torch.long)
+        rows = [sizes[t] for t in tables]
         ids = [table_ids[t] for t in tables]
-        table_of_row = torch.repeat_interleave(torch.tensor(ids, dtype=torch.long), counts)
-        num_slots = sum(sizes[t] * slots[t] for t in tables)
-        adjacency = _adjacency(torch.cat(slot), torch.cat(src), num_slots, row) if src else None
+        table_of_row = torch.repeat_interleave(
+            torch.tensor(ids, dtype=torch.long), torch.tensor(rows, dtype=torch.long)
+        )
+        adjacency = _adjacency(torch.cat(slot), torch.cat(src), place, row) if src else None
         return cls(
             tables,
-            [sizes[t] for t in tables],
+            rows,
             ids,
             table_of_row,
             adjacency,
@@ -126,10 +124,11 @@ class RelationalLayer(nn.Module):
 
     def forward(self, h: Tensor, graph: PackedGraph) -> Tensor:
         d = self.hidden
-        buffer = graph.adjacency @ h if graph.adjacency is not None else h.new_zeros(graph.num_slots, d)
+        block_sizes = graph.block_sizes
+        buffer = graph.adjacency @ h if graph.adjacency is not None else h.new_zeros(sum(block_sizes), d)
         # split, not slices: the backward of a split is one concatenation, that of a slice a zero-filled copy
         owns = h.split(graph.sizes)
-        blocks = buffer.split([n * s for n, s in zip(graph.sizes, graph.slots, strict=True)])
+        blocks = buffer.split(block_sizes)
         parts = []
         for t, own, block, n, s in zip(graph.table_ids, owns, blocks, graph.sizes, graph.slots, strict=True):
             out = torch.addmm(self.bias[t], own, self.own[t])

@@ -101,7 +101,11 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(self.seed)
         hops = model.num_layers
         self.sampler = KHopSampler(graph, num_hops=hops, max_neighbors=config.fanout) if hops else None
-        self.full_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
+        self.full_edges = (
+            {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
+            if config.batches == "full"
+            else {}
+        )
         self.mask_codes = {t: torch.tensor(model.tables[t].cardinalities, dtype=torch.long) for t in model.tables}
         self.trainable = [
             t for t, s in model.tables.items() if s.has_features and t not in fixed and graph.num_nodes[t]
@@ -228,6 +232,8 @@ class Trainer:
         """Train; with ``checkpoint_dir``, checkpoint there and resume a checkpoint left by an
         interrupted run, but only one whose ``fingerprint`` (data, schema, parameters) matches."""
         cfg = self.config
+        if cfg.steps is None and cfg.max_minutes is None:
+            raise ValueError("training needs a budget: steps, max_minutes or both")
         self.fingerprint = fingerprint
         if not self.trainable:
             self.state.stopped = "nothing to learn: no table has attribute columns that vary"
@@ -242,19 +248,10 @@ class Trainer:
             desc="training",
             unit="step",
         )
-        if cfg.steps is None and cfg.max_minutes is None:
-            raise ValueError("training needs a budget: steps, max_minutes or both")
-        log.info(
-            "training for %s (early stopping on the held-out loss may end it sooner)",
-            " or ".join(
-                x
-                for x in (
-                    f"{cfg.steps} steps" if cfg.steps else "",
-                    f"{cfg.max_minutes:g} minutes" if cfg.max_minutes else "",
-                )
-                if x
-            ),
-        )
+        budget = [f"{cfg.steps} steps"] if cfg.steps else []
+        if cfg.max_minutes:
+            budget.append(f"{cfg.max_minutes:g} minutes")
+        log.info("training for %s (early stopping on the held-out loss may end it sooner)", " or ".join(budget))
         while (cfg.steps is None or self.state.step < cfg.steps) and not self.state.stopped:
             self.model.train()
             if cfg.batches == "full":
