@@ -24,6 +24,12 @@ def test_matches_breadth_first_search(graph, hops):
     for sid, (table, row) in enumerate(seed_list):
         got = {(t, int(r)) for t in sub.nodes for r, b in zip(sub.nodes[t], sub.batch[t], strict=True) if b == sid}
         assert got == bfs(graph, table, row, hops)
+        # each node's hop is its distance from the seed
+        within = [bfs(graph, table, row, h) for h in range(hops + 1)]
+        for t in sub.nodes:
+            for r, b, h in zip(sub.nodes[t], sub.batch[t], sub.hop[t], strict=True):
+                if b == sid:
+                    assert h == min(d for d in range(hops + 1) if (t, int(r)) in within[d])
     # seeds map back to their rows and batches
     assert sub.nodes["invoice"][sub.seed_local["invoice"]].tolist() == [0, 17, 400]
     assert sub.batch["album"][sub.seed_local["album"]].tolist() == [3]

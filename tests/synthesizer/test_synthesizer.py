@@ -207,41 +207,97 @@ def test_tables_named_like_torch_attributes(tmp_path):
     assert find_problems(fake) == [] and fake.num_rows("train") > 0
 
 
-def test_the_time_budget_is_used_and_decays_the_learning_rate(company, caplog):
+def test_the_time_budget_is_used_and_decays_the_learning_rate(company, caplog, monkeypatch):
     """--max-minutes is a budget: no step cap ends training early, the learning rate decays over the
     time, and the log says why training stopped and how many rows a second it denoised."""
+    import functools
     import logging
 
+    import dbtwin.synthesizer.model as synthesizer_model
+    from dbtwin.synthesizer.training import TrainConfig
+
+    # the tiny database trains fast enough for early stopping to end it first: no patience limit here
+    monkeypatch.setattr(synthesizer_model, "TrainConfig", functools.partial(TrainConfig, patience=10**9))
     synth = Synthesizer(max_minutes=0.05, random_state=0, **{**TINY, "train_steps": None})
     with caplog.at_level(logging.INFO, logger="dbtwin.synthesizer.training"):
         synth.fit(company)
     state = synth.train_state_
     assert state.stopped == "time budget of 0.05 minutes used" and state.seconds >= 3.0
     assert state.step >= 1 and state.rows > 0 and state.rows_per_second > 0
-    assert "training for 0.05 minutes" in caplog.text and "rows denoised a second" in caplog.text
+    assert "training for 0.05 minutes" in caplog.text and "rows denoised and" in caplog.text
     assert Synthesizer(**TINY).fit(company).train_state_.stopped == "4 steps done"  # a step cap alone
 
 
-def test_trainer_needs_a_budget_and_decays_over_steps(company):
+def _trainer_factory(db):
+    """A function that makes Trainers of a fresh K = 2 denoiser for ``db`` with the given TrainConfig."""
     from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
     from dbtwin.graph import RowGraph
     from dbtwin.nn import HeteroDenoiser, TableSpec
     from dbtwin.synthesizer.training import TrainConfig
 
-    synth = Synthesizer(random_state=0, **TINY).fit(company)
-    num, cat = synth._features(company)
-    graph = RowGraph.from_database(company)
+    synth = Synthesizer(random_state=0, **TINY).fit(db)
+    num, cat = synth._features(db)
+    graph = RowGraph.from_database(db)
     specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in synth.encoders_.items()}
     model = HeteroDenoiser(specs, graph.edge_types(), hidden=16)
 
     def trainer(**config):
         return Trainer(model, graph, num, cat, set(), GaussianScheduler(), MaskedScheduler(), TrainConfig(**config), 0)
 
+    return trainer
+
+
+def test_trainer_needs_a_budget_and_decays_over_steps(company):
+    trainer = _trainer_factory(company)
     with pytest.raises(ValueError, match="needs a budget"):
         trainer(steps=None).fit(progress=False)
     t = trainer(steps=10, learning_rate=1e-3)
     t.fit(progress=False)
     assert t.progress() == 1.0 and t.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_loss_weighs_down_rows_that_miss_their_neighbourhood(chinook):
+    """A training step scores every subgraph row; the rows reached in fewer than K hops (each has
+    every kind of neighbour it has in the database inside the subgraph, as when sampling) weigh 1,
+    the rows at hop K, which miss whole kinds of neighbours, weigh ``outer_weight``."""
+    trainer = _trainer_factory(chinook)
+    graph = trainer(steps=1).graph
+
+    def step(**config):
+        t = trainer(steps=1, fanout=3, **config)
+        subs, sample = [], t.sampler.sample
+        t.sampler.sample = lambda *a, **k: subs.append(sample(*a, **k)) or subs[-1]
+        rng = np.random.default_rng(0)
+        targets = t._batch(t._seeds(t.train_rows, 64, rng), rng, torch.Generator().manual_seed(0))[4]
+        return subs[0], targets
+
+    sub, targets = step(outer_weight=0.0)
+    missing_outer = 0
+    for table, (rows, _, _, _, weight) in targets.items():
+        rows = rows.numpy()
+        assert weight is None and rows.tolist() == np.flatnonzero(sub.hop[table] < 2).tolist()
+        outer = np.flatnonzero(sub.hop[table] == 2)
+        for et, ei in sub.edge_index.items():
+            if et[0] != table:
+                continue
+            inside = np.bincount(ei[0], minlength=len(sub.nodes[table]))
+            full = graph.csr(et).degree(sub.nodes[table])
+            # neighbours are drawn with replacement up to the cap, then de-duplicated: at least one of each kind
+            assert (inside[rows] >= np.minimum(full[rows], 1)).all(), et
+            missing_outer += int(((inside[outer] == 0) & (full[outer] > 0)).sum())
+    assert missing_outer > 0  # the rows left out do miss neighbours
+    sub, targets = step(outer_weight=0.25)
+    for table, (rows, _, _, _, weight) in targets.items():
+        assert len(rows) == len(sub.nodes[table])
+        assert weight.tolist() == np.where(sub.hop[table] < 2, 1.0, 0.25).tolist()
+    sub, targets = step(outer_weight=1.0)
+    assert all(w is None and len(r) == len(sub.nodes[t]) for t, (r, _, _, _, w) in targets.items())
+    sub, targets = step(loss_on="seeds")
+    assert all(r.tolist() == sub.seed_local[t].tolist() for t, (r, *_) in targets.items())
+    assert set(targets) == set(sub.seed_local)
+    t = trainer(steps=1, outer_weight=0.25)
+    batch = t._batch({"track": np.arange(8)}, np.random.default_rng(1), torch.Generator().manual_seed(1))
+    assert torch.isfinite(t._loss(t.model, batch))  # the weighted loss
 
 
 def test_sampling_neighbourhoods_are_capped_as_in_training():

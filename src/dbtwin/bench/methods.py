@@ -95,6 +95,7 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
             "seconds": round(state.seconds, 2),
             "stopped": state.stopped,
             "rows_per_second": round(state.rows_per_second, 1),
+            "nodes_per_second": round(state.nodes_per_second, 1),
             "threads": threads,
             "best_val_loss": state.best_val if state.best_val != float("inf") else None,
         }

@@ -34,6 +34,8 @@ class Subgraph:
         edge_index: per edge type, a ``(2, E)`` array of *local* positions into ``nodes``.
         seed_local: per seed table, local positions of the seeds, in the order they were given.
         num_seeds: the number of seeds over all tables (seed ids run table by table).
+        hop: per table, for each node the hop at which it was reached (0 for seeds): a node at hop
+            ``h < K`` has had all its edge types expanded (up to the cap), a node at hop ``K`` has not.
     """
 
     nodes: dict[str, np.ndarray]
@@ -41,6 +43,7 @@ class Subgraph:
     edge_index: dict[EdgeType, np.ndarray]
     seed_local: dict[str, np.ndarray]
     num_seeds: int
+    hop: dict[str, np.ndarray]
 
     @property
     def num_nodes(self) -> int:
@@ -136,6 +139,7 @@ class KHopSampler:
         n = self.graph.num_nodes
         visited: dict[str, np.ndarray] = {}
         frontier: dict[str, np.ndarray] = {}
+        reached: dict[str, list[np.ndarray]] = {}  # per table, the keys first reached at each hop
         seed_keys: dict[str, np.ndarray] = {}
         next_id = 0
         for table, rows in seeds.items():
@@ -150,6 +154,7 @@ class KHopSampler:
             seed_keys[table] = keys
             visited[table] = np.unique(keys)
             frontier[table] = visited[table]
+            reached[table] = [visited[table]]
         for hop in range(self.num_hops):
             cap = self.max_neighbors[hop]
             found: dict[str, list[np.ndarray]] = {}
@@ -168,7 +173,9 @@ class KHopSampler:
                 if len(keys):
                     frontier[table] = keys
                     visited[table] = keys if old is None else np.union1d(old, keys)
-        return self._assemble(visited, seed_keys, next_id if self.disjoint else int(next_id > 0))
+                    reached.setdefault(table, [])
+                    reached[table] += [np.zeros(0, np.int64)] * (hop + 1 - len(reached[table])) + [keys]
+        return self._assemble(visited, seed_keys, next_id if self.disjoint else int(next_id > 0), reached)
 
     def _expand(self, et: EdgeType, keys: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
         src, _, dst = et
@@ -198,11 +205,20 @@ class KHopSampler:
         neighbours = csr.indices[starts[owner] + _ranges(deg)]
         return seed_id[owner] * n_dst + neighbours
 
-    def _assemble(self, visited: dict[str, np.ndarray], seed_keys: dict[str, np.ndarray], num_seeds: int) -> Subgraph:
+    def _assemble(
+        self,
+        visited: dict[str, np.ndarray],
+        seed_keys: dict[str, np.ndarray],
+        num_seeds: int,
+        reached: dict[str, list[np.ndarray]],
+    ) -> Subgraph:
         n = self.graph.num_nodes
-        nodes, batch = {}, {}
+        nodes, batch, hops = {}, {}, {}
         for table, keys in visited.items():
             batch[table], nodes[table] = np.divmod(keys, n[table])
+            hops[table] = np.empty(len(keys), dtype=np.int64)
+            for h, at_hop in enumerate(reached[table]):
+                hops[table][np.searchsorted(keys, at_hop)] = h
         seed_local = {t: np.searchsorted(visited[t], k) for t, k in seed_keys.items()}
         edge_index: dict[EdgeType, np.ndarray] = {}
         for et in self.graph.edge_types():
@@ -219,7 +235,7 @@ class KHopSampler:
             rel = self.graph.relation(fk)
             edge_index[(fk.child, rel, fk.parent)] = np.stack([child_local, parent_local])
             edge_index[(fk.parent, REVERSE_PREFIX + rel, fk.child)] = np.stack([parent_local, child_local])
-        return Subgraph(nodes, batch, edge_index, seed_local, num_seeds)
+        return Subgraph(nodes, batch, edge_index, seed_local, num_seeds, hops)
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:

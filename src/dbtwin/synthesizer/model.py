@@ -345,6 +345,7 @@ class Synthesizer:
                     "stopped": self.train_state_.stopped,
                     "rows": self.train_state_.rows,
                     "rows_per_second": round(self.train_state_.rows_per_second, 1),
+                    "nodes": self.train_state_.nodes,
                     "threads": torch.get_num_threads(),
                     "history": self.train_state_.history,
                 },

@@ -116,6 +116,7 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
             stopped=str(training["stopped"]),
             seconds=float(training["seconds"]),
             rows=int(training.get("rows", 0)),
+            nodes=int(training.get("nodes", 0)),
         )
     return synth
 
