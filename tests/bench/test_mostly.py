@@ -1,0 +1,66 @@
+"""The configuration MOSTLY AI is given (no MOSTLY AI needed): one-column keys, at most one context
+key per table (to its largest parent, if that parent is big enough for MOSTLY AI's validation split),
+no cycle of context keys, and the way back to the real schema."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbtwin import datasets
+from dbtwin.bench.hma import restore
+from dbtwin.bench.mostly import MIN_CONTEXT_ROWS, MostlyUnavailableError, mostly_plan, mostly_python
+from tests.conftest import assert_same_database
+
+
+def _contexts(plan) -> dict[str, str]:
+    out = {}
+    for entry in plan.tables:
+        context = [fk for fk in entry.get("foreign_keys", []) if fk["is_context"]]
+        assert len(context) <= 1, entry["name"]
+        if context:
+            out[entry["name"]] = context[0]["referenced_table"]
+    return out
+
+
+@pytest.mark.parametrize("name", ["chinook", "nycflights13_jan", "bakeoff"])
+def test_plan_gives_each_table_its_largest_big_enough_parent_as_context(name, request):
+    db = request.getfixturevalue(name) if name != "bakeoff" else datasets.load("bakeoff")
+    plan = mostly_plan(db, 0.5)
+    rows = {t: len(f) for t, f in plan.view.frames.items()}
+    contexts = _contexts(plan)
+    for entry in plan.tables:
+        assert entry["tabular_model_configuration"]["max_training_time"] == 0.5
+        keys = entry.get("foreign_keys", [])
+        assert all(fk["referenced_table"] != entry["name"] for fk in keys)  # no self-references
+        parents = [fk["referenced_table"] for fk in keys]
+        if entry["name"] in contexts:
+            parent = contexts[entry["name"]]
+            assert rows[parent] >= MIN_CONTEXT_ROWS and rows[parent] == max(rows[p] for p in parents)
+    for child in contexts:  # no cycle of context keys
+        seen, node = {child}, contexts[child]
+        while node in contexts:
+            assert node not in seen
+            seen.add(node)
+            node = contexts[node]
+    if name == "bakeoff":  # composite keys joined into one column and split back
+        assert_same_database(db, restore(plan.view, plan.view.frames))
+
+
+@pytest.fixture
+def nycflights13_jan(flights_jan):
+    return flights_jan
+
+
+def test_chinook_plan(chinook):
+    plan = mostly_plan(chinook, 1.0)
+    contexts = _contexts(plan)
+    assert contexts["invoice_line"] == "track" and contexts["invoice"] == "customer"
+    assert "customer" not in contexts  # employee has 8 rows: too few sequences to validate on
+    assert any("customer" in n and "not a context key" in n for n in plan.notes)
+    assert any("self-reference dropped" in n for n in plan.notes)
+
+
+def test_missing_environment_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("DBTWIN_MOSTLY_PYTHON", str(tmp_path / "nowhere" / "python"))
+    with pytest.raises(MostlyUnavailableError, match=r"setup-mostly\.sh"):
+        mostly_python()
