@@ -4,11 +4,12 @@ no cycle of context keys, and the way back to the real schema."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from dbtwin import datasets
 from dbtwin.bench.hma import restore
-from dbtwin.bench.mostly import MIN_CONTEXT_ROWS, MostlyUnavailableError, mostly_plan, mostly_python
+from dbtwin.bench.mostly import MIN_CONTEXT_ROWS, MostlyUnavailableError, mostly_plan, mostly_python, renumbered
 from tests.conftest import assert_same_database
 
 
@@ -64,3 +65,29 @@ def test_missing_environment_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("DBTWIN_MOSTLY_PYTHON", str(tmp_path / "nowhere" / "python"))
     with pytest.raises(MostlyUnavailableError, match=r"setup-mostly\.sh"):
         mostly_python()
+
+
+def test_generated_keys_become_row_numbers_and_links_follow(chinook):
+    plan = mostly_plan(chinook, 1.0)
+    # MOSTLY AI's own key text in every integer key, with the links kept
+    sampled = {}
+    for name, frame in plan.view.frames.items():
+        frame = frame.copy()
+        pk = plan.view.schema.table(name).primary_key
+        if pk:
+            frame[pk[0]] = "mostly" + frame[pk[0]].astype(str)
+        sampled[name] = frame
+    for fk in plan.view.schema.foreign_keys:
+        column = sampled[fk.child][fk.columns[0]]
+        sampled[fk.child][fk.columns[0]] = ("mostly" + column.astype("Int64").astype(str)).where(column.notna(), None)
+    sampled["invoice"].loc[0, "customer_id"] = "mostly-nobody"
+    back = renumbered(plan, sampled)
+    invoice, customer = back["invoice"], back["customer"]
+    assert customer["customer_id"].tolist() == list(range(1, len(customer) + 1))
+    assert (
+        pd.isna(invoice.loc[0, "customer_id"]) and invoice["customer_id"].iloc[1:].isin(customer["customer_id"]).all()
+    )
+    # the same links as before renumbering
+    real = plan.view.frames["invoice"]["customer_id"].iloc[1:].to_numpy()
+    order = {f"mostly{k}": i + 1 for i, k in enumerate(plan.view.frames["customer"]["customer_id"])}
+    assert invoice["customer_id"].iloc[1:].tolist() == [order[f"mostly{k}"] for k in real]

@@ -30,6 +30,7 @@ import pandas as pd
 
 from dbtwin.bench.hma import HmaView, hma_view, restore
 from dbtwin.database import Database
+from dbtwin.schema.model import StorageType
 
 #: A context parent needs this many rows: MOSTLY AI splits the parent's sequences for validation.
 MIN_CONTEXT_ROWS = 50
@@ -134,4 +135,26 @@ def fit_and_sample_mostly(
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"MOSTLY AI failed (exit code {done.returncode}): {tail[0][:500]}")
         sampled = {entry["name"]: pd.read_parquet(work / "out" / f"{i}.parquet") for i, entry in enumerate(plan.tables)}
-    return restore(plan.view, sampled), seconds, plan.notes
+    return restore(plan.view, renumbered(plan, sampled)), seconds, plan.notes
+
+
+def renumbered(plan: MostlyPlan, sampled: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """MOSTLY AI's sample with its generated keys (text such as ``mostly1b-1d63-...``) replaced by
+    row numbers where the real key is an integer, and every foreign key mapped the same way (a value
+    that names no parent row becomes NULL)."""
+    schema = plan.view.schema
+    frames = {t: f.copy() for t, f in sampled.items()}
+    mapping: dict[str, pd.Series] = {}
+    for name, table in schema.tables.items():
+        if len(table.primary_key) != 1 or table.column(table.primary_key[0]).dtype != StorageType.INT64:
+            continue
+        key = table.primary_key[0]
+        values = frames[name][key]
+        mapping[name] = pd.Series(range(1, len(values) + 1), index=pd.Index(values), dtype="int64")
+        frames[name][key] = mapping[name].to_numpy()
+    for fk in schema.foreign_keys:
+        if fk.parent in mapping:
+            column = fk.columns[0]
+            lookup = mapping[fk.parent][~mapping[fk.parent].index.duplicated()]
+            frames[fk.child][column] = frames[fk.child][column].map(lookup).astype("Int64")
+    return frames

@@ -61,6 +61,9 @@ class TrainConfig:
     #: (after 13 minutes falling to 0.804 / 0.876 / 0.808 / 0.820), 0.25 0.873 / 0.914 / 0.838 / 0.873,
     #: 0 0.879 / 0.908 / 0.824 / 0.878 (after 13 minutes 0.889 / 0.921 / 0.857 / 0.859)
     outer_weight: float = 0.25
+    #: share of steps whose batch holds the seed rows alone, without neighbours (cheap steps that train
+    #: each table's own columns)
+    alone_share: float = 0.0
     #: "khop": disjoint K-hop subgraphs of seed rows; "full": every row of the graph each step
     batches: str = "khop"
 
@@ -152,8 +155,11 @@ class Trainer:
             if c and len(rows[t])
         }
 
-    def _batch(self, seeds: dict[str, np.ndarray], rng: np.random.Generator, generator: torch.Generator) -> tuple:
-        if self.sampler is not None:
+    def _batch(
+        self, seeds: dict[str, np.ndarray], rng: np.random.Generator, generator: torch.Generator, alone: bool = False
+    ) -> tuple:
+        """A training batch: the seeds' K-hop subgraphs, noised (``alone``: the seed rows without neighbours)."""
+        if self.sampler is not None and not alone:
             sub = self.sampler.sample(seeds, random_state=int(rng.integers(2**31)))
             nodes, batch, seed_local, hop = sub.nodes, sub.batch, sub.seed_local, sub.hop
             edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
@@ -292,7 +298,9 @@ class Trainer:
             if cfg.batches == "full":
                 batch = self._full_batch(self.train_rows, self.generator)
             else:
-                batch = self._batch(self._seeds(self.train_rows, cfg.batch_size, self.rng), self.rng, self.generator)
+                alone = cfg.alone_share > 0 and self.rng.random() < cfg.alone_share
+                seeds = self._seeds(self.train_rows, cfg.batch_size, self.rng)
+                batch = self._batch(seeds, self.rng, self.generator, alone=alone)
             loss = self._loss(self.model, batch)
             self.state.rows += sum(len(target[0]) for target in batch[4].values())
             self.state.nodes += sum(x.shape[0] for x in batch[0].values())
