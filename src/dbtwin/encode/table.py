@@ -209,9 +209,9 @@ def _stamps(days: np.ndarray, base: pd.Timestamp, unit: str) -> np.ndarray:
     missing = ~np.isfinite(days)
     nanos = np.clip(float(pd.Timestamp(base).value) + np.nan_to_num(days) * _NANOS_PER_DAY, _FIRST_NANO, _LAST_NANO)
     stamps = pd.Series(nanos.astype(np.int64).view("datetime64[ns]"))
-    stamps = stamps.dt.round(unit if unit != "m" else "min")
-    stamps[missing] = pd.NaT
-    return stamps.to_numpy()
+    stamps = stamps.dt.round(unit if unit != "m" else "min").to_numpy()
+    stamps[missing] = np.datetime64("NaT")
+    return stamps
 
 
 def _unit(series: pd.Series) -> str:

@@ -1,0 +1,72 @@
+"""Training step cost at 1 thread against the denoiser of another checkout: seconds a step, rows
+denoised a second and the held-out loss every 100 steps, on Chinook and (where ../shared/data is
+present) GRDM's F1 tables. Results are merged into benchmarks/results/step_cost.json by label.
+
+    python benchmarks/bench_step_cost.py --label new
+    python benchmarks/bench_step_cost.py --label new-w1 --outer-weight 1   # the earlier loss weighting
+    git worktree add /tmp/old 0cbfdbf          # the SAGEConv-per-edge-type denoiser
+    PYTHONPATH=/tmp/old/src python benchmarks/bench_step_cost.py --label old
+
+Code without a rows counter (the earlier checkout) reports seconds a step only; its rows a step are
+those of the same sampler, batch and fanout (the ``new-w1`` run counts them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / "results" / "step_cost.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--outer-weight", type=float, default=None, help="loss weight of rows at hop K")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    import dbtwin.synthesizer.model as synthesizer_model
+    from dbtwin import datasets
+    from dbtwin.synthesizer import Synthesizer
+
+    if args.outer_weight is not None:
+        synthesizer_model.TrainConfig = functools.partial(synthesizer_model.TrainConfig, outer_weight=args.outer_weight)
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "f1"
+    rows = []
+    for name in ("chinook", "f1"):
+        if name == "f1" and not shared.exists():
+            print("f1: ../shared/data/f1 is not here; skipped")
+            continue
+        if name == "f1":
+            from dbtwin.io.files import read_directory
+
+            db = read_directory(shared)
+        else:
+            db = datasets.load(name)
+        synth = Synthesizer(train_steps=args.steps, random_state=0, progress=False).fit(db)
+        state = synth.train_state_
+        counted = getattr(state, "rows", 0)
+        row = {
+            "label": args.label,
+            "dataset": name,
+            "threads": 1,
+            "steps": state.step,
+            "seconds_per_step": round(state.seconds / state.step, 4),
+            "rows_per_step": round(counted / state.step) if counted else None,
+            "rows_per_second": round(counted / state.seconds) if counted else None,
+            "val_loss": [round(h["val_loss"], 4) for h in state.history],
+        }
+        rows.append(row)
+        print(json.dumps(row))
+    old = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    kept = [r for r in old if r["label"] != args.label]
+    RESULTS.write_text(json.dumps(kept + rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
