@@ -300,6 +300,18 @@ def test_loss_weighs_down_rows_that_miss_their_neighbourhood(chinook):
     assert torch.isfinite(t._loss(t.model, batch))  # the weighted loss
 
 
+def test_steps_alone_hold_the_seed_rows_without_neighbours(chinook):
+    trainer = _trainer_factory(chinook)
+    t = trainer(steps=1, alone_share=0.5)
+    rng = np.random.default_rng(0)
+    seeds = t._seeds(t.train_rows, 64, rng)
+    x_num, _, _, edges, targets = t._batch(seeds, rng, torch.Generator().manual_seed(0), alone=True)
+    assert edges == {} and {tb: x.shape[0] for tb, x in x_num.items()} == {tb: len(r) for tb, r in seeds.items()}
+    assert all(len(r) == len(seeds[tb]) for tb, (r, *_) in targets.items())
+    state = t.fit(progress=False)
+    assert state.step == 1 and state.nodes > 0
+
+
 def test_sampling_neighbourhoods_are_capped_as_in_training():
     from dbtwin.synthesizer.generation import capped
 
