@@ -24,9 +24,9 @@ def run(
     datasets: Annotated[str, typer.Option(help="Comma-separated benchmark datasets.")] = (
         "chinook,nycflights13_jan,bakeoff,lahman,tpch,f1,berka"
     ),
-    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = (
-        "holdout,dbtwin,dbtwin-sbm,dbtwin-real,dbtwin-k0,hma"
-    ),
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated methods (mostlyai needs scripts/setup-mostly.sh first).")
+    ] = "holdout,dbtwin,dbtwin-sbm,dbtwin-real,dbtwin-k0,hma,mostlyai",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
     train_steps: Annotated[
         int | None, typer.Option(help="dbtwin training steps at most (default: none, the time budget decides).")

@@ -393,7 +393,7 @@ def write_report(results: Path, docs: Path, notes: Path | None = None) -> Path:
     lines = [
         "# Benchmarks",
         "",
-        "dbtwin against its ablations and SDV's HMASynthesizer on real databases, in one run on one machine "
+        "dbtwin against its ablations, SDV's HMASynthesizer and MOSTLY AI on real databases, in one run on one machine "
         "(2 CPU cores, no GPU). Every number below is read from the per-run files in "
         f"`{results}/runs/` by `dbtwin bench report`.",
         "",
@@ -401,7 +401,8 @@ def write_report(results: Path, docs: Path, notes: Path | None = None) -> Path:
         "",
         "```bash",
         "bash scripts/setup-dev.sh            # dbtwin with the datasets and bench extras (SDV 1.37.4)",
-        ".venv/bin/dbtwin -v bench run        # 7 datasets x 6 methods x 3 seeds, resumable",
+        "bash scripts/setup-mostly.sh         # MOSTLY AI in its own environment, .venv-mostly",
+        ".venv/bin/dbtwin -v bench run        # 7 datasets x 7 methods x 3 seeds, resumable",
         ".venv/bin/dbtwin -v bench sampling   # throughput at scale 1 and quality against steps",
         ".venv/bin/dbtwin bench report        # this page",
         ".venv/bin/dbtwin bench run --quick --results /tmp/quick   # harness check (bakeoff, 20 steps)",
