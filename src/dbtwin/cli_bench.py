@@ -43,6 +43,7 @@ def run(
 ) -> None:
     """Fit, sample and evaluate every method on every dataset and seed (resumes where results exist)."""
     from dbtwin.bench import BenchConfig, run_benchmark
+    from dbtwin.bench.methods import PEERS
 
     if quick:
         datasets, seeds, train_steps, sample_steps = (
@@ -76,7 +77,7 @@ def run(
 
         write_report(results, docs)
         typer.echo(f"wrote {docs}")
-    if bad and all(r["method"] != "hma" for r in bad):
+    if any(r["method"] not in PEERS for r in bad):  # a peer's failure is its result, not dbtwin's
         raise typer.Exit(code=1)
 
 

@@ -91,3 +91,23 @@ def test_generated_keys_become_row_numbers_and_links_follow(chinook):
     real = plan.view.frames["invoice"]["customer_id"].iloc[1:].to_numpy()
     order = {f"mostly{k}": i + 1 for i, k in enumerate(plan.view.frames["customer"]["customer_id"])}
     assert invoice["customer_id"].iloc[1:].tolist() == [order[f"mostly{k}"] for k in real]
+
+
+def test_benchmark_leaves_mostly_out_when_it_is_not_set_up(monkeypatch, tmp_path, caplog):
+    from dbtwin.bench import BenchConfig, run_benchmark
+    from dbtwin.bench.runner import run_path
+
+    monkeypatch.setenv("DBTWIN_MOSTLY_PYTHON", str(tmp_path / "nowhere" / "python"))
+    config = BenchConfig(
+        datasets=("bakeoff",),
+        methods=("holdout", "mostlyai"),
+        seeds=(0,),
+        train_steps=2,
+        max_minutes=None,
+        results_dir=tmp_path / "results",
+        work_dir=tmp_path / "work",
+    )
+    records = run_benchmark(config)
+    assert [r["method"] for r in records] == ["holdout"]
+    assert not run_path(config.results_dir, "bakeoff", "mostlyai", 0).exists()  # runs once it is set up
+    assert "setup-mostly.sh" in caplog.text

@@ -26,6 +26,8 @@ from typing import Any
 from dbtwin.bench.isolate import peak_rss_mb
 
 METHODS = ("holdout", "dbtwin", "dbtwin-sbm", "dbtwin-real", "dbtwin-k0", "hma", "mostlyai")
+#: The other generators: their failures and timeouts are their results.
+PEERS = ("hma", "mostlyai")
 #: Seconds MOSTLY AI may take beyond the training budget (start-up, foreign-key models, generation).
 MOSTLY_SLACK_SECONDS = 120.0
 #: Methods that reuse the model ``dbtwin`` saved for the same dataset and seed.
