@@ -111,3 +111,31 @@ def test_benchmark_leaves_mostly_out_when_it_is_not_set_up(monkeypatch, tmp_path
     assert [r["method"] for r in records] == ["holdout"]
     assert not run_path(config.results_dir, "bakeoff", "mostlyai", 0).exists()  # runs once it is set up
     assert "setup-mostly.sh" in caplog.text
+
+
+def test_a_timeout_stops_the_worker_and_what_it_started(monkeypatch, tmp_path, company):
+    """A fake MOSTLY AI interpreter that starts a child and sleeps: both are gone after the timeout."""
+    import os
+    import stat
+    import time
+    from pathlib import Path
+
+    from dbtwin.bench.mostly import fit_and_sample_mostly
+
+    marker = tmp_path / "child.pid"
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {marker}\nsleep 60\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("DBTWIN_MOSTLY_PYTHON", str(fake))
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="time limit of 2 s"):
+        fit_and_sample_mostly(company, 0, 0.1, 2, 1)
+    assert time.monotonic() - started < 30
+    child = int(marker.read_text())
+    time.sleep(0.5)
+    status = Path(f"/proc/{child}/status")
+    if status.exists():  # reparented and not reaped yet: a zombie, no longer running
+        assert "State:\tZ" in status.read_text()
+    else:
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -124,16 +125,28 @@ def fit_and_sample_mostly(
         (work / "plan.json").write_text(json.dumps({"tables": plan.tables, "seed": seed}))
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         started = time.monotonic()
+        # its own process group, so that a timeout stops the processes MOSTLY AI starts as well
+        worker = subprocess.Popen(
+            [str(python), str(WORKER), str(work)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
         try:
-            done = subprocess.run(
-                [str(python), str(WORKER), str(work)], capture_output=True, text=True, timeout=timeout, env=env
-            )
+            stdout, stderr = worker.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.communicate()
             raise TimeoutError(f"MOSTLY AI ran past the time limit of {timeout:.0f} s") from None
+        finally:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
         seconds = time.monotonic() - started
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeError(f"MOSTLY AI failed (exit code {done.returncode}): {tail[0][:500]}")
+        if worker.returncode != 0:
+            tail = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"MOSTLY AI failed (exit code {worker.returncode}): {tail[0][:500]}")
         sampled = {entry["name"]: pd.read_parquet(work / "out" / f"{i}.parquet") for i, entry in enumerate(plan.tables)}
     return restore(plan.view, renumbered(plan, sampled)), seconds, plan.notes
 
