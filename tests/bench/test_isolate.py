@@ -15,6 +15,10 @@ def _boom() -> dict:
     raise ValueError("table 'x' is broken")
 
 
+def _own_limit() -> dict:
+    raise TimeoutError("ran past its own limit of 5 s")
+
+
 def _sleep(seconds: float) -> dict:
     time.sleep(seconds)
     return {}
@@ -28,3 +32,5 @@ def test_ok_failed_timeout():
     status, result = run_isolated(_sleep, {"seconds": 60}, 2)
     assert status == "timeout" and "2 s" in result["error"]
     assert time.monotonic() - started < 30
+    # a function that keeps its own time limit reports a timeout, not a failure
+    assert run_isolated(_own_limit, {}, 60) == ("timeout", {"error": "ran past its own limit of 5 s"})

@@ -17,6 +17,8 @@ def peak_rss_mb() -> float:
 def _child(fn: Callable[..., dict[str, Any]], kwargs: dict[str, Any], conn) -> None:
     try:
         conn.send(("ok", fn(**kwargs)))
+    except TimeoutError as exc:  # a limit ``fn`` keeps itself (MOSTLY AI's wall clock) is a timeout too
+        conn.send(("timeout", {"error": str(exc)}))
     except BaseException as exc:  # reported to the parent, whatever it is
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         conn.send(("failed", {"error": last[:2000], "traceback": traceback.format_exc()[-4000:]}))
@@ -25,8 +27,8 @@ def _child(fn: Callable[..., dict[str, Any]], kwargs: dict[str, Any], conn) -> N
 
 
 def run_isolated(fn: Callable[..., dict[str, Any]], kwargs: dict[str, Any], timeout: float | None) -> tuple[str, dict]:
-    """``("ok", result)``, ``("failed", {"error": ...})`` or ``("timeout", {...})``; ``fn`` must be
-    importable (it runs in a spawned process)."""
+    """``("ok", result)``, ``("failed", {"error": ...})`` or ``("timeout", {...})`` (past ``timeout``,
+    or ``fn`` raised ``TimeoutError``); ``fn`` must be importable (it runs in a spawned process)."""
     ctx = mp.get_context("spawn")
     receive, send = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(fn, kwargs, send), daemon=True)

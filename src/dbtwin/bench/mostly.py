@@ -31,7 +31,7 @@ import pandas as pd
 
 from dbtwin.bench.hma import HmaView, hma_view, restore
 from dbtwin.database import Database
-from dbtwin.schema.model import StorageType
+from dbtwin.schema.model import ForeignKey, StorageType
 
 #: A context parent needs this many rows: MOSTLY AI splits the parent's sequences for validation.
 MIN_CONTEXT_ROWS = 50
@@ -56,12 +56,12 @@ def mostly_plan(db: Database, minutes_per_table: float) -> MostlyPlan:
     view = hma_view(db)
     schema = view.schema
     rows = {t: len(f) for t, f in view.frames.items()}
-    context: dict[str, str] = {}  # child -> context parent
+    context: dict[str, ForeignKey] = {}  # child -> its context key
 
     def closes_cycle(child: str, parent: str) -> bool:
         node = parent
         while node in context:
-            node = context[node]
+            node = context[node].parent
             if node == child:
                 return True
         return node == child
@@ -76,7 +76,7 @@ def mostly_plan(db: Database, minutes_per_table: float) -> MostlyPlan:
                 )
                 break
             if not closes_cycle(table, fk.parent):
-                context[table] = fk.parent
+                context[table] = fk
                 break
     tables = []
     for name, t in schema.tables.items():
@@ -86,14 +86,11 @@ def mostly_plan(db: Database, minutes_per_table: float) -> MostlyPlan:
         }
         if t.primary_key:
             entry["primary_key"] = t.primary_key[0]
-        chosen = False
-        fks = []
-        for fk in schema.foreign_keys:
-            if fk.child != name:
-                continue
-            is_context = not chosen and context.get(name) == fk.parent
-            chosen = chosen or is_context
-            fks.append({"column": fk.columns[0], "referenced_table": fk.parent, "is_context": is_context})
+        fks = [
+            {"column": fk.columns[0], "referenced_table": fk.parent, "is_context": fk is context.get(name)}
+            for fk in schema.foreign_keys
+            if fk.child == name
+        ]
         if fks:
             entry["foreign_keys"] = fks
         tables.append(entry)

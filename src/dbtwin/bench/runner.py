@@ -169,8 +169,6 @@ def _run_one(
     started = time.monotonic()
     status, result = run_isolated(fit_and_sample, kwargs, config.hma_timeout if method == "hma" else config.timeout)
     record["wall_seconds"] = round(time.monotonic() - started, 1)
-    if status == "failed" and str(result.get("error", "")).startswith("TimeoutError"):
-        status = "timeout"  # a method that keeps its own time limit (MOSTLY AI) ran past it
     record["status"] = status
     record.update({k: v for k, v in result.items() if k != "traceback"})
     if status != "ok":

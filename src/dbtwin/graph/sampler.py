@@ -139,7 +139,7 @@ class KHopSampler:
         n = self.graph.num_nodes
         visited: dict[str, np.ndarray] = {}
         frontier: dict[str, np.ndarray] = {}
-        reached: dict[str, list[np.ndarray]] = {}  # per table, the keys first reached at each hop
+        reached: dict[str, list[tuple[int, np.ndarray]]] = {}  # per table, (hop, keys first reached then)
         seed_keys: dict[str, np.ndarray] = {}
         next_id = 0
         for table, rows in seeds.items():
@@ -154,7 +154,7 @@ class KHopSampler:
             seed_keys[table] = keys
             visited[table] = np.unique(keys)
             frontier[table] = visited[table]
-            reached[table] = [visited[table]]
+            reached[table] = [(0, visited[table])]
         for hop in range(self.num_hops):
             cap = self.max_neighbors[hop]
             found: dict[str, list[np.ndarray]] = {}
@@ -173,8 +173,7 @@ class KHopSampler:
                 if len(keys):
                     frontier[table] = keys
                     visited[table] = keys if old is None else np.union1d(old, keys)
-                    reached.setdefault(table, [])
-                    reached[table] += [np.zeros(0, np.int64)] * (hop + 1 - len(reached[table])) + [keys]
+                    reached.setdefault(table, []).append((hop + 1, keys))
         return self._assemble(visited, seed_keys, next_id if self.disjoint else int(next_id > 0), reached)
 
     def _expand(self, et: EdgeType, keys: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -210,14 +209,14 @@ class KHopSampler:
         visited: dict[str, np.ndarray],
         seed_keys: dict[str, np.ndarray],
         num_seeds: int,
-        reached: dict[str, list[np.ndarray]],
+        reached: dict[str, list[tuple[int, np.ndarray]]],
     ) -> Subgraph:
         n = self.graph.num_nodes
         nodes, batch, hops = {}, {}, {}
         for table, keys in visited.items():
             batch[table], nodes[table] = np.divmod(keys, n[table])
             hops[table] = np.empty(len(keys), dtype=np.int64)
-            for h, at_hop in enumerate(reached[table]):
+            for h, at_hop in reached[table]:
                 hops[table][np.searchsorted(keys, at_hop)] = h
         seed_local = {t: np.searchsorted(visited[t], k) for t, k in seed_keys.items()}
         edge_index: dict[EdgeType, np.ndarray] = {}

@@ -235,19 +235,12 @@ class Trainer:
         total = torch.zeros(())
         for table, (s, noise, clean_cat, masked, w) in targets.items():
             eps_hat, logits = out[table]
-            if w is None:
-                loss = F.mse_loss(eps_hat[s], noise) if noise.shape[1] else torch.zeros(())
-            else:
-                err = (eps_hat[s] - noise).pow(2).mean(1) if noise.shape[1] else torch.zeros(len(s))
-                loss = (err * w).sum() / w.sum()
+            loss = _mean((eps_hat[s] - noise).pow(2).mean(1), w) if noise.shape[1] else torch.zeros(())
             for j, lg in enumerate(logits):
                 m = masked[:, j]
                 if m.any():
-                    if w is None:
-                        ce = F.cross_entropy(lg[s][m], clean_cat[m, j])
-                    else:
-                        ce = (F.cross_entropy(lg[s][m], clean_cat[m, j], reduction="none") * w[m]).sum() / w[m].sum()
-                    loss = loss + ce / max(len(logits), 1)
+                    ce = F.cross_entropy(lg[s][m], clean_cat[m, j], reduction="none")
+                    loss = loss + _mean(ce, None if w is None else w[m]) / max(len(logits), 1)
             total = total + loss
         return total
 
@@ -414,3 +407,8 @@ class Trainer:
         self.rng.bit_generator.state = payload["rng"]
         self.generator.set_state(payload["generator"])
         log.info("resumed training at step %d from %s", self.state.step, path)
+
+
+def _mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The mean of ``values``, weighted by ``weights`` when given."""
+    return values.mean() if weights is None else (values * weights).sum() / weights.sum()
