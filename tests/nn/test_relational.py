@@ -84,3 +84,38 @@ def _operator_count(num_edge_types: int) -> int:
 
 def test_operations_do_not_grow_with_edge_types():
     assert _operator_count(2) == _operator_count(24)
+
+
+def test_degrees_count_every_incoming_edge_per_edge_type():
+    edge_types = [("a", "r", "b"), ("b", "r_rev", "a"), ("a", "s", "b")]
+    mp = RelationalMessagePassing(["a", "b"], edge_types, hidden=4, num_layers=1)
+    edges = {
+        ("a", "r", "b"): torch.tensor([[0, 1, 2, 2], [0, 0, 0, 1]]),  # b0 has 3 children by r, b1 one, b2 none
+        ("b", "r_rev", "a"): torch.tensor([[0, 0, 0, 1], [0, 1, 2, 2]]),
+        ("a", "s", "b"): torch.tensor([[1], [2]]),
+    }
+    deg = mp.degrees({"a": 4, "b": 3}, edges)
+    assert deg["b"].shape == (3, 2) and deg["a"].shape == (4, 1)
+    r, s = mp.incoming[("a", "r", "b")], mp.incoming[("a", "s", "b")]
+    assert torch.allclose(deg["b"][:, r].expm1(), torch.tensor([3.0, 1.0, 0.0]))
+    assert torch.allclose(deg["b"][:, s].expm1(), torch.tensor([0.0, 0.0, 1.0]))
+    assert torch.allclose(deg["a"][:, 0].expm1(), torch.tensor([1.0, 1.0, 2.0, 0.0]))  # a3: no edge at all
+
+
+def test_denoiser_with_degree_inputs_sees_how_many_neighbours_a_row_has():
+    """A mean over neighbours is the same for one child or ten; with degree inputs the output differs."""
+    from dbtwin.nn import HeteroDenoiser, TableSpec
+
+    tables = {"p": TableSpec(1), "c": TableSpec(1)}
+    edge_types = [("c", "fk", "p"), ("p", "rev_fk", "c")]
+    edges = {("c", "fk", "p"): torch.tensor([[0, 1, 2, 3, 4], [0, 1, 1, 1, 1]])}
+    edges[("p", "rev_fk", "c")] = edges[("c", "fk", "p")].flip(0)
+    x_num = {"p": torch.zeros(2, 1), "c": torch.zeros(5, 1)}
+    x_cat = {"p": torch.zeros(2, 0, dtype=torch.long), "c": torch.zeros(5, 0, dtype=torch.long)}
+    t = {"p": torch.full((2,), 0.5), "c": torch.full((5,), 0.5)}
+    for with_degrees in (False, True):
+        torch.manual_seed(0)
+        model = HeteroDenoiser(tables, edge_types, hidden=8, num_layers=1, degree_inputs=with_degrees)
+        eps, _ = model(x_num, x_cat, t, edges, degrees=model.degrees({"p": 2, "c": 5}, edges))["p"]
+        assert torch.allclose(eps[0], eps[1]) != with_degrees
+        assert HeteroDenoiser.from_config(model.config()).degree_inputs == with_degrees

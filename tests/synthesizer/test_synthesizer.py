@@ -305,7 +305,7 @@ def test_steps_alone_hold_the_seed_rows_without_neighbours(chinook):
     t = trainer(steps=1, alone_share=0.5)
     rng = np.random.default_rng(0)
     seeds = t._seeds(t.train_rows, 64, rng)
-    x_num, _, _, edges, targets = t._batch(seeds, rng, torch.Generator().manual_seed(0), alone=True)
+    x_num, _, _, edges, targets, _ = t._batch(seeds, rng, torch.Generator().manual_seed(0), alone=True)
     assert edges == {} and {tb: x.shape[0] for tb, x in x_num.items()} == {tb: len(r) for tb, r in seeds.items()}
     assert all(len(r) == len(seeds[tb]) for tb, (r, *_) in targets.items())
     state = t.fit(progress=False)

@@ -91,6 +91,11 @@ class HeteroDenoiser(nn.Module):
     cat_dim: embedding width per categorical column.
     head_mult: width of the heads' hidden layers, as a multiple of ``hidden``.
     aggr: neighbour aggregation: "mean" per edge type, summed over edge types.
+    degree_inputs: give every row ``log(1 + degree)`` for each edge type arriving at its table (its
+        number of children of each child table, whether it has each parent), counted in the whole
+        graph: a mean over neighbours hides how many there are, and a row's values go with it (a
+        big airport has many flights, a night hour's weather none). The structure is drawn before
+        the attributes, so these are known when sampling.
     """
 
     def __init__(
@@ -102,6 +107,7 @@ class HeteroDenoiser(nn.Module):
         cat_dim: int = 16,
         head_mult: int = 1,
         aggr: str = "mean",
+        degree_inputs: bool = False,
     ) -> None:
         super().__init__()
         self.tables = tables
@@ -116,6 +122,11 @@ class HeteroDenoiser(nn.Module):
             raise ValueError(f"aggr must be 'mean', not {aggr!r}")
         self.aggr = aggr
         self.message_passing = RelationalMessagePassing(list(tables), self.edge_types, hidden, num_layers)
+        self.degree_inputs = degree_inputs
+        slots = self.message_passing.slots
+        self.degree_proj = ModuleDict(
+            {key[t]: nn.Linear(slots[t], hidden) for t in tables if degree_inputs and slots[t]}
+        )
         width = hidden * head_mult
         self.heads = ModuleDict(
             {
@@ -139,15 +150,24 @@ class HeteroDenoiser(nn.Module):
         edge_index: dict[EdgeType, Tensor],
         graph: PackedGraph | None = None,
         logit_rows: dict[str, Tensor] | None = None,
+        degrees: dict[str, Tensor] | None = None,
     ) -> dict[str, tuple[Tensor, list[Tensor]]]:
         """Per table present in the inputs: (predicted noise of numerics, logits per categorical).
         ``graph``, from :meth:`pack` for the same rows and edges, saves packing them again (sampling
         runs every step over one graph). With ``logit_rows``, a table's logits are computed for those
         of its rows only (in that order), the noise for all: a sampling step unmasks few rows, and a
-        wide categorical's logits for every row would cost most of the pass and its memory."""
+        wide categorical's logits for every row would cost most of the pass and its memory.
+        ``degrees`` (from :meth:`degrees`, rows as in the inputs) is needed when the model has
+        ``degree_inputs``."""
         key = self.keys.table
         names = [name for name in x_num if name in key]
         inputs = {name: self.inputs[key[name]](x_num[name], x_cat[name]) for name in names}
+        if self.degree_inputs:
+            if degrees is None:
+                raise ValueError("this denoiser takes row degrees: pass degrees=model.degrees(...)")
+            for name in names:
+                if key[name] in self.degree_proj:
+                    inputs[name] = inputs[name] + self.degree_proj[key[name]](degrees[name])
         if graph is None:
             graph = self.pack({name: v.shape[0] for name, v in inputs.items()}, edge_index)
         h = graph.stack(inputs) + self.time(torch.cat([t[name] for name in graph.tables]))
@@ -170,6 +190,11 @@ class HeteroDenoiser(nn.Module):
             result[name] = (eps, logits)
         return result
 
+    def degrees(self, sizes: dict[str, int], edge_index: dict[EdgeType, Tensor]) -> dict[str, Tensor]:
+        """The ``degrees`` input for a graph of ``sizes`` rows per table and all its edges (empty
+        when the model takes none)."""
+        return self.message_passing.degrees(sizes, edge_index) if self.degree_inputs else {}
+
     def pack(self, sizes: dict[str, int], edge_index: dict[EdgeType, Tensor]) -> PackedGraph:
         """The rows (``sizes``, in the order the inputs will come) and edges packed for :meth:`forward`."""
         return self.message_passing.pack({t: n for t, n in sizes.items() if t in self.keys.table}, edge_index)
@@ -183,6 +208,7 @@ class HeteroDenoiser(nn.Module):
             "cat_dim": next(iter(self.inputs.values())).embed.embedding_dim if self.inputs else 16,
             "head_mult": self._head_mult(),
             "aggr": self.aggr,
+            "degree_inputs": self.degree_inputs,
         }
 
     def _head_mult(self) -> int:
@@ -200,4 +226,5 @@ class HeteroDenoiser(nn.Module):
             cat_dim=config["cat_dim"],
             head_mult=config["head_mult"],
             aggr=config["aggr"],
+            degree_inputs=bool(config.get("degree_inputs", False)),
         )

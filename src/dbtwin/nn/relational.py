@@ -166,6 +166,17 @@ class RelationalMessagePassing(nn.Module):
     def pack(self, sizes: Mapping[str, int], edge_index: Mapping[EdgeType, Tensor]) -> PackedGraph:
         return PackedGraph.build(sizes, edge_index, self.incoming, self.slots, self.table_ids)
 
+    def degrees(self, sizes: Mapping[str, int], edge_index: Mapping[EdgeType, Tensor]) -> dict[str, Tensor]:
+        """Per table with incoming edge types, ``log(1 + degree)`` of every row for each of them (in
+        slot order): how many children, or whether a parent, each row has in the whole graph."""
+        out = {t: torch.zeros(n, self.slots[t]) for t, n in sizes.items() if self.slots.get(t)}
+        for et, ei in edge_index.items():
+            et = tuple(et)
+            if et in self.incoming and et[2] in out and ei.numel():
+                counts = torch.bincount(ei[1], minlength=sizes[et[2]]).float()
+                out[et[2]][:, self.incoming[et]] = torch.log1p(counts)
+        return out
+
     def forward(self, h: Tensor, graph: PackedGraph) -> Tensor:
         """The stacked states ``h`` (rows in ``graph``'s order) after every layer."""
         if graph.adjacency is None:

@@ -87,6 +87,8 @@ class Synthesizer:
         checkpoint_every: steps between training checkpoints (when ``fit`` is given a checkpoint directory).
         copy_columns: find columns that copy their parent's value on every row (invoice.billing_city =
             customer.city) and copy them from the synthetic parent instead of generating them.
+        degree_inputs: give the denoiser each row's number of children per child table (and which
+            parents it has), counted in the whole row graph (see :class:`HeteroDenoiser`).
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class Synthesizer:
         progress: bool = True,
         checkpoint_every: int = 200,
         copy_columns: bool = True,
+        degree_inputs: bool = True,
     ) -> None:
         self.metadata = metadata
         self.structure = structure
@@ -122,6 +125,7 @@ class Synthesizer:
         self.orphans = orphans
         self.text_min_count = text_min_count
         self.copy_columns = copy_columns
+        self.degree_inputs = degree_inputs
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_every = checkpoint_every
@@ -140,6 +144,7 @@ class Synthesizer:
             "orphans": self.orphans,
             "text_min_count": self.text_min_count,
             "copy_columns": self.copy_columns,
+            "degree_inputs": self.degree_inputs,
             "random_state": self.random_state,
         }
 
@@ -167,7 +172,13 @@ class Synthesizer:
         specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in self.encoders_.items()}
         with torch.random.fork_rng():  # seeded initialisation without touching the caller's global RNG
             torch.manual_seed(int(np.random.SeedSequence(self.random_state).generate_state(1)[0]))
-            model = HeteroDenoiser(specs, graph.edge_types(), hidden=self.hidden, num_layers=self.num_hops)
+            model = HeteroDenoiser(
+                specs,
+                graph.edge_types(),
+                hidden=self.hidden,
+                num_layers=self.num_hops,
+                degree_inputs=self.degree_inputs,
+            )
         self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
         steps = self.train_steps
         if steps is None and self.max_minutes is None:

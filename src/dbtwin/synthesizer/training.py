@@ -122,11 +122,9 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(self.seed)
         hops = model.num_layers
         self.sampler = KHopSampler(graph, num_hops=hops, max_neighbors=config.fanout) if hops else None
-        self.full_edges = (
-            {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
-            if config.batches == "full"
-            else {}
-        )
+        all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
+        self.full_edges = all_edges if config.batches == "full" else {}
+        self.degrees = model.degrees(dict(graph.num_nodes), all_edges)
         self.mask_codes = {t: torch.tensor(model.tables[t].cardinalities, dtype=torch.long) for t in model.tables}
         self.trainable = [
             t for t, s in model.tables.items() if s.has_features and t not in fixed and graph.num_nodes[t]
@@ -196,7 +194,8 @@ class Trainer:
                 continue
             targets[table] = self._subgraph_targets(hop[table], noise, clean_cat, masked)
         targets = {t: v for t, v in targets.items() if v is not None}
-        return x_num, x_cat, times, edges, targets
+        degrees = {t: self.degrees[t][torch.from_numpy(rows)] for t, rows in nodes.items() if t in self.degrees}
+        return x_num, x_cat, times, edges, targets, degrees
 
     def _subgraph_targets(self, hop: np.ndarray, noise, clean_cat, masked) -> tuple | None:
         """Loss rows and weights of one table's subgraph nodes: weight 1 for the rows reached in fewer
@@ -227,11 +226,11 @@ class Trainer:
             times[table] = tt
             s = torch.from_numpy(loss_rows[table])
             targets[table] = (s, noise[s], clean_cat[s], masked[s], None)
-        return x_num, x_cat, times, self.full_edges, targets
+        return x_num, x_cat, times, self.full_edges, targets, self.degrees
 
     def _loss(self, model: HeteroDenoiser, batch: tuple) -> torch.Tensor:
-        x_num, x_cat, times, edges, targets = batch
-        out = model(x_num, x_cat, times, edges)
+        x_num, x_cat, times, edges, targets, degrees = batch
+        out = model(x_num, x_cat, times, edges, degrees=degrees)
         total = torch.zeros(())
         for table, (s, noise, clean_cat, masked, w) in targets.items():
             eps_hat, logits = out[table]
