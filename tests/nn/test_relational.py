@@ -3,6 +3,7 @@ operations that does not grow with the number of edge types."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
 
@@ -34,17 +35,26 @@ def _reference_layer(layer, h: dict, edges: dict, mp: RelationalMessagePassing) 
                 count.index_add_(0, ei[1], torch.ones(ei.shape[1]))
                 mean = mean / count.clamp(min=1)[:, None]
                 pre = pre + mean @ weight[mp.incoming[et]]
+                if layer.use_max:
+                    top = torch.stack(
+                        [
+                            h[et[0]][ei[0][ei[1] == row]].max(0).values if (ei[1] == row).any() else torch.zeros(d)
+                            for row in range(state.shape[0])
+                        ]
+                    )
+                    pre = pre + top @ layer.neighbour_max[t].view(slots, d, d)[mp.incoming[et]]
         normed = torch.nn.functional.layer_norm(pre, (d,)) * layer.scale[t] + layer.shift[t]
         out[table] = state + torch.relu(normed)
     return out
 
 
-def test_matches_per_edge_type_means():
+@pytest.mark.parametrize("aggr", ["mean", ("mean", "max")])
+def test_matches_per_edge_type_means(aggr):
     g = torch.Generator().manual_seed(0)
     sizes = {"a": 7, "b": 11, "c": 5}
     edge_types = [("a", "r0", "b"), ("b", "r0_rev", "a"), ("b", "r1", "c"), ("c", "r1_rev", "b"), ("a", "r2", "b")]
     edges = {et: _edges(sizes[et[0]], sizes[et[2]], 17, g) for et in edge_types}
-    mp = RelationalMessagePassing(list(sizes), edge_types, hidden=8, num_layers=2)
+    mp = RelationalMessagePassing(list(sizes), edge_types, hidden=8, num_layers=2, aggr=aggr)
     with torch.no_grad():
         for p in mp.parameters():
             p.normal_(generator=g)
@@ -68,11 +78,11 @@ def test_rows_without_edges_and_missing_edge_types():
     assert torch.isfinite(one["b"]).all()
 
 
-def _operator_count(num_edge_types: int) -> int:
+def _operator_count(num_edge_types: int, aggr="mean") -> int:
     """Operators run by one forward and backward pass over two tables joined by ``num_edge_types``."""
     g = torch.Generator().manual_seed(1)
     edge_types = [("a", f"r{i}", "b") for i in range(num_edge_types)]
-    mp = RelationalMessagePassing(["a", "b"], edge_types, hidden=16, num_layers=2)
+    mp = RelationalMessagePassing(["a", "b"], edge_types, hidden=16, num_layers=2, aggr=aggr)
     h = {"a": torch.randn(50, 16), "b": torch.randn(40, 16)}
     edges = {et: _edges(50, 40, 30, g) for et in edge_types}
     graph = mp.pack({"a": 50, "b": 40}, edges)
@@ -84,6 +94,27 @@ def _operator_count(num_edge_types: int) -> int:
 
 def test_operations_do_not_grow_with_edge_types():
     assert _operator_count(2) == _operator_count(24)
+    assert _operator_count(2, ("mean", "max")) == _operator_count(24, ("mean", "max"))
+
+
+def test_max_gradient_reaches_the_largest_neighbour_only():
+    mp = RelationalMessagePassing(["a", "b"], [("a", "r", "b")], hidden=2, num_layers=1, aggr=("mean", "max"))
+    h = torch.tensor([[1.0, -1.0], [3.0, -2.0], [0.0, 0.0]], requires_grad=True)  # a0, a1, b0
+    graph = mp.pack({"a": 2, "b": 1}, {("a", "r", "b"): torch.tensor([[0, 1], [0, 0]])})
+    with torch.no_grad():
+        for p in mp.parameters():
+            p.zero_()
+        mp.layers[0].neighbour_max[1].copy_(torch.eye(2))  # b's state: the max of its neighbours, nothing else
+        mp.layers[0].scale.fill_(1.0)
+    out = mp(h, graph)
+    out[2].sum().backward()
+    # column 0's max comes from a1 (3 > 1), column 1's from a0 (-1 > -2)
+    assert h.grad[0, 0] == 0 and h.grad[1, 1] == 0 and h.grad[1, 0] != 0 and h.grad[0, 1] != 0
+
+
+def test_unknown_aggregation_is_refused():
+    with pytest.raises(ValueError, match="aggr"):
+        RelationalMessagePassing(["a"], [], hidden=2, num_layers=1, aggr="sum")
 
 
 def test_degrees_count_every_incoming_edge_per_edge_type():
@@ -116,6 +147,6 @@ def test_denoiser_with_degree_inputs_sees_how_many_neighbours_a_row_has():
     for with_degrees in (False, True):
         torch.manual_seed(0)
         model = HeteroDenoiser(tables, edge_types, hidden=8, num_layers=1, degree_inputs=with_degrees)
-        eps, _ = model(x_num, x_cat, t, edges, degrees=model.degrees({"p": 2, "c": 5}, edges))["p"]
+        eps, _ = model(x_num, x_cat, t, edges, structure=model.structure_inputs({"p": 2, "c": 5}, edges))["p"]
         assert torch.allclose(eps[0], eps[1]) != with_degrees
         assert HeteroDenoiser.from_config(model.config()).degree_inputs == with_degrees

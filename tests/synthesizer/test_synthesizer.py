@@ -94,6 +94,26 @@ def test_fit_is_deterministic(chinook):
     pd.testing.assert_frame_equal(a["invoice"], b["invoice"])
 
 
+def test_block_structure_gives_the_denoiser_each_rows_block(chinook, tmp_path):
+    """With the sbm structure, blocks group rows by their values as well as their links; the denoiser
+    takes each row's block (a synthetic row its template's), and a saved model keeps them."""
+    synth = Synthesizer(structure="sbm", random_state=0, **TINY).fit(chinook)
+    blocks = synth.row_blocks_
+    assert "track" in blocks and len(blocks["track"]) == chinook.num_rows("track") and blocks["track"].max() >= 1
+    assert synth.model_.block_counts["track"] == blocks["track"].max() + 1
+    # the blocks follow the values: tracks of one block are closer in length than tracks at large
+    ms = chinook["track"]["milliseconds"].to_numpy(dtype=float)
+    within = np.mean([ms[blocks["track"] == b].std() for b in np.unique(blocks["track"])])
+    assert within < ms.std()
+    synth.save(tmp_path / "model")
+    assert (tmp_path / "model" / "row_blocks.npz").exists()
+    loaded = Synthesizer.load(tmp_path / "model")
+    a, b = synth.sample(random_state=3), loaded.sample(random_state=3)
+    pd.testing.assert_frame_equal(a["track"], b["track"])
+    without = Synthesizer(structure="sbm", block_inputs=False, random_state=0, **TINY).fit(chinook)
+    assert without.row_blocks_ == {} and without.model_.block_counts == {}
+
+
 def test_save_load_gives_the_same_samples(chinook_model, tmp_path):
     chinook_model.save(tmp_path / "model")
     files = sorted(p.name for p in (tmp_path / "model").iterdir())

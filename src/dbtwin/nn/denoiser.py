@@ -96,6 +96,9 @@ class HeteroDenoiser(nn.Module):
         graph: a mean over neighbours hides how many there are, and a row's values go with it (a
         big airport has many flights, a night hour's weather none). The structure is drawn before
         the attributes, so these are known when sampling.
+    block_counts: per table, the number of blocks of a block structure model (``sbm``); a table
+        with more than one gets its rows' block, one-hot, as an input (known when sampling: each
+        synthetic row follows a real row's template, block included).
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class HeteroDenoiser(nn.Module):
         head_mult: int = 1,
         aggr: str = "mean",
         degree_inputs: bool = False,
+        block_counts: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         self.tables = tables
@@ -123,10 +127,9 @@ class HeteroDenoiser(nn.Module):
         self.aggr = aggr
         self.message_passing = RelationalMessagePassing(list(tables), self.edge_types, hidden, num_layers)
         self.degree_inputs = degree_inputs
-        slots = self.message_passing.slots
-        self.degree_proj = ModuleDict(
-            {key[t]: nn.Linear(slots[t], hidden) for t in tables if degree_inputs and slots[t]}
-        )
+        self.block_counts = {t: int(k) for t, k in (block_counts or {}).items() if t in tables and k > 1}
+        widths = {t: self._degree_width(t) + self.block_counts.get(t, 0) for t in tables}
+        self.structure_proj = ModuleDict({key[t]: nn.Linear(w, hidden) for t, w in widths.items() if w})
         width = hidden * head_mult
         self.heads = ModuleDict(
             {
@@ -150,24 +153,24 @@ class HeteroDenoiser(nn.Module):
         edge_index: dict[EdgeType, Tensor],
         graph: PackedGraph | None = None,
         logit_rows: dict[str, Tensor] | None = None,
-        degrees: dict[str, Tensor] | None = None,
+        structure: dict[str, Tensor] | None = None,
     ) -> dict[str, tuple[Tensor, list[Tensor]]]:
         """Per table present in the inputs: (predicted noise of numerics, logits per categorical).
         ``graph``, from :meth:`pack` for the same rows and edges, saves packing them again (sampling
         runs every step over one graph). With ``logit_rows``, a table's logits are computed for those
         of its rows only (in that order), the noise for all: a sampling step unmasks few rows, and a
         wide categorical's logits for every row would cost most of the pass and its memory.
-        ``degrees`` (from :meth:`degrees`, rows as in the inputs) is needed when the model has
-        ``degree_inputs``."""
+        ``structure`` (from :meth:`structure_inputs`, rows as in the inputs) is needed when the model
+        has ``degree_inputs`` or ``block_counts``."""
         key = self.keys.table
         names = [name for name in x_num if name in key]
         inputs = {name: self.inputs[key[name]](x_num[name], x_cat[name]) for name in names}
-        if self.degree_inputs:
-            if degrees is None:
-                raise ValueError("this denoiser takes row degrees: pass degrees=model.degrees(...)")
+        if len(self.structure_proj):
+            if structure is None:
+                raise ValueError("this denoiser takes structure inputs: pass structure=model.structure_inputs(...)")
             for name in names:
-                if key[name] in self.degree_proj:
-                    inputs[name] = inputs[name] + self.degree_proj[key[name]](degrees[name])
+                if key[name] in self.structure_proj:
+                    inputs[name] = inputs[name] + self.structure_proj[key[name]](structure[name])
         if graph is None:
             graph = self.pack({name: v.shape[0] for name, v in inputs.items()}, edge_index)
         h = graph.stack(inputs) + self.time(torch.cat([t[name] for name in graph.tables]))
@@ -190,10 +193,29 @@ class HeteroDenoiser(nn.Module):
             result[name] = (eps, logits)
         return result
 
-    def degrees(self, sizes: dict[str, int], edge_index: dict[EdgeType, Tensor]) -> dict[str, Tensor]:
-        """The ``degrees`` input for a graph of ``sizes`` rows per table and all its edges (empty
-        when the model takes none)."""
-        return self.message_passing.degrees(sizes, edge_index) if self.degree_inputs else {}
+    def _degree_width(self, table: str) -> int:
+        return self.message_passing.slots[table] if self.degree_inputs else 0
+
+    def structure_inputs(
+        self,
+        sizes: dict[str, int],
+        edge_index: dict[EdgeType, Tensor],
+        blocks: dict[str, Tensor] | None = None,
+    ) -> dict[str, Tensor]:
+        """The ``structure`` input for a graph of ``sizes`` rows per table, all its edges and, with
+        ``block_counts``, each row's block: per table, its degrees then its block one-hot (empty
+        when the model takes neither)."""
+        degrees = self.message_passing.degrees(sizes, edge_index) if self.degree_inputs else {}
+        out = {}
+        for t in sizes:
+            parts = [degrees[t]] if t in degrees else []
+            if t in self.block_counts:
+                if blocks is None or t not in blocks:
+                    raise ValueError(f"table '{t}': this denoiser needs each row's block")
+                parts.append(nn.functional.one_hot(blocks[t].long(), self.block_counts[t]).float())
+            if parts:
+                out[t] = torch.cat(parts, dim=1)
+        return out
 
     def pack(self, sizes: dict[str, int], edge_index: dict[EdgeType, Tensor]) -> PackedGraph:
         """The rows (``sizes``, in the order the inputs will come) and edges packed for :meth:`forward`."""
@@ -209,6 +231,7 @@ class HeteroDenoiser(nn.Module):
             "head_mult": self._head_mult(),
             "aggr": self.aggr,
             "degree_inputs": self.degree_inputs,
+            "block_counts": self.block_counts,
         }
 
     def _head_mult(self) -> int:
@@ -227,4 +250,5 @@ class HeteroDenoiser(nn.Module):
             head_mult=config["head_mult"],
             aggr=config["aggr"],
             degree_inputs=bool(config.get("degree_inputs", False)),
+            block_counts={t: int(k) for t, k in config.get("block_counts", {}).items()},
         )

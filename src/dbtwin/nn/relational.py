@@ -31,7 +31,8 @@ class PackedGraph:
     (``num_slots x num_rows``, CSR) holds every edge: from a stacked row into a slot of the ragged
     neighbour buffer, with weight one over its destination's in-degree for that edge type (None when
     there are no edges); table ``t``'s block of that buffer starts at ``slot_start[t]`` and holds
-    ``sizes[t] x slots[t]`` slots.
+    ``sizes[t] x slots[t]`` slots. ``edge_source`` and ``edge_slot`` hold the same edges as pairs, for
+    max aggregation.
     """
 
     tables: list[str]
@@ -41,6 +42,8 @@ class PackedGraph:
     adjacency: Tensor | None
     slot_start: list[int]
     slots: list[int]
+    edge_source: Tensor | None = None
+    edge_slot: Tensor | None = None
 
     @property
     def block_sizes(self) -> list[int]:
@@ -76,7 +79,9 @@ class PackedGraph:
         table_of_row = torch.repeat_interleave(
             torch.tensor(ids, dtype=torch.long), torch.tensor(rows, dtype=torch.long)
         )
-        adjacency = _adjacency(torch.cat(slot), torch.cat(src), place, row) if src else None
+        src_all = torch.cat(src) if src else None
+        slot_all = torch.cat(slot) if slot else None
+        adjacency = _adjacency(slot_all, src_all, place, row) if src else None
         return cls(
             tables,
             rows,
@@ -85,6 +90,8 @@ class PackedGraph:
             adjacency,
             [slot_start[t] for t in tables],
             [slots[t] for t in tables],
+            src_all,
+            slot_all,
         )
 
     def stack(self, h: Mapping[str, Tensor]) -> Tensor:
@@ -106,19 +113,27 @@ def _adjacency(slot: Tensor, src: Tensor, num_slots: int, num_rows: int) -> Tens
         return torch.sparse_csr_tensor(crow, src[order], weight, (num_slots, num_rows), check_invariants=False)
 
 
-class RelationalLayer(nn.Module):
-    """One residual layer over all edge types at once (see the module's docstring)."""
+AGGREGATIONS = ("mean", "max")
 
-    def __init__(self, hidden: int, slots: list[int]) -> None:
+
+class RelationalLayer(nn.Module):
+    """One residual layer over all edge types at once (see the module's docstring); ``use_max`` adds
+    the max over each edge type's neighbours to their mean."""
+
+    def __init__(self, hidden: int, slots: list[int], use_max: bool = False) -> None:
         super().__init__()
         self.hidden = hidden
+        self.use_max = use_max
         self.neighbour = nn.ParameterList(nn.Parameter(torch.empty(s * hidden, hidden)) for s in slots)
+        self.neighbour_max = nn.ParameterList(
+            nn.Parameter(torch.empty(s * hidden, hidden)) for s in (slots if use_max else [])
+        )
         self.own = nn.Parameter(torch.empty(len(slots), hidden, hidden))
         self.bias = nn.Parameter(torch.zeros(len(slots), hidden))
         self.scale = nn.Parameter(torch.ones(len(slots), hidden))
         self.shift = nn.Parameter(torch.zeros(len(slots), hidden))
         bound = 1.0 / hidden**0.5
-        for w in self.neighbour:
+        for w in [*self.neighbour, *self.neighbour_max]:
             nn.init.uniform_(w, -bound, bound)
         nn.init.uniform_(self.own, -bound, bound)
 
@@ -129,15 +144,29 @@ class RelationalLayer(nn.Module):
         # split, not slices: the backward of a split is one concatenation, that of a slice a zero-filled copy
         owns = h.split(graph.sizes)
         blocks = buffer.split(block_sizes)
+        max_blocks = _max_buffer(h, graph, sum(block_sizes)).split(block_sizes) if self.use_max else blocks
         parts = []
-        for t, own, block, n, s in zip(graph.table_ids, owns, blocks, graph.sizes, graph.slots, strict=True):
+        for t, own, block, top, n, s in zip(
+            graph.table_ids, owns, blocks, max_blocks, graph.sizes, graph.slots, strict=True
+        ):
             out = torch.addmm(self.bias[t], own, self.own[t])
             if s:
                 out = out.addmm(block.view(n, s * d), self.neighbour[t])
+                if self.use_max:
+                    out = out.addmm(top.view(n, s * d), self.neighbour_max[t])
             parts.append(out)
         out = F.layer_norm(torch.cat(parts, dim=0), (d,))
         out = out * self.scale.index_select(0, graph.table_of_row) + self.shift.index_select(0, graph.table_of_row)
         return h + torch.relu(out)
+
+
+def _max_buffer(h: Tensor, graph: PackedGraph, num_slots: int) -> Tensor:
+    """Per slot, the elementwise max of its neighbours' states (0 for a slot with none)."""
+    out = h.new_zeros(num_slots, h.shape[1])
+    if graph.edge_source is None:
+        return out
+    index = graph.edge_slot.unsqueeze(1).expand(-1, h.shape[1])
+    return out.scatter_reduce(0, index, h.index_select(0, graph.edge_source), "amax", include_self=False)
 
 
 class RelationalMessagePassing(nn.Module):
@@ -149,10 +178,22 @@ class RelationalMessagePassing(nn.Module):
         edge_types: every (source, relation, destination) edge type of the row graph.
         hidden: width of the row states.
         num_layers: K, the hops a row's state reaches.
+        aggr: "mean", or ("mean", "max") for both (the max lets a row see, say, its latest
+            neighbour's age directly).
     """
 
-    def __init__(self, tables: list[str], edge_types: list[EdgeType], hidden: int, num_layers: int) -> None:
+    def __init__(
+        self,
+        tables: list[str],
+        edge_types: list[EdgeType],
+        hidden: int,
+        num_layers: int,
+        aggr: str | tuple[str, ...] | list[str] = "mean",
+    ) -> None:
         super().__init__()
+        aggrs = (aggr,) if isinstance(aggr, str) else tuple(aggr)
+        if "mean" not in aggrs or not set(aggrs) <= set(AGGREGATIONS):
+            raise ValueError(f"aggr must be 'mean' or ('mean', 'max'), not {aggr!r}")
         self.table_ids = {t: i for i, t in enumerate(tables)}
         self.slots = dict.fromkeys(tables, 0)
         self.incoming: dict[EdgeType, int] = {}  # the slot of each edge type at its destination
@@ -161,7 +202,9 @@ class RelationalMessagePassing(nn.Module):
             if et[0] in self.table_ids and et[2] in self.table_ids and et not in self.incoming:
                 self.incoming[et] = self.slots[et[2]]
                 self.slots[et[2]] += 1
-        self.layers = nn.ModuleList(RelationalLayer(hidden, list(self.slots.values())) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            RelationalLayer(hidden, list(self.slots.values()), use_max="max" in aggrs) for _ in range(num_layers)
+        )
 
     def pack(self, sizes: Mapping[str, int], edge_index: Mapping[EdgeType, Tensor]) -> PackedGraph:
         return PackedGraph.build(sizes, edge_index, self.incoming, self.slots, self.table_ids)

@@ -1,6 +1,8 @@
-"""The predictive model: per-table row encoders -> temporal encoding -> K-layer heterogeneous
-GraphSAGE -> MLP head on the seed rows (RelBench's RDL model, with sentence embeddings of text
-columns as the hybrid LM + GNN variant).
+"""The predictive model: per-table row encoders -> temporal encoding -> K layers of heterogeneous
+message passing -> MLP head on the seed rows (RelBench's RDL model, with sentence embeddings of text
+columns as the hybrid LM + GNN variant). The message passing is the relational layer the denoiser
+uses (:mod:`dbtwin.nn.relational`: one sparse product and one scatter-max per layer for all edge
+types) or, as before, one ``SAGEConv`` per edge type.
 
 The temporal encoding embeds, for every row of a timed table, how long before its seed's moment the
 row became known (sinusoids of the age in days, from hours to decades); static rows get a learned
@@ -22,6 +24,7 @@ from torch_geometric.nn.parameter_dict import ParameterDict
 from dbtwin.nn.denoiser import TableInput, TableSpec
 from dbtwin.nn.keys import ModuleKeys
 from dbtwin.nn.message_passing import residual_message_passing
+from dbtwin.nn.relational import RelationalMessagePassing
 from dbtwin.predict.text import FinetunedText
 
 EdgeType = tuple[str, str, str]
@@ -67,8 +70,10 @@ class RelationalGNN(nn.Module):
     edge_types: the row graph's edge types.
     out_dim: 1 for binary classification and regression, the class count for multiclass.
     hidden, num_layers, cat_dim, dropout: sizes of the model.
-    aggr: neighbour aggregation of each SAGE layer: one name or several (concatenated), by default
-        mean and max (the max lets a row see its most recent neighbour's age directly).
+    aggr: neighbour aggregation of each layer, by default mean and max (the max lets a row see its
+        most recent neighbour's age directly); "mean" alone.
+    message_passing: "relational" (:class:`RelationalMessagePassing`) or "sage" (a ``SAGEConv`` per
+        edge type, summed; the earlier model).
     text_tower: a fine-tuned copy of the text encoder's last layers
         (:class:`dbtwin.predict.text.FinetunedText`); text columns then come as token states.
     """
@@ -86,6 +91,7 @@ class RelationalGNN(nn.Module):
         dropout: float = 0.1,
         aggr: str | list[str] = ("mean", "max"),  # type: ignore[assignment]
         text_tower: nn.Module | None = None,
+        message_passing: str = "relational",
     ) -> None:
         super().__init__()
         self.tables, self.text_dims, self.timed = tables, dict(text_dims), list(timed)
@@ -98,6 +104,9 @@ class RelationalGNN(nn.Module):
             dropout,
         )
         self.aggr = aggr if isinstance(aggr, str) else list(aggr)
+        if message_passing not in ("relational", "sage"):
+            raise ValueError(f"message_passing must be 'relational' or 'sage', not {message_passing!r}")
+        self.message_passing = message_passing
         self.text_tower = text_tower
         self.keys = ModuleKeys(tables, self.edge_types)  # modules keyed by position: any name works
         key = self.keys.table
@@ -106,19 +115,22 @@ class RelationalGNN(nn.Module):
         )
         self.age = ModuleDict({key[t]: AgeEncoding(hidden) for t in self.timed})
         self.static = ParameterDict({key[t]: nn.Parameter(torch.zeros(hidden)) for t in tables if t not in self.timed})
-        self.convs = nn.ModuleList(
-            HeteroConv(
-                {
-                    self.keys.edge[et]: SAGEConv((hidden, hidden), hidden, aggr=copy.copy(self.aggr))
-                    for et in self.edge_types
-                },
-                aggr="sum",
+        if message_passing == "relational":
+            self.relational = RelationalMessagePassing(list(tables), self.edge_types, hidden, num_layers, self.aggr)
+        else:
+            self.convs = nn.ModuleList(
+                HeteroConv(
+                    {
+                        self.keys.edge[et]: SAGEConv((hidden, hidden), hidden, aggr=copy.copy(self.aggr))
+                        for et in self.edge_types
+                    },
+                    aggr="sum",
+                )
+                for _ in range(num_layers)
             )
-            for _ in range(num_layers)
-        )
-        self.norms = nn.ModuleList(
-            ModuleDict({key[t]: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers)
-        )
+            self.norms = nn.ModuleList(
+                ModuleDict({key[t]: nn.LayerNorm(hidden) for t in tables}) for _ in range(num_layers)
+            )
         self.head = nn.Sequential(
             nn.LayerNorm(hidden), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, out_dim)
         )
@@ -143,7 +155,11 @@ class RelationalGNN(nn.Module):
             k = self.keys.table[name]
             state = self.inputs[k](numeric[name], codes[name], words)
             state = state + (self.age[k](age_days[name]) if k in self.age else self.static[k])
-            h[k] = state
+            h[name] = state
+        if self.message_passing == "relational":
+            h = self.relational.forward_dict(h, edge_index)
+            return self.head(h[seed_table][seed_local])
+        h = {self.keys.table[name]: state for name, state in h.items()}
         h = residual_message_passing(h, self.keys.edges_in(edge_index), self.convs, self.norms)
         return self.head(h[self.keys.table[seed_table]][seed_local])
 
@@ -169,6 +185,7 @@ class RelationalGNN(nn.Module):
             "dropout": self.dropout,
             "aggr": self.aggr,
             "text_tower_layers": self.text_tower.num_layers if self.text_tower is not None else 0,
+            "message_passing": self.message_passing,
         }
 
     @classmethod
@@ -185,4 +202,5 @@ class RelationalGNN(nn.Module):
             dropout=config["dropout"],
             aggr=config["aggr"],
             text_tower=FinetunedText(config["text_tower_layers"]) if config.get("text_tower_layers") else None,
+            message_passing=config.get("message_passing", "sage"),
         )

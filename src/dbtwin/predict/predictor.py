@@ -76,6 +76,8 @@ class Predictor:
         dropout: dropout of the prediction head.
         ema_decay: decay of an exponential moving average of the weights; the average is what is
             validated and kept (0: the raw weights).
+        message_passing: "relational" (the denoiser's layer: one sparse product and one scatter-max
+            per layer for all edge types) or "sage" (a ``SAGEConv`` per edge type).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class Predictor:
         max_categories: int = 64,
         dropout: float = 0.1,
         ema_decay: float = 0.98,
+        message_passing: str = "relational",
     ) -> None:
         self.hidden = hidden
         self.num_layers = num_layers
@@ -121,6 +124,7 @@ class Predictor:
         self.max_categories = max_categories
         self.dropout = dropout
         self.ema_decay = ema_decay
+        self.message_passing = message_passing
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -144,6 +148,7 @@ class Predictor:
             "max_categories": self.max_categories,
             "dropout": self.dropout,
             "ema_decay": self.ema_decay,
+            "message_passing": self.message_passing,
         }
 
     # ------------------------------------------------------------------------------ fitting
@@ -257,6 +262,7 @@ class Predictor:
             self.num_layers,
             dropout=self.dropout,
             text_tower=tower,
+            message_passing=self.message_passing,
         )
 
     def _forward(self, batch, model: RelationalGNN | None = None) -> torch.Tensor:
@@ -360,6 +366,7 @@ class Predictor:
         pred.label_mean_, pred.label_std_ = config["labels"]["mean"], config["labels"]["std"]
         pred.encoder_ = RowEncoder.from_dict(config["encoder"], TextEmbedder(text_cache))
         pred.model_ = RelationalGNN.from_config(config["model"])
+        pred.message_passing = pred.model_.message_passing  # a predictor saved before the choice: "sage"
         pred.model_.load_state_dict(torch.load(directory / "weights.pt", weights_only=True))
         history = config["history"]
         pred.history_ = FitHistory(history["epochs"], history["best_epoch"], history["seconds"], history["stopped"])

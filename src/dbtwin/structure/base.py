@@ -25,7 +25,11 @@ class StructureModel(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def fit(self, db: Database, random_state: int | None = None) -> StructureModel: ...
+    def fit(
+        self, db: Database, random_state: int | None = None, features: dict[str, np.ndarray] | None = None
+    ) -> StructureModel:
+        """Learn ``db``'s structure; ``features`` (per table, a row-aligned numeric matrix of its
+        encoded values) lets a block model group rows by their values too."""
 
     @abstractmethod
     def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, np.ndarray] | None]: ...
@@ -46,15 +50,19 @@ class TemplateStructure(StructureModel):
         self.fixed_tables = tuple(fixed_tables)
 
     @abstractmethod
-    def _blocks(self, db: Database, rng: np.random.Generator) -> dict[str, np.ndarray]: ...
+    def _blocks(
+        self, db: Database, rng: np.random.Generator, features: dict[str, np.ndarray] | None
+    ) -> dict[str, np.ndarray]: ...
 
-    def fit(self, db: Database, random_state: int | None = None) -> TemplateStructure:
+    def fit(
+        self, db: Database, random_state: int | None = None, features: dict[str, np.ndarray] | None = None
+    ) -> TemplateStructure:
         rng = np.random.default_rng(random_state)
         self.schema_ = db.schema
         self.sizes_ = {t: db.num_rows(t) for t in db.schema.table_names}
         from dbtwin.structure.links import build_templates
 
-        self.templates_ = build_templates(db, self._blocks(db, rng), set(self.fixed_tables))
+        self.templates_ = build_templates(db, self._blocks(db, rng, features), set(self.fixed_tables))
         return self
 
     def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, np.ndarray] | None]:

@@ -17,5 +17,7 @@ class DegreeStructure(TemplateStructure):
 
     name: ClassVar[str] = "degree"
 
-    def _blocks(self, db: Database, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def _blocks(
+        self, db: Database, rng: np.random.Generator, features: dict[str, np.ndarray] | None
+    ) -> dict[str, np.ndarray]:
         return {t: np.zeros(db.num_rows(t), dtype=np.int64) for t in db.schema.table_names}

@@ -22,7 +22,9 @@ class RealStructure(StructureModel):
     def __init__(self, fixed_tables: tuple[str, ...] = ()) -> None:
         self.fixed_tables = tuple(fixed_tables)
 
-    def fit(self, db: Database, random_state: int | None = None) -> RealStructure:
+    def fit(
+        self, db: Database, random_state: int | None = None, features: dict[str, np.ndarray] | None = None
+    ) -> RealStructure:
         graph = RowGraph.from_database(db)
         self.schema_ = db.schema
         self.sizes_ = dict(graph.num_nodes)

@@ -5,7 +5,10 @@ each pair of blocks (exactly at scale 1).
 
 The partition approximates a degree-corrected stochastic block model fit: rows are clustered (k-means)
 on their log-degrees per foreign key and, iteratively, on the blocks of their parents and the block
-mix of their children, so rows that link alike end up together.
+mix of their children, so rows that link alike end up together. Given the rows' encoded values
+(``features``), it clusters on those too, so blocks are also kinds of rows (races of one era, drivers
+of one generation) and the links between block pairs keep which kinds meet: a synthetic race's
+results go to drivers of its era, not to any driver.
 """
 
 from __future__ import annotations
@@ -30,15 +33,20 @@ class SbmStructure(TemplateStructure):
 
     name: ClassVar[str] = "sbm"
 
-    def __init__(self, fixed_tables: tuple[str, ...] = (), max_blocks: int = 8, rounds: int = 3) -> None:
+    def __init__(
+        self, fixed_tables: tuple[str, ...] = (), max_blocks: int = 8, rounds: int = 3, fit_rows: int = 20_000
+    ) -> None:
         super().__init__(fixed_tables)
         self.max_blocks = max_blocks
         self.rounds = rounds
+        self.fit_rows = fit_rows
 
     def _params(self) -> dict[str, Any]:
-        return {"max_blocks": self.max_blocks, "rounds": self.rounds}
+        return {"max_blocks": self.max_blocks, "rounds": self.rounds, "fit_rows": self.fit_rows}
 
-    def _blocks(self, db: Database, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def _blocks(
+        self, db: Database, rng: np.random.Generator, features: dict[str, np.ndarray] | None
+    ) -> dict[str, np.ndarray]:
         schema = db.schema
         links = real_links(db)
         sizes = {t: db.num_rows(t) for t in schema.table_names}
@@ -50,6 +58,9 @@ class SbmStructure(TemplateStructure):
             has = np.zeros(sizes[fk.child])
             has[link.child_rows] = 1.0
             degree_features[fk.child].append(has)
+        for table, values in (features or {}).items():
+            if table in degree_features and values.ndim == 2 and len(values) == sizes[table]:
+                degree_features[table].extend(np.asarray(values, dtype=np.float64).T)
         blocks = {t: np.zeros(n, dtype=np.int64) for t, n in sizes.items()}
         for _ in range(self.rounds):
             new = {}
@@ -80,6 +91,7 @@ class SbmStructure(TemplateStructure):
                 if np.unique(x, axis=0).shape[0] < k:
                     k = max(1, np.unique(x, axis=0).shape[0])
                 seed = int(rng.integers(0, 2**31 - 1))
-                new[table] = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(x).astype(np.int64)
+                fit_on = x if n <= self.fit_rows else x[rng.choice(n, self.fit_rows, replace=False)]
+                new[table] = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(fit_on).predict(x).astype(np.int64)
             blocks = new
         return blocks

@@ -29,8 +29,10 @@ def denoise_graph(
     batch_nodes: int = 20_000,
     fanout: int = 8,
     progress: bool = True,
+    blocks: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Features of every row after ``steps`` reverse steps; ``fixed_*`` hold the dimension tables."""
+    """Features of every row after ``steps`` reverse steps; ``fixed_*`` hold the dimension tables;
+    ``blocks`` each row's block, for a denoiser that takes them."""
     model.eval()
     x_num, x_cat, mask_codes = {}, {}, {}
     for table, spec in model.tables.items():
@@ -43,8 +45,8 @@ def denoise_graph(
             x_cat[table] = mask_codes[table].expand(n, -1).clone()
     moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
     full = sum(graph.num_nodes.values()) <= max_full_nodes
-    degrees = model.degrees(
-        dict(graph.num_nodes), {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
+    structure = model.structure_inputs(
+        dict(graph.num_nodes), {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}, blocks
     )
     edges = (
         {et: capped(torch.from_numpy(graph.edge_index(et)), fanout, generator) for et in graph.edge_types()}
@@ -66,9 +68,9 @@ def denoise_graph(
         rows = {tb: torch.unique(torch.cat(c)) if c else torch.zeros(0, dtype=torch.long) for tb, c in chosen.items()}
         with torch.no_grad():
             if full:
-                out = model(x_num, x_cat, t_node, edges, packed, logit_rows=rows, degrees=degrees)
+                out = model(x_num, x_cat, t_node, edges, packed, logit_rows=rows, structure=structure)
             else:
-                out = _batched(model, graph, sampler, x_num, x_cat, t_node, degrees, moving, batch_nodes, rows)
+                out = _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, rows)
         for table in moving:
             eps, logits = out[table]
             if x_num[table].shape[1]:
@@ -96,7 +98,7 @@ def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) ->
     return edge_index[:, keep]
 
 
-def _batched(model, graph, sampler, x_num, x_cat, t_node, degrees, moving, batch_nodes, logit_rows):
+def _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, logit_rows):
     """Predictions for every row of the moving tables, a batch of rows and its neighbourhood at a time
     (logits for the rows in ``logit_rows`` only, in that order)."""
     out = {}
@@ -117,7 +119,7 @@ def _batched(model, graph, sampler, x_num, x_cat, t_node, degrees, moving, batch
                 {tb: x_cat[tb][i] for tb, i in idx.items()},
                 {tb: t_node[tb][i] for tb, i in idx.items()},
                 edges,
-                degrees={tb: degrees[tb][i] for tb, i in idx.items() if tb in degrees},
+                structure={tb: structure[tb][i] for tb, i in idx.items() if tb in structure},
             )
             eps, logits = pred[table]
             sel = torch.from_numpy(seed_local[table])

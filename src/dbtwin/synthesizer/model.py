@@ -89,6 +89,8 @@ class Synthesizer:
             customer.city) and copy them from the synthetic parent instead of generating them.
         degree_inputs: give the denoiser each row's number of children per child table (and which
             parents it has), counted in the whole row graph (see :class:`HeteroDenoiser`).
+        block_inputs: with a block structure (``sbm``), group rows by their values as well as their
+            links, and give the denoiser each row's block (a synthetic row takes its template's).
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class Synthesizer:
         checkpoint_every: int = 200,
         copy_columns: bool = True,
         degree_inputs: bool = True,
+        block_inputs: bool = True,
     ) -> None:
         self.metadata = metadata
         self.structure = structure
@@ -126,6 +129,7 @@ class Synthesizer:
         self.text_min_count = text_min_count
         self.copy_columns = copy_columns
         self.degree_inputs = degree_inputs
+        self.block_inputs = block_inputs
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_every = checkpoint_every
@@ -145,6 +149,7 @@ class Synthesizer:
             "text_min_count": self.text_min_count,
             "copy_columns": self.copy_columns,
             "degree_inputs": self.degree_inputs,
+            "block_inputs": self.block_inputs,
             "random_state": self.random_state,
         }
 
@@ -167,7 +172,8 @@ class Synthesizer:
         self.key_formats_ = key_formats(db)
         self.key_steps_ = key_steps(db)
         self.structure_ = structure_model(self.structure, fixed_tables=tuple(self.fixed_tables_))
-        self.structure_.fit(db, random_state=self.random_state)
+        self.structure_.fit(db, random_state=self.random_state, features=value_features(num, cat, self.encoders_))
+        self.row_blocks_ = self._row_blocks()
         graph = RowGraph.from_database(db)
         specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in self.encoders_.items()}
         with torch.random.fork_rng():  # seeded initialisation without touching the caller's global RNG
@@ -178,6 +184,7 @@ class Synthesizer:
                 hidden=self.hidden,
                 num_layers=self.num_hops,
                 degree_inputs=self.degree_inputs,
+                block_counts={t: int(b.max()) + 1 for t, b in self.row_blocks_.items() if len(b)},
             )
         self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
         steps = self.train_steps
@@ -192,7 +199,16 @@ class Synthesizer:
             checkpoint_every=self.checkpoint_every,
         )
         trainer = Trainer(
-            model, graph, num, cat, set(self.fixed_tables_), self.gaussian_, self.masked_, config, self.random_state
+            model,
+            graph,
+            num,
+            cat,
+            set(self.fixed_tables_),
+            self.gaussian_,
+            self.masked_,
+            config,
+            self.random_state,
+            blocks={t: torch.from_numpy(b) for t, b in self.row_blocks_.items()},
         )
         fingerprint = fit_fingerprint(db, self._params()) if checkpoint_dir is not None else ""
         self.train_state_: TrainState = trainer.fit(
@@ -201,6 +217,17 @@ class Synthesizer:
         self.model_ = trainer.ema
         self.fit_seconds_ = time.monotonic() - started
         return self
+
+    def _row_blocks(self) -> dict[str, np.ndarray]:
+        """The block of every real row, per table with more than one block, when the denoiser takes them."""
+        templates = getattr(self.structure_, "templates_", None)
+        if not self.block_inputs or templates is None:
+            return {}
+        return {
+            t: b.astype(np.int64)
+            for t, b in templates.blocks.items()
+            if len(b) and b.max() > 0 and t not in self.fixed_tables_
+        }
 
     def _not_generated(self, table: str) -> set[str]:
         """Columns the denoiser does not generate: keys filled by the structure, copied columns."""
@@ -229,7 +256,9 @@ class Synthesizer:
         other = copy.copy(self)
         other.structure = structure
         other.structure_ = structure_model(structure, fixed_tables=tuple(self.fixed_tables_))
-        other.structure_.fit(self._prepare(db), random_state=self.random_state)
+        prepared = self._prepare(db)
+        features = value_features(*self._features(prepared), self.encoders_)
+        other.structure_.fit(prepared, random_state=self.random_state, features=features)
         other.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + time.monotonic() - started
         return other
 
@@ -252,7 +281,12 @@ class Synthesizer:
         seed_seq = np.random.SeedSequence(seed)
         rng = np.random.default_rng(seed_seq.spawn(1)[0])
         generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
-        graph, _ = self.structure_.sample(scale, rng)
+        graph, picks = self.structure_.sample(scale, rng)
+        blocks = (
+            {t: torch.from_numpy(b[picks[t]]) for t, b in self.row_blocks_.items()}
+            if self.row_blocks_ and picks is not None
+            else None
+        )
         fixed_num = {t: f[0] for t, f in self.fixed_features_.items()}
         fixed_cat = {t: f[1] for t, f in self.fixed_features_.items()}
         x_num, x_cat = denoise_graph(
@@ -266,6 +300,7 @@ class Synthesizer:
             generator,
             fanout=self.fanout,
             progress=self.progress,
+            blocks=blocks,
         )
         attributes: dict[str, pd.DataFrame] = {}
         for t, enc in self.encoders_.items():
@@ -336,6 +371,8 @@ class Synthesizer:
             for t, (n, c) in self.fixed_features_.items():
                 fixed[f"{t}/num"], fixed[f"{t}/cat"] = n.numpy(), c.numpy()
             save_arrays(tmp / "fixed_tables.npz", fixed)
+            if self.row_blocks_:
+                save_arrays(tmp / "row_blocks.npz", self.row_blocks_)
             config = {
                 "format": MODEL_FORMAT,
                 "version": MODEL_VERSION,
@@ -370,6 +407,22 @@ class Synthesizer:
         from dbtwin.synthesizer.model_file import load_synthesizer
 
         return load_synthesizer(cls, Path(directory))
+
+
+def value_features(
+    num: dict[str, torch.Tensor], cat: dict[str, torch.Tensor], encoders: dict[str, TableEncoder], max_codes: int = 16
+) -> dict[str, np.ndarray]:
+    """Per table, its encoded values as one numeric matrix for a block model: the numeric scores and
+    a one-hot of each categorical with at most ``max_codes`` codes (wider ones are left out)."""
+    out = {}
+    for t, enc in encoders.items():
+        parts = [num[t].numpy().astype(np.float64)] if num[t].shape[1] else []
+        for j, k in enumerate(enc.cardinalities):
+            if k <= max_codes:
+                parts.append(np.eye(k)[cat[t][:, j].numpy().clip(0, k - 1)])
+        if parts:
+            out[t] = np.concatenate(parts, axis=1)
+    return out
 
 
 def physical_memory() -> int:

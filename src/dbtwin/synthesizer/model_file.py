@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
@@ -102,6 +103,15 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
         raise InvalidFileError(
             f"{arrays} cannot be read or lacks a table of field 'fixed_tables' ({_short(exc)})"
         ) from None
+    blocks = directory / "row_blocks.npz"
+    try:
+        synth.row_blocks_ = {t: np.asarray(b, dtype=np.int64) for t, b in load_arrays(blocks).items()}
+    except FileNotFoundError:
+        synth.row_blocks_ = {}
+    except Exception as exc:
+        raise InvalidFileError(f"{blocks} cannot be read ({_short(exc)})") from None
+    if set(synth.row_blocks_) != set(synth.model_.block_counts):
+        raise InvalidFileError(f"{blocks} does not hold the blocks of the tables the denoiser takes blocks of")
     with field(f, "key_formats"):
         synth.key_formats_ = _mapping(config, "key_formats")
     with field(f, "key_steps"):

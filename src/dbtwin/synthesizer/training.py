@@ -110,6 +110,7 @@ class Trainer:
         masked: MaskedScheduler,
         config: TrainConfig,
         random_state: int | None = None,
+        blocks: dict[str, torch.Tensor] | None = None,
     ) -> None:
         self.model = model
         self.graph = graph
@@ -124,7 +125,7 @@ class Trainer:
         self.sampler = KHopSampler(graph, num_hops=hops, max_neighbors=config.fanout) if hops else None
         all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
         self.full_edges = all_edges if config.batches == "full" else {}
-        self.degrees = model.degrees(dict(graph.num_nodes), all_edges)
+        self.structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
         self.mask_codes = {t: torch.tensor(model.tables[t].cardinalities, dtype=torch.long) for t in model.tables}
         self.trainable = [
             t for t, s in model.tables.items() if s.has_features and t not in fixed and graph.num_nodes[t]
@@ -194,8 +195,8 @@ class Trainer:
                 continue
             targets[table] = self._subgraph_targets(hop[table], noise, clean_cat, masked)
         targets = {t: v for t, v in targets.items() if v is not None}
-        degrees = {t: self.degrees[t][torch.from_numpy(rows)] for t, rows in nodes.items() if t in self.degrees}
-        return x_num, x_cat, times, edges, targets, degrees
+        structure = {t: self.structure[t][torch.from_numpy(r)] for t, r in nodes.items() if t in self.structure}
+        return x_num, x_cat, times, edges, targets, structure
 
     def _subgraph_targets(self, hop: np.ndarray, noise, clean_cat, masked) -> tuple | None:
         """Loss rows and weights of one table's subgraph nodes: weight 1 for the rows reached in fewer
@@ -226,11 +227,11 @@ class Trainer:
             times[table] = tt
             s = torch.from_numpy(loss_rows[table])
             targets[table] = (s, noise[s], clean_cat[s], masked[s], None)
-        return x_num, x_cat, times, self.full_edges, targets, self.degrees
+        return x_num, x_cat, times, self.full_edges, targets, self.structure
 
     def _loss(self, model: HeteroDenoiser, batch: tuple) -> torch.Tensor:
-        x_num, x_cat, times, edges, targets, degrees = batch
-        out = model(x_num, x_cat, times, edges, degrees=degrees)
+        x_num, x_cat, times, edges, targets, structure = batch
+        out = model(x_num, x_cat, times, edges, structure=structure)
         total = torch.zeros(())
         for table, (s, noise, clean_cat, masked, w) in targets.items():
             eps_hat, logits = out[table]
