@@ -22,6 +22,9 @@ from dbtwin.io.locations import display
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic twins of relational databases.")
 console = Console()
 STRUCTURES = ("degree", "sbm", "real")
+#: ``dbtwin fit``'s training budget: the quality-per-budget curve (docs/synthesizer.md) peaks at about
+#: five minutes on Chinook and nycflights13-January (early stopping ends F1 after 8 to 10)
+DEFAULT_FIT_MINUTES = 5.0
 FORMATS = ("parquet", "csv")
 app.add_typer(bench_app, name="bench")
 app.add_typer(predict_app, name="predict")
@@ -117,14 +120,17 @@ def fit(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Directory to save the fitted model in.")],
     max_minutes: Annotated[
-        float | None,
-        typer.Option("--max-minutes", help="Training budget: trains this long unless early stopping ends it sooner."),
-    ] = None,
+        float,
+        typer.Option(
+            "--max-minutes",
+            help="Training budget: trains this long unless early stopping (or --steps) ends it sooner.",
+        ),
+    ] = DEFAULT_FIT_MINUTES,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (results are repeatable).")] = None,
-    structure: Annotated[str, typer.Option("--structure", help="Structure model: degree, sbm or real.")] = "degree",
+    structure: Annotated[str, typer.Option("--structure", help="Structure model: sbm, degree or real.")] = "sbm",
     steps: Annotated[
         int | None,
-        typer.Option("--steps", help="Training steps at most (default: 2000 without --max-minutes, no cap with it)."),
+        typer.Option("--steps", help="Training steps at most (default: no cap, the budget decides)."),
     ] = None,
     hops: Annotated[int, typer.Option("--hops", help="K, message-passing hops (0: tables alone).")] = 2,
     orphans: Annotated[str, typer.Option("--orphans", help="Orphan foreign keys: drop, null or error.")] = "drop",

@@ -87,10 +87,10 @@ def test_f1_and_berka_load_from_the_benchmark_data_folder():
 
 
 def test_failures_and_timeouts_are_results(tmp_path):
-    config = _config(tmp_path, methods=("dbtwin-sbm", "hma"), seeds=(0, 1), hma_timeout=1)
+    config = _config(tmp_path, methods=("dbtwin-real", "hma"), seeds=(0, 1), hma_timeout=1)
     records = {(r["method"], r["seed"]): r for r in run_benchmark(config)}
-    assert records[("dbtwin-sbm", 0)]["status"] == "failed"
-    assert "needs the model" in records[("dbtwin-sbm", 0)]["error"]
+    assert records[("dbtwin-real", 0)]["status"] == "failed"
+    assert "needs the model" in records[("dbtwin-real", 0)]["error"]
     assert records[("hma", 0)]["status"] == "timeout"
     assert records[("hma", 1)]["status"] == "skipped" and "seed 0" in records[("hma", 1)]["error"]
 

@@ -117,7 +117,7 @@ def test_block_structure_gives_the_denoiser_each_rows_block(chinook, tmp_path):
 def test_save_load_gives_the_same_samples(chinook_model, tmp_path):
     chinook_model.save(tmp_path / "model")
     files = sorted(p.name for p in (tmp_path / "model").iterdir())
-    assert files == ["config.json", "fixed_tables.npz", "structure_degree.npz", "weights.pt"]
+    assert files == ["config.json", "fixed_tables.npz", "row_blocks.npz", "structure_sbm.npz", "weights.pt"]
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["format"] == "dbtwin-model" and config["denoiser"]["num_layers"] == 2
     loaded = Synthesizer.load(tmp_path / "model")
@@ -167,7 +167,7 @@ def test_batched_passes_match_the_graph_size(chinook_model):
     """Large graphs are denoised in row batches with their neighbourhoods (bounded memory)."""
     from dbtwin.synthesizer.generation import denoise_graph
 
-    graph, _ = chinook_model.structure_.sample(1.0, np.random.default_rng(0))
+    graph, picks = chinook_model.structure_.sample(1.0, np.random.default_rng(0))
     fixed_num = {t: f[0] for t, f in chinook_model.fixed_features_.items()}
     fixed_cat = {t: f[1] for t, f in chinook_model.fixed_features_.items()}
     x_num, x_cat = denoise_graph(
@@ -182,6 +182,7 @@ def test_batched_passes_match_the_graph_size(chinook_model):
         max_full_nodes=100,
         batch_nodes=500,
         progress=False,
+        blocks=chinook_model.blocks_of(picks),
     )
     for table, spec in chinook_model.model_.tables.items():
         assert x_num[table].shape == (graph.num_nodes[table], spec.num_numeric)

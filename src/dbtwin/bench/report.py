@@ -423,9 +423,11 @@ def write_report(results: Path, docs: Path, notes: Path | None = None) -> Path:
         + _budgets(runs)
         + (f" or {settings['train_steps']} steps" if settings.get("train_steps") else "")
         + " (early stopping on the held-out loss may end it sooner), and "
-        f"samples with {settings.get('sample_steps')} reverse steps. `dbtwin-sbm` and `dbtwin-real` reuse the "
-        "trained denoiser of the same seed with another structure model, so their fit time is the shared training "
-        "plus their own structure fit. `dbtwin-k0` trains the same budget with no message passing.",
+        f"samples with {settings.get('sample_steps')} reverse steps. `dbtwin-degree` trains its own denoiser "
+        "on the same budget with GRDM's degree structure (no blocks; the parents of a child with several are "
+        "matched at random). `dbtwin-real` reuses the trained denoiser of the same seed with the real links, "
+        "so its fit time is the shared training plus its own structure fit. `dbtwin-k0` trains the same budget "
+        "with no message passing.",
         (
             f"- HMA (SDV 1.37.4) gets {hma_settings.get('hma_timeout', 0):.0f} s to fit and sample; a run past that "
             "is recorded as a timeout and not retried for later seeds. Composite keys are given to it as one "

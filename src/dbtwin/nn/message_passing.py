@@ -1,5 +1,5 @@
-"""Residual heterogeneous message passing of the predictor (the denoiser has its own, cheaper one in
-:mod:`dbtwin.nn.relational`, which has no max aggregation yet): each layer adds
+"""Residual heterogeneous message passing of the predictor's SAGE layers (the relational layer of
+:mod:`dbtwin.nn.relational` is the other choice): each layer adds
 ``relu(norm(conv(h)))`` to the state of every table it reaches; tables it does not reach keep theirs."""
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ class PackedGraph:
     slots: list[int]
     edge_source: Tensor | None = None
     edge_slot: Tensor | None = None
+    receives: list[bool] | None = None
 
     @property
     def block_sizes(self) -> list[int]:
@@ -67,11 +68,12 @@ class PackedGraph:
             row_start[t], slot_start[t] = row, place
             row += sizes[t]
             place += sizes[t] * slots[t]
-        src, slot = [], []
+        src, slot, receiving = [], [], set()
         for et, ei in edge_index.items():
             et = tuple(et)
             if et not in incoming or et[0] not in row_start or et[2] not in row_start or not ei.numel():
                 continue
+            receiving.add(et[2])
             src.append(ei[0] + row_start[et[0]])
             slot.append(slot_start[et[2]] + ei[1] * slots[et[2]] + incoming[et])
         rows = [sizes[t] for t in tables]
@@ -92,6 +94,7 @@ class PackedGraph:
             [slots[t] for t in tables],
             src_all,
             slot_all,
+            [t in receiving for t in tables],
         )
 
     def stack(self, h: Mapping[str, Tensor]) -> Tensor:
@@ -146,27 +149,42 @@ class RelationalLayer(nn.Module):
         blocks = buffer.split(block_sizes)
         max_blocks = _max_buffer(h, graph, sum(block_sizes)).split(block_sizes) if self.use_max else blocks
         parts = []
-        for t, own, block, top, n, s in zip(
-            graph.table_ids, owns, blocks, max_blocks, graph.sizes, graph.slots, strict=True
+        for t, own, block, top, n, s, gets in zip(
+            graph.table_ids, owns, blocks, max_blocks, graph.sizes, graph.slots, graph.receives, strict=True
         ):
+            if not gets:  # no edge arrives at this table's rows: their states pass through
+                parts.append(own)
+                continue
             out = torch.addmm(self.bias[t], own, self.own[t])
-            if s:
-                out = out.addmm(block.view(n, s * d), self.neighbour[t])
-                if self.use_max:
-                    out = out.addmm(top.view(n, s * d), self.neighbour_max[t])
-            parts.append(out)
-        out = F.layer_norm(torch.cat(parts, dim=0), (d,))
-        out = out * self.scale.index_select(0, graph.table_of_row) + self.shift.index_select(0, graph.table_of_row)
-        return h + torch.relu(out)
+            out = out.addmm(block.view(n, s * d), self.neighbour[t])
+            if self.use_max:
+                out = out.addmm(top.view(n, s * d), self.neighbour_max[t])
+            out = F.layer_norm(out, (d,)) * self.scale[t] + self.shift[t]
+            parts.append(own + torch.relu(out))
+        return torch.cat(parts, dim=0)
 
 
 def _max_buffer(h: Tensor, graph: PackedGraph, num_slots: int) -> Tensor:
-    """Per slot, the elementwise max of its neighbours' states (0 for a slot with none)."""
-    out = h.new_zeros(num_slots, h.shape[1])
+    """Per slot, the elementwise max of its neighbours' states (0 for a slot with none).
+
+    The max is found without autograd, then each slot's winning source row is gathered per feature:
+    the backward is one scatter-add, where that of ``scatter_reduce("amax")`` (which shares ties)
+    took 46% of a predictor step on the CPU."""
+    d = h.shape[1]
     if graph.edge_source is None:
-        return out
-    index = graph.edge_slot.unsqueeze(1).expand(-1, h.shape[1])
-    return out.scatter_reduce(0, index, h.index_select(0, graph.edge_source), "amax", include_self=False)
+        return h.new_zeros(num_slots, d)
+    index = graph.edge_slot.unsqueeze(1).expand(-1, d)
+    with torch.no_grad():
+        values = h.index_select(0, graph.edge_source)
+        top = h.new_full((num_slots, d), float("-inf")).scatter_reduce(0, index, values, "amax", include_self=True)
+        is_top = values == top.index_select(0, graph.edge_slot)
+        source = graph.edge_source.unsqueeze(1).expand(-1, d)
+        winner = torch.full((num_slots, d), -1, dtype=torch.long).scatter_reduce(
+            0, index, torch.where(is_top, source, -1), "amax", include_self=True
+        )
+    found = winner >= 0
+    picked = h.gather(0, winner.clamp(min=0))
+    return torch.where(found, picked, picked.new_zeros(()))
 
 
 class RelationalMessagePassing(nn.Module):

@@ -1,8 +1,8 @@
 """The predictive model: per-table row encoders -> temporal encoding -> K layers of heterogeneous
 message passing -> MLP head on the seed rows (RelBench's RDL model, with sentence embeddings of text
-columns as the hybrid LM + GNN variant). The message passing is the relational layer the denoiser
-uses (:mod:`dbtwin.nn.relational`: one sparse product and one scatter-max per layer for all edge
-types) or, as before, one ``SAGEConv`` per edge type.
+columns as the hybrid LM + GNN variant). The message passing is one ``SAGEConv`` per edge type or
+the relational layer the denoiser uses (:mod:`dbtwin.nn.relational`: one sparse product and one
+scatter-max per layer for all edge types).
 
 The temporal encoding embeds, for every row of a timed table, how long before its seed's moment the
 row became known (sinusoids of the age in days, from hours to decades); static rows get a learned
@@ -72,8 +72,8 @@ class RelationalGNN(nn.Module):
     hidden, num_layers, cat_dim, dropout: sizes of the model.
     aggr: neighbour aggregation of each layer, by default mean and max (the max lets a row see its
         most recent neighbour's age directly); "mean" alone.
-    message_passing: "relational" (:class:`RelationalMessagePassing`) or "sage" (a ``SAGEConv`` per
-        edge type, summed; the earlier model).
+    message_passing: "sage" (a ``SAGEConv`` per edge type, summed) or "relational"
+        (:class:`RelationalMessagePassing`).
     text_tower: a fine-tuned copy of the text encoder's last layers
         (:class:`dbtwin.predict.text.FinetunedText`); text columns then come as token states.
     """
@@ -91,7 +91,7 @@ class RelationalGNN(nn.Module):
         dropout: float = 0.1,
         aggr: str | list[str] = ("mean", "max"),  # type: ignore[assignment]
         text_tower: nn.Module | None = None,
-        message_passing: str = "relational",
+        message_passing: str = "sage",
     ) -> None:
         super().__init__()
         self.tables, self.text_dims, self.timed = tables, dict(text_dims), list(timed)

@@ -330,12 +330,15 @@ def _rematch_duplicates(
 ) -> np.ndarray | None:
     """Re-match rows that repeat a combination of parents: each such row swaps the parent of its
     last foreign key with another row (same target block) whose swap creates no new repeat; swaps keep
-    every degree. Rows still repeated after ``rounds`` are dropped; returns the rows kept, or None."""
+    every degree. Rows still repeated after ``rounds`` swap with rows of any block for as many rounds
+    again (a block pair's link count gives way before a row is lost); rows still repeated then are
+    dropped; returns the rows kept, or None."""
     last = fks[-1].name
-    target = templates.child_target[last][picks[table]]
+    blocked = templates.child_target[last][picks[table]]
     combos = np.stack([parent_rows[fk.name] for fk in fks], axis=1)
     width = int(combos.max()) + 2 if combos.size else 1
-    for _ in range(rounds):
+    for i in range(2 * rounds):
+        target = blocked if i < rounds else np.where(blocked >= 0, 0, blocked)
         dup = np.flatnonzero(_duplicated_rows(combos))
         if not len(dup):
             break

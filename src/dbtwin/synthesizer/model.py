@@ -69,7 +69,10 @@ class Synthesizer:
 
     Args:
         metadata: the schema; by default the one the database carries.
-        structure: ``"degree"`` (GRDM), ``"sbm"`` (blocks, RelDiff's idea) or ``"real"`` (keep the real links).
+        structure: ``"sbm"`` (the default: blocks of rows alike in their links and values, the links
+            between block pairs kept, each row's block given to the denoiser), ``"degree"`` (GRDM:
+            degrees only, parents of a multi-parent child matched at random) or ``"real"`` (keep the
+            real links).
         num_hops: K, the message-passing layers of the denoiser (0 = each table on its own).
         hidden: width of the denoiser's row states.
         train_steps: optimisation steps at most. By default :data:`DEFAULT_TRAIN_STEPS` when no
@@ -97,7 +100,7 @@ class Synthesizer:
         self,
         metadata: Schema | None = None,
         *,
-        structure: str = "degree",
+        structure: str = "sbm",
         num_hops: int = 2,
         hidden: int = 64,
         train_steps: int | None = None,
@@ -229,6 +232,13 @@ class Synthesizer:
             if len(b) and b.max() > 0 and t not in self.fixed_tables_
         }
 
+    def blocks_of(self, picks: dict[str, np.ndarray] | None) -> dict[str, torch.Tensor] | None:
+        """The block of every synthetic row (that of the real row whose template it took, ``picks``),
+        for a denoiser that takes blocks; None otherwise."""
+        if not self.row_blocks_ or picks is None:
+            return None
+        return {t: torch.from_numpy(b[picks[t]]) for t, b in self.row_blocks_.items()}
+
     def _not_generated(self, table: str) -> set[str]:
         """Columns the denoiser does not generate: keys filled by the structure, copied columns."""
         copied = {c.column for c in getattr(self, "copies_", []) if c.table == table}
@@ -282,11 +292,7 @@ class Synthesizer:
         rng = np.random.default_rng(seed_seq.spawn(1)[0])
         generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
         graph, picks = self.structure_.sample(scale, rng)
-        blocks = (
-            {t: torch.from_numpy(b[picks[t]]) for t, b in self.row_blocks_.items()}
-            if self.row_blocks_ and picks is not None
-            else None
-        )
+        blocks = self.blocks_of(picks)
         fixed_num = {t: f[0] for t, f in self.fixed_features_.items()}
         fixed_cat = {t: f[1] for t, f in self.fixed_features_.items()}
         x_num, x_cat = denoise_graph(
