@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic tw
 console = Console()
 STRUCTURES = ("degree", "sbm", "real")
 #: ``dbtwin fit``'s training budget: the quality-per-budget curve (docs/synthesizer.md) peaks at about
-#: five minutes on Chinook and nycflights13-January (early stopping ends F1 after 8 to 10)
+#: five minutes on Chinook and nycflights13-January
 DEFAULT_FIT_MINUTES = 5.0
 FORMATS = ("parquet", "csv")
 app.add_typer(bench_app, name="bench")
