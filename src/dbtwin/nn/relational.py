@@ -27,24 +27,23 @@ class PackedGraph:
     """The row states' layout and the edges of every edge type, as positions.
 
     ``tables`` lists the tables in stacking order with ``sizes`` rows each (``table_ids`` their
-    positions in the network, ``table_of_row`` that position for every stacked row). ``adjacency``
+    positions in the network, ``receives`` whether any edge arrives at them). ``adjacency``
     (``num_slots x num_rows``, CSR) holds every edge: from a stacked row into a slot of the ragged
     neighbour buffer, with weight one over its destination's in-degree for that edge type (None when
     there are no edges); table ``t``'s block of that buffer starts at ``slot_start[t]`` and holds
     ``sizes[t] x slots[t]`` slots. ``edge_source`` and ``edge_slot`` hold the same edges as pairs, for
-    max aggregation.
+    max aggregation (None when there are none).
     """
 
     tables: list[str]
     sizes: list[int]
     table_ids: list[int]
-    table_of_row: Tensor
+    receives: list[bool]
     adjacency: Tensor | None
     slot_start: list[int]
     slots: list[int]
-    edge_source: Tensor | None = None
-    edge_slot: Tensor | None = None
-    receives: list[bool] | None = None
+    edge_source: Tensor | None
+    edge_slot: Tensor | None
 
     @property
     def block_sizes(self) -> list[int]:
@@ -76,25 +75,18 @@ class PackedGraph:
             receiving.add(et[2])
             src.append(ei[0] + row_start[et[0]])
             slot.append(slot_start[et[2]] + ei[1] * slots[et[2]] + incoming[et])
-        rows = [sizes[t] for t in tables]
-        ids = [table_ids[t] for t in tables]
-        table_of_row = torch.repeat_interleave(
-            torch.tensor(ids, dtype=torch.long), torch.tensor(rows, dtype=torch.long)
-        )
         src_all = torch.cat(src) if src else None
         slot_all = torch.cat(slot) if slot else None
-        adjacency = _adjacency(slot_all, src_all, place, row) if src else None
         return cls(
             tables,
-            rows,
-            ids,
-            table_of_row,
-            adjacency,
+            [sizes[t] for t in tables],
+            [table_ids[t] for t in tables],
+            [t in receiving for t in tables],
+            _adjacency(slot_all, src_all, place, row) if src else None,
             [slot_start[t] for t in tables],
             [slots[t] for t in tables],
             src_all,
             slot_all,
-            [t in receiving for t in tables],
         )
 
     def stack(self, h: Mapping[str, Tensor]) -> Tensor:

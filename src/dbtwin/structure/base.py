@@ -23,6 +23,8 @@ class StructureModel(ABC):
     """
 
     name: ClassVar[str]
+    #: whether ``fit`` uses the rows' encoded values (``features``); the others need not be given them
+    takes_features: ClassVar[bool] = False
 
     @abstractmethod
     def fit(

@@ -32,6 +32,7 @@ class SbmStructure(TemplateStructure):
     """
 
     name: ClassVar[str] = "sbm"
+    takes_features: ClassVar[bool] = True
 
     def __init__(
         self, fixed_tables: tuple[str, ...] = (), max_blocks: int = 8, rounds: int = 3, fit_rows: int = 20_000

@@ -45,14 +45,9 @@ def denoise_graph(
             x_cat[table] = mask_codes[table].expand(n, -1).clone()
     moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
     full = sum(graph.num_nodes.values()) <= max_full_nodes
-    structure = model.structure_inputs(
-        dict(graph.num_nodes), {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}, blocks
-    )
-    edges = (
-        {et: capped(torch.from_numpy(graph.edge_index(et)), fanout, generator) for et in graph.edge_types()}
-        if full
-        else None
-    )
+    all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
+    structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
+    edges = {et: capped(ei, fanout, generator) for et, ei in all_edges.items()} if full else None
     packed = model.pack({t: x.shape[0] for t, x in x_num.items()}, edges) if full else None
     sampler = (
         None

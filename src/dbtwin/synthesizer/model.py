@@ -33,6 +33,7 @@ from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.schema.validate import OrphanPolicy, find_problems, resolve_orphans
 from dbtwin.structure import structure_model
+from dbtwin.structure.base import StructureModel
 from dbtwin.synthesizer.copies import fill_copies, find_copied_columns
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
 from dbtwin.synthesizer.generation import denoise_graph
@@ -175,7 +176,8 @@ class Synthesizer:
         self.key_formats_ = key_formats(db)
         self.key_steps_ = key_steps(db)
         self.structure_ = structure_model(self.structure, fixed_tables=tuple(self.fixed_tables_))
-        self.structure_.fit(db, random_state=self.random_state, features=value_features(num, cat, self.encoders_))
+        features = value_features(num, cat, self.encoders_) if self._groups_by_values(self.structure_) else None
+        self.structure_.fit(db, random_state=self.random_state, features=features)
         self.row_blocks_ = self._row_blocks()
         graph = RowGraph.from_database(db)
         specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in self.encoders_.items()}
@@ -187,7 +189,7 @@ class Synthesizer:
                 hidden=self.hidden,
                 num_layers=self.num_hops,
                 degree_inputs=self.degree_inputs,
-                block_counts={t: int(b.max()) + 1 for t, b in self.row_blocks_.items() if len(b)},
+                block_counts={t: int(b.max()) + 1 for t, b in self.row_blocks_.items()},
             )
         self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
         steps = self.train_steps
@@ -220,6 +222,10 @@ class Synthesizer:
         self.model_ = trainer.ema
         self.fit_seconds_ = time.monotonic() - started
         return self
+
+    def _groups_by_values(self, structure: StructureModel) -> bool:
+        """Whether ``structure`` is given the rows' encoded values: a block model, with ``block_inputs``."""
+        return self.block_inputs and structure.takes_features
 
     def _row_blocks(self) -> dict[str, np.ndarray]:
         """The block of every real row, per table with more than one block, when the denoiser takes them."""
@@ -267,7 +273,11 @@ class Synthesizer:
         other.structure = structure
         other.structure_ = structure_model(structure, fixed_tables=tuple(self.fixed_tables_))
         prepared = self._prepare(db)
-        features = value_features(*self._features(prepared), self.encoders_)
+        features = (
+            value_features(*self._features(prepared), self.encoders_)
+            if self._groups_by_values(other.structure_)
+            else None
+        )
         other.structure_.fit(prepared, random_state=self.random_state, features=features)
         other.fit_seconds_ = getattr(self, "fit_seconds_", 0.0) + time.monotonic() - started
         return other
