@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dbtwin.errors import SchemaError
-from dbtwin.schema.model import Column, ForeignKey, Schema, Table
+from dbtwin.schema.model import Column, ForeignKey, RelationSettings, Schema, Table
 
 FORMAT_NAME = "dbtwin-metadata"
 FORMAT_VERSION = 1
@@ -24,7 +24,7 @@ FORMAT_VERSION = 1
 
 def schema_to_dict(schema: Schema) -> dict[str, Any]:
     """The schema as a JSON-ready dictionary in dbtwin's format."""
-    return {
+    out = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "tables": {
@@ -48,6 +48,10 @@ def schema_to_dict(schema: Schema) -> dict[str, Any]:
             for fk in schema.foreign_keys
         ],
     }
+    if not schema.relations.is_default:
+        settings = schema.relations
+        out["relations"] = {"discover": settings.discover, "off": settings.off, "declared": settings.declared}
+    return out
 
 
 def schema_from_dict(data: dict[str, Any]) -> Schema:
@@ -112,9 +116,26 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
         ):
             raise SchemaError(f"foreign key #{i}: tables, columns and name must be strings")
         fks.append(fk)
-    schema = Schema(tables, fks)
+    schema = Schema(tables, fks, _relations(data.get("relations", {})))
     schema.check()
     return schema
+
+
+def _relations(data: Any) -> RelationSettings:
+    """The optional "relations" object; its rules are checked against the data when fitting."""
+    if not isinstance(data, dict):
+        raise SchemaError('"relations" must be a JSON object')
+    unknown = sorted(set(data) - {"discover", "off", "declared"})
+    if unknown:
+        raise SchemaError(f'"relations" has unknown field(s) {unknown} (known: discover, off, declared)')
+    off, declared = data.get("off", []), data.get("declared", [])
+    if not isinstance(data.get("discover", True), bool):
+        raise SchemaError('"relations.discover" must be true or false')
+    if not isinstance(off, list) or not all(isinstance(o, dict) and set(o) <= {"kind", "table", "column"} for o in off):
+        raise SchemaError('"relations.off" must be a list of objects with "kind", "table" and/or "column"')
+    if not isinstance(declared, list) or not all(isinstance(d, dict) for d in declared):
+        raise SchemaError('"relations.declared" must be a list of relation objects')
+    return RelationSettings(bool(data.get("discover", True)), list(off), list(declared))
 
 
 def save_schema(schema: Schema, path: str | Path, replace: bool = False) -> None:

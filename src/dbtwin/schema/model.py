@@ -119,11 +119,27 @@ class Table:
 
 
 @dataclass
+class RelationSettings:
+    """What the metadata says about exact relations (docs/metadata.md): whether to search for them,
+    which rules not to keep (``off``: objects with any of ``kind``, ``table``, ``column``) and which
+    to declare (``declared``: rules in their JSON form, checked against the data when fitting)."""
+
+    discover: bool = True
+    off: list[dict] = field(default_factory=list)
+    declared: list[dict] = field(default_factory=list)
+
+    @property
+    def is_default(self) -> bool:
+        return self.discover and not self.off and not self.declared
+
+
+@dataclass
 class Schema:
-    """Tables and the foreign keys between them."""
+    """Tables and the foreign keys between them (and what the metadata says about exact relations)."""
 
     tables: dict[str, Table] = field(default_factory=dict)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    relations: RelationSettings = field(default_factory=RelationSettings)
 
     # ------------------------------------------------------------------ lookup
     def table(self, name: str) -> Table:

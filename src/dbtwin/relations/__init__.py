@@ -1,0 +1,22 @@
+"""Exact relations: rules a real database keeps on every row, found when fitting and kept when sampling."""
+
+from dbtwin.relations.compute import Kept, keeping
+from dbtwin.relations.derive import apply_rules
+from dbtwin.relations.discover import Discovery, discover
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Ref, Rule, rule_from_dict
+
+__all__ = [
+    "Aggregate",
+    "Copy",
+    "Dependency",
+    "Discovery",
+    "Formula",
+    "Kept",
+    "Order",
+    "Ref",
+    "Rule",
+    "apply_rules",
+    "discover",
+    "keeping",
+    "rule_from_dict",
+]

@@ -1,0 +1,135 @@
+"""What a rule says a row must hold, and how many rows of a database keep it.
+
+The same functions serve discovery (a candidate is kept when every real row keeps it), sampling
+(derived columns are set to what the rule says) and evaluation (the share of synthetic rows that
+keep each rule found in the real database).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.database import Database
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Ref, Rule
+from dbtwin.relations.values import Rows, as_numbers, close, rounded
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Rows a rule applies to and rows that keep it."""
+
+    rows: int
+    kept: int
+
+    @property
+    def share(self) -> float | None:
+        return self.kept / self.rows if self.rows else None
+
+    @property
+    def holds(self) -> bool:
+        return self.kept == self.rows
+
+
+def aggregate_values(db: Database, rule: Aggregate, child: Rows | None = None) -> np.ndarray:
+    """Per row of ``rule.table``, the aggregate of its children (``rule.empty`` without any)."""
+    fk = db.schema.foreign_key(rule.foreign_key)
+    child = child or Rows(db, fk.child)
+    n = len(db[rule.table])
+    pos = child.positions(fk.name)
+    if rule.function == "count":
+        values = np.ones(len(pos))
+    elif len(rule.child_columns) == 2:
+        values = child.numbers(Ref(rule.child_columns[0])) * child.numbers(Ref(rule.child_columns[1]))
+    else:
+        values = child.numbers(Ref(rule.child_columns[0]))
+    return aggregate_by_parent(pos, values, n, rule.function, rule.empty, rule.decimals)
+
+
+def aggregate_by_parent(
+    pos: np.ndarray, values: np.ndarray, n: int, function: str, empty: float | None, decimals: int | None
+) -> np.ndarray:
+    """``function`` of ``values`` grouped by parent position ``pos`` (negative: no parent), NULLs
+    skipped as SQL does; parents without a value get ``empty``."""
+    keep = (pos >= 0) & (np.isfinite(values) if function != "count" else True)
+    p, v = pos[keep], values[keep]
+    counts = np.bincount(p, minlength=n).astype(np.float64)
+    if function == "count":
+        out = counts
+    elif function in ("sum", "mean"):
+        out = np.bincount(p, weights=v, minlength=n)
+        if function == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = out / counts
+    else:
+        out = np.full(n, np.inf if function == "min" else -np.inf)
+        (np.minimum if function == "min" else np.maximum).at(out, p, v)
+    out = np.where(counts > 0, out, np.nan if empty is None else empty)
+    return rounded(out, decimals)
+
+
+def formula_values(rows: Rows, rule: Formula) -> np.ndarray:
+    """Per row, ``left operation right`` rounded to the rule's decimals (NULL where either is)."""
+    a, b = rows.numbers(rule.left), rows.numbers(rule.right)
+    return rounded(operate(a, b, rule.operation), rule.decimals)
+
+
+def operate(a: np.ndarray, b: np.ndarray, operation: str) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if operation == "+":
+            out = a + b
+        elif operation == "-":
+            out = a - b
+        elif operation == "*":
+            out = a * b
+        else:
+            out = a / b
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def copy_values(rows: Rows, rule: Copy) -> pd.Series:
+    return rows.series(Ref(rule.parent_column, (rule.foreign_key,)))
+
+
+def keeping(db: Database, rule: Rule) -> Kept:
+    """How many rows of ``db`` the rule applies to, and how many keep it."""
+    rows = Rows(db, rule.table)
+    if isinstance(rule, Copy):
+        return _same(rows.series(Ref(rule.column)), copy_values(rows, rule))
+    if isinstance(rule, Dependency):
+        return Kept(len(rows), int(dependent_agrees(rows.codes(rule.determinant), rows.codes(Ref(rule.column))).sum()))
+    if isinstance(rule, Aggregate):
+        actual = rows.numbers(Ref(rule.column))
+        return Kept(len(rows), int(close(actual, aggregate_values(db, rule), rule.decimals).sum()))
+    if isinstance(rule, Formula):
+        actual = rows.numbers(Ref(rule.column))
+        return Kept(len(rows), int(close(actual, formula_values(rows, rule), rule.decimals).sum()))
+    if isinstance(rule, Order):
+        later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
+        both = np.isfinite(later) & np.isfinite(earlier)
+        return Kept(int(both.sum()), int((later[both] >= earlier[both]).sum()))
+    raise TypeError(f"unknown rule {rule!r}")
+
+
+def dependent_agrees(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row: whether its ``y`` code is the most common one among the rows with its ``x`` code."""
+    pairs = pd.DataFrame({"x": x, "y": y})
+    counts = pairs.value_counts().reset_index(name="n").sort_values("n", ascending=False, kind="stable")
+    top = counts.drop_duplicates("x").set_index("x")["y"]
+    return top.reindex(x).to_numpy() == y
+
+
+def _same(actual: pd.Series, expected: pd.Series) -> Kept:
+    a_missing, e_missing = actual.isna().to_numpy(), expected.isna().to_numpy()
+    a = actual.to_numpy(dtype=object)
+    e = expected.to_numpy(dtype=object)
+    both = ~a_missing & ~e_missing
+    equal = np.zeros(len(a), dtype=bool)
+    equal[both] = a[both] == e[both]
+    equal |= a_missing & e_missing
+    return Kept(len(a), int(equal.sum()))
+
+
+__all__ = ["Kept", "aggregate_by_parent", "aggregate_values", "as_numbers", "formula_values", "keeping", "operate"]

@@ -1,0 +1,83 @@
+"""Keeping rules when sampling: derived columns computed from the generated ones, orders repaired.
+
+Rules run in :func:`~dbtwin.relations.graph.application_order`: a column is final before any rule
+reads it (children's columns before a parent's aggregate). A dependency maps each generated value of
+its determinant to the dependent value seen with it in the real data; a determinant value the real
+data did not show (a placeholder for rare text) draws one dependent value, the same for all its rows.
+An order lifts a value that falls below its bound to the bound plus a difference seen in the real data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.database import Database
+from dbtwin.encode.columns import _json_value
+from dbtwin.relations.compute import aggregate_values, copy_values, formula_values
+from dbtwin.relations.graph import application_order
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Ref, Rule
+from dbtwin.relations.values import Rows, from_numbers
+from dbtwin.schema.dtypes import to_storage
+
+
+def apply_rules(db: Database, rules: list[Rule], rng: np.random.Generator) -> None:
+    """Set every derived column of ``db`` (in place) and repair every order."""
+    views: dict[str, Rows] = {}
+
+    def rows_of(table: str) -> Rows:
+        if table not in views:
+            views[table] = Rows(db, table)
+        return views[table]
+
+    for rule in application_order(rules, db.schema):
+        rows = rows_of(rule.table)
+        dtype = db.schema.table(rule.table).column(rule.column).dtype
+        if isinstance(rule, Copy):
+            values = copy_values(rows, rule)
+        elif isinstance(rule, Dependency):
+            values = _dependent(rows, rule, rng)
+        elif isinstance(rule, Aggregate):
+            child = rows_of(db.schema.foreign_key(rule.foreign_key).child)
+            values = from_numbers(aggregate_values(db, rule, child), dtype)
+        elif isinstance(rule, Formula):
+            values = from_numbers(formula_values(rows, rule), dtype)
+        elif isinstance(rule, Order):
+            values = _ordered(rows, rule, rng, dtype)
+        else:
+            raise TypeError(f"unknown rule {rule!r}")
+        rows.frame[rule.column] = to_storage(pd.Series(values).reset_index(drop=True), dtype).array
+
+
+def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> pd.Series:
+    mapping = {_key(x): y for x, y in rule.mapping}
+    determinant = [_key(_json_value(v)) for v in rows.series(rule.determinant).to_numpy(dtype=object)]
+    unseen = sorted({x for x in determinant if x not in mapping}, key=repr)
+    if unseen:
+        if not rule.fallback:
+            raise ValueError(f"{rule.table}.{rule.column}: no value to draw for an unseen determinant")
+        values = [v for v, _ in rule.fallback]
+        weights = np.array([w for _, w in rule.fallback], dtype=np.float64)
+        drawn = rng.choice(len(values), size=len(unseen), p=weights / weights.sum())
+        mapping.update({x: values[i] for x, i in zip(unseen, drawn, strict=True)})
+    return pd.Series([mapping[x] for x in determinant], dtype=object)
+
+
+def _key(value: Any) -> Any:
+    """A mapping key that JSON round trips keep equal (1 and 1.0, lists from tuples)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _ordered(rows: Rows, rule: Order, rng: np.random.Generator, dtype) -> pd.Series:
+    later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
+    broken = np.isfinite(later) & np.isfinite(earlier) & (later < earlier)
+    if not broken.any():
+        return rows.frame[rule.column].reset_index(drop=True)
+    gaps = np.asarray(rule.gaps or (0.0,), dtype=np.float64)
+    later = later.copy()
+    later[broken] = earlier[broken] + gaps[rng.integers(0, len(gaps), size=int(broken.sum()))]
+    return from_numbers(later, dtype)

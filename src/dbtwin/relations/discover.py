@@ -1,0 +1,429 @@
+"""Discovery: every rule a real database keeps on all of its rows.
+
+Candidates are proposed by column type (labels for dependencies, numbers for formulas and
+aggregates, numbers and datetimes for orders), checked first on a few hundred rows and only then on
+every row; a rule broken by a single row is not kept (the closest such candidates are reported as
+near misses). Rules are accepted in a fixed order (declared ones first, then copies, aggregates,
+formulas, dependencies, orders), each only if its column is not derived already and if it does not
+make the columns depend on themselves, so that sampling can compute them one after another.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.database import Database
+from dbtwin.encode.columns import _json_value
+from dbtwin.relations.compute import Kept, aggregate_by_parent, keeping, operate
+from dbtwin.relations.graph import ColumnGraph
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Ref, Rule
+from dbtwin.relations.values import Rows, close, decimals_of, is_label, is_number, is_orderable
+from dbtwin.schema.model import ColumnKind, Schema
+
+log = logging.getLogger(__name__)
+
+#: Rows every candidate is checked on before the full check.
+PROBE_ROWS = 256
+#: Rows (of the probe and of the full check) on which a numeric rule must say something non-trivial.
+MIN_SUPPORT = 10
+#: A dependency is kept only if agreeing this often by chance is less likely than this.
+DEPENDENCY_CHANCE = 1e-3
+#: Share of rows a near miss keeps (reported, never kept).
+NEAR_MISS = 0.99
+#: An order is kept only if independent values would break it at least this often (1 - this share):
+#: bytes >= milliseconds holds on every track, and would for any two tracks.
+ORDER_BY_CHANCE = 0.95
+#: Most distinct determinant values a dependency keeps a mapping for.
+MAX_MAPPING = 20_000
+#: The kinds of rules searched for, in the order they are accepted.
+KINDS = ("copy", "aggregate", "formula", "dependency", "order")
+
+
+@dataclass
+class Discovery:
+    """Rules found, candidates that almost held, and what the search cost."""
+
+    rules: list[Rule] = field(default_factory=list)
+    near_misses: list[tuple[Rule, Kept]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    candidates: dict[str, int] = field(default_factory=dict)
+
+
+def discover(
+    db: Database,
+    *,
+    declared: list[Rule] | None = None,
+    off: set[tuple[str | None, str | None, str | None]] | None = None,
+    kinds: tuple[str, ...] = KINDS,
+    text_min_count: int = 3,
+    random_state: int = 0,
+) -> Discovery:
+    """Every rule ``db`` keeps on all its rows, after the ``declared`` ones (which are checked too:
+    one the data break raises nothing but is logged and dropped). ``off`` holds ``(kind, table,
+    column)`` patterns (None matches anything) of rules not to keep."""
+    out = Discovery()
+    graph = ColumnGraph()
+    off = off or set()
+    rng = np.random.default_rng(random_state)
+
+    def turned_off(rule: Rule) -> bool:
+        return any(
+            (k is None or k == rule.kind) and (t is None or t == rule.table) and (c is None or c == rule.column)
+            for k, t, c in off
+        )
+
+    def accept(rule: Rule) -> bool:
+        if turned_off(rule) or not graph.can_add(rule, db.schema):
+            return False
+        graph.add(rule, db.schema)
+        out.rules.append(rule)
+        return True
+
+    for rule in declared or []:
+        rule = _completed(db, rule, text_min_count)
+        kept = keeping(db, rule)
+        if not kept.holds:
+            log.warning(
+                "declared relation %s is broken by %d of %d rows: not kept",
+                rule.describe(db.schema),
+                kept.rows - kept.kept,
+                kept.rows,
+            )
+        elif not accept(rule):
+            log.warning("declared relation %s conflicts with another: not kept", rule.describe(db.schema))
+    searches = {
+        "copy": _copies,
+        "aggregate": _aggregates,
+        "formula": _formulas,
+        "dependency": lambda d, g, r: _dependencies(d, g, text_min_count),
+        "order": _orders,
+    }
+    for kind in kinds:
+        started = time.monotonic()
+        checked = 0
+        for candidate in searches[kind](db, graph, rng):
+            checked += 1
+            if graph.derived(candidate.target) or turned_off(candidate):
+                continue
+            kept = keeping(db, candidate)
+            if kept.holds and kept.rows >= 1:
+                accept(candidate)
+            elif kept.share is not None and kept.share >= NEAR_MISS:
+                out.near_misses.append((candidate, kept))
+        out.seconds[kind] = time.monotonic() - started
+        out.candidates[kind] = checked
+    if kinds:
+        out.rules = _without_implied_orders(out.rules)
+    return out
+
+
+def _completed(db: Database, rule: Rule, text_min_count: int) -> Rule:
+    """A declared rule with what is learned from the data filled in (a dependency's mapping, the
+    decimals of a computed number, the differences an order draws from)."""
+    rows = Rows(db, rule.table)
+    if isinstance(rule, Dependency) and not rule.mapping and not rule.fallback:
+        return _dependency(rows, rule.table, rule.column, rule.determinant, text_min_count) or rule
+    if isinstance(rule, Aggregate | Formula) and rule.decimals is None:
+        rule.decimals = decimals_of(rows.numbers(Ref(rule.column)))
+    if isinstance(rule, Order) and not rule.gaps:
+        later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
+        both = np.isfinite(later) & np.isfinite(earlier) & (later >= earlier)
+        if both.any():
+            rule.gaps = tuple(_gap_quantiles(later[both] - earlier[both]))
+    return rule
+
+
+def _gap_quantiles(gaps: np.ndarray) -> np.ndarray:
+    return np.quantile(gaps, np.linspace(0, 1, 21), method="inverted_cdf")
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _columns(schema: Schema, table: str, test) -> list[str]:
+    keys = schema.key_columns(table)
+    return [c.name for c in schema.table(table).columns if c.name not in keys and test(c)]
+
+
+def _parents(schema: Schema, table: str) -> list:
+    return [fk for fk in schema.foreign_keys_of(table) if not fk.is_self_reference]
+
+
+def _refs(schema: Schema, table: str, test, hops: int = 1) -> list[Ref]:
+    """The row's own columns and those of its parents (and up to ``hops`` levels up) that pass ``test``."""
+    refs = [Ref(c) for c in _columns(schema, table, test)]
+    frontier: list[tuple[str, tuple[str, ...]]] = [(table, ())]
+    for _ in range(hops):
+        nxt = []
+        for at, path in frontier:
+            for fk in _parents(schema, at):
+                refs += [Ref(c, (*path, fk.name)) for c in _columns(schema, fk.parent, test)]
+                nxt.append((fk.parent, (*path, fk.name)))
+        frontier = nxt
+    return refs
+
+
+def _varies(values: np.ndarray) -> bool:
+    present = values[np.isfinite(values)]
+    return len(present) > 0 and present.min() != present.max()
+
+
+def _probe(n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(n, size=min(n, PROBE_ROWS), replace=False)) if n else np.zeros(0, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------- copies
+def _copies(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = db.schema
+    for fk in (f for f in schema.foreign_keys if not f.is_self_reference):
+        rows = Rows(db, fk.child)
+        if not len(rows) or not len(db[fk.parent]):
+            continue
+        pos = rows.positions(fk.name)
+        if (pos < -1).any():  # orphans: nothing is certain
+            continue
+        linked = pos >= 0
+        probe = np.flatnonzero(linked)[:PROBE_ROWS]
+        parent_cols = _columns(schema, fk.parent, lambda c: c.kind != ColumnKind.ID)
+        for col in _columns(schema, fk.child, lambda c: c.kind != ColumnKind.ID):
+            values = rows.frame[col]
+            if graph.derived((fk.child, col)) or values.nunique() < 2 or values[~linked].notna().any():
+                continue
+            dtype = schema.table(fk.child).column(col).dtype
+            for pcol in parent_cols:
+                if schema.table(fk.parent).column(pcol).dtype != dtype:
+                    continue
+                source = db[fk.parent][pcol]
+                a = values.iloc[probe].reset_index(drop=True)
+                b = source.iloc[pos[probe]].reset_index(drop=True)
+                if (a.isna() != b.isna()).any() or not (a[a.notna()] == b[a.notna()]).all():
+                    continue
+                yield Copy(fk.child, col, fk.name, pcol)
+
+
+# --------------------------------------------------------------------------------- aggregates
+def _aggregates(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = db.schema
+    for fk in (f for f in schema.foreign_keys if not f.is_self_reference):
+        parent_rows, child = Rows(db, fk.parent), Rows(db, fk.child)
+        targets = [c for c in _columns(schema, fk.parent, _number) if not graph.derived((fk.parent, c))]
+        if not targets or not len(child):
+            continue
+        pos = child.positions(fk.name)
+        probe = _probe(len(parent_rows), rng)
+        in_probe = np.full(len(parent_rows), -1)
+        in_probe[probe] = np.arange(len(probe))
+        local = np.where(pos >= 0, in_probe[np.where(pos >= 0, pos, 0)], -1)
+        chosen = local >= 0
+        child_cols = _columns(schema, fk.child, _number)
+        numbers = {c: child.numbers(Ref(c)) for c in child_cols}
+        candidates: list[tuple[str, tuple[str, ...], np.ndarray]] = [("count", (), np.ones(len(pos)))]
+        for c in child_cols:
+            candidates += [(f, (c,), numbers[c]) for f in ("sum", "min", "max", "mean")]
+        for i, a in enumerate(child_cols):
+            for b in child_cols[i + 1 :]:
+                candidates.append(("sum", (a, b), numbers[a] * numbers[b]))
+        has_children = np.bincount(pos[pos >= 0], minlength=len(parent_rows)) > 0
+        for target in targets:
+            actual = parent_rows.numbers(Ref(target))
+            if not _varies(actual):
+                continue
+            empty_values = actual[~has_children]
+            decimals = decimals_of(actual)
+            for function, cols, values in candidates:
+                empty = _empty_value(empty_values, function)
+                if empty is False:
+                    continue
+                expected = aggregate_by_parent(
+                    local[chosen],
+                    values[chosen],
+                    len(probe),
+                    function,
+                    empty,
+                    decimals,  # type: ignore[arg-type]
+                )
+                if close(actual[probe], expected, decimals).all():
+                    yield Aggregate(fk.parent, target, fk.name, function, cols, decimals, empty)  # type: ignore[arg-type]
+
+
+def _empty_value(values: np.ndarray, function: str) -> float | bool | None:
+    """What a row without children holds: the one value the real ones hold, else SQL's (0 for a count
+    or a sum, NULL otherwise). False when they disagree."""
+    if not len(values):
+        return 0.0 if function in ("count", "sum") else None
+    if np.isnan(values).all():
+        return None
+    if np.isnan(values).any() or values.min() != values.max():
+        return False
+    return float(values[0])
+
+
+def _number(c) -> bool:
+    return is_number(c.kind, c.dtype)
+
+
+# ----------------------------------------------------------------------------------- formulas
+def _formulas(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = db.schema
+    for table in schema.tables:
+        rows = Rows(db, table)
+        if len(rows) < MIN_SUPPORT:
+            continue
+        refs = _refs(schema, table, _number, hops=2)
+        targets = [c for c in _columns(schema, table, _number) if not graph.derived((table, c))]
+        if len(refs) < 3 or not targets:
+            continue
+        probe = _probe(len(rows), rng)
+        operands = np.stack([rows.numbers(r)[probe] for r in refs], axis=1)  # probe x m
+        own = {r.column: j for j, r in enumerate(refs) if not r.path}
+        m = len(refs)
+        for operation in ("+", "*", "-", "/"):
+            grid = operate(operands[:, :, None], operands[:, None, :], operation)  # probe x m x m
+            valid = np.isfinite(grid)
+            for target in targets:
+                actual = rows.numbers(Ref(target))
+                if not _varies(actual):
+                    continue
+                decimals = decimals_of(actual)
+                t = actual[probe][:, None, None]
+                ok = close(np.broadcast_to(t, grid.shape), grid, decimals).all(axis=0)
+                support = (
+                    valid & (np.abs(t) > 0) & (grid != operands[:, :, None]) & (grid != operands[:, None, :])
+                ).sum(0)
+                ok &= support >= min(MIN_SUPPORT, len(probe))
+                j = own[target]
+                ok[j, :] = ok[:, j] = False
+                if operation in ("+", "*"):
+                    ok &= np.triu(np.ones((m, m), dtype=bool), 1)
+                for a, b in zip(*np.nonzero(ok), strict=True):
+                    yield Formula(table, target, operation, refs[a], refs[b], decimals)
+
+
+# ------------------------------------------------------------------------------- dependencies
+def _dependencies(db: Database, graph: ColumnGraph, text_min_count: int) -> Iterator[Rule]:
+    schema = db.schema
+    for table in schema.tables:
+        rows = Rows(db, table)
+        n = len(rows)
+        if n < 2:
+            continue
+        determinants = []
+        for ref in _refs(schema, table, lambda c: is_label(c.kind)):
+            codes = rows.codes(ref)
+            distinct = int(codes.max()) + 1 if len(codes) else 0
+            if 2 <= distinct < n:
+                determinants.append((distinct, ref, codes))
+        determinants.sort(key=lambda d: d[0])
+        null_code = {ref: _null_code(rows.series(ref), codes) for _, ref, codes in determinants}
+        for column in _columns(schema, table, lambda c: is_label(c.kind)):
+            if graph.derived((table, column)):
+                continue
+            y = rows.codes(Ref(column))
+            ny = int(y.max()) + 1
+            if ny < 2:
+                continue
+            collision = float((np.bincount(y) / n) @ (np.bincount(y) / n))
+            for distinct, ref, x in determinants:
+                if ref == Ref(column) or distinct > MAX_MAPPING or distinct < ny:
+                    continue
+                repeats = int((x != null_code[ref]).sum()) - (distinct - int((x == null_code[ref]).any()))
+                if repeats * math.log(max(collision, 1e-300)) > math.log(DEPENDENCY_CHANCE):
+                    continue
+                if len(np.unique(x * ny + y)) != distinct:
+                    continue
+                rule = _dependency(rows, table, column, ref, text_min_count)
+                if rule is not None:
+                    yield rule
+                    break
+
+
+def _null_code(values: pd.Series, codes: np.ndarray) -> int:
+    """The code NULL took (-1 when there is none): repeats of NULL say nothing about a dependency."""
+    missing = values.isna().to_numpy()
+    return int(codes[missing][0]) if missing.any() else -1
+
+
+def _dependency(rows: Rows, table: str, column: str, ref: Ref, min_count: int) -> Dependency | None:
+    """The dependency with the pairs that may be shown again: a text value seen fewer than
+    ``min_count`` times is neither a key nor a value of the mapping."""
+    schema = rows.db.schema
+    x, y = rows.series(ref), rows.series(Ref(column))
+    pairs = pd.DataFrame({"x": x.astype(object), "y": y.astype(object)})
+    counts = pairs.value_counts(dropna=False).reset_index(name="n")
+    x_text = schema.table(ref.table(schema, table)).column(ref.column).kind == ColumnKind.TEXT
+    y_text = schema.table(table).column(column).kind == ColumnKind.TEXT
+    shown = counts[counts["n"] >= min_count] if x_text else counts
+    mapping = [(_json_value(a), _json_value(b)) for a, b in zip(shown["x"], shown["y"], strict=True)]
+    weights = counts.groupby("y", dropna=False)["n"].sum()
+    fallback = [(_json_value(v), float(w)) for v, w in weights.items() if not y_text or w >= min_count]
+    if not mapping and not fallback:
+        return None
+    return Dependency(table, column, ref, mapping, fallback)
+
+
+# ------------------------------------------------------------------------------------- orders
+def _orders(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = db.schema
+    for table in schema.tables:
+        rows = Rows(db, table)
+        if len(rows) < MIN_SUPPORT:
+            continue
+        refs = _refs(schema, table, lambda c: is_orderable(c.kind, c.dtype))
+        probe = _probe(len(rows), rng)
+        values = {r: rows.numbers(r) for r in refs}
+        is_time = {r: pd.api.types.is_datetime64_any_dtype(rows.series(r).dtype) for r in refs}
+        for later in (r for r in refs if not r.path and not graph.derived((table, r.column))):
+            b = values[later]
+            for earlier in refs:
+                if earlier == later or is_time[earlier] != is_time[later]:
+                    continue
+                a = values[earlier]
+                pa, pb = a[probe], b[probe]
+                both = np.isfinite(pa) & np.isfinite(pb)
+                if not (pb[both] >= pa[both]).all():
+                    continue
+                full = np.isfinite(a) & np.isfinite(b)
+                fa, fb = a[full], b[full]
+                if len(fa) < MIN_SUPPORT or not (fb > fa).any() or _by_chance(fa, fb) > ORDER_BY_CHANCE:
+                    continue  # too few rows, always equal (a copy), or what the two ranges give anyway
+                gaps = _gap_quantiles(fb - fa) if (fb >= fa).all() else ()
+                yield Order(table, later.column, earlier, tuple(gaps))
+
+
+def _by_chance(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of pairs of an ``a`` and a ``b`` drawn independently in which ``b >= a``."""
+    a = np.sort(a[:: max(1, len(a) // 4096)])
+    b = b[:: max(1, len(b) // 4096)]
+    return float(np.searchsorted(a, b, side="right").mean() / len(a))
+
+
+def _without_implied_orders(rules: list[Rule]) -> list[Rule]:
+    """Rules with each order that follows from two others of the same table left out (a <= b <= c
+    makes a <= c implied)."""
+    orders = [r for r in rules if isinstance(r, Order)]
+    above: dict[tuple[str, Ref], set[Ref]] = {}
+    for r in orders:
+        above.setdefault((r.table, r.earlier), set()).add(Ref(r.column))
+
+    def implied(r: Order) -> bool:
+        for middle in above.get((r.table, r.earlier), set()):
+            if middle != Ref(r.column) and Ref(r.column) in _reachable(above, r.table, middle):
+                return True
+        return False
+
+    return [r for r in rules if not (isinstance(r, Order) and implied(r))]
+
+
+def _reachable(above: dict[tuple[str, Ref], set[Ref]], table: str, start: Ref) -> set[Ref]:
+    seen, stack = {start}, [start]
+    while stack:
+        for nxt in above.get((table, stack.pop()), set()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen

@@ -1,0 +1,90 @@
+"""Relations as the fit log, the saved model, ``dbtwin inspect`` and ``dbtwin evaluate`` show them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dbtwin.database import Database
+from dbtwin.relations.compute import Kept, keeping
+from dbtwin.relations.discover import KINDS, Discovery, discover
+from dbtwin.relations.rules import Rule, rule_from_dict
+from dbtwin.schema.model import Schema
+
+log = logging.getLogger(__name__)
+
+
+def fit_relations(db: Database, enabled: bool, text_min_count: int, random_state: int | None) -> Discovery:
+    """The rules a synthesizer keeps: those the metadata declares and (unless it or ``enabled`` says
+    not to) those discovered; each one and the search's cost are logged."""
+    if not enabled:
+        return Discovery()
+    settings = db.schema.relations
+    declared = [rule_from_dict(d, db.schema) for d in settings.declared]
+    off = {(o.get("kind"), o.get("table"), o.get("column")) for o in settings.off}
+    found = discover(
+        db,
+        declared=declared,
+        off=off,
+        kinds=KINDS if settings.discover else (),
+        text_min_count=text_min_count,
+        random_state=0 if random_state is None else random_state,
+    )
+    for rule in found.rules:
+        log.info("relation (%s): %s", rule.kind, rule.describe(db.schema))
+    closest = sorted(found.near_misses, key=lambda m: m[1].rows - m[1].kept)
+    for i, (rule, kept) in enumerate(closest):
+        (log.info if i < 5 else log.debug)(
+            "almost a relation, not kept: %s (broken by %d of %d rows)",
+            rule.describe(db.schema),
+            kept.rows - kept.kept,
+            kept.rows,
+        )
+    cost = ", ".join(f"{k} {found.candidates[k]} in {s:.2f} s" for k, s in found.seconds.items())
+    log.info("relations: %d kept; candidates checked: %s", len(found.rules), cost or "none (discovery off)")
+    return found
+
+
+def rule_summary(rule: Rule, schema: Schema, kept: Kept | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": rule.kind, "table": rule.table, "column": rule.column, "rule": rule.describe(schema)}
+    if kept is not None:
+        out.update(rows=kept.rows, kept=kept.kept, share=None if kept.share is None else round(kept.share, 6))
+    return out
+
+
+def relations_to_dict(found: Discovery, schema: Schema) -> dict[str, Any]:
+    """The saved form: the rules (their JSON form), near misses and the search's cost."""
+    return {
+        "rules": [r.to_dict() for r in found.rules],
+        "near_misses": [rule_summary(r, schema, k) for r, k in found.near_misses],
+        "seconds": {k: round(s, 3) for k, s in found.seconds.items()},
+        "candidates": found.candidates,
+    }
+
+
+def relations_from_dict(data: dict[str, Any], schema: Schema) -> Discovery:
+    return Discovery(
+        rules=[rule_from_dict(r, schema) for r in data.get("rules", [])],
+        seconds=dict(data.get("seconds", {})),
+        candidates=dict(data.get("candidates", {})),
+    )
+
+
+def summarize_relations(db: Database, text_min_count: int = 3) -> dict[str, Any]:
+    """What ``dbtwin inspect`` shows: the rules found, the near misses and the cost."""
+    found = fit_relations(db, True, text_min_count, 0)
+    return {
+        "rules": [rule_summary(r, db.schema) for r in found.rules],
+        "near_misses": [rule_summary(r, db.schema, k) for r, k in found.near_misses],
+        "seconds": round(sum(found.seconds.values()), 3),
+    }
+
+
+def relations_kept(real: Database, synthetic: Database) -> dict[str, Any]:
+    """Per rule found in ``real``, the share of ``synthetic``'s rows that keep it; ``score`` is the
+    lowest share (1.0 when every rule holds on every row)."""
+    found = discover(real)
+    rules = [rule_summary(r, real.schema, keeping(synthetic, r)) for r in found.rules]
+    shares = [r["share"] for r in rules if r["share"] is not None]
+    broken = sum(r["rows"] - r["kept"] for r in rules)
+    return {"score": min(shares) if shares else None, "rules": rules, "rows_breaking": int(broken)}

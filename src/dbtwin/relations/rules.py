@@ -1,0 +1,288 @@
+"""The exact relations a database keeps on every row, as typed rules.
+
+Each rule derives one column, its *target* (``table.column``), from other columns: of the same row,
+of the row a foreign key references (its parent), or of the rows that reference it (its children).
+
+* :class:`Copy`: the column equals a parent's column (invoice.billing_city = customer.city).
+* :class:`Dependency`: the column is a function of another categorical or text column, its own or a
+  parent's (city -> country); the function seen in the real data is kept.
+* :class:`Aggregate`: the column is the count, sum, minimum, maximum or mean of a child column, or the
+  sum of a product of two (invoice.total = sum of invoice_line.unit_price * quantity).
+* :class:`Formula`: the column is the sum, difference, product or ratio of two numeric columns of the
+  row and its parents (l_extendedprice = l_quantity * part.p_retailprice).
+* :class:`Order`: the column is never below another one, its own or a parent's (a child's date after
+  its parent's). Unlike the others it is still generated; the rule only repairs what breaks it.
+
+A rule is saved as a JSON object with a ``kind`` (``copy``, ``dependency``, ``aggregate``,
+``formula``, ``order``) and is declared in the metadata JSON in the same form (docs/metadata.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from dbtwin.errors import SchemaError
+from dbtwin.schema.model import Schema
+
+#: Aggregate functions of a child column (``count`` takes none, a product takes two).
+AGGREGATES = ("count", "sum", "min", "max", "mean")
+#: Binary operations of a formula.
+OPERATIONS = ("+", "-", "*", "/")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A column a rule reads: the row's own (empty ``path``) or that of the row reached by following
+    the foreign keys of ``path`` up from it (a parent, a grandparent)."""
+
+    column: str
+    path: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", tuple(self.path))
+
+    def table(self, schema: Schema, table: str) -> str:
+        for name in self.path:
+            table = schema.foreign_key(name).parent
+        return table
+
+    def label(self, schema: Schema, table: str) -> str:
+        return f"{self.table(schema, table)}.{self.column}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "path": list(self.path)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Ref:
+        if isinstance(data, str):
+            return cls(data)
+        path = data.get("path", [data["foreign_key"]] if data.get("foreign_key") else [])
+        if isinstance(path, str) or not all(isinstance(p, str) for p in path):
+            raise TypeError("a path is a list of foreign key names")
+        return cls(str(data["column"]), tuple(path))
+
+
+@dataclass
+class Rule:
+    """A rule that sets ``table.column`` from other columns."""
+
+    kind: ClassVar[str] = ""
+    #: whether the target is left out of the generative model and computed (False: generated, then repaired)
+    derives: ClassVar[bool] = True
+
+    table: str
+    column: str
+
+    def inputs(self, schema: Schema) -> list[tuple[str, str]]:
+        """The ``(table, column)`` pairs the rule reads."""
+        raise NotImplementedError
+
+    def describe(self, schema: Schema) -> str:
+        raise NotImplementedError
+
+    @property
+    def target(self) -> tuple[str, str]:
+        return (self.table, self.column)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_dict() if isinstance(value, Ref) else _plain(value)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Copy(Rule):
+    """``table.column`` = ``parent_column`` of the row ``foreign_key`` references (NULL without one)."""
+
+    kind: ClassVar[str] = "copy"
+    foreign_key: str = ""
+    parent_column: str = ""
+
+    def inputs(self, schema: Schema) -> list[tuple[str, str]]:
+        return [(schema.foreign_key(self.foreign_key).parent, self.parent_column)]
+
+    def describe(self, schema: Schema) -> str:
+        parent = schema.foreign_key(self.foreign_key).parent
+        return f"{self.table}.{self.column} = {parent}.{self.parent_column}"
+
+
+@dataclass
+class Dependency(Rule):
+    """``table.column`` is a function of ``determinant``: one value for each of its values.
+
+    ``mapping`` holds the pairs seen in the real data that may be shown again (rare text is left
+    out); ``fallback`` the dependent values (with their weights) drawn once per unseen determinant."""
+
+    kind: ClassVar[str] = "dependency"
+    determinant: Ref = field(default_factory=lambda: Ref(""))
+    mapping: list[tuple[Any, Any]] = field(default_factory=list, compare=False)
+    fallback: list[tuple[Any, float]] = field(default_factory=list, compare=False)
+
+    def inputs(self, schema: Schema) -> list[tuple[str, str]]:
+        return [(self.determinant.table(schema, self.table), self.determinant.column)]
+
+    def describe(self, schema: Schema) -> str:
+        return f"{self.determinant.label(schema, self.table)} -> {self.table}.{self.column}"
+
+
+@dataclass
+class Aggregate(Rule):
+    """``table.column`` = ``function`` over the rows of ``foreign_key``'s child table that reference the
+    row: ``count`` of them, or ``sum``/``min``/``max``/``mean`` of ``child_columns[0]``, or (``sum``
+    with two columns) the sum of their product. ``empty`` is the value of a row without children."""
+
+    kind: ClassVar[str] = "aggregate"
+    foreign_key: str = ""
+    function: str = "sum"
+    child_columns: tuple[str, ...] = ()
+    decimals: int | None = None
+    empty: float | None = None
+
+    def __post_init__(self) -> None:
+        self.child_columns = tuple(self.child_columns)
+
+    def inputs(self, schema: Schema) -> list[tuple[str, str]]:
+        child = schema.foreign_key(self.foreign_key).child
+        return [(child, c) for c in self.child_columns]
+
+    def describe(self, schema: Schema) -> str:
+        child = schema.foreign_key(self.foreign_key).child
+        inner = f"{child} rows" if self.function == "count" else " * ".join(f"{child}.{c}" for c in self.child_columns)
+        return f"{self.table}.{self.column} = {self.function}({inner})"
+
+
+@dataclass
+class Formula(Rule):
+    """``table.column`` = ``left`` ``operation`` ``right``, rounded to ``decimals``."""
+
+    kind: ClassVar[str] = "formula"
+    operation: str = "+"
+    left: Ref = field(default_factory=lambda: Ref(""))
+    right: Ref = field(default_factory=lambda: Ref(""))
+    decimals: int | None = None
+
+    def inputs(self, schema: Schema) -> list[tuple[str, str]]:
+        return [(r.table(schema, self.table), r.column) for r in (self.left, self.right)]
+
+    def describe(self, schema: Schema) -> str:
+        left, right = self.left.label(schema, self.table), self.right.label(schema, self.table)
+        return f"{self.table}.{self.column} = {left} {self.operation} {right}"
+
+
+@dataclass
+class Order(Rule):
+    """``table.column`` >= ``earlier`` wherever both hold a value. ``gaps`` are quantiles of the real
+    differences, from which a row that breaks the order draws a new one."""
+
+    kind: ClassVar[str] = "order"
+    derives: ClassVar[bool] = False
+    earlier: Ref = field(default_factory=lambda: Ref(""))
+    gaps: tuple[float, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        self.gaps = tuple(float(g) for g in self.gaps)
+
+    def inputs(self, schema: Schema) -> list[tuple[str, str]]:
+        return [(self.earlier.table(schema, self.table), self.earlier.column)]
+
+    def describe(self, schema: Schema) -> str:
+        return f"{self.earlier.label(schema, self.table)} <= {self.table}.{self.column}"
+
+
+RULE_TYPES: dict[str, type[Rule]] = {cls.kind: cls for cls in (Copy, Dependency, Aggregate, Formula, Order)}
+
+
+def rule_from_dict(data: Any, schema: Schema) -> Rule:
+    """A rule from its JSON form, checked against ``schema``; a bad one raises :class:`SchemaError`
+    naming the table and column."""
+    if not isinstance(data, dict) or data.get("kind") not in RULE_TYPES:
+        raise SchemaError(f"a relation must be an object with a 'kind' among {sorted(RULE_TYPES)}: {data!r}")
+    cls = RULE_TYPES[data["kind"]]
+    table, column = data.get("table"), data.get("column")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names - {"kind"})
+    if unknown:
+        raise SchemaError(f"relation on {table}.{column} has unknown field(s) {unknown}", table=table, column=column)
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.name in ("determinant", "left", "right", "earlier"):
+            value = Ref.from_dict(value)
+        elif f.name in ("mapping", "fallback"):
+            value = [tuple(pair) for pair in value]
+        values[f.name] = value
+    try:
+        rule = cls(**values)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise SchemaError(f"relation on {table}.{column} is malformed ({exc})", table=table, column=column) from None
+    check_rule(rule, schema)
+    return rule
+
+
+def check_rule(rule: Rule, schema: Schema) -> None:
+    """Raise :class:`SchemaError` when ``rule`` names a table, column or key the schema lacks, or an
+    unknown function or operation."""
+    where = f"relation {rule.kind} on {rule.table}.{rule.column}"
+    if rule.table not in schema.tables or not schema.table(rule.table).has_column(rule.column):
+        raise SchemaError(f"{where}: no such column", table=rule.table, column=rule.column)
+    if rule.column in schema.key_columns(rule.table):
+        raise SchemaError(f"{where}: keys are not derived", table=rule.table, column=rule.column)
+    keys = [getattr(rule, "foreign_key", None)] + [k for r in vars(rule).values() if isinstance(r, Ref) for k in r.path]
+    for key in keys:
+        if key is not None:
+            try:
+                schema.foreign_key(key)
+            except SchemaError:
+                raise SchemaError(
+                    f"{where}: unknown foreign key '{key}'", table=rule.table, column=rule.column
+                ) from None
+    if isinstance(rule, Aggregate):
+        fk = schema.foreign_key(rule.foreign_key)
+        if fk.parent != rule.table:
+            raise SchemaError(f"{where}: '{fk.name}' does not reference {rule.table}", table=rule.table)
+        wanted = {"count": 0}.get(rule.function, 1 if rule.function != "sum" else None)
+        if rule.function not in AGGREGATES or (wanted is not None and len(rule.child_columns) != wanted):
+            raise SchemaError(f"{where}: bad function {rule.function} of {list(rule.child_columns)}", table=rule.table)
+        if rule.function == "sum" and len(rule.child_columns) not in (1, 2):
+            raise SchemaError(f"{where}: sum takes one column or the product of two", table=rule.table)
+    if isinstance(rule, Formula) and rule.operation not in OPERATIONS:
+        raise SchemaError(f"{where}: unknown operation '{rule.operation}'", table=rule.table, column=rule.column)
+    if isinstance(rule, Copy) and schema.foreign_key(rule.foreign_key).child != rule.table:
+        raise SchemaError(f"{where}: '{rule.foreign_key}' is not a key of {rule.table}", table=rule.table)
+    for ref in (r for r in vars(rule).values() if isinstance(r, Ref)):
+        table = rule.table
+        for key in ref.path:
+            fk = schema.foreign_key(key)
+            if fk.child != table:
+                raise SchemaError(f"{where}: '{key}' is not a key of {table}", table=rule.table, column=rule.column)
+            table = fk.parent
+    for t, c in rule.inputs(schema):
+        if not schema.table(t).has_column(c):
+            raise SchemaError(f"{where}: reads unknown column {t}.{c}", table=t, column=c)
+
+
+__all__ = [
+    "AGGREGATES",
+    "OPERATIONS",
+    "RULE_TYPES",
+    "Aggregate",
+    "Copy",
+    "Dependency",
+    "Formula",
+    "Order",
+    "Ref",
+    "Rule",
+    "check_rule",
+    "rule_from_dict",
+]

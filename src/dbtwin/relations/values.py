@@ -1,0 +1,132 @@
+"""The values rules read and write: columns aligned to a table's rows, as numbers or as codes.
+
+A :class:`Rows` view of one table resolves a :class:`~dbtwin.relations.rules.Ref` to one value per
+row (a parent's column through its foreign key; NULL where the key is NULL), turns numbers and
+datetimes into ``float64`` (datetimes in seconds) and compares them with a tolerance fitted to the
+column's decimals, so that a total rounded to cents equals the sum it was rounded from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.database import Database, parent_positions
+from dbtwin.relations.rules import Ref
+from dbtwin.schema.model import ColumnKind, StorageType
+
+#: Relative tolerance of every numeric comparison (float sums and products are not exact).
+RELATIVE_TOLERANCE = 1e-9
+#: Most decimals a derived number is rounded to.
+MAX_DECIMALS = 6
+_NANOS = 10**9
+
+
+class Rows:
+    """One table of ``db`` with its foreign keys resolved once."""
+
+    def __init__(self, db: Database, table: str) -> None:
+        self.db = db
+        self.table = table
+        self.frame = db[table]
+        self._positions: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def positions(self, foreign_key: str) -> np.ndarray:
+        """Position in its parent of each row of ``foreign_key``'s child table (negative: none)."""
+        if foreign_key not in self._positions:
+            fk = self.db.schema.foreign_key(foreign_key)
+            self._positions[foreign_key] = parent_positions(self.db[fk.child], self.db[fk.parent], fk)
+        return self._positions[foreign_key]
+
+    def series(self, ref: Ref) -> pd.Series:
+        """The values of ``ref``, one per row (NULL where the path reaches no row)."""
+        if not ref.path:
+            return self.frame[ref.column].reset_index(drop=True)
+        pos = np.arange(len(self.frame))
+        table = self.table
+        for name in ref.path:
+            step = self.positions(name)
+            pos = np.where(pos >= 0, step[np.where(pos >= 0, pos, 0)], -1) if len(step) else np.full(len(pos), -1)
+            table = self.db.schema.foreign_key(name).parent
+        source = self.db[table][ref.column]
+        linked = pos >= 0
+        if not len(source):
+            return pd.Series([None] * len(linked), dtype=object)
+        values = source.iloc[np.where(linked, pos, 0)].reset_index(drop=True)
+        if linked.all():
+            return values
+        if values.dtype == object:
+            return values.where(pd.Series(linked), None)
+        return values.mask(pd.Series(~linked))
+
+    def numbers(self, ref: Ref) -> np.ndarray:
+        """``ref`` as ``float64`` (NaN for NULL; datetimes in seconds since 1970)."""
+        return as_numbers(self.series(ref))
+
+    def codes(self, ref: Ref) -> np.ndarray:
+        """``ref`` as integer codes, NULL a code of its own."""
+        codes, _ = pd.factorize(self.series(ref), use_na_sentinel=False)
+        return codes.astype(np.int64)
+
+
+def as_numbers(series: pd.Series) -> np.ndarray:
+    """A numeric or datetime column as ``float64`` (NaN for NULL, datetimes in seconds)."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        out = series.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64) / _NANOS
+        out[series.isna().to_numpy()] = np.nan
+        return out
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def from_numbers(values: np.ndarray, dtype: StorageType) -> pd.Series:
+    """Numbers back in the storage form of ``dtype`` (int64 rounded, datetimes from seconds)."""
+    present = np.isfinite(values)
+    if dtype == StorageType.DATETIME:
+        nanos = np.where(present, np.round(np.where(present, values, 0) * _NANOS), 0).astype(np.int64)
+        out = pd.Series(nanos.view("datetime64[ns]"))
+        return out.mask(~pd.Series(present))
+    if dtype == StorageType.INT64:
+        ints = pd.array(np.round(np.where(present, values, 0)).astype(np.int64), dtype="Int64")
+        ints[~present] = pd.NA
+        return pd.Series(ints)
+    return pd.Series(np.where(present, values, np.nan))
+
+
+def decimals_of(values: np.ndarray) -> int | None:
+    """The fewest decimals every finite value is written with (None: more than :data:`MAX_DECIMALS`)."""
+    sample = values[np.isfinite(values)][:100_000]
+    for d in range(MAX_DECIMALS + 1):
+        scaled = sample * 10.0**d
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)):
+            return d
+    return None
+
+
+def close(actual: np.ndarray, expected: np.ndarray, decimals: int | None) -> np.ndarray:
+    """Per row: both NULL, or equal up to rounding ``expected`` to ``decimals`` (and a relative 1e-9)."""
+    both_missing = np.isnan(actual) & np.isnan(expected)
+    half_unit = 0.5 * 10.0 ** (-decimals) if decimals is not None else 0.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        tol = half_unit * (1 + 1e-6) + RELATIVE_TOLERANCE * np.maximum(np.abs(actual), np.abs(expected))
+        return both_missing | (np.abs(actual - expected) <= tol)
+
+
+def rounded(values: np.ndarray, decimals: int | None) -> np.ndarray:
+    return values if decimals is None else np.round(values, decimals)
+
+
+def is_number(kind: ColumnKind, dtype: StorageType) -> bool:
+    """Whether a column holds quantities a formula or an aggregate may read or write."""
+    return kind in (ColumnKind.INTEGER, ColumnKind.FLOAT) and dtype in (StorageType.INT64, StorageType.FLOAT64)
+
+
+def is_orderable(kind: ColumnKind, dtype: StorageType) -> bool:
+    return is_number(kind, dtype) or dtype == StorageType.DATETIME
+
+
+def is_label(kind: ColumnKind) -> bool:
+    """Whether a column holds labels a dependency may read or write."""
+    return kind in (ColumnKind.CATEGORICAL, ColumnKind.TEXT, ColumnKind.BOOLEAN)
