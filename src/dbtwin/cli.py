@@ -323,6 +323,9 @@ def evaluate(
             text(f"RDL utility {name} ({metric}: synthetic / real)"),
             f"{rdl['train_on_synthetic'][metric]:.4f} / {rdl['train_on_real'][metric]:.4f}",
         )
+    if metrics["relations"]["rules"]:
+        kept = metrics["relations"]
+        table.add_row(f"exact relations ({len(kept['rules'])}): lowest share kept", _fmt(kept["score"]))
     checks = metrics["integrity"]
     table.add_row("FK violations / PK duplicates", f"{checks['fk_violations']} / {checks['pk_duplicates']}")
     console.print(table)
@@ -382,6 +385,16 @@ def _show_summary(source: str, summary: dict) -> None:
     console.print(fks)
     for cycle in summary["cycles"]:
         console.print(f"cycle: {text(' -> '.join(cycle))}")
+    relations = summary["relations"]
+    if relations["rules"]:
+        found = RichTable(title=f"{len(relations['rules'])} exact relations kept on every row ({relations['seconds']:.1f} s)")
+        for col in ("kind", "relation"):
+            found.add_column(col)
+        for rule in relations["rules"]:
+            found.add_row(rule["kind"], text(rule["rule"]))
+        console.print(found)
+    for miss in relations["near_misses"][:10]:
+        console.print(f"almost a relation, not kept: {text(miss['rule'])} (broken by {miss['rows'] - miss['kept']:,} rows)")
     for problem in summary["problems"]:
         style = "red" if problem["severity"] == "error" else "yellow"
         console.print(f"[{style}]{problem['severity']}[/]: {text(problem['message'])}")

@@ -4,7 +4,8 @@ The JSON form is a stable interface::
 
     {"tables": {NAME: {"rows": N, "primary_key": [..], "columns": {COL: KIND}, ...}},
      "foreign_keys": [{"child": T, "columns": [..], "parent": T, "parent_columns": [..], "orphans": N, ...}],
-     "depth": D, ...}
+     "depth": D, "relations": {"rules": [{"kind": K, "table": T, "column": C, "rule": TEXT}, ..],
+                               "near_misses": [..], "seconds": S}, ...}
 
 Keys may be added in later versions; the ones above keep their meaning.
 """
@@ -14,12 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from dbtwin.database import NULL_REF, ORPHAN_REF, Database
+from dbtwin.relations.report import summarize_relations
 from dbtwin.schema.validate import find_problems
 
 
 def summarize(db: Database) -> dict[str, Any]:
     """Tables (rows, keys, column kinds, missing-value rates), foreign keys (orphans, NULLs), depth,
-    cycles and every validation problem."""
+    cycles, every validation problem and the exact relations the rows keep (:mod:`dbtwin.relations`)."""
     tables: dict[str, Any] = {}
     for name, table in db.schema.tables.items():
         frame = db[name]
@@ -32,6 +34,7 @@ def summarize(db: Database) -> dict[str, Any]:
             "time_column": table.time_column,
             "missing": {c.name: round(float(frame[c.name].isna().mean()), 6) if n else 0.0 for c in table.columns},
         }
+    problems = [p for p in find_problems(db) if p.severity == "error"]
     fks = []
     for fk in db.schema.foreign_keys:
         pos = db.parent_positions(fk)
@@ -56,4 +59,5 @@ def summarize(db: Database) -> dict[str, Any]:
             {"code": p.code, "severity": p.severity, "table": p.table, "column": p.column, "message": p.message}
             for p in find_problems(db, include_orphans=False)
         ],
+        "relations": summarize_relations(db) if not problems else {"rules": [], "near_misses": [], "seconds": 0.0},
     }

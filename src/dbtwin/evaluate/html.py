@@ -190,6 +190,9 @@ def render_report(
             ("Privacy: share closer to training than hold-out (0.5 ideal)", metrics["privacy"]["share_closer_to_train"])
         )
         rows.append(("Privacy: exact copies of training rows", metrics["privacy"]["exact_copy_rate"]))
+    relations = metrics.get("relations", {})
+    if relations.get("rules"):
+        rows.append(("Exact relations: lowest share of rows keeping one (1 ideal)", relations["score"]))
     checks = metrics["integrity"]
     head = f"<meta charset='utf-8'><title>{esc(title)}</title><style>{_STYLE}</style>"
     parts = [f"<!doctype html><html><head>{head}</head><body>"]
@@ -206,6 +209,8 @@ def render_report(
     for name, value in rows:
         parts.append(f"<tr><td>{esc(name)}</td><td>{'-' if value is None else f'{value:.4f}'}</td></tr>")
     parts.append("</table>")
+    if relations.get("rules"):
+        parts.append(_relations_table(relations["rules"]))
     hop_scores = {f"{k}-hop": inter[k]["score"] for k in ("1", "2", "3") if inter[k]["score"] is not None}
     if hop_scores:
         parts.append(_bars(hop_scores, "inter-table trends per hop"))
@@ -228,6 +233,21 @@ def render_report(
         "per table.</p></body></html>"
     )
     return "".join(parts)
+
+
+def _relations_table(rules: list[dict[str, Any]]) -> str:
+    """Each relation found in the real database with the share of synthetic rows that keep it."""
+    esc = html.escape
+    parts = ["<h2>Exact relations of the real database</h2><table><tr><th>relation</th><th>kind</th>"]
+    parts.append("<th>synthetic rows keeping it</th></tr>")
+    for rule in sorted(rules, key=lambda r: (r["share"] if r["share"] is not None else 2.0)):
+        share = rule["share"]
+        grade = "good" if share is None or share >= 0.999 else ("fair" if share >= 0.95 else "poor")
+        shown = "-" if share is None else f"{share:.2%} of {rule['rows']:,}"
+        parts.append(
+            f"<tr><td>{esc(rule['rule'])}</td><td>{esc(rule['kind'])}</td><td class='{grade}'>{shown}</td></tr>"
+        )
+    return "".join(parts) + "</table>"
 
 
 def write_report(

@@ -42,7 +42,7 @@ def aggregate_values(db: Database, rule: Aggregate, child: Rows | None = None) -
     if rule.function == "count":
         values = np.ones(len(pos))
     elif len(rule.child_columns) == 2:
-        values = child.numbers(Ref(rule.child_columns[0])) * child.numbers(Ref(rule.child_columns[1]))
+        values = operate(child.numbers(Ref(rule.child_columns[0])), child.numbers(Ref(rule.child_columns[1])), "*")
     else:
         values = child.numbers(Ref(rule.child_columns[0]))
     return aggregate_by_parent(pos, values, n, rule.function, rule.empty, rule.decimals)

@@ -225,9 +225,10 @@ def _aggregates(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> I
         candidates: list[tuple[str, tuple[str, ...], np.ndarray]] = [("count", (), np.ones(len(pos)))]
         for c in child_cols:
             candidates += [(f, (c,), numbers[c]) for f in ("sum", "min", "max", "mean")]
-        for i, a in enumerate(child_cols):
-            for b in child_cols[i + 1 :]:
-                candidates.append(("sum", (a, b), numbers[a] * numbers[b]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i, a in enumerate(child_cols):
+                for b in child_cols[i + 1 :]:
+                    candidates.append(("sum", (a, b), numbers[a] * numbers[b]))
         has_children = np.bincount(pos[pos >= 0], minlength=len(parent_rows)) > 0
         for target in targets:
             actual = parent_rows.numbers(Ref(target))

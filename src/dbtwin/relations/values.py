@@ -98,10 +98,11 @@ def from_numbers(values: np.ndarray, dtype: StorageType) -> pd.Series:
 def decimals_of(values: np.ndarray) -> int | None:
     """The fewest decimals every finite value is written with (None: more than :data:`MAX_DECIMALS`)."""
     sample = values[np.isfinite(values)][:100_000]
-    for d in range(MAX_DECIMALS + 1):
-        scaled = sample * 10.0**d
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)):
-            return d
+    with np.errstate(over="ignore", invalid="ignore"):
+        for d in range(MAX_DECIMALS + 1):
+            scaled = sample * 10.0**d
+            if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 + 1e-12 * np.abs(scaled)):
+                return d
     return None
 
 
