@@ -387,14 +387,16 @@ def _show_summary(source: str, summary: dict) -> None:
         console.print(f"cycle: {text(' -> '.join(cycle))}")
     relations = summary["relations"]
     if relations["rules"]:
-        found = RichTable(title=f"{len(relations['rules'])} exact relations kept on every row ({relations['seconds']:.1f} s)")
+        title = f"{len(relations['rules'])} exact relations kept on every row ({relations['seconds']:.1f} s)"
+        found = RichTable(title=title)
         for col in ("kind", "relation"):
             found.add_column(col)
         for rule in relations["rules"]:
             found.add_row(rule["kind"], text(rule["rule"]))
         console.print(found)
     for miss in relations["near_misses"][:10]:
-        console.print(f"almost a relation, not kept: {text(miss['rule'])} (broken by {miss['rows'] - miss['kept']:,} rows)")
+        broken = miss["rows"] - miss["kept"]
+        console.print(f"almost a relation, not kept: {text(miss['rule'])} (broken by {broken:,} rows)")
     for problem in summary["problems"]:
         style = "red" if problem["severity"] == "error" else "yellow"
         console.print(f"[{style}]{problem['severity']}[/]: {text(problem['message'])}")

@@ -240,7 +240,7 @@ def _relations_table(rules: list[dict[str, Any]]) -> str:
     esc = html.escape
     parts = ["<h2>Exact relations of the real database</h2><table><tr><th>relation</th><th>kind</th>"]
     parts.append("<th>synthetic rows keeping it</th></tr>")
-    for rule in sorted(rules, key=lambda r: (r["share"] if r["share"] is not None else 2.0)):
+    for rule in sorted(rules, key=lambda r: r["share"] if r["share"] is not None else 2.0):
         share = rule["share"]
         grade = "good" if share is None or share >= 0.999 else ("fair" if share >= 0.95 else "poor")
         shown = "-" if share is None else f"{share:.2%} of {rule['rows']:,}"
