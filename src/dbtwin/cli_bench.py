@@ -26,7 +26,7 @@ def run(
     ),
     methods: Annotated[
         str, typer.Option(help="Comma-separated methods (mostlyai needs scripts/setup-mostly.sh first).")
-    ] = "holdout,dbtwin,dbtwin-degree,dbtwin-real,dbtwin-k0,hma,mostlyai",
+    ] = "holdout,dbtwin,dbtwin-degree,dbtwin-norules,dbtwin-real,dbtwin-k0,hma,mostlyai",
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
     train_steps: Annotated[
         int | None, typer.Option(help="dbtwin training steps at most (default: none, the time budget decides).")

@@ -103,7 +103,7 @@ def test_each_planted_kind_is_found(planted_db):
     found = discover(planted_db)
     for wanted in PLANTED:
         assert _found(found.rules, wanted), wanted.describe(planted_db.schema)
-    assert set(found.seconds) == {"copy", "aggregate", "formula", "dependency", "order"}
+    assert set(found.seconds) == {"copy", "aggregate", "formula", "part", "dependency", "order"}
 
 
 @pytest.mark.parametrize("wanted", PLANTED, ids=lambda r: f"{r.kind}-{r.table}.{r.column}")

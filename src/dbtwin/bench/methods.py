@@ -6,6 +6,8 @@ training split, fits, samples one synthetic database at scale 1 and writes it as
   blocks), with a denoiser of its own, same budget;
 * ``dbtwin-real``: the trained denoiser of ``dbtwin`` with the real links (GRDM's ablation of the
   structure); its fit time is the shared training plus its own structure fit;
+* ``dbtwin-norules``: no exact relations and no time sequences (:mod:`dbtwin.relations`,
+  :mod:`dbtwin.graph.sequences`), same budget: what the rules add;
 * ``dbtwin-k0``: K = 0, each table denoised alone (GRDM's "SingleTable" ablation), same step budget;
 * ``hma``: SDV's HMASynthesizer on the view of the schema it can take (:mod:`dbtwin.bench.hma`);
 * ``mostlyai``: MOSTLY AI's open-source SDK in its own environment (:mod:`dbtwin.bench.mostly`), the
@@ -26,7 +28,7 @@ from typing import Any
 
 from dbtwin.bench.isolate import peak_rss_mb
 
-METHODS = ("holdout", "dbtwin", "dbtwin-degree", "dbtwin-real", "dbtwin-k0", "hma", "mostlyai")
+METHODS = ("holdout", "dbtwin", "dbtwin-degree", "dbtwin-norules", "dbtwin-real", "dbtwin-k0", "hma", "mostlyai")
 #: The other generators: their failures and timeouts are their results.
 PEERS = ("hma", "mostlyai")
 #: Seconds MOSTLY AI may take beyond the training budget (start-up, foreign-key models, generation).
@@ -105,6 +107,8 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
             sample_steps=sample_steps,
             random_state=seed,
             progress=False,
+            relations=method != "dbtwin-norules",
+            sequences=method != "dbtwin-norules",
         )
         synth.fit(train)
         state = synth.train_state_

@@ -26,6 +26,8 @@ QUALITY: list[tuple[str, Callable[[dict], float | None]]] = [
     ("3-hop trends", lambda m: m["inter_table_trends"]["3"]["score"]),
     ("detection, aggregated (max, lower is better)", lambda m: m["detection"]["score"]),
     ("detection, single table (max, lower is better)", lambda m: m["detection"]["single_table"]["max"]),
+    ("exact relations kept (lowest share of rows)", lambda m: m.get("relations", {}).get("score")),
+    ("lag-1 autocorrelation gap (max, lower is better)", lambda m: m.get("sequences", {}).get("score")),
     ("ML efficacy (synthetic / real)", lambda m: m.get("utility", {}).get("ratio")),
     ("closer to train than hold-out (0.5 ideal)", lambda m: m.get("privacy", {}).get("share_closer_to_train")),
     ("exact copies", lambda m: m.get("privacy", {}).get("exact_copy_rate")),
@@ -427,7 +429,8 @@ def write_report(results: Path, docs: Path, notes: Path | None = None) -> Path:
         "on the same budget with GRDM's degree structure (no blocks; the parents of a child with several are "
         "matched at random). `dbtwin-real` reuses the trained denoiser of the same seed with the real links, "
         "so its fit time is the shared training plus its own structure fit. `dbtwin-k0` trains the same budget "
-        "with no message passing.",
+        "with no message passing. `dbtwin-norules` trains the same budget without exact relations and time "
+        "sequences.",
         (
             f"- HMA (SDV 1.37.4) gets {hma_settings.get('hma_timeout', 0):.0f} s to fit and sample; a run past that "
             "is recorded as a timeout and not retried for later seeds. Composite keys are given to it as one "

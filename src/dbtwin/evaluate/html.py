@@ -193,6 +193,8 @@ def render_report(
     relations = metrics.get("relations", {})
     if relations.get("rules"):
         rows.append(("Exact relations: lowest share of rows keeping one (1 ideal)", relations["score"]))
+    if metrics.get("sequences", {}).get("score") is not None:
+        rows.append(("Sequences: largest lag-1 autocorrelation gap (0 ideal)", metrics["sequences"]["score"]))
     checks = metrics["integrity"]
     head = f"<meta charset='utf-8'><title>{esc(title)}</title><style>{_STYLE}</style>"
     parts = [f"<!doctype html><html><head>{head}</head><body>"]

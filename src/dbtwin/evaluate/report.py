@@ -15,6 +15,7 @@ from dbtwin.evaluate.detection import detection
 from dbtwin.evaluate.fidelity import cardinality, column_shapes
 from dbtwin.evaluate.integrity import integrity
 from dbtwin.evaluate.privacy import privacy
+from dbtwin.evaluate.sequences import autocorrelation_gaps
 from dbtwin.evaluate.trends import inter_table_trends, intra_table_trends
 from dbtwin.evaluate.utility import utility
 from dbtwin.io.atomic import atomic_write_text
@@ -44,7 +45,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Fidelity (cardinality, column shapes, intra-table and 1-, 2-, 3-hop inter-table trends),
     detection, the share of synthetic rows that keep each exact relation found in ``real``
-    (:mod:`dbtwin.relations`), integrity diagnostics and, given a ``holdout`` of real rows the generator never saw
+    (:mod:`dbtwin.relations`), the lag-1 autocorrelation of sequences in time, integrity diagnostics
+    and, given a ``holdout`` of real rows the generator never saw
     (``real`` being its training data), ML efficacy on ``targets`` and privacy. Joins along
     foreign-key paths are sub-sampled to ``max_rows`` rows, detection to ``detection_rows`` per class.
     ``holdout_tables`` limits privacy to the tables a split really divided (see :mod:`dbtwin.evaluate.split`)."""
@@ -75,6 +77,7 @@ def evaluate(
             "privacy", lambda: privacy(real, synthetic, holdout, random_state=random_state, tables=holdout_tables)
         )
     result["relations"] = timed("relations", lambda: relations_kept(real, synthetic))
+    result["sequences"] = timed("sequences", lambda: autocorrelation_gaps(real, synthetic))
     result["integrity"] = timed("integrity", lambda: integrity(real, synthetic))
     result["settings"] = {
         "max_rows_per_path": max_rows,

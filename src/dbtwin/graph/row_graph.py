@@ -59,13 +59,15 @@ class RowGraph:
 
     ``key_frames`` holds the primary-key values of each table when the graph was built from a
     database, so that :meth:`to_database` can restore them; a generated graph has none and gets
-    fresh keys.
+    fresh keys. ``extra_keys`` are edge types beyond the foreign keys (a row's predecessor in time,
+    :mod:`dbtwin.graph.sequences`), each held like a self-reference without key columns.
     """
 
     schema: Schema
     num_nodes: dict[str, int]
     links: dict[str, ForeignKeyEdges]
     key_frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    extra_keys: list[ForeignKey] = field(default_factory=list)
     _csr: dict[EdgeType, CSR] = field(default_factory=dict, repr=False)
     _relations: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -81,13 +83,26 @@ class RowGraph:
         keys = {name: db[name][list(t.primary_key)].copy() for name, t in db.schema.tables.items() if t.primary_key}
         return cls(db.schema, {t: db.num_rows(t) for t in db.schema.table_names}, links, keys)
 
+    def add_edges(self, name: str, table: str, sources: np.ndarray, targets: np.ndarray) -> None:
+        """Add an edge type ``name`` between rows of ``table`` (``sources[i] -> targets[i]``, each
+        source at most once) and its reverse."""
+        fk = ForeignKey(table, (), table, (), name=name)
+        self.extra_keys.append(fk)
+        self.links[name] = ForeignKeyEdges(fk, np.asarray(sources, dtype=np.int64), np.asarray(targets, dtype=np.int64))
+        self._relations.clear()
+
+    @property
+    def edge_keys(self) -> list[ForeignKey]:
+        """The foreign keys and extra edge types, each giving an edge type and its reverse."""
+        return self.schema.foreign_keys + self.extra_keys
+
     # ------------------------------------------------------------------ edge types
     def relation(self, fk: ForeignKey) -> str:
         """A name for the foreign key that is safe as a PyG edge-type relation (no dots)."""
         if not self._relations:
             used: set[tuple[str, str, str]] = set()
-            for other in self.schema.foreign_keys:
-                base = re.sub(r"\W", "_", "_".join(other.columns))
+            for other in self.edge_keys:
+                base = re.sub(r"\W", "_", "_".join(other.columns)) or "previous"
                 name, i = base, 1
                 while (other.child, name, other.parent) in used:
                     i += 1
@@ -99,7 +114,7 @@ class RowGraph:
     def edge_types(self) -> list[EdgeType]:
         """Every edge type: for each foreign key, child -> parent and then its reverse."""
         types: list[EdgeType] = []
-        for fk in self.schema.foreign_keys:
+        for fk in self.edge_keys:
             rel = self.relation(fk)
             types += [(fk.child, rel, fk.parent), (fk.parent, REVERSE_PREFIX + rel, fk.child)]
         return types
@@ -108,7 +123,7 @@ class RowGraph:
         """The foreign key behind an edge type, and whether the edge type is its reverse."""
         src, rel, _ = edge_type
         reverse = rel.startswith(REVERSE_PREFIX)
-        for fk in self.schema.foreign_keys:
+        for fk in self.edge_keys:
             if reverse and (fk.parent, REVERSE_PREFIX + self.relation(fk), fk.child) == edge_type:
                 return fk, True
             if not reverse and (fk.child, self.relation(fk), fk.parent) == edge_type:

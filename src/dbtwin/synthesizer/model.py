@@ -26,6 +26,7 @@ from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.encode.table import TableEncoder
 from dbtwin.errors import DataValidationError, DbtwinError, OptionError
 from dbtwin.graph import RowGraph
+from dbtwin.graph.sequences import Sequence, add_sequences, find_sequences, order_times
 from dbtwin.io.atomic import atomic_directory
 from dbtwin.nn import HeteroDenoiser, TableSpec
 from dbtwin.npz import save_arrays
@@ -99,6 +100,9 @@ class Synthesizer:
             parents it has), counted in the whole row graph (see :class:`HeteroDenoiser`).
         block_inputs: with a block structure (``sbm``), group rows by their values as well as their
             links, and give the denoiser each row's block (a synthetic row takes its template's).
+        sequences: link each row of a table with a time column to the previous row of its parent
+            (:mod:`dbtwin.graph.sequences`), so that values stay smooth in time (hourly weather per
+            airport); synthetic times are sorted into the order of the rows.
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class Synthesizer:
         relations: bool = True,
         degree_inputs: bool = True,
         block_inputs: bool = True,
+        sequences: bool = True,
     ) -> None:
         self.metadata = metadata
         self.structure = structure
@@ -138,6 +143,7 @@ class Synthesizer:
         self.relations = relations
         self.degree_inputs = degree_inputs
         self.block_inputs = block_inputs
+        self.sequences = sequences
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_every = checkpoint_every
@@ -158,6 +164,7 @@ class Synthesizer:
             "relations": self.relations,
             "degree_inputs": self.degree_inputs,
             "block_inputs": self.block_inputs,
+            "sequences": self.sequences,
             "random_state": self.random_state,
         }
 
@@ -182,7 +189,8 @@ class Synthesizer:
         features = value_features(num, cat, self.encoders_) if self._groups_by_values(self.structure_) else None
         self.structure_.fit(db, random_state=self.random_state, features=features)
         self.row_blocks_ = self._row_blocks()
-        graph = RowGraph.from_database(db)
+        self.sequences_: list[Sequence] = self._find_sequences(db)
+        graph = add_sequences(RowGraph.from_database(db), self.sequences_, db)
         specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in self.encoders_.items()}
         with torch.random.fork_rng():  # seeded initialisation without touching the caller's global RNG
             torch.manual_seed(int(np.random.SeedSequence(self.random_state).generate_state(1)[0]))
@@ -225,6 +233,15 @@ class Synthesizer:
         self.model_ = trainer.ema
         self.fit_seconds_ = time.monotonic() - started
         return self
+
+    def _find_sequences(self, db: Database) -> list[Sequence]:
+        if not self.sequences:
+            return []
+        generated = {t: self._not_generated(t) for t in db.schema.tables}
+        found = [s for s in find_sequences(db, generated) if s.table not in self.fixed_tables_]
+        for seq in found:
+            log.info("sequence: rows of %s ordered by %s within %s", seq.table, seq.time_column, seq.foreign_key)
+        return found
 
     def _groups_by_values(self, structure: StructureModel) -> bool:
         """Whether ``structure`` is given the rows' encoded values: a block model, with ``block_inputs``."""
@@ -308,6 +325,7 @@ class Synthesizer:
         rng = np.random.default_rng(seed_seq.spawn(1)[0])
         generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
         graph, picks = self.structure_.sample(scale, rng)
+        add_sequences(graph, self.sequences_)
         blocks = self.blocks_of(picks)
         fixed_num = {t: f[0] for t, f in self.fixed_features_.items()}
         fixed_cat = {t: f[1] for t, f in self.fixed_features_.items()}
@@ -332,6 +350,9 @@ class Synthesizer:
                 frame[key] = fresh_keys(
                     self.schema_.table(t).column(key).dtype, len(frame), self.key_formats_.get(t), rng
                 )
+            for seq in self.sequences_:
+                if seq.table == t:
+                    order_times(frame, graph, seq)
             for column in self.derived_columns(t):
                 frame[column] = None  # computed below, once every column it reads is final
             attributes[t] = frame
@@ -408,6 +429,7 @@ class Synthesizer:
                 "key_formats": self.key_formats_,
                 "key_steps": self.key_steps_,
                 "relations": relations_to_dict(self.discovery_, self.schema_),
+                "sequences": [q.to_dict() for q in self.sequences_],
                 "training": {
                     "steps": self.train_state_.step,
                     "seconds": round(self.train_state_.seconds, 2),

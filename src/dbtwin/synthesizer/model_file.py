@@ -18,6 +18,7 @@ import torch
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.encode.table import TableEncoder
 from dbtwin.errors import DbtwinError, InvalidFileError
+from dbtwin.graph.sequences import Sequence
 from dbtwin.jsonfile import read_json
 from dbtwin.nn import HeteroDenoiser
 from dbtwin.npz import load_arrays
@@ -116,6 +117,8 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
         synth.key_formats_ = _mapping(config, "key_formats")
     with field(f, "key_steps"):
         synth.key_steps_ = _mapping(config, "key_steps")
+    with field(f, "sequences"):
+        synth.sequences_ = [Sequence.from_dict(q) for q in config["sequences"]]
     with field(f, "relations"):
         synth.discovery_ = relations_from_dict(_mapping(config, "relations"), synth.schema_)
         synth.rules_ = synth.discovery_.rules
