@@ -3,7 +3,7 @@
 from dbtwin.relations.compute import Kept, keeping
 from dbtwin.relations.derive import apply_rules
 from dbtwin.relations.discover import Discovery, discover
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Ref, Rule, rule_from_dict
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule, rule_from_dict
 
 __all__ = [
     "Aggregate",
@@ -13,6 +13,7 @@ __all__ = [
     "Formula",
     "Kept",
     "Order",
+    "Part",
     "Ref",
     "Rule",
     "apply_rules",
