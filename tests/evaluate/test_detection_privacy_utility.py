@@ -37,6 +37,8 @@ def test_detection_of_itself_is_chance_and_of_a_broken_copy_is_high(chinook):
     broken = detection(chinook, Database(chinook.schema, frames))
     assert broken["single_table"]["details"]["track"] > 0.95
     assert broken["details"]["album"] > 0.8  # seen through the aggregated child means
+    assert broken["giveaways"]["album"][0]["feature"] == "track.milliseconds.mean"  # and named
+    assert "album" not in same["giveaways"]
 
 
 def test_privacy_flags_memorisation_and_not_fresh_samples(flights):

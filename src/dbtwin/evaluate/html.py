@@ -218,6 +218,15 @@ def render_report(
         parts.append(_bars(hop_scores, "inter-table trends per hop"))
     if metrics.get("detection", {}).get("details"):
         parts.append(_bars(metrics["detection"]["details"], "detection accuracy per parent table", reference=0.5))
+    telling = metrics.get("detection", {}).get("giveaways", {})
+    if any(telling.values()):
+        parts.append(
+            "<h2>What gives the twin away</h2><table><tr><th>table</th><th>features (accuracy lost when shuffled)</th></tr>"
+        )
+        for table, found in telling.items():
+            shown = ", ".join(f"{f['feature']} ({f['importance']:.2f})" for f in found)
+            parts.append(f"<tr><th>{esc(table)}</th><td>{esc(shown)}</td></tr>")
+        parts.append("</table>")
     card = _cardinalities(real, synthetic)
     if card:
         parts.append("<h2>Children per parent</h2>" + card)
