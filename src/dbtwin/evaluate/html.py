@@ -221,7 +221,8 @@ def render_report(
     telling = metrics.get("detection", {}).get("giveaways", {})
     if any(telling.values()):
         parts.append(
-            "<h2>What gives the twin away</h2><table><tr><th>table</th><th>features (accuracy lost when shuffled)</th></tr>"
+            "<h2>What gives the twin away</h2><table>"
+            "<tr><th>table</th><th>features (accuracy lost when shuffled)</th></tr>"
         )
         for table, found in telling.items():
             shown = ", ".join(f"{f['feature']} ({f['importance']:.2f})" for f in found)
