@@ -134,6 +134,14 @@ def fit(
     ] = None,
     hops: Annotated[int, typer.Option("--hops", help="K, message-passing hops (0: tables alone).")] = 2,
     orphans: Annotated[str, typer.Option("--orphans", help="Orphan foreign keys: drop, null or error.")] = "drop",
+    relations: Annotated[
+        bool,
+        typer.Option(
+            "--relations/--no-relations",
+            help="Find the rules every row keeps (copies, sums of children, formulas, city -> country, "
+            "orders) and keep them in samples; the metadata JSON can turn single rules off.",
+        ),
+    ] = True,
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
@@ -168,6 +176,7 @@ def fit(
             num_hops=hops,
             max_minutes=max_minutes,
             orphans=orphans,
+            relations=relations,
             random_state=seed,  # type: ignore[arg-type]
         ).fit(db, checkpoint_dir=checkpoints)
         synth.save(out, replace=replace)
@@ -175,7 +184,7 @@ def fit(
     state = synth.train_state_
     console.print(
         f"fitted {len(db.tables)} tables in {synth.fit_seconds_:.0f} s ({state.step} steps, {text(state.stopped)}); "
-        f"model saved to {text(out)}"
+        f"{len(synth.rules_)} exact relations kept; model saved to {text(out)}"
     )
 
 
