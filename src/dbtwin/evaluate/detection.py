@@ -17,6 +17,7 @@ indistinguishable (a database against itself scores 0.5) instead of misleading t
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross
 
 from dbtwin.database import Database
 from dbtwin.evaluate.features import child_aggregates, table_features
+
+log = logging.getLogger(__name__)
 
 #: Aggregated accuracy above which a table's most telling features are reported.
 GIVEAWAY_ABOVE = 0.6
@@ -49,11 +52,19 @@ def giveaways(
     x, y = _balanced(x_real, x_syn, max_rows, random_state)
     if len(y) < 40 or x.shape[1] == 0:
         return []
-    x = np.where(np.isfinite(x), x, np.nan)
+    holes = np.flatnonzero((~np.isfinite(x)).any(axis=0))
+    x = _without_missing(x)
+    names = list(names) + [f"{names[j]} is missing" for j in holes]
     x_fit, x_test, y_fit, y_test = train_test_split(x, y, test_size=0.3, stratify=y, random_state=random_state)
     model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=random_state)
-    model.fit(x_fit, y_fit)
-    found = permutation_importance(model, x_test, y_test, scoring="accuracy", n_repeats=3, random_state=random_state)
+    try:
+        model.fit(x_fit, y_fit)
+        found = permutation_importance(
+            model, x_test, y_test, scoring="accuracy", n_repeats=3, random_state=random_state
+        )
+    except ValueError as exc:  # a diagnosis, never a reason to lose the scores
+        log.warning("no giveaways: the classifier could not be fitted (%s)", exc)
+        return []
     order = np.argsort(-found.importances_mean)[:GIVEAWAYS]
     return [
         {"feature": names[j], "importance": round(float(found.importances_mean[j]), 4)}
