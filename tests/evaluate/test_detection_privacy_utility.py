@@ -45,9 +45,15 @@ def test_privacy_flags_memorisation_and_not_fresh_samples(flights):
     train, holdout, fresh = _split(flights, 3)
     copied = privacy(train, train, holdout)["details"]["flights"]
     assert copied["exact_copy_rate"] == 1.0 and copied["share_closer_to_train"] > 0.9
-    unseen = privacy(train, fresh, holdout)["details"]["flights"]
-    assert unseen["exact_copy_rate"] < 0.05
-    assert 0.4 < unseen["share_closer_to_train"] < 0.6
+    assert copied["membership_inference_auc"] > 0.9  # a copy tells who was in the training data
+    unseen = privacy(train, fresh, holdout)
+    flights_unseen = unseen["details"]["flights"]
+    assert flights_unseen["exact_copy_rate"] < 0.05
+    assert 0.4 < flights_unseen["share_closer_to_train"] < 0.6
+    assert 0.4 < flights_unseen["membership_inference_auc"] < 0.6
+    # real rows of the hold-out are the baseline: a fresh real sample copies no more than they do
+    assert abs(flights_unseen["exact_copy_rate"] - flights_unseen["holdout_exact_copy_rate"]) < 0.02
+    assert unseen["exact_copy_rate_weighted"] is not None and unseen["membership_inference_auc"] < 0.6
 
 
 def test_utility_ratio_drops_when_the_signal_is_destroyed(flights):

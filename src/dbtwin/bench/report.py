@@ -31,6 +31,15 @@ QUALITY: list[tuple[str, Callable[[dict], float | None]]] = [
     ("ML efficacy (synthetic / real)", lambda m: m.get("utility", {}).get("ratio")),
     ("closer to train than hold-out (0.5 ideal)", lambda m: m.get("privacy", {}).get("share_closer_to_train")),
     ("exact copies", lambda m: m.get("privacy", {}).get("exact_copy_rate")),
+    ("exact copies, weighted by rows", lambda m: m.get("privacy", {}).get("exact_copy_rate_weighted")),
+    (
+        "hold-out rows equal to a training row, weighted",
+        lambda m: m.get("privacy", {}).get("holdout_exact_copy_rate_weighted"),
+    ),
+    (
+        "membership-inference AUC (max over tables, 0.5 ideal)",
+        lambda m: m.get("privacy", {}).get("membership_inference_auc"),
+    ),
     ("foreign-key violations (rows)", lambda m: m["integrity"]["fk_violations"]),
     ("primary-key duplicates (rows)", lambda m: m["integrity"]["pk_duplicates"]),
 ]

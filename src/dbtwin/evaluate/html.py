@@ -190,6 +190,17 @@ def render_report(
             ("Privacy: share closer to training than hold-out (0.5 ideal)", metrics["privacy"]["share_closer_to_train"])
         )
         rows.append(("Privacy: exact copies of training rows", metrics["privacy"]["exact_copy_rate"]))
+        if metrics["privacy"].get("exact_copy_rate_weighted") is not None:
+            rows.append(("Privacy: exact copies, weighted by rows", metrics["privacy"]["exact_copy_rate_weighted"]))
+            rows.append(
+                (
+                    "Privacy: hold-out rows equal to a training row (baseline)",
+                    metrics["privacy"]["holdout_exact_copy_rate_weighted"],
+                )
+            )
+            rows.append(
+                ("Privacy: membership-inference AUC (0.5 ideal)", metrics["privacy"]["membership_inference_auc"])
+            )
     relations = metrics.get("relations", {})
     if relations.get("rules"):
         rows.append(("Exact relations: lowest share of rows keeping one (1 ideal)", relations["score"]))

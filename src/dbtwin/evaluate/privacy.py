@@ -6,6 +6,16 @@ columns plus mismatches of categorical ones, averaged over columns), the share o
 closer to the training rows than to the hold-out rows (0.5 is ideal; towards 1 means memorisation;
 training and hold-out rows are sub-sampled to the same number so the comparison is fair), and the
 share of synthetic rows that are exact copies of a training row (checked against every row).
+
+Two baselines say whether a number means a leak:
+
+* the hold-out's own exact-copy rate: the share of real hold-out rows equal to some training row. A
+  table whose few low-cardinality columns make any row equal to some real row has a high rate for
+  the real data too; a twin leaks only above it. Both rates are also given weighted by rows.
+* a membership-inference attack: an attacker who holds the twin and a real row guesses the row was
+  in the training data when it lies close to some synthetic row. Its AUC over training rows against
+  hold-out rows (the chance that a training row lies closer to the twin than a hold-out row, ties
+  half) is 0.5 when the twin tells nothing about who was in the training data.
 """
 
 from __future__ import annotations
@@ -69,6 +79,24 @@ def _copy_rate(train: pd.DataFrame, synthetic: pd.DataFrame) -> float:
     return float(keys(synthetic).isin(set(keys(train))).mean()) if len(synthetic) else 0.0
 
 
+def _closer_share(members: np.ndarray, outsiders: np.ndarray) -> float:
+    """The chance that a member lies strictly closer than an outsider (ties count half): the AUC of
+    guessing membership from closeness."""
+    if not len(members) or not len(outsiders):
+        return float("nan")
+    ranks = pd.Series(np.r_[-members, -outsiders]).rank().to_numpy()
+    n1, n0 = len(members), len(outsiders)
+    return float((ranks[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _weighted(details: dict[str, dict[str, Any]], key: str) -> float | None:
+    """``key`` averaged over tables, weighted by each table's synthetic rows."""
+    rows = sum(d["rows"] for d in details.values())
+    if not rows:
+        return None
+    return round(sum(d[key] * d["rows"] for d in details.values()) / rows, 6)
+
+
 def privacy(
     train: Database,
     synthetic: Database,
@@ -78,8 +106,10 @@ def privacy(
     random_state: int = 0,
     tables: list[str] | None = None,
 ) -> dict[str, Any]:
-    """DCR, share closer to training than to hold-out, exact-copy rate, per table and on average
-    (over ``tables``, by default all; after an entity split, pass its split tables)."""
+    """DCR, share closer to training than to hold-out, exact-copy rate of the twin and of the hold-out,
+    membership-inference AUC, per table and overall (``membership_inference_auc`` the largest over
+    tables; copy rates also weighted by rows) over ``tables`` (by default all; after an entity split,
+    pass its split tables)."""
     rng = np.random.default_rng(random_state)
     details = {}
     for table in tables or train.schema.table_names:
@@ -108,17 +138,32 @@ def privacy(
         d_train = closest_distances(q, (tr[0][i_tr], tr[1][i_tr]))
         d_hold = closest_distances(q, (ho[0][i_ho], ho[1][i_ho]))
         closer = float(np.mean((d_train < d_hold) + 0.5 * (d_train == d_hold)))
+        i_member = i_tr[: min(n_ref, max_rows)]
+        i_outsider = i_ho[: min(n_ref, max_rows)]
+        i_twin = rng.choice(len(synthetic[table]), min(len(synthetic[table]), max_reference), replace=False)
+        twin = (syn[0][i_twin], syn[1][i_twin])  # every synthetic row (up to max_reference) the attacker holds
+        attack = _closer_share(
+            closest_distances((tr[0][i_member], tr[1][i_member]), twin),
+            closest_distances((ho[0][i_outsider], ho[1][i_outsider]), twin),
+        )
         details[table] = {
+            "rows": len(synthetic[table]),
             "dcr_train_median": round(float(np.median(d_train)), 6),
             "dcr_holdout_median": round(float(np.median(d_hold)), 6),
             "share_closer_to_train": round(closer, 6),
             "exact_copy_rate": round(_copy_rate(train[table][cols], synthetic[table][cols]), 6),
+            "holdout_exact_copy_rate": round(_copy_rate(train[table][cols], holdout[table][cols]), 6),
+            "membership_inference_auc": round(attack, 6),
         }
     shares = [d["share_closer_to_train"] for d in details.values()]
     copies = [d["exact_copy_rate"] for d in details.values()]
+    attacks = [d["membership_inference_auc"] for d in details.values()]
     return {
         "share_closer_to_train": round(float(np.mean(shares)), 6) if shares else None,
         "exact_copy_rate": round(float(np.mean(copies)), 6) if copies else None,
+        "exact_copy_rate_weighted": _weighted(details, "exact_copy_rate"),
+        "holdout_exact_copy_rate_weighted": _weighted(details, "holdout_exact_copy_rate"),
+        "membership_inference_auc": round(float(max(attacks)), 6) if attacks else None,
         "details": details,
         "settings": {
             "max_synthetic_rows": max_rows,
