@@ -14,7 +14,7 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
-from dbtwin.relations.values import Rows, as_numbers, close, rounded
+from dbtwin.relations.values import Rows, Views, as_numbers, close, rounded
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,10 @@ class Kept:
         return self.kept == self.rows
 
 
-def aggregate_values(db: Database, rule: Aggregate, child: Rows | None = None) -> np.ndarray:
+def aggregate_values(db: Database, rule: Aggregate, views: Views | None = None) -> np.ndarray:
     """Per row of ``rule.table``, the aggregate of its children (``rule.empty`` without any)."""
     fk = db.schema.foreign_key(rule.foreign_key)
-    child = child or Rows(db, fk.child)
+    child = (views or Views(db)).of(fk.child)
     n = len(db[rule.table])
     pos = child.positions(fk.name)
     if rule.function == "count":
@@ -104,16 +104,18 @@ def copy_values(rows: Rows, rule: Copy) -> pd.Series:
     return rows.series(Ref(rule.parent_column, (rule.foreign_key,)))
 
 
-def keeping(db: Database, rule: Rule) -> Kept:
-    """How many rows of ``db`` the rule applies to, and how many keep it."""
-    rows = Rows(db, rule.table)
+def keeping(db: Database, rule: Rule, views: Views | None = None) -> Kept:
+    """How many rows of ``db`` the rule applies to, and how many keep it (``views``: the tables of
+    ``db`` already resolved)."""
+    views = views or Views(db)
+    rows = views.of(rule.table)
     if isinstance(rule, Copy):
         return _same(rows.series(Ref(rule.column)), copy_values(rows, rule))
     if isinstance(rule, Dependency):
         return Kept(len(rows), int(dependent_agrees(rows.codes(rule.determinant), rows.codes(Ref(rule.column))).sum()))
     if isinstance(rule, Aggregate):
         actual = rows.numbers(Ref(rule.column))
-        return Kept(len(rows), int(close(actual, aggregate_values(db, rule), rule.decimals).sum()))
+        return Kept(len(rows), int(close(actual, aggregate_values(db, rule, views), rule.decimals).sum()))
     if isinstance(rule, Formula):
         actual = rows.numbers(Ref(rule.column))
         return Kept(len(rows), int(close(actual, formula_values(rows, rule), rule.decimals).sum()))

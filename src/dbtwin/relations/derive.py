@@ -19,29 +19,22 @@ from dbtwin.encode.columns import _json_value
 from dbtwin.relations.compute import aggregate_values, copy_values, formula_values, part_values
 from dbtwin.relations.graph import application_order
 from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
-from dbtwin.relations.values import Rows, from_numbers
+from dbtwin.relations.values import Rows, Views, from_numbers
 from dbtwin.schema.dtypes import to_storage
 
 
 def apply_rules(db: Database, rules: list[Rule], rng: np.random.Generator) -> None:
     """Set every derived column of ``db`` (in place) and repair every order."""
-    views: dict[str, Rows] = {}
-
-    def rows_of(table: str) -> Rows:
-        if table not in views:
-            views[table] = Rows(db, table)
-        return views[table]
-
+    views = Views(db)
     for rule in application_order(rules, db.schema):
-        rows = rows_of(rule.table)
+        rows = views.of(rule.table)
         dtype = db.schema.table(rule.table).column(rule.column).dtype
         if isinstance(rule, Copy):
             values = copy_values(rows, rule)
         elif isinstance(rule, Dependency):
             values = _dependent(rows, rule, rng)
         elif isinstance(rule, Aggregate):
-            child = rows_of(db.schema.foreign_key(rule.foreign_key).child)
-            values = from_numbers(aggregate_values(db, rule, child), dtype)
+            values = from_numbers(aggregate_values(db, rule, views), dtype)
         elif isinstance(rule, Formula):
             values = from_numbers(formula_values(rows, rule), dtype)
         elif isinstance(rule, Part):

@@ -24,7 +24,7 @@ from dbtwin.encode.columns import _json_value
 from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping, operate
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
-from dbtwin.relations.values import Rows, close, decimals_of, is_label, is_number, is_orderable
+from dbtwin.relations.values import Rows, Views, close, decimals_of, is_label, is_number, is_orderable
 from dbtwin.schema.model import ColumnKind, Schema, StorageType
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ def discover(
     graph = ColumnGraph()
     off = off or set()
     rng = np.random.default_rng(random_state)
+    views = Views(db)
 
     def turned_off(rule: Rule) -> bool:
         return any(
@@ -87,8 +88,8 @@ def discover(
         return True
 
     for rule in declared or []:
-        rule = _completed(db, rule, text_min_count)
-        kept = keeping(db, rule)
+        rule = _completed(views, rule, text_min_count)
+        kept = keeping(db, rule, views)
         if not kept.holds:
             log.warning(
                 "declared relation %s is broken by %d of %d rows: not kept",
@@ -103,17 +104,17 @@ def discover(
         "aggregate": _aggregates,
         "formula": _formulas,
         "part": _parts,
-        "dependency": lambda d, g, r: _dependencies(d, g, text_min_count),
+        "dependency": lambda v, g, r: _dependencies(v, g, text_min_count),
         "order": _orders,
     }
     for kind in kinds:
         started = time.monotonic()
         checked = 0
-        for candidate in searches[kind](db, graph, rng):
+        for candidate in searches[kind](views, graph, rng):
             checked += 1
             if graph.derived(candidate.target) or turned_off(candidate):
                 continue
-            kept = keeping(db, candidate)
+            kept = keeping(db, candidate, views)
             if kept.holds and kept.rows >= 1:
                 accept(candidate)
             elif kept.share is not None and kept.share >= NEAR_MISS:
@@ -125,10 +126,10 @@ def discover(
     return out
 
 
-def _completed(db: Database, rule: Rule, text_min_count: int) -> Rule:
+def _completed(views: Views, rule: Rule, text_min_count: int) -> Rule:
     """A declared rule with what is learned from the data filled in (a dependency's mapping, the
     decimals of a computed number, the differences an order draws from)."""
-    rows = Rows(db, rule.table)
+    rows = views.of(rule.table)
     if isinstance(rule, Dependency) and not rule.mapping and not rule.fallback:
         return _dependency(rows, rule.table, rule.column, rule.determinant, text_min_count) or rule
     if isinstance(rule, Aggregate | Formula) and rule.decimals is None:
@@ -182,6 +183,14 @@ def _refs(schema: Schema, table: str, test, hops: int = 1) -> list[Ref]:
     return refs
 
 
+def _tables(views: Views, min_rows: int) -> Iterator[tuple[str, Rows]]:
+    """Each table with at least ``min_rows`` rows, and its rows."""
+    for table in views.db.schema.tables:
+        rows = views.of(table)
+        if len(rows) >= min_rows:
+            yield table, rows
+
+
 def _varies(values: np.ndarray) -> bool:
     present = values[np.isfinite(values)]
     return len(present) > 0 and present.min() != present.max()
@@ -192,10 +201,11 @@ def _probe(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- copies
-def _copies(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+def _copies(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    db = views.db
     schema = db.schema
     for fk in (f for f in schema.foreign_keys if not f.is_self_reference):
-        rows = Rows(db, fk.child)
+        rows = views.of(fk.child)
         if not len(rows) or not len(db[fk.parent]):
             continue
         pos = rows.positions(fk.name)
@@ -221,10 +231,10 @@ def _copies(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Itera
 
 
 # --------------------------------------------------------------------------------- aggregates
-def _aggregates(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
-    schema = db.schema
+def _aggregates(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = views.db.schema
     for fk in (f for f in schema.foreign_keys if not f.is_self_reference):
-        parent_rows, child = Rows(db, fk.parent), Rows(db, fk.child)
+        parent_rows, child = views.of(fk.parent), views.of(fk.child)
         targets = [c for c in _columns(schema, fk.parent, _number) if not graph.derived((fk.parent, c))]
         if not targets or not len(child):
             continue
@@ -283,12 +293,9 @@ def _number(c) -> bool:
 
 
 # ----------------------------------------------------------------------------------- formulas
-def _formulas(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
-    schema = db.schema
-    for table in schema.tables:
-        rows = Rows(db, table)
-        if len(rows) < MIN_SUPPORT:
-            continue
+def _formulas(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = views.db.schema
+    for table, rows in _tables(views, MIN_SUPPORT):
         refs = _refs(schema, table, _number, hops=2)
         targets = [c for c in _columns(schema, table, _number) if not graph.derived((table, c))]
         if len(refs) < 3 or not targets:
@@ -297,15 +304,13 @@ def _formulas(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Ite
         operands = np.stack([rows.numbers(r)[probe] for r in refs], axis=1)  # probe x m
         own = {r.column: j for j, r in enumerate(refs) if not r.path}
         m = len(refs)
+        varying = {c: rows.numbers(Ref(c)) for c in targets}
+        varying = {c: (v[probe], decimals_of(v)) for c, v in varying.items() if _varies(v)}
         for operation in ("+", "*", "-", "/"):
             grid = operate(operands[:, :, None], operands[:, None, :], operation)  # probe x m x m
             valid = np.isfinite(grid)
-            for target in targets:
-                actual = rows.numbers(Ref(target))
-                if not _varies(actual):
-                    continue
-                decimals = decimals_of(actual)
-                t = actual[probe][:, None, None]
+            for target, (probed, decimals) in varying.items():
+                t = probed[:, None, None]
                 ok = close(np.broadcast_to(t, grid.shape), grid, decimals).all(axis=0)
                 support = (
                     valid & (np.abs(t) > 0) & (grid != operands[:, :, None]) & (grid != operands[:, None, :])
@@ -320,12 +325,9 @@ def _formulas(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Ite
 
 
 # ------------------------------------------------------------------------------ datetime parts
-def _parts(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
-    schema = db.schema
-    for table in schema.tables:
-        rows = Rows(db, table)
-        if len(rows) < MIN_SUPPORT:
-            continue
+def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = views.db.schema
+    for table, rows in _tables(views, MIN_SUPPORT):
         targets = [
             c.name
             for c in schema.table(table).columns
@@ -360,13 +362,10 @@ def _parts(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
 
 
 # ------------------------------------------------------------------------------- dependencies
-def _dependencies(db: Database, graph: ColumnGraph, text_min_count: int) -> Iterator[Rule]:
-    schema = db.schema
-    for table in schema.tables:
-        rows = Rows(db, table)
+def _dependencies(views: Views, graph: ColumnGraph, text_min_count: int) -> Iterator[Rule]:
+    schema = views.db.schema
+    for table, rows in _tables(views, 2):
         n = len(rows)
-        if n < 2:
-            continue
         determinants = []
         for ref in _refs(schema, table, lambda c: is_label(c.kind)):
             codes = rows.codes(ref)
@@ -422,12 +421,9 @@ def _dependency(rows: Rows, table: str, column: str, ref: Ref, min_count: int) -
 
 
 # ------------------------------------------------------------------------------------- orders
-def _orders(db: Database, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
-    schema = db.schema
-    for table in schema.tables:
-        rows = Rows(db, table)
-        if len(rows) < MIN_SUPPORT:
-            continue
+def _orders(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = views.db.schema
+    for table, rows in _tables(views, MIN_SUPPORT):
         refs = _refs(schema, table, lambda c: is_orderable(c.kind, c.dtype))
         probe = _probe(len(rows), rng)
         values = {r: rows.numbers(r) for r in refs}

@@ -21,6 +21,7 @@ A rule is saved as a JSON object with a ``kind`` (``copy``, ``dependency``, ``ag
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -68,7 +69,7 @@ class Ref:
 
 
 @dataclass
-class Rule:
+class Rule(ABC):
     """A rule that sets ``table.column`` from other columns."""
 
     kind: ClassVar[str] = ""
@@ -78,12 +79,13 @@ class Rule:
     table: str
     column: str
 
+    @abstractmethod
     def inputs(self, schema: Schema) -> list[tuple[str, str]]:
         """The ``(table, column)`` pairs the rule reads."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self, schema: Schema) -> str:
-        raise NotImplementedError
+        """The rule as a person reads it (``invoice.total = sum(invoice_line.unit_price)``)."""
 
     @property
     def target(self) -> tuple[str, str]:

@@ -25,11 +25,11 @@ _NANOS = 10**9
 class Rows:
     """One table of ``db`` with its foreign keys resolved once."""
 
-    def __init__(self, db: Database, table: str) -> None:
+    def __init__(self, db: Database, table: str, positions: dict[str, np.ndarray] | None = None) -> None:
         self.db = db
         self.table = table
         self.frame = db[table]
-        self._positions: dict[str, np.ndarray] = {}
+        self._positions: dict[str, np.ndarray] = {} if positions is None else positions
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -70,6 +70,21 @@ class Rows:
         """``ref`` as integer codes, NULL a code of its own."""
         codes, _ = pd.factorize(self.series(ref), use_na_sentinel=False)
         return codes.astype(np.int64)
+
+
+class Views:
+    """The tables of one database as :class:`Rows`, each built once, sharing one cache of the
+    foreign keys' parent positions (discovery checks hundreds of candidates on the same tables)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._rows: dict[str, Rows] = {}
+        self._positions: dict[str, np.ndarray] = {}
+
+    def of(self, table: str) -> Rows:
+        if table not in self._rows:
+            self._rows[table] = Rows(self.db, table, self._positions)
+        return self._rows[table]
 
 
 def as_numbers(series: pd.Series) -> np.ndarray:
