@@ -14,6 +14,7 @@ from dbtwin.inspection import summarize
 from dbtwin.relations import Aggregate, Dependency, Ref
 from dbtwin.relations.report import fit_relations, relations_kept
 from dbtwin.schema.metadata_json import schema_from_dict, schema_to_dict
+from dbtwin.semantic.rare import Protection
 
 SUM_OF_LINES = {
     "kind": "aggregate",
@@ -38,19 +39,19 @@ def test_declared_rule_is_kept_and_off_rules_are_not(chinook):
         chinook,
         {"off": [{"kind": "dependency", "column": "state"}, {"kind": "copy"}], "declared": [SUM_OF_LINES]},
     )
-    rules = fit_relations(db, True, 3, 0).rules
+    rules = fit_relations(db, True, Protection(), 0).rules
     assert rules[0] == Aggregate("invoice", "total", SUM_OF_LINES["foreign_key"], "sum", ("unit_price", "quantity"), 2)
     assert not any(r.kind == "copy" for r in rules)
     assert not any(isinstance(r, Dependency) and r.column == "state" for r in rules)
     assert any(r == Dependency("customer", "country", Ref("city")) for r in rules)
     only_declared = _with_relations(chinook, {"discover": False, "declared": [SUM_OF_LINES]})
-    assert [r.target for r in fit_relations(only_declared, True, 3, 0).rules] == [("invoice", "total")]
+    assert [r.target for r in fit_relations(only_declared, True, Protection(), 0).rules] == [("invoice", "total")]
 
 
 def test_a_declared_rule_the_data_break_is_dropped(chinook, caplog):
     wrong = dict(SUM_OF_LINES, child_columns=["quantity"])  # total is not the number of tracks bought
     db = _with_relations(chinook, {"discover": False, "declared": [wrong]})
-    assert fit_relations(db, True, 3, 0).rules == []
+    assert fit_relations(db, True, Protection(), 0).rules == []
     assert "broken by" in caplog.text
 
 
@@ -68,7 +69,7 @@ def test_a_declared_rule_the_data_break_is_dropped(chinook, caplog):
 def test_a_malformed_declaration_names_the_place(chinook, bad):
     db = _with_relations(chinook, {"declared": [bad]})
     with pytest.raises(SchemaError):
-        fit_relations(db, True, 3, 0)
+        fit_relations(db, True, Protection(), 0)
 
 
 def test_malformed_settings_are_refused(chinook):

@@ -4,9 +4,11 @@
   missing values and infinities become a separate categorical feature (a flag: value, NULL, +inf,
   -inf, those that occur) plus a filled score of 0, so no infinity turns into NULL.
 * :class:`CategoricalEncoder`: codes for masked diffusion; a missing value is a category of its own.
-  For free text and identifier-like strings only values seen at least ``min_count`` times become
-  categories; the rest share an "other" code that is sampled as a placeholder of the same shape
-  (letters, digits and punctuation where the real values have them), so no rare real value is copied.
+  For text, identifier-like strings and (protecting rare categories) categoricals only values seen
+  at least ``min_count`` times become categories; the rest share an "other" code, sampled as a
+  placeholder of the same shape (letters, digits and punctuation where the real values have them)
+  that :mod:`dbtwin.semantic.plan` fills in, or for a non-string column as a frequent category, so
+  no rare real value is copied.
 * :class:`ConstantEncoder`: a column with one value is kept aside and restored.
 """
 
@@ -111,12 +113,14 @@ class NumericEncoder:
 @dataclass
 class CategoricalEncoder:
     """Codes ``0..cardinality-1``; ``categories`` hold the values (``None`` for missing) and, when
-    ``shapes`` is not empty, the last code stands for "any other value" and becomes a placeholder."""
+    ``shapes`` (strings) or ``other_weights`` (other values) is not empty, the last code stands for
+    "any other value" and becomes a placeholder of one of the shapes, or a category drawn by weight."""
 
     column: str
     categories: list[Any]
     shapes: list[str] = field(default_factory=list)
     shape_weights: list[float] = field(default_factory=list)
+    other_weights: list[float] = field(default_factory=list)
 
     @classmethod
     def fit(cls, column: str, values: pd.Series, min_count: int | None = None) -> CategoricalEncoder:
@@ -127,6 +131,13 @@ class CategoricalEncoder:
             return cls(column, kept)
         kept = sorted((v for v, c in counts.items() if c >= min_count or v is None), key=_sort_key)
         rare = [v for v, c in counts.items() if c < min_count and v is not None for _ in range(c)]
+        if rare and not all(isinstance(v, str) for v in rare):
+            weights = [float(counts[v]) for v in kept]
+            return (
+                cls(column, kept, other_weights=weights)
+                if any(v is not None for v in kept)
+                else cls(column, sorted(counts, key=_sort_key))
+            )
         shape_counts = Counter(_shape(str(v)) for v in rare)
         top = shape_counts.most_common(200)
         total = sum(c for _, c in top) or 1
@@ -135,7 +146,7 @@ class CategoricalEncoder:
 
     @property
     def has_other(self) -> bool:
-        return bool(self.shapes)
+        return bool(self.shapes or self.other_weights)
 
     @property
     def cardinality(self) -> int:
@@ -152,9 +163,12 @@ class CategoricalEncoder:
         lookup[: len(self.categories)] = self.categories
         values = lookup[np.clip(codes, 0, len(self.categories))]
         other = np.flatnonzero(codes >= len(self.categories))
-        if len(other) and self.has_other:
+        if len(other) and self.shapes:
             picks = rng.choice(len(self.shapes), size=len(other), p=np.asarray(self.shape_weights))
             values[other] = [_fill_shape(self.shapes[p], rng) for p in picks]
+        elif len(other) and self.other_weights:
+            weights = np.asarray(self.other_weights) * np.array([v is not None for v in self.categories])
+            values[other] = lookup[rng.choice(len(self.categories), size=len(other), p=weights / weights.sum())]
         return values
 
     def to_dict(self) -> dict[str, Any]:

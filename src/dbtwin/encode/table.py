@@ -16,6 +16,7 @@ import pandas as pd
 
 from dbtwin.encode.columns import CategoricalEncoder, ConstantEncoder, NumericEncoder, _json_value
 from dbtwin.schema.model import ColumnKind, StorageType, Table
+from dbtwin.semantic.rare import is_protected
 
 _NANOS_PER_DAY = 86_400 * 10**9
 
@@ -43,7 +44,17 @@ class TableEncoder:
     missing_flag: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, table: Table, frame: pd.DataFrame, structural: set[str], text_min_count: int = 3) -> TableEncoder:
+    def fit(
+        cls,
+        table: Table,
+        frame: pd.DataFrame,
+        structural: set[str],
+        text_min_count: int | None = 3,
+        rare_categories: bool = True,
+    ) -> TableEncoder:
+        """Encoders of ``table``'s columns outside ``structural``: text and string ids keep only values
+        seen ``text_min_count`` times as categories, and categoricals too with ``rare_categories``
+        (``text_min_count=None`` keeps every value: a table copied whole)."""
         enc = cls(table.name)
         constant = {c.name for c in table.columns if c.name not in structural and _is_constant(frame[c.name])}
         offsets = enc._fit_datetimes(table, frame, structural | constant)
@@ -66,7 +77,7 @@ class TableEncoder:
                 values = series.to_numpy(dtype=np.float64, na_value=np.nan)
                 integer = col.dtype == StorageType.INT64 or col.kind == ColumnKind.INTEGER
                 enc._add_numeric(NumericEncoder.fit(col.name, values, integer=integer))
-            elif col.kind in (ColumnKind.TEXT, ColumnKind.ID):
+            elif is_protected(col.kind, col.dtype, rare_categories):
                 enc.categorical.append(CategoricalEncoder.fit(col.name, series, min_count=text_min_count))
             else:
                 enc.categorical.append(CategoricalEncoder.fit(col.name, series))

@@ -26,6 +26,7 @@ from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
 from dbtwin.relations.values import Rows, Views, close, decimals_of, is_label, is_number, is_orderable
 from dbtwin.schema.model import ColumnKind, Schema, StorageType
+from dbtwin.semantic.rare import Protection
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def discover(
     declared: list[Rule] | None = None,
     off: set[tuple[str | None, str | None, str | None]] | None = None,
     kinds: tuple[str, ...] = KINDS,
-    text_min_count: int = 3,
+    protection: Protection | None = None,
     random_state: int = 0,
 ) -> Discovery:
     """Every rule ``db`` keeps on all its rows, after the ``declared`` ones (which are checked too:
@@ -88,7 +89,7 @@ def discover(
         return True
 
     for rule in declared or []:
-        rule = _completed(views, rule, text_min_count)
+        rule = _completed(views, rule, protection)
         kept = keeping(db, rule, views)
         if not kept.holds:
             log.warning(
@@ -104,7 +105,7 @@ def discover(
         "aggregate": _aggregates,
         "formula": _formulas,
         "part": _parts,
-        "dependency": lambda v, g, r: _dependencies(v, g, text_min_count),
+        "dependency": lambda v, g, r: _dependencies(v, g, protection),
         "order": _orders,
     }
     for kind in kinds:
@@ -126,12 +127,12 @@ def discover(
     return out
 
 
-def _completed(views: Views, rule: Rule, text_min_count: int) -> Rule:
+def _completed(views: Views, rule: Rule, protection: Protection) -> Rule:
     """A declared rule with what is learned from the data filled in (a dependency's mapping, the
     decimals of a computed number, the differences an order draws from)."""
     rows = views.of(rule.table)
     if isinstance(rule, Dependency) and not rule.mapping and not rule.fallback:
-        return _dependency(rows, rule.table, rule.column, rule.determinant, text_min_count) or rule
+        return _dependency(rows, rule.table, rule.column, rule.determinant, protection) or rule
     if isinstance(rule, Aggregate | Formula) and rule.decimals is None:
         rule.decimals = decimals_of(rows.numbers(Ref(rule.column)))
     if isinstance(rule, Order) and not rule.gaps:
@@ -362,7 +363,7 @@ def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
 
 
 # ------------------------------------------------------------------------------- dependencies
-def _dependencies(views: Views, graph: ColumnGraph, text_min_count: int) -> Iterator[Rule]:
+def _dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> Iterator[Rule]:
     schema = views.db.schema
     for table, rows in _tables(views, 2):
         n = len(rows)
@@ -390,7 +391,7 @@ def _dependencies(views: Views, graph: ColumnGraph, text_min_count: int) -> Iter
                     continue
                 if len(np.unique(x * ny + y)) != distinct:
                     continue
-                rule = _dependency(rows, table, column, ref, text_min_count)
+                rule = _dependency(rows, table, column, ref, protection)
                 if rule is not None:
                     yield rule
                     break
@@ -402,15 +403,16 @@ def _null_code(values: pd.Series, codes: np.ndarray) -> int:
     return int(codes[missing][0]) if missing.any() else -1
 
 
-def _dependency(rows: Rows, table: str, column: str, ref: Ref, min_count: int) -> Dependency | None:
-    """The dependency with the pairs that may be shown again: a text value seen fewer than
-    ``min_count`` times is neither a key nor a value of the mapping."""
+def _dependency(rows: Rows, table: str, column: str, ref: Ref, protection: Protection) -> Dependency | None:
+    """The dependency with the pairs that may be shown again: a protected value seen fewer than
+    ``protection.min_count`` times is neither a key nor a value of the mapping."""
     schema = rows.db.schema
     x, y = rows.series(ref), rows.series(Ref(column))
     pairs = pd.DataFrame({"x": x.astype(object), "y": y.astype(object)})
     counts = pairs.value_counts(dropna=False).reset_index(name="n")
-    x_text = schema.table(ref.table(schema, table)).column(ref.column).kind == ColumnKind.TEXT
-    y_text = schema.table(table).column(column).kind == ColumnKind.TEXT
+    min_count = protection.min_count
+    x_text = protection.covers(schema, ref.table(schema, table), ref.column)
+    y_text = protection.covers(schema, table, column)
     shown = counts[counts["n"] >= min_count] if x_text else counts
     mapping = [(_json_value(a), _json_value(b)) for a, b in zip(shown["x"], shown["y"], strict=True)]
     weights = counts.groupby("y", dropna=False)["n"].sum()

