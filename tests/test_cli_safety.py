@@ -256,7 +256,10 @@ def test_no_tables_and_one_row_tables(tmp_path):
         conn.execute("INSERT INTO a VALUES (1, 2.5, 'z')")
     assert invoke("fit", one, "--out", tmp_path / "m1", "--steps", 2).exit_code == 0
     assert invoke("sample", tmp_path / "m1", "--out", tmp_path / "one_twin.sqlite").exit_code == 0
-    assert read(tmp_path / "one_twin.sqlite")["a"].to_dict("records") == [{"id": 1, "x": 2.5, "s": "z"}]
+    (row,) = read(tmp_path / "one_twin.sqlite")["a"].to_dict("records")
+    assert row["id"] == 1 and row["x"] == 2.5
+    # 'z' is seen once: never shown, a text of its shape stands in for it
+    assert row["s"] != "z" and len(row["s"]) == 1 and row["s"].islower()
 
 
 def test_names_with_pyg_separators_can_be_fitted(tmp_path):

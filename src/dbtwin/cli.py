@@ -142,6 +142,18 @@ def fit(
             "orders) and keep them in samples; the metadata JSON can turn single rules off.",
         ),
     ] = True,
+    rare_categories: Annotated[
+        bool,
+        typer.Option(
+            "--protect-rare-categories/--keep-rare-categories",
+            help="Replace categories seen fewer than --text-min-count times in samples (a generated value "
+            "of the column's semantic type or a frequent category), as rare text always is; dimension "
+            "tables are copied whole either way.",
+        ),
+    ] = True,
+    text_min_count: Annotated[
+        int, typer.Option("--text-min-count", help="Values seen fewer times are never shown in a sample.")
+    ] = 3,
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
@@ -162,6 +174,7 @@ def fit(
         check.positive("--max-minutes", max_minutes)
         check.non_negative_int("--hops", hops, 8)
         check.seed(seed)
+        check.positive("--text-min-count", text_min_count, integer=True)
         resolved = out.expanduser().resolve()
         if any(resolved == p or p.is_relative_to(resolved) for p in source_files(source)):
             raise DestinationNotEmptyError(f"the model directory '{out}' is or holds the source; choose another")
@@ -177,6 +190,8 @@ def fit(
             max_minutes=max_minutes,
             orphans=orphans,
             relations=relations,
+            rare_categories=rare_categories,
+            text_min_count=text_min_count,
             random_state=seed,  # type: ignore[arg-type]
         ).fit(db, checkpoint_dir=checkpoints)
         synth.save(out, replace=replace)
@@ -186,6 +201,12 @@ def fit(
         f"fitted {len(db.tables)} tables in {synth.fit_seconds_:.0f} s ({state.step} steps, {text(state.stopped)}); "
         f"{len(synth.rules_)} exact relations kept; model saved to {text(out)}"
     )
+    plans = synth.values_.columns
+    if plans:
+        console.print(
+            f"{len(plans)} columns show no value seen fewer than {text_min_count} times (filled in by semantic "
+            f"type); copied whole by design: {text(', '.join(synth.values_.exempt) or 'none')}"
+        )
 
 
 @app.command()
@@ -332,7 +353,15 @@ def evaluate(
     table.add_row("detection (max accuracy, 0.5 ideal)", _fmt(metrics["detection"]["score"]))
     if "utility" in metrics:
         table.add_row("utility (synthetic / real)", _fmt(metrics["utility"]["ratio"]))
-        table.add_row("privacy (closer to train, 0.5 ideal)", _fmt(metrics["privacy"]["share_closer_to_train"]))
+        privacy = metrics["privacy"]
+        table.add_row("privacy (closer to train, 0.5 ideal)", _fmt(privacy["share_closer_to_train"]))
+        table.add_row(
+            "privacy: exact copies, weighted (hold-out's own rate)",
+            f"{_fmt(privacy['exact_copy_rate_weighted'])} ({_fmt(privacy['holdout_exact_copy_rate_weighted'])})",
+        )
+        table.add_row("privacy: membership-inference AUC (0.5 ideal)", _fmt(privacy["membership_inference_auc"]))
+    if metrics["text_columns"]["max_auc"] is not None:
+        table.add_row("text columns: detection AUC (max, 0.5 ideal)", _fmt(metrics["text_columns"]["max_auc"]))
     for name, rdl in metrics.get("rdl_utility", {}).items():
         metric = rdl["metric"]
         table.add_row(
@@ -413,6 +442,19 @@ def _show_summary(source: str, summary: dict) -> None:
     for miss in relations["near_misses"][:10]:
         broken = miss["rows"] - miss["kept"]
         console.print(f"almost a relation, not kept: {text(miss['rule'])} (broken by {broken:,} rows)")
+    typed = {f"{t}.{c}": s for t, cols in summary["semantic"].items() for c, s in cols.items() if s != "none"}
+    if typed:
+        semantic = RichTable(title=f"{len(typed)} string columns by what they hold (filled in where values are rare)")
+        for col in ("semantic type", "columns"):
+            semantic.add_column(col)
+        by_type: dict[str, list[str]] = {}
+        for column, kind in typed.items():
+            by_type.setdefault(kind, []).append(column)
+        for kind, columns in sorted(by_type.items()):
+            semantic.add_row(kind, text(", ".join(columns)))
+        console.print(semantic)
+    if summary["dimension_tables"]:
+        console.print(f"copied whole by design (dimension tables): {text(', '.join(summary['dimension_tables']))}")
     for problem in summary["problems"]:
         style = "red" if problem["severity"] == "error" else "yellow"
         console.print(f"[{style}]{problem['severity']}[/]: {text(problem['message'])}")

@@ -5,7 +5,8 @@ The JSON form is a stable interface::
     {"tables": {NAME: {"rows": N, "primary_key": [..], "columns": {COL: KIND}, ...}},
      "foreign_keys": [{"child": T, "columns": [..], "parent": T, "parent_columns": [..], "orphans": N, ...}],
      "depth": D, "relations": {"rules": [{"kind": K, "table": T, "column": C, "rule": TEXT}, ..],
-                               "near_misses": [..], "seconds": S}, ...}
+                               "near_misses": [..], "seconds": S},
+     "semantic": {TABLE: {COL: TYPE}}, "dimension_tables": [T, ..], ...}
 
 Keys may be added in later versions; the ones above keep their meaning.
 """
@@ -17,11 +18,15 @@ from typing import Any
 from dbtwin.database import NULL_REF, ORPHAN_REF, Database
 from dbtwin.relations.report import summarize_relations
 from dbtwin.schema.validate import find_problems
+from dbtwin.semantic.plan import semantic_types
+from dbtwin.semantic.rare import Protection
+from dbtwin.synthesizer.keys import dimension_tables
 
 
 def summarize(db: Database) -> dict[str, Any]:
     """Tables (rows, keys, column kinds, missing-value rates), foreign keys (orphans, NULLs), depth,
-    cycles, every validation problem and the exact relations the rows keep (:mod:`dbtwin.relations`)."""
+    cycles, every validation problem, the exact relations the rows keep (:mod:`dbtwin.relations`),
+    the semantic type of each string column and the tables a twin copies whole (dimension tables)."""
     tables: dict[str, Any] = {}
     for name, table in db.schema.tables.items():
         frame = db[name]
@@ -35,6 +40,7 @@ def summarize(db: Database) -> dict[str, Any]:
             "missing": {c.name: round(float(frame[c.name].isna().mean()), 6) if n else 0.0 for c in table.columns},
         }
     problems = [p for p in find_problems(db) if p.severity == "error"]
+    dimensions = dimension_tables(db) if not problems else []
     fks = []
     for fk in db.schema.foreign_keys:
         pos = db.parent_positions(fk)
@@ -59,5 +65,9 @@ def summarize(db: Database) -> dict[str, Any]:
             {"code": p.code, "severity": p.severity, "table": p.table, "column": p.column, "message": p.message}
             for p in find_problems(db, include_orphans=False)
         ],
-        "relations": summarize_relations(db) if not problems else {"rules": [], "near_misses": [], "seconds": 0.0},
+        "relations": summarize_relations(db, Protection(exempt=tuple(dimensions)))
+        if not problems
+        else {"rules": [], "near_misses": [], "seconds": 0.0},
+        "semantic": {t: {c: s.value for c, s in cols.items()} for t, cols in semantic_types(db.schema, db).items()},
+        "dimension_tables": dimensions,
     }

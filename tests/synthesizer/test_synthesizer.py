@@ -117,7 +117,14 @@ def test_block_structure_gives_the_denoiser_each_rows_block(chinook, tmp_path):
 def test_save_load_gives_the_same_samples(chinook_model, tmp_path):
     chinook_model.save(tmp_path / "model")
     files = sorted(p.name for p in (tmp_path / "model").iterdir())
-    assert files == ["config.json", "fixed_tables.npz", "row_blocks.npz", "structure_sbm.npz", "weights.pt"]
+    assert files == [
+        "config.json",
+        "fixed_tables.npz",
+        "rare_values.npz",
+        "row_blocks.npz",
+        "structure_sbm.npz",
+        "weights.pt",
+    ]
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["format"] == "dbtwin-model" and config["denoiser"]["num_layers"] == 2
     loaded = Synthesizer.load(tmp_path / "model")

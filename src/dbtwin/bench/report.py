@@ -26,11 +26,19 @@ QUALITY: list[tuple[str, Callable[[dict], float | None]]] = [
     ("3-hop trends", lambda m: m["inter_table_trends"]["3"]["score"]),
     ("detection, aggregated (max, lower is better)", lambda m: m["detection"]["score"]),
     ("detection, single table (max, lower is better)", lambda m: m["detection"]["single_table"]["max"]),
+    (
+        "text columns: single-column detection AUC (max, 0.5 ideal)",
+        lambda m: m.get("text_columns", {}).get("max_auc"),
+    ),
+    (
+        "text columns: generated values passing their type's check (lowest share)",
+        lambda m: m.get("text_columns", {}).get("min_valid_share"),
+    ),
     ("exact relations kept (lowest share of rows)", lambda m: m.get("relations", {}).get("score")),
     ("lag-1 autocorrelation gap (max, lower is better)", lambda m: m.get("sequences", {}).get("score")),
     ("ML efficacy (synthetic / real)", lambda m: m.get("utility", {}).get("ratio")),
     ("closer to train than hold-out (0.5 ideal)", lambda m: m.get("privacy", {}).get("share_closer_to_train")),
-    ("exact copies", lambda m: m.get("privacy", {}).get("exact_copy_rate")),
+    ("exact copies (tables not copied whole)", lambda m: m.get("privacy", {}).get("exact_copy_rate")),
     ("exact copies, weighted by rows", lambda m: m.get("privacy", {}).get("exact_copy_rate_weighted")),
     (
         "hold-out rows equal to a training row, weighted",
@@ -39,6 +47,11 @@ QUALITY: list[tuple[str, Callable[[dict], float | None]]] = [
     (
         "membership-inference AUC (max over tables, 0.5 ideal)",
         lambda m: m.get("privacy", {}).get("membership_inference_auc"),
+    ),
+    ("rare real values shown (rows)", lambda m: m.get("privacy", {}).get("rare_values_shown")),
+    (
+        "tables copying more than the hold-out + 0.01",
+        lambda m: len(m["privacy"]["over_holdout"]) if "over_holdout" in m.get("privacy", {}) else None,
     ),
     ("foreign-key violations (rows)", lambda m: m["integrity"]["fk_violations"]),
     ("primary-key duplicates (rows)", lambda m: m["integrity"]["pk_duplicates"]),

@@ -201,6 +201,13 @@ def render_report(
             rows.append(
                 ("Privacy: membership-inference AUC (0.5 ideal)", metrics["privacy"]["membership_inference_auc"])
             )
+    texts = metrics.get("text_columns", {})
+    if texts.get("max_auc") is not None:
+        rows.append(("Text columns: single-column detection, max AUC (0.5 ideal)", texts["max_auc"]))
+    if texts.get("min_valid_share") is not None:
+        rows.append(
+            ("Text columns: generated values passing their type's check, lowest share", texts["min_valid_share"])
+        )
     relations = metrics.get("relations", {})
     if relations.get("rules"):
         rows.append(("Exact relations: lowest share of rows keeping one (1 ideal)", relations["score"]))
@@ -222,6 +229,19 @@ def render_report(
     for name, value in rows:
         parts.append(f"<tr><td>{esc(name)}</td><td>{'-' if value is None else f'{value:.4f}'}</td></tr>")
     parts.append("</table>")
+    if metrics.get("privacy", {}).get("copied_tables"):
+        copied = ", ".join(metrics["privacy"]["copied_tables"])
+        parts.append(
+            f"<p>Tables copied whole by design (dimension tables), left out of the privacy rates: {esc(copied)}.</p>"
+        )
+    if texts.get("details"):
+        parts.append(
+            _bars(
+                {k: d["auc"] for k, d in texts["details"].items() if d["auc"] is not None},
+                "single-column detection AUC per text column",
+                reference=0.5,
+            )
+        )
     if relations.get("rules"):
         parts.append(_relations_table(relations["rules"]))
     hop_scores = {f"{k}-hop": inter[k]["score"] for k in ("1", "2", "3") if inter[k]["score"] is not None}

@@ -16,6 +16,11 @@ Two baselines say whether a number means a leak:
   in the training data when it lies close to some synthetic row. Its AUC over training rows against
   hold-out rows (the chance that a training row lies closer to the twin than a hold-out row, ties
   half) is 0.5 when the twin tells nothing about who was in the training data.
+
+A table the twin holds whole, every training row and no other (a dimension table copied by design),
+is listed in ``copied_tables`` and left out of the weighted rates: a copy of a list of genres is what
+was asked for, not a leak. ``over_holdout`` lists the other tables whose copy rate exceeds the
+hold-out's own by more than 0.01.
 """
 
 from __future__ import annotations
@@ -70,13 +75,45 @@ def closest_distances(
     return out
 
 
+def _row_keys(frame: pd.DataFrame) -> pd.Series:
+    """Each row as one string (NULLs marked), for comparing rows across tables."""
+    return frame.astype(object).where(frame.notna(), "<NULL>").astype(str).agg("\x1f".join, axis=1)
+
+
 def _copy_rate(train: pd.DataFrame, synthetic: pd.DataFrame) -> float:
     """Share of synthetic rows equal, in every scored column, to some training row (all rows checked)."""
+    return float(_row_keys(synthetic).isin(set(_row_keys(train))).mean()) if len(synthetic) else 0.0
 
-    def keys(frame: pd.DataFrame) -> pd.Series:
-        return frame.astype(object).where(frame.notna(), "<NULL>").astype(str).agg("\x1f".join, axis=1)
 
-    return float(keys(synthetic).isin(set(keys(train))).mean()) if len(synthetic) else 0.0
+def _same_rows(train: pd.DataFrame, synthetic: pd.DataFrame) -> bool:
+    """Whether two tables hold the same rows, as many times each."""
+    if len(train) != len(synthetic):
+        return False
+    return _row_keys(train).value_counts().to_dict() == _row_keys(synthetic).value_counts().to_dict()
+
+
+def rare_values_shown(
+    train: Database, synthetic: Database, min_count: int = 3, exempt: list[str] = ()
+) -> dict[str, int]:
+    """Per text, string-id or categorical column outside the keys and the ``exempt`` tables: how many
+    synthetic rows show a value the training data holds fewer than ``min_count`` times."""
+    from dbtwin.semantic.rare import Protection, value_key
+
+    protection = Protection(min_count, True, tuple(exempt))
+    out = {}
+    for table in train.schema.table_names:
+        if table not in synthetic.tables:
+            continue
+        for col in train.schema.table(table).columns:
+            if not protection.covers(train.schema, table, col.name):
+                continue
+            counts = train[table][col.name].dropna().map(value_key).value_counts()
+            rare = set(counts.index[counts < min_count])
+            if rare:
+                hits = int(synthetic[table][col.name].dropna().map(value_key).isin(rare).sum())
+                if hits:
+                    out[f"{table}.{col.name}"] = hits
+    return out
 
 
 def _closer_share(members: np.ndarray, outsiders: np.ndarray) -> float:
@@ -90,11 +127,12 @@ def _closer_share(members: np.ndarray, outsiders: np.ndarray) -> float:
 
 
 def _weighted(details: dict[str, dict[str, Any]], key: str) -> float | None:
-    """``key`` averaged over tables, weighted by each table's synthetic rows."""
-    rows = sum(d["rows"] for d in details.values())
+    """``key`` averaged over the tables not copied whole, weighted by each table's synthetic rows."""
+    kept = [d for d in details.values() if not d["copied_whole"]]
+    rows = sum(d["rows"] for d in kept)
     if not rows:
         return None
-    return round(sum(d[key] * d["rows"] for d in details.values()) / rows, 6)
+    return round(sum(d[key] * d["rows"] for d in kept) / rows, 6)
 
 
 def privacy(
@@ -146,19 +184,30 @@ def privacy(
             closest_distances((tr[0][i_member], tr[1][i_member]), twin),
             closest_distances((ho[0][i_outsider], ho[1][i_outsider]), twin),
         )
+        copies = _copy_rate(train[table][cols], synthetic[table][cols])
         details[table] = {
             "rows": len(synthetic[table]),
+            "copied_whole": bool(copies == 1.0 and _same_rows(train[table][cols], synthetic[table][cols])),
             "dcr_train_median": round(float(np.median(d_train)), 6),
             "dcr_holdout_median": round(float(np.median(d_hold)), 6),
             "share_closer_to_train": round(closer, 6),
-            "exact_copy_rate": round(_copy_rate(train[table][cols], synthetic[table][cols]), 6),
+            "exact_copy_rate": round(copies, 6),
             "holdout_exact_copy_rate": round(_copy_rate(train[table][cols], holdout[table][cols]), 6),
             "membership_inference_auc": round(attack, 6),
         }
-    shares = [d["share_closer_to_train"] for d in details.values()]
-    copies = [d["exact_copy_rate"] for d in details.values()]
-    attacks = [d["membership_inference_auc"] for d in details.values()]
+    scored = {t: d for t, d in details.items() if not d["copied_whole"]}
+    copied_tables = sorted(t for t, d in details.items() if d["copied_whole"])
+    shown = rare_values_shown(train, synthetic, exempt=copied_tables)
+    shares = [d["share_closer_to_train"] for d in scored.values()]
+    copies = [d["exact_copy_rate"] for d in scored.values()]
+    attacks = [d["membership_inference_auc"] for d in scored.values()]
     return {
+        "copied_tables": copied_tables,
+        "rare_values_shown": sum(shown.values()),
+        "rare_values_shown_by_column": shown,
+        "over_holdout": sorted(
+            t for t, d in scored.items() if d["exact_copy_rate"] > d["holdout_exact_copy_rate"] + 0.01
+        ),
         "share_closer_to_train": round(float(np.mean(shares)), 6) if shares else None,
         "exact_copy_rate": round(float(np.mean(copies)), 6) if copies else None,
         "exact_copy_rate_weighted": _weighted(details, "exact_copy_rate"),

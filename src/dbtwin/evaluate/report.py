@@ -16,6 +16,7 @@ from dbtwin.evaluate.fidelity import cardinality, column_shapes
 from dbtwin.evaluate.integrity import integrity
 from dbtwin.evaluate.privacy import privacy
 from dbtwin.evaluate.sequences import autocorrelation_gaps
+from dbtwin.evaluate.text_columns import text_detection
 from dbtwin.evaluate.trends import inter_table_trends, intra_table_trends
 from dbtwin.evaluate.utility import utility
 from dbtwin.io.atomic import atomic_write_text
@@ -44,7 +45,8 @@ def evaluate(
     holdout_tables: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fidelity (cardinality, column shapes, intra-table and 1-, 2-, 3-hop inter-table trends),
-    detection, the share of synthetic rows that keep each exact relation found in ``real``
+    detection (and single-column detection of text, :mod:`dbtwin.evaluate.text_columns`), the share
+    of synthetic rows that keep each exact relation found in ``real``
     (:mod:`dbtwin.relations`), the lag-1 autocorrelation of sequences in time, integrity diagnostics
     and, given a ``holdout`` of real rows the generator never saw
     (``real`` being its training data), ML efficacy on ``targets`` and privacy. Joins along
@@ -71,6 +73,7 @@ def evaluate(
     inter["mean"] = round(float(np.mean(hop_scores)), 6) if hop_scores else None
     result["inter_table_trends"] = inter
     result["detection"] = timed("detection", lambda: detection(real, synthetic, detection_rows, random_state))
+    result["text_columns"] = timed("text_columns", lambda: text_detection(real, synthetic, random_state=random_state))
     if holdout is not None:
         result["utility"] = timed("utility", lambda: utility(real, synthetic, holdout, targets, random_state))
         result["privacy"] = timed(

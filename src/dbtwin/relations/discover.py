@@ -68,7 +68,9 @@ def discover(
 ) -> Discovery:
     """Every rule ``db`` keeps on all its rows, after the ``declared`` ones (which are checked too:
     one the data break raises nothing but is logged and dropped). ``off`` holds ``(kind, table,
-    column)`` patterns (None matches anything) of rules not to keep."""
+    column)`` patterns (None matches anything) of rules not to keep. A dependency's mapping holds no
+    value ``protection`` keeps out of a twin (by default: no text seen fewer than 3 times)."""
+    protection = protection or Protection()
     out = Discovery()
     graph = ColumnGraph()
     off = off or set()

@@ -3,6 +3,7 @@ generated value must pass (an e-mail parses, an IBAN's check digits hold, a card
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -60,3 +61,35 @@ def is_phone(value: str) -> bool:
 def phone_digits(value: str) -> int:
     """How many digits a phone number has before its extension (its shape, per country)."""
     return sum(c.isdigit() for c in re.split(r"x", value, maxsplit=1)[0])
+
+
+@functools.cache
+def name_lists() -> tuple[frozenset[str], frozenset[str]]:
+    """Every first and every last name in Faker's name lists, over all its locales."""
+    from faker.config import AVAILABLE_LOCALES
+
+    from dbtwin.semantic.fake import faker
+
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in AVAILABLE_LOCALES:
+        for provider in faker(locale).providers:
+            if ".person." in type(provider).__module__:
+                for attr, out in (("first_names", first), ("last_names", last)):
+                    out.update(str(n) for n in getattr(provider, attr, ()) or ())
+                for attr in ("first_names_male", "first_names_female", "first_names_nonbinary"):
+                    first.update(str(n) for n in getattr(provider, attr, ()) or ())
+    return frozenset(first), frozenset(last)
+
+
+def is_first_name(value: str) -> bool:
+    return value in name_lists()[0]
+
+
+def is_last_name(value: str) -> bool:
+    return value in name_lists()[1]
+
+
+def is_full_name(value: str) -> bool:
+    parts = value.split()
+    return len(parts) >= 2 and is_first_name(parts[0]) and is_last_name(parts[-1])

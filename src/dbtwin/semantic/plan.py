@@ -117,6 +117,9 @@ class ValuePlan:
         """Plans for the columns of ``db`` that ``protection`` covers; ``follows`` maps a column to the
         column it depends on (a dependency rule); ``skip`` columns are filled otherwise (copies)."""
         exempt, min_count = list(protection.exempt), protection.min_count
+        determinants: dict[str, set[str]] = {}
+        for (table, _), column in (follows or {}).items():
+            determinants.setdefault(table, set()).add(column)
         types = semantic_types(db.schema, db, exempt)
         rare = RareValues()
         plans = []
@@ -132,6 +135,8 @@ class ValuePlan:
                 semantic = types.get(table, {}).get(name, SemanticType.NONE)
                 plans.append(_column_plan(table, name, semantic, series, counts, originals, min_count))
                 plans[-1].follows = (follows or {}).get((table, name))
+                # a determinant's new values stay distinct, so that what depends on it cannot disagree
+                plans[-1].unique |= name in determinants.get(table, set())
                 country = _column_with(types.get(table, {}), SemanticType.COUNTRY)
                 if plans[-1].follows and country and country != name:
                     plans[-1].presence = _presence(db[table], name, country, min_count)
