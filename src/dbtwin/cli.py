@@ -16,7 +16,7 @@ from dbtwin import cli_support as check
 from dbtwin.cli_bench import bench_app
 from dbtwin.cli_predict import predict_app
 from dbtwin.cli_support import err_console, guard, text
-from dbtwin.errors import DestinationNotEmptyError
+from dbtwin.errors import DestinationNotEmptyError, OptionError
 from dbtwin.io.locations import display
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic twins of relational databases.")
@@ -154,6 +154,17 @@ def fit(
     text_min_count: Annotated[
         int, typer.Option("--text-min-count", help="Values seen fewer times are never shown in a sample.")
     ] = 3,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--epsilon",
+            help="Fit with (epsilon, delta)-differential privacy per row: DP-SGD for a denoiser of rows alone "
+            "and noised degree histograms (docs/privacy.md says what is and is not covered).",
+        ),
+    ] = None,
+    delta: Annotated[
+        float | None, typer.Option("--delta", help="Delta of --epsilon (default: min(1e-5, 1/(10 rows))).")
+    ] = None,
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
@@ -175,6 +186,9 @@ def fit(
         check.non_negative_int("--hops", hops, 8)
         check.seed(seed)
         check.positive("--text-min-count", text_min_count, integer=True)
+        check.positive("--epsilon", epsilon)
+        if delta is not None and not 0 < delta < 1:
+            raise OptionError("--delta", f"must lie strictly between 0 and 1, not {delta}")
         resolved = out.expanduser().resolve()
         if any(resolved == p or p.is_relative_to(resolved) for p in source_files(source)):
             raise DestinationNotEmptyError(f"the model directory '{out}' is or holds the source; choose another")
@@ -192,6 +206,8 @@ def fit(
             relations=relations,
             rare_categories=rare_categories,
             text_min_count=text_min_count,
+            epsilon=epsilon,
+            delta=delta,
             random_state=seed,  # type: ignore[arg-type]
         ).fit(db, checkpoint_dir=checkpoints)
         synth.save(out, replace=replace)
@@ -201,6 +217,12 @@ def fit(
         f"fitted {len(db.tables)} tables in {synth.fit_seconds_:.0f} s ({state.step} steps, {text(state.stopped)}); "
         f"{len(synth.rules_)} exact relations kept; model saved to {text(out)}"
     )
+    if synth.privacy_:
+        dp = synth.privacy_
+        console.print(
+            f"differential privacy: ({dp['epsilon_spent']:.3g}, {dp['delta']:.2g})-DP per row spent of epsilon "
+            f"{dp['epsilon']:g} ({dp['steps_done']} DP-SGD steps, noise multiplier {dp['noise_multiplier']:.3g})"
+        )
     plans = synth.values_.columns
     if plans:
         console.print(

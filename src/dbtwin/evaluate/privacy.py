@@ -47,8 +47,7 @@ def _encode(
             values = (numeric_column(series) - lo) / (hi - lo if hi > lo else 1.0)
             num.append(values)
         else:
-            strings = series.astype(object).where(series.notna(), "<NULL>").astype(str)
-            cat.append(strings.map(vocab[col]).fillna(-1).to_numpy(dtype=np.int64))
+            cat.append(_strings(series).map(vocab[col]).fillna(-1).to_numpy(dtype=np.int64))
     n = len(db[table])
     return (np.stack(num, 1) if num else np.zeros((n, 0))), (np.stack(cat, 1) if cat else np.zeros((n, 0), np.int64))
 
@@ -73,6 +72,10 @@ def closest_distances(
             d += (qc[start:stop, None, :] != rc[None, :, :]).sum(axis=2)
         out[start:stop] = d.min(axis=1) / max(width, 1)
     return out
+
+
+def _strings(series: pd.Series) -> pd.Series:
+    return series.astype(object).where(series.notna(), "<NULL>").astype(str)
 
 
 def _row_keys(frame: pd.DataFrame) -> pd.Series:
@@ -114,6 +117,13 @@ def rare_values_shown(
                 if hits:
                     out[f"{table}.{col.name}"] = hits
     return out
+
+
+def _copied_whole(train: Database, synthetic: Database, table: str) -> bool:
+    """Whether the twin holds ``table`` as the training data does, row for row (keys aside)."""
+    keys = train.schema.key_columns(table)
+    cols = [c for c in train.schema.table(table).column_names if c not in keys]
+    return bool(cols) and _same_rows(train[table][cols], synthetic[table][cols])
 
 
 def _closer_share(members: np.ndarray, outsiders: np.ndarray) -> float:
@@ -162,9 +172,10 @@ def privacy(
                 values = values[np.isfinite(values)]
                 ranges[col] = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
             else:
-                s = train[table][col]
-                uniques = s.astype(object).where(s.notna(), "<NULL>").astype(str).unique()
-                vocab[col] = {v: i for i, v in enumerate(uniques)}
+                # every value of the three sets its own code: two values the training data lacks
+                # (a generated city, a hold-out's own) are no more alike than any other two
+                strings = pd.concat([_strings(d[table][col]) for d in (train, holdout, synthetic)])
+                vocab[col] = {v: i for i, v in enumerate(strings.unique())}
         syn = _encode(synthetic, table, cols, ranges, vocab)
         tr = _encode(train, table, cols, ranges, vocab)
         ho = _encode(holdout, table, cols, ranges, vocab)
@@ -196,7 +207,9 @@ def privacy(
             "membership_inference_auc": round(attack, 6),
         }
     scored = {t: d for t, d in details.items() if not d["copied_whole"]}
-    copied_tables = sorted(t for t, d in details.items() if d["copied_whole"])
+    copied_tables = [
+        t for t in train.schema.table_names if t in synthetic.tables and _copied_whole(train, synthetic, t)
+    ]
     shown = rare_values_shown(train, synthetic, exempt=copied_tables)
     shares = [d["share_closer_to_train"] for d in scored.values()]
     copies = [d["exact_copy_rate"] for d in scored.values()]

@@ -1,6 +1,7 @@
 """Personal values from Faker, in the locale of each row's country, consistent within the row: an
-e-mail is built from the row's first and last (or full) name and a domain the real column uses often,
-a full name from the row's first and last names where the table has them."""
+e-mail is built from the row's first and last (or full) name in the styles the real column uses, at
+a domain it uses often or one of the row's locale; a full name from the row's first and last names
+where the table has them; a phone in the shape real phones of the row's country have."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,7 +62,7 @@ _GENERATORS: dict[SemanticType, Callable] = {
     SemanticType.IP_ADDRESS: lambda f: f.ipv4(),
     SemanticType.IBAN: lambda f: f.iban(),
     SemanticType.CARD_NUMBER: lambda f: f.credit_card_number(),
-    SemanticType.EMAIL: lambda f: f"{f.user_name()}@{f.free_email_domain()}",
+    SemanticType.EMAIL: lambda f: f"{ascii_word(f.user_name()) or 'user'}@{f.free_email_domain()}",
 }
 
 
@@ -76,36 +78,85 @@ def fake_values(semantic: SemanticType, locales: list[str], rng: np.random.Gener
         f = faker(loc)
         f.seed_instance(int(rng.integers(0, 2**32)))
         for i in rows:
-            out[i] = generate(f)
+            out[i] = " ".join(str(generate(f)).replace("\n", ", ").split())  # one line, single spaces
     return out
+
+
+#: How an e-mail's local part is made from a (first, last) name.
+STYLES = ("first.last", "flast", "firstlast", "firstl", "first", "first_last", "last", "other")
+
+
+def email_style(local: str, first: str, last: str) -> str:
+    """Which of :data:`STYLES` a real local part follows (digits after it aside)."""
+    f, l_ = ascii_word(first), ascii_word(last)
+    core = re.sub(r"\d+$", "", local.lower())
+    if not f or not l_:
+        return "other"
+    candidates = {
+        "first.last": f"{f}.{l_}",
+        "flast": f[0] + l_,
+        "firstlast": f + l_,
+        "firstl": f + l_[0],
+        "first": f,
+        "first_last": f"{f}_{l_}",
+        "last": l_,
+    }
+    return next((style for style, text in candidates.items() if core == text), "other")
+
+
+def _local_part(style: str, first: str, last: str, digits: int) -> str:
+    text = {
+        "first.last": f"{first}.{last}",
+        "flast": first[:1] + last,
+        "firstlast": first + last,
+        "firstl": first + last[:1],
+        "first": first,
+        "first_last": f"{first}_{last}",
+        "last": last,
+    }.get(style, f"{first}.{last}")
+    return text.strip("._") + (str(digits) if digits else "")
+
+
+@dataclass
+class EmailStyle:
+    """How the real column writes e-mails: styles of local part, digits after it, domains."""
+
+    styles: dict[str, float] = field(default_factory=lambda: {"first.last": 1.0})
+    digits_share: float = 0.0
+    domains: list[str] = field(default_factory=list)
+    domain_weights: list[float] = field(default_factory=list)
+    #: the share of real e-mails at one of ``domains``; the rest get a domain of the row's locale
+    frequent_share: float = 1.0
 
 
 def emails(
-    names: list[tuple[str, str] | None], domains: list[str], weights: list[float], rng: np.random.Generator
+    names: list[tuple[str, str] | None], locales: list[str], style: EmailStyle, rng: np.random.Generator
 ) -> list[str]:
-    """An e-mail per row from its (first, last) name, or a Faker user name where it has none, at one of
-    ``domains`` (drawn by ``weights``) or a free e-mail domain."""
-    f = faker(DEFAULT_LOCALE)
-    f.seed_instance(int(rng.integers(0, 2**32)))
-    p = np.asarray(weights, dtype=np.float64)
-    picks = rng.choice(len(domains), size=len(names), p=p / p.sum()) if domains else None
-    styles = rng.integers(0, 4, size=len(names))
+    """An e-mail per row from its (first, last) name (a Faker user name where it has none), written
+    in the real column's styles, at one of its frequent domains or a domain of the row's locale."""
+    styles = list(style.styles)
+    p = np.array([style.styles[s] for s in styles], dtype=np.float64)
+    picks = rng.choice(len(styles), size=len(names), p=p / p.sum())
+    frequent = rng.random(len(names)) < style.frequent_share if style.domains else np.zeros(len(names), bool)
+    w = np.asarray(style.domain_weights or [1.0], dtype=np.float64)
+    domain_picks = rng.choice(len(w), size=len(names), p=w / w.sum())
+    digits = rng.random(len(names)) < style.digits_share
     out = []
-    for i, name in enumerate(names):
-        domain = domains[picks[i]] if picks is not None else f.free_email_domain()
+    for i, (name, locale) in enumerate(zip(names, locales, strict=True)):
+        f = faker(locale)
+        f.seed_instance(int(rng.integers(0, 2**32)))
+        domain = style.domains[domain_picks[i]] if frequent[i] else _domain(f, rng)
         first, last = (ascii_word(name[0]), ascii_word(name[1])) if name else ("", "")
-        if not first and not last:
-            local = f.user_name()
-        elif styles[i] == 0 or not first:
-            local = f"{first}.{last}".strip(".")
-        elif styles[i] == 1:
-            local = f"{first[0]}{last}"
-        elif styles[i] == 2:
-            local = f"{first}{last}"
-        else:
-            local = f"{first}.{last}{rng.integers(1, 100)}"
-        out.append(f"{local or f.user_name()}@{domain}")
+        local = _local_part(styles[picks[i]], first, last, int(rng.integers(1, 100)) if digits[i] else 0)
+        if not first or not last or not local:
+            local = ascii_word(f.user_name()) or "user"
+        out.append(f"{local}@{domain}")
     return out
+
+
+def _domain(f, rng: np.random.Generator) -> str:
+    """A free e-mail domain or a company domain of the locale, half and half."""
+    return f.free_email_domain() if rng.random() < 0.5 else f.domain_name()
 
 
 def ascii_word(text: str | None) -> str:
@@ -114,3 +165,18 @@ def ascii_word(text: str | None) -> str:
         return ""
     folded = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]", "", folded.lower())
+
+
+def phone_shape(value: str) -> str:
+    """A phone's shape: a leading ``+`` and the digits after it (the country's calling code) kept,
+    every other digit a ``9`` (``+55 (12) 3923-5555`` -> ``+55 (99) 9999-9999``)."""
+    match = re.match(r"^(\+\d+)", value)
+    head = match.group(1) if match else ""
+    return head + re.sub(r"\d", "9", value[len(head) :])
+
+
+def fill_phone(shape: str, rng: np.random.Generator) -> str:
+    match = re.match(r"^(\+\d+)", shape)
+    head = match.group(1) if match else ""
+    digits = iter(rng.integers(0, 10, size=len(shape)))
+    return head + "".join(str(next(digits)) if c == "9" else c for c in shape[len(head) :])

@@ -18,8 +18,9 @@ Tables copied whole by design (dimension tables) are exempt.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from dbtwin.encode.columns import _fill_shape, _json_value, _shape
 from dbtwin.schema.dtypes import to_storage
 from dbtwin.schema.model import Schema, StorageType
 from dbtwin.semantic.detect import PERSONAL, SemanticType, detect_type
-from dbtwin.semantic.fake import DEFAULT_LOCALE, emails, fake_values
+from dbtwin.semantic.fake import DEFAULT_LOCALE, EmailStyle, email_style, emails, fake_values, fill_phone, phone_shape
 from dbtwin.semantic.locales import locale_of
 from dbtwin.semantic.rare import Protection, RareValues, value_key
 from dbtwin.semantic.text_model import TextModel
@@ -75,23 +76,32 @@ class ColumnPlan:
     short: bool = False  # written as short codes (state abbreviations)
     shapes: list[str] = field(default_factory=list)
     shape_weights: list[float] = field(default_factory=list)
-    domains: list[str] = field(default_factory=list)
-    domain_weights: list[float] = field(default_factory=list)
+    email: EmailStyle | None = None
+    #: phones: per value of the table's country column ("" for any), real phones' shapes and counts
+    phone_shapes: dict[str, tuple[list[str], list[float]]] = field(default_factory=dict)
     text: TextModel | None = None
+    #: names: how many words a value has (given names: "George Thomas"), and how often
+    words: dict[str, float] = field(default_factory=dict)
     #: with ``follows``: the share of rows holding a value, per value of the table's country column
     #: (US customers have a state, French ones none), for the rows drawn again
     presence: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k != "text"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("text", "email")}
         out["semantic"] = self.semantic.value
         out["text"] = self.text.to_dict() if self.text else None
+        out["email"] = asdict(self.email) if self.email else None
+        out["phone_shapes"] = {k: [list(a), list(b)] for k, (a, b) in self.phone_shapes.items()}
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnPlan:
         text = TextModel.from_dict(data["text"]) if data.get("text") else None
-        return cls(**{**data, "semantic": SemanticType(data["semantic"]), "text": text})
+        email = EmailStyle(**data["email"]) if data.get("email") else None
+        shapes = {k: (list(a), [float(x) for x in b]) for k, (a, b) in data.get("phone_shapes", {}).items()}
+        return cls(
+            **{**data, "semantic": SemanticType(data["semantic"]), "text": text, "email": email, "phone_shapes": shapes}
+        )
 
 
 @dataclass
@@ -134,6 +144,7 @@ class ValuePlan:
                     continue
                 semantic = types.get(table, {}).get(name, SemanticType.NONE)
                 plans.append(_column_plan(table, name, semantic, series, counts, originals, min_count))
+                _learn_writing(plans[-1], db[table], types.get(table, {}), min_count)
                 plans[-1].follows = (follows or {}).get((table, name))
                 # a determinant's new values stay distinct, so that what depends on it cannot disagree
                 plans[-1].unique |= name in determinants.get(table, set())
@@ -216,11 +227,17 @@ class ValuePlan:
             p = np.asarray(plan.weights, dtype=np.float64)
             return [plan.frequent[i] for i in rng.choice(len(p), size=len(rows), p=p / p.sum())]
         if semantic == SemanticType.CODE:
+            if plan.text is not None and round_ < _ROUNDS // 2:  # spelled like the real codes
+                return plan.text.sample(len(rows), rng, novel=True)
             return self._shaped(plan, len(rows), rng)
         if semantic == SemanticType.FREE_TEXT and plan.text is not None:
             return plan.text.sample(len(rows), rng, novel=round_ >= 3)
-        if semantic == SemanticType.EMAIL:
-            return emails(self._names(plan.table, frame, rows), plan.domains, plan.domain_weights, rng)
+        if semantic in (SemanticType.FIRST_NAME, SemanticType.LAST_NAME) and len(plan.words) > 1:
+            return self._several_names(plan, frame, rows, rng)
+        if semantic == SemanticType.EMAIL and plan.email is not None:
+            return emails(self._names(plan.table, frame, rows), self._locales(plan.table, frame, rows), plan.email, rng)
+        if semantic == SemanticType.PHONE and plan.phone_shapes:
+            return self._phones(plan, frame, rows, rng)
         if semantic == SemanticType.FULL_NAME and round_ == 0:
             names = self._names(plan.table, frame, rows)
             if all(n is not None for n in names):
@@ -228,6 +245,28 @@ class ValuePlan:
         if semantic in PERSONAL:
             return fake_values(semantic, self._locales(plan.table, frame, rows), rng, short=plan.short)
         return self._shaped(plan, len(rows), rng)
+
+    def _several_names(
+        self, plan: ColumnPlan, frame: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator
+    ) -> list[str]:
+        """Names of as many words as the real column's values have (given names and middle names)."""
+        counts = [int(k) for k in plan.words]
+        p = np.array(list(plan.words.values()), dtype=np.float64)
+        picks = np.array(counts)[rng.choice(len(counts), size=len(rows), p=p / p.sum())]
+        locales = self._locales(plan.table, frame, rows)
+        parts = [fake_values(plan.semantic, locales, rng) for _ in range(max(picks))]
+        return [" ".join(parts[j][i] for j in range(k)) for i, k in enumerate(picks)]
+
+    def _phones(self, plan: ColumnPlan, frame: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator) -> list[str]:
+        """Phones in the shapes real phones of each row's country have (any country's where it has none)."""
+        country = self._column_of(plan.table, SemanticType.COUNTRY)
+        keys = [value_key(v) for v in frame[country].to_numpy(dtype=object)[rows]] if country else [""] * len(rows)
+        out = []
+        for key in keys:
+            shapes, weights = plan.phone_shapes.get(key, plan.phone_shapes[""])
+            p = np.asarray(weights, dtype=np.float64)
+            out.append(fill_phone(shapes[int(rng.choice(len(p), p=p / p.sum()))], rng))
+        return out
 
     def _present(
         self, plan: ColumnPlan, frame: pd.DataFrame, present: np.ndarray, again: np.ndarray, rng: np.random.Generator
@@ -377,13 +416,50 @@ def _column_plan(
     plan.shapes, plan.shape_weights = [s for s, _ in shapes], [float(c) for _, c in shapes]
     if semantic == SemanticType.STATE:
         plan.short = sum(1 for v in present if len(v) <= 3 and v.isupper()) >= 0.8 * max(len(present), 1)
-    if semantic == SemanticType.EMAIL:
-        domains = Counter(v.rsplit("@", 1)[-1].lower() for v in present if "@" in v)
-        common = [(d, c) for d, c in domains.most_common(50) if c >= min_count]
-        plan.domains, plan.domain_weights = [d for d, _ in common], [float(c) for _, c in common]
-    if semantic == SemanticType.FREE_TEXT:
+    if semantic in (SemanticType.FREE_TEXT, SemanticType.CODE):
         plan.text = TextModel.fit(present)
+    if semantic in (SemanticType.FIRST_NAME, SemanticType.LAST_NAME):
+        words = Counter(min(len(v.split()), 3) for v in present)
+        plan.words = {str(k): float(c) for k, c in sorted(words.items()) if k}
     return plan
+
+
+def _learn_writing(plan: ColumnPlan, frame: pd.DataFrame, types: dict[str, SemanticType], min_count: int) -> None:
+    """How the real column writes e-mails (styles from the row's own names, domains) or phones (shapes
+    per country)."""
+    values = frame[plan.column]
+    present = values.notna().to_numpy()
+    if plan.semantic == SemanticType.EMAIL:
+        texts = [str(v) for v in values[present]]
+        domains = Counter(v.rsplit("@", 1)[-1].lower() for v in texts if "@" in v)
+        common = [(d, c) for d, c in domains.most_common(50) if c >= min_count]
+        first, last = _column_with(types, SemanticType.FIRST_NAME), _column_with(types, SemanticType.LAST_NAME)
+        styles: Counter = Counter()
+        digits = 0
+        if first and last:
+            for v, a, b in zip(texts, frame[first][present], frame[last][present], strict=True):
+                local = v.split("@", 1)[0]
+                styles[email_style(local, str(a), str(b))] += 1
+                digits += bool(re.search(r"\d$", local))
+        named = {k: float(c) for k, c in styles.items() if k != "other"} or {"first.last": 1.0}
+        plan.email = EmailStyle(
+            styles=named,
+            digits_share=round(digits / max(len(texts), 1), 4),
+            domains=[d for d, _ in common],
+            domain_weights=[float(c) for _, c in common],
+            frequent_share=round(sum(c for _, c in common) / max(len(texts), 1), 4),
+        )
+    if plan.semantic == SemanticType.PHONE:
+        country = _column_with(types, SemanticType.COUNTRY)
+        keys = frame[country].map(value_key, na_action="ignore") if country else pd.Series("", index=frame.index)
+        shapes = pd.DataFrame(
+            {"key": keys[present].fillna(""), "shape": [phone_shape(str(v)) for v in values[present]]}
+        )
+        groups = {"": shapes["shape"].value_counts().head(_MAX_SHAPES)}
+        for key, group in shapes.groupby("key"):
+            if key and len(group) >= min_count:
+                groups[str(key)] = group["shape"].value_counts().head(_MAX_SHAPES)
+        plan.phone_shapes = {k: (list(v.index), [float(c) for c in v]) for k, v in groups.items()}
 
 
 def _column_with(types: dict[str, SemanticType], semantic: SemanticType) -> str | None:

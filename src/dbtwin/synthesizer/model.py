@@ -30,6 +30,10 @@ from dbtwin.graph.sequences import Sequence, add_sequences, find_sequences, orde
 from dbtwin.io.atomic import atomic_directory
 from dbtwin.nn import HeteroDenoiser, TableSpec
 from dbtwin.npz import save_arrays
+from dbtwin.privacy.budget import PrivacyBudget, default_delta, privacy_report
+from dbtwin.privacy.dp_sgd import DPConfig
+from dbtwin.privacy.structure_noise import noised_templates
+from dbtwin.privacy.structure_noise import sensitivity as structure_sensitivity
 from dbtwin.relations import Copy, Rule, apply_rules
 from dbtwin.relations.report import fit_relations, relations_to_dict
 from dbtwin.schema.metadata_json import schema_to_dict
@@ -64,6 +68,9 @@ MODEL_VERSION = 5
 BYTES_PER_SAMPLED_ROW = 8_000
 #: Training steps when neither ``train_steps`` nor ``max_minutes`` is given.
 DEFAULT_TRAIN_STEPS = 2000
+#: DP-SGD steps the privacy budget is planned for when ``train_steps`` is not given (a time budget
+#: that ends training sooner spends less of it).
+DEFAULT_DP_STEPS = 2000
 
 
 class NotFittedError(DbtwinError):
@@ -106,6 +113,10 @@ class Synthesizer:
             parents it has), counted in the whole row graph (see :class:`HeteroDenoiser`).
         block_inputs: with a block structure (``sbm``), group rows by their values as well as their
             links, and give the denoiser each row's block (a synthetic row takes its template's).
+        epsilon: fit with (ε, δ)-differential privacy for each row (:mod:`dbtwin.privacy`, docs/privacy.md):
+            DP-SGD for a denoiser that models each row alone (no hops, degree or block inputs) and
+            noised degree histograms for the ``degree`` structure, one budget for both; None: no DP.
+        delta: δ of the guarantee (default ``min(1e-5, 1 / (10 * rows))``).
         sequences: link each row of a table with a time column to the previous row of its parent
             (:mod:`dbtwin.graph.sequences`), so that values stay smooth in time (hourly weather per
             airport); synthetic times are sorted into the order of the rows.
@@ -134,6 +145,8 @@ class Synthesizer:
         degree_inputs: bool = True,
         block_inputs: bool = True,
         sequences: bool = True,
+        epsilon: float | None = None,
+        delta: float | None = None,
     ) -> None:
         self.metadata = metadata
         self.structure = structure
@@ -152,6 +165,8 @@ class Synthesizer:
         self.degree_inputs = degree_inputs
         self.block_inputs = block_inputs
         self.sequences = sequences
+        self.epsilon = epsilon
+        self.delta = delta
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_every = checkpoint_every
@@ -174,6 +189,8 @@ class Synthesizer:
             "degree_inputs": self.degree_inputs,
             "block_inputs": self.block_inputs,
             "sequences": self.sequences,
+            "epsilon": self.epsilon,
+            "delta": self.delta,
             "random_state": self.random_state,
         }
 
@@ -202,9 +219,12 @@ class Synthesizer:
         self.fixed_features_ = {t: (num[t], cat[t]) for t in self.fixed_tables_}
         self.key_formats_ = key_formats(db)
         self.key_steps_ = key_steps(db)
-        self.structure_ = structure_model(self.structure, fixed_tables=tuple(self.fixed_tables_))
+        private = self.epsilon is not None
+        structure = "degree" if private else self.structure
+        self.structure_ = structure_model(structure, fixed_tables=tuple(self.fixed_tables_))
         features = value_features(num, cat, self.encoders_) if self._groups_by_values(self.structure_) else None
         self.structure_.fit(db, random_state=self.random_state, features=features)
+        budget = self._plan_privacy(db, num) if private else None
         self.row_blocks_ = self._row_blocks()
         self.sequences_: list[Sequence] = self._find_sequences(db)
         graph = add_sequences(RowGraph.from_database(db), self.sequences_, db)
@@ -215,14 +235,16 @@ class Synthesizer:
                 specs,
                 graph.edge_types(),
                 hidden=self.hidden,
-                num_layers=self.num_hops,
-                degree_inputs=self.degree_inputs,
+                num_layers=0 if private else self.num_hops,
+                degree_inputs=self.degree_inputs and not private,
                 block_counts={t: int(b.max()) + 1 for t, b in self.row_blocks_.items()},
             )
         self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
         steps = self.train_steps
         if steps is None and self.max_minutes is None:
             steps = DEFAULT_TRAIN_STEPS
+        if budget is not None:
+            steps = budget.steps
         config = TrainConfig(
             steps=steps,
             batch_size=self.batch_size,
@@ -230,6 +252,7 @@ class Synthesizer:
             fanout=self.fanout,
             max_minutes=self.max_minutes,
             checkpoint_every=self.checkpoint_every,
+            private=DPConfig(budget.sampling_rate, budget.noise_multiplier, budget.clip) if budget else None,
         )
         trainer = Trainer(
             model,
@@ -248,8 +271,28 @@ class Synthesizer:
             Path(checkpoint_dir) if checkpoint_dir else None, self.progress, fingerprint
         )
         self.model_ = trainer.ema
+        self.privacy_ = privacy_report(budget, self.train_state_.step) if budget else None
+        if self.privacy_:
+            log.info("differential privacy: (%.3g, %.2g)-DP spent", self.privacy_["epsilon_spent"], budget.delta)
         self.fit_seconds_ = time.monotonic() - started
         return self
+
+    def _plan_privacy(self, db: Database, num: dict[str, torch.Tensor]) -> PrivacyBudget:
+        """The noise levels of a DP fit, and the structure's histograms noised with them."""
+        if not isinstance(self.epsilon, int | float) or not math.isfinite(self.epsilon) or self.epsilon <= 0:
+            raise OptionError("epsilon", f"must be a finite number above 0, not {self.epsilon!r}")
+        rows = sum(db.num_rows(t) for t in db.schema.table_names if t not in self.fixed_tables_)
+        delta = self.delta if self.delta is not None else default_delta(rows)
+        if not 0 < delta < 1:
+            raise OptionError("delta", f"must lie strictly between 0 and 1, not {delta!r}")
+        steps = self.train_steps or DEFAULT_DP_STEPS
+        rate = min(1.0, self.batch_size / max(rows, 1))
+        budget = PrivacyBudget.plan(float(self.epsilon), delta, steps, rate, structure_sensitivity(db.schema))
+        rng = np.random.default_rng(np.random.SeedSequence(self.random_state).spawn(2)[1])
+        self.structure_.templates_ = noised_templates(
+            self.structure_.templates_, db.schema, budget.structure_sigma, rng
+        )
+        return budget
 
     def _find_sequences(self, db: Database) -> list[Sequence]:
         if not self.sequences:
@@ -262,7 +305,7 @@ class Synthesizer:
 
     def _groups_by_values(self, structure: StructureModel) -> bool:
         """Whether ``structure`` is given the rows' encoded values: a block model, with ``block_inputs``."""
-        return self.block_inputs and structure.takes_features
+        return self.block_inputs and structure.takes_features and self.epsilon is None
 
     def _row_blocks(self) -> dict[str, np.ndarray]:
         """The block of every real row, per table with more than one block, when the denoiser takes them."""
@@ -452,6 +495,7 @@ class Synthesizer:
                 "relations": relations_to_dict(self.discovery_, self.schema_),
                 "sequences": [q.to_dict() for q in self.sequences_],
                 "values": values,
+                "differential_privacy": self.privacy_,
                 "training": {
                     "steps": self.train_state_.step,
                     "seconds": round(self.train_state_.seconds, 2),

@@ -127,6 +127,10 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
         raise InvalidFileError(f"{rare} cannot be read ({_short(exc)})") from None
     with field(f, "values"):
         synth.values_ = ValuePlan.from_dict(_mapping(config, "values"), rare_arrays)
+    with field(f, "differential_privacy"):
+        synth.privacy_ = config["differential_privacy"]
+        if synth.privacy_ is not None and not isinstance(synth.privacy_, dict):
+            raise TypeError("must be a JSON object or null")
     with field(f, "relations"):
         synth.discovery_ = relations_from_dict(_mapping(config, "relations"), synth.schema_)
         synth.rules_ = synth.discovery_.rules

@@ -26,6 +26,7 @@ from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.errors import DbtwinError
 from dbtwin.graph import KHopSampler, RowGraph
 from dbtwin.nn import HeteroDenoiser
+from dbtwin.privacy.dp_sgd import DPConfig, PrivateStep
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -70,6 +71,9 @@ class TrainConfig:
     alone_share: float = 0.0
     #: "khop": disjoint K-hop subgraphs of seed rows; "full": every row of the graph each step
     batches: str = "khop"
+    #: DP-SGD (:mod:`dbtwin.privacy.dp_sgd`): rows sampled alone, per-row clipping and noise, no
+    #: held-out rows and no early stopping
+    private: DPConfig | None = None
 
 
 @dataclass
@@ -131,6 +135,9 @@ class Trainer:
             t for t, s in model.tables.items() if s.has_features and t not in fixed and graph.num_nodes[t]
         ]
         self._split_rows()
+        self.private = (
+            PrivateStep(model, num, cat, self.trainable, gaussian, masked, config.private) if config.private else None
+        )
         self.ema = copy.deepcopy(model).requires_grad_(False)
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
@@ -144,7 +151,8 @@ class Trainer:
         self.train_rows, self.val_rows = {}, {}
         for t in self.trainable:
             perm = self.rng.permutation(self.graph.num_nodes[t])
-            n_val = int(len(perm) * self.config.val_fraction) if len(perm) >= 20 else 0
+            share = 0.0 if self.config.private else self.config.val_fraction
+            n_val = int(len(perm) * share) if len(perm) >= 20 else 0
             self.val_rows[t], self.train_rows[t] = perm[:n_val], perm[n_val:]
         weights = np.array([np.sqrt(len(self.train_rows[t])) for t in self.trainable])
         self.table_share = weights / weights.sum() if len(weights) else weights
@@ -292,18 +300,7 @@ class Trainer:
         log.info("training for %s (early stopping on the held-out loss may end it sooner)", " or ".join(budget))
         while (cfg.steps is None or self.state.step < cfg.steps) and not self.state.stopped:
             self.model.train()
-            if cfg.batches == "full":
-                batch = self._full_batch(self.train_rows, self.generator)
-            else:
-                alone = cfg.alone_share > 0 and self.rng.random() < cfg.alone_share
-                seeds = self._seeds(self.train_rows, cfg.batch_size, self.rng)
-                batch = self._batch(seeds, self.rng, self.generator, alone=alone)
-            loss = self._loss(self.model, batch)
-            self.state.rows += sum(len(target[0]) for target in batch[4].values())
-            self.state.nodes += sum(x.shape[0] for x in batch[0].values())
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            loss = self._private_step() if self.private is not None else self._step()
             self.optimizer.step()
             self._decay_learning_rate()
             with torch.no_grad():
@@ -311,20 +308,22 @@ class Trainer:
                 torch._foreach_lerp_(self.ema_params, self.params, 1 - decay)
             self.state.step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
+            bar.set_postfix(loss=f"{loss:.4f}")
             self.state.seconds = time.monotonic() - start
             if self.state.step % cfg.eval_every == 0 or self.state.step == cfg.steps:
                 val = self._validation_loss()
                 self.state.history.append(
                     {
                         "step": self.state.step,
-                        "loss": loss.item(),
+                        "loss": loss,
                         "val_loss": val,
                         "seconds": round(self.state.seconds, 2),
                     }
                 )
-                log.info("step %d: loss %.4f, held-out loss %.4f", self.state.step, loss.item(), val)
-                if val < self.state.best_val - 1e-4:
+                log.info("step %d: loss %.4f, held-out loss %.4f", self.state.step, loss, val)
+                if self.private is not None:
+                    pass  # no rows are held out under DP: the last weights are kept
+                elif val < self.state.best_val - 1e-4:
                     self.state.best_val, self.state.bad_evals = val, 0
                     self.best_weights = copy.deepcopy(self.ema.state_dict())
                 else:
@@ -352,6 +351,31 @@ class Trainer:
             self.state.stopped,
         )
         return self.state
+
+    def _step(self) -> float:
+        """Gradients of one batch of K-hop subgraphs (or of the full graph), clipped to norm 1."""
+        cfg = self.config
+        if cfg.batches == "full":
+            batch = self._full_batch(self.train_rows, self.generator)
+        else:
+            alone = cfg.alone_share > 0 and self.rng.random() < cfg.alone_share
+            seeds = self._seeds(self.train_rows, cfg.batch_size, self.rng)
+            batch = self._batch(seeds, self.rng, self.generator, alone=alone)
+        loss = self._loss(self.model, batch)
+        self.state.rows += sum(len(target[0]) for target in batch[4].values())
+        self.state.nodes += sum(x.shape[0] for x in batch[0].values())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        return loss.item()
+
+    def _private_step(self) -> float:
+        """Noised gradients of Poisson-sampled rows, each row's clipped (DP-SGD)."""
+        assert self.private is not None
+        loss, rows = self.private(self.rng, self.generator)
+        self.state.rows += rows
+        self.state.nodes += rows
+        return loss
 
     def progress(self) -> float:
         """The share of the budget spent: steps done over ``steps``, or time used over ``max_minutes``,
