@@ -83,11 +83,14 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
 
 
 def is_first_name(value: str) -> bool:
-    return value in name_lists()[0]
+    """A name from the lists, or several (given names: ``George Thomas``)."""
+    first = name_lists()[0]
+    return value in first or all(w in first for w in value.split())
 
 
 def is_last_name(value: str) -> bool:
-    return value in name_lists()[1]
+    last = name_lists()[1]
+    return value in last or all(w in last for w in value.split())
 
 
 def is_full_name(value: str) -> bool:
