@@ -45,10 +45,12 @@ def test_privacy_leaves_tables_copied_whole_apart(chinook):
     frames["customer"]["country"] = "Atlantis"
     twin = Database.from_frames(frames, real.schema)
     result = privacy(split.train, twin, split.holdout, tables=["genre", "customer"])
-    assert result["copied_tables"] == ["genre"]
+    # every table but customer is the training data's own, row for row
+    copied = set(result["copied_tables"])
+    assert "customer" not in copied and {"genre", "track", "invoice", "invoice_line"} <= copied
     assert result["details"]["genre"]["copied_whole"] and not result["details"]["customer"]["copied_whole"]
     assert result["exact_copy_rate_weighted"] == result["details"]["customer"]["exact_copy_rate"] == 0.0
     assert result["over_holdout"] == []
-    # the twin is the training data: its rare cities, names and titles are all shown (genre exempt)
+    # customer is the training data's but for its country: its rare cities are shown (the copied tables exempt)
     shown = result["rare_values_shown_by_column"]
-    assert shown["customer.city"] > 0 and shown["track.name"] > 1_000 and not any(k.startswith("genre.") for k in shown)
+    assert shown["customer.city"] > 0 and not any(k.startswith(("genre.", "track.")) for k in shown)

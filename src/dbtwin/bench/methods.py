@@ -9,6 +9,8 @@ training split, fits, samples one synthetic database at scale 1 and writes it as
 * ``dbtwin-norules``: no exact relations and no time sequences (:mod:`dbtwin.relations`,
   :mod:`dbtwin.graph.sequences`), same budget: what the rules add;
 * ``dbtwin-k0``: K = 0, each table denoised alone (GRDM's "SingleTable" ablation), same step budget;
+* ``dbtwin-dp1``, ``dbtwin-dp3``, ``dbtwin-dp10``: (ε, δ)-differentially private fits at ε = 1, 3 and 10
+  (:mod:`dbtwin.privacy`), :data:`DP_STEPS` DP-SGD steps (what the budget fits), same time budget;
 * ``hma``: SDV's HMASynthesizer on the view of the schema it can take (:mod:`dbtwin.bench.hma`);
 * ``mostlyai``: MOSTLY AI's open-source SDK in its own environment (:mod:`dbtwin.bench.mostly`), the
   same training budget split over its table models, and a wall-clock limit of that budget plus
@@ -28,7 +30,22 @@ from typing import Any
 
 from dbtwin.bench.isolate import peak_rss_mb
 
-METHODS = ("holdout", "dbtwin", "dbtwin-degree", "dbtwin-norules", "dbtwin-real", "dbtwin-k0", "hma", "mostlyai")
+METHODS = (
+    "holdout",
+    "dbtwin",
+    "dbtwin-degree",
+    "dbtwin-norules",
+    "dbtwin-real",
+    "dbtwin-k0",
+    "dbtwin-dp1",
+    "dbtwin-dp3",
+    "dbtwin-dp10",
+    "hma",
+    "mostlyai",
+)
+#: DP-SGD steps of the differentially private methods: the privacy budget is planned for them, and
+#: about this many run in the benchmark's two minutes on one thread (0.1 s a step on Chinook).
+DP_STEPS = 800
 #: The other generators: their failures and timeouts are their results.
 PEERS = ("hma", "mostlyai")
 #: Seconds MOSTLY AI may take beyond the training budget (start-up, foreign-key models, generation).
@@ -99,10 +116,12 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
         synth = base.with_structure(SHARES_MODEL[method], train)
         notes.append(f"denoiser shared with 'dbtwin' ({base.train_state_.step} steps); structure '{synth.structure}'")
     else:
+        epsilon = float(method.removeprefix("dbtwin-dp")) if method.startswith("dbtwin-dp") else None
         synth = Synthesizer(
             structure="degree" if method == "dbtwin-degree" else "sbm",
             num_hops=0 if method == "dbtwin-k0" else 2,
-            train_steps=train_steps,
+            train_steps=DP_STEPS if epsilon else train_steps,
+            epsilon=epsilon,
             max_minutes=max_minutes,
             sample_steps=sample_steps,
             random_state=seed,
@@ -125,6 +144,11 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
             f"trained {state.step} steps ({state.stopped or 'completed'}), "
             f"{state.rows_per_second:,.0f} rows denoised a second on {threads} thread(s)"
         )
+        if synth.privacy_:
+            training["differential_privacy"] = {
+                k: synth.privacy_[k] for k in ("epsilon", "epsilon_spent", "delta", "noise_multiplier", "steps_done")
+            }
+            notes.append(f"({synth.privacy_['epsilon_spent']:.3g}, {synth.privacy_['delta']:.2g})-DP spent")
         if method == "dbtwin":
             synth.save(model_dir, replace=True)
     synth.sample_steps = sample_steps

@@ -1,6 +1,8 @@
 """Numeric feature matrices of table rows, shared by detection, privacy and utility measures:
 continuous columns as numbers (datetimes in days), categoricals as integer codes fitted on the real
-and synthetic values together, missing values as NaN (gradient boosting handles them)."""
+and synthetic values together in sorted order (in order of appearance, every value only one side has
+would sit above all the real ones, and one split would tell a generated city from every real one),
+missing values as NaN (gradient boosting handles them)."""
 
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ def table_features(
             syn_parts.append(numeric_column(b))
         else:
             both = pd.concat([a.astype(object), b.astype(object)], ignore_index=True)
-            codes, _ = pd.factorize(both.where(both.notna(), "<NULL>").astype(str))
+            codes, _ = pd.factorize(both.where(both.notna(), "<NULL>").astype(str), sort=True)
             real_parts.append(codes[: len(a)].astype(np.float64))
             syn_parts.append(codes[len(a) :].astype(np.float64))
     shape = lambda parts, n: np.stack(parts, axis=1) if parts else np.zeros((n, 0))  # noqa: E731

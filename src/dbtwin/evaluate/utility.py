@@ -57,7 +57,7 @@ def _matrix(frames: list[pd.DataFrame], columns: list[str], continuous: set[str]
             parts = [numeric_column(pd.Series(list(f[col])).infer_objects()) for f in frames]
         else:
             both = pd.concat([f[col].astype(object) for f in frames], ignore_index=True)
-            codes, _ = pd.factorize(both.where(both.notna(), "<NULL>").astype(str))
+            codes, _ = pd.factorize(both.where(both.notna(), "<NULL>").astype(str), sort=True)
             bounds = np.cumsum([0] + [len(f) for f in frames])
             parts = [codes[bounds[i] : bounds[i + 1]].astype(np.float64) for i in range(len(frames))]
         out = [np.hstack([o, p[:, None]]) for o, p in zip(out, parts, strict=True)]

@@ -215,7 +215,17 @@ class ValuePlan:
             todo = todo[bad]
             if not len(todo):
                 break
+        for i in todo:  # still forbidden after every round (a one-letter shape): numbered until it is not
+            base, n = str(out[i]), 1
+            while self._forbidden(plan, f"{base}{n}", frequent, kept):
+                n += 1
+            out[i] = f"{base}{n}"
+            kept.add(value_key(out[i]))
         return out
+
+    def _forbidden(self, plan: ColumnPlan, value: str, frequent: set[str], kept: set[str]) -> bool:
+        key = value_key(value)
+        return bool(self.rare.contains(plan.table, plan.column, [value])[0]) or key in frequent or key in kept
 
     def _values(
         self, plan: ColumnPlan, frame: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator, round_: int
