@@ -29,7 +29,7 @@ import pandas as pd
 from dbtwin.database import Database
 from dbtwin.encode.columns import _fill_shape, _json_value, _shape
 from dbtwin.schema.dtypes import to_storage
-from dbtwin.schema.model import Schema, StorageType
+from dbtwin.schema.model import ColumnKind, Schema, StorageType
 from dbtwin.semantic.detect import PERSONAL, SemanticType, detect_type
 from dbtwin.semantic.fake import DEFAULT_LOCALE, EmailStyle, email_style, emails, fake_values, fill_phone, phone_shape
 from dbtwin.semantic.locales import locale_of
@@ -142,7 +142,11 @@ class ValuePlan:
                 originals = {value_key(v): _json_value(v) for v in series.dropna().unique()}
                 if all(c >= min_count for c in counts.values()) or not has_frequent_or_text(series, counts, min_count):
                     continue
-                semantic = types.get(table, {}).get(name, SemanticType.NONE)
+                semantic = _fill_type(
+                    db.schema.table(table).column(name).kind,
+                    types.get(table, {}).get(name, SemanticType.NONE),
+                    any(c >= min_count for c in counts.values()),
+                )
                 plans.append(_column_plan(table, name, semantic, series, counts, originals, min_count))
                 _learn_writing(plans[-1], db[table], types.get(table, {}), min_count)
                 plans[-1].follows = (follows or {}).get((table, name))
@@ -153,7 +157,9 @@ class ValuePlan:
                     plans[-1].presence = _presence(db[table], name, country, min_count)
                 rare.add(table, name, [originals[k] for k, c in counts.items() if c < min_count])
         order = {s: i for i, s in enumerate(FILL_ORDER)}
-        plans.sort(key=lambda p: (p.table, order[p.semantic]))
+        # by what the column holds (a country replaced by a frequent one still goes first: its row's
+        # other values take their locale from it)
+        plans.sort(key=lambda p: (p.table, order[types.get(p.table, {}).get(p.column, p.semantic)]))
         return cls(types, plans, sorted(exempt), rare, _default_locale(db, types), min_count)
 
     # ------------------------------------------------------------------------------------- apply
@@ -470,6 +476,18 @@ def _learn_writing(plan: ColumnPlan, frame: pd.DataFrame, types: dict[str, Seman
             if key and len(group) >= min_count:
                 groups[str(key)] = group["shape"].value_counts().head(_MAX_SHAPES)
         plan.phone_shapes = {k: (list(v.index), [float(c) for c in v]) for k, v in groups.items()}
+
+
+#: Types a categorical column's rare values take from its frequent categories, not from a generator:
+#: its values are a closed list (job titles, countries, codes of a fixed set), one more made up is no
+#: better than a real one shown more often, and it matches nothing the real data holds.
+_CLOSED = frozenset({SemanticType.FREE_TEXT, SemanticType.CODE, SemanticType.COUNTRY, SemanticType.NONE})
+
+
+def _fill_type(kind: ColumnKind, semantic: SemanticType, has_frequent: bool) -> SemanticType:
+    """How a column's rare values are filled in: as its semantic type says, or as a frequent category
+    for a categorical column whose type is closed."""
+    return SemanticType.NONE if kind == ColumnKind.CATEGORICAL and has_frequent and semantic in _CLOSED else semantic
 
 
 def _column_with(types: dict[str, SemanticType], semantic: SemanticType) -> str | None:
