@@ -64,7 +64,7 @@ COVERED = [
     "the structure's degree histograms and NULL-link counts (Gaussian noise); which row has which degree",
 ]
 NOT_COVERED = [
-    "the schema and the number of rows of each table",
+    "the schema, the number of rows of each table and whether a foreign key holds any NULL link",
     "the categories' vocabularies (values seen at least text_min_count times) and the semantic plan's "
     "frequent values, e-mail domains and text models",
     "numeric columns' quantile grids and ranges, datetime resolutions, key formats",

@@ -42,8 +42,10 @@ def noised_templates(
         parent_degree[fk.name] = _draw(counts + rng.normal(0, sigma, counts.shape), len(degrees), rng)
         target = templates.child_target[fk.name]
         table = schema.table(fk.child)
-        if any(not table.column(c).nullable or c in table.primary_key for c in fk.columns):
-            null = np.zeros(len(target), dtype=bool)  # the key may not be NULL: nothing to release
+        if (target >= 0).all() or any(not table.column(c).nullable or c in table.primary_key for c in fk.columns):
+            # the key may not be NULL, or never is: nothing to release (values copied through it may
+            # be declared NOT NULL; whether a key holds any NULL is taken as part of the schema)
+            null = np.zeros(len(target), dtype=bool)
         else:
             nulls = np.array([(target < 0).sum(), (target >= 0).sum()], dtype=np.float64)
             null = _draw(nulls + rng.normal(0, sigma, 2), len(target), rng) == 0

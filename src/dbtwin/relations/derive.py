@@ -5,6 +5,7 @@ reads it (children's columns before a parent's aggregate). A dependency maps eac
 its determinant to the dependent value seen with it in the real data; a determinant value the real
 data did not show (a placeholder for rare text) draws one dependent value, the same for all its rows.
 An order lifts a value that falls below its bound to the bound plus a difference seen in the real data.
+A copy into a NOT NULL column from a parent whose value is NULL takes another row's copied value.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def apply_rules(db: Database, rules: list[Rule], rng: np.random.Generator) -> No
         dtype = db.schema.table(rule.table).column(rule.column).dtype
         if isinstance(rule, Copy):
             values = copy_values(rows, rule)
+            if not db.schema.table(rule.table).column(rule.column).nullable:
+                values = _never_null(pd.Series(values, dtype=object), rng)
         elif isinstance(rule, Dependency):
             values = _dependent(rows, rule, rng)
         elif isinstance(rule, Aggregate):
@@ -58,6 +61,18 @@ def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> pd.Ser
         drawn = rng.choice(len(values), size=len(unseen), p=weights / weights.sum())
         mapping.update({x: values[i] for x, i in zip(unseen, drawn, strict=True)})
     return pd.Series([mapping[x] for x in determinant], dtype=object)
+
+
+def _never_null(values: pd.Series, rng: np.random.Generator) -> pd.Series:
+    """A copy into a NOT NULL column from a parent row whose value is NULL (a structure that matches
+    parents at random, such as ``degree``, can link a child where the real data never does) takes
+    the value of another row's copy instead."""
+    missing = values.isna().to_numpy()
+    present = values[~missing].to_numpy(dtype=object)
+    if missing.any() and len(present):
+        values = values.copy()
+        values[missing] = present[rng.integers(0, len(present), size=int(missing.sum()))]
+    return values
 
 
 def _key(value: Any) -> Any:
