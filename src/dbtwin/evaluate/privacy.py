@@ -159,6 +159,9 @@ def privacy(
     tables; copy rates also weighted by rows) over ``tables`` (by default all; after an entity split,
     pass its split tables)."""
     rng = np.random.default_rng(random_state)
+    copied_tables = [
+        t for t in train.schema.table_names if t in synthetic.tables and _copied_whole(train, synthetic, t)
+    ]
     details = {}
     for table in tables or train.schema.table_names:
         cols = scored_columns(train.schema, table)
@@ -198,7 +201,7 @@ def privacy(
         copies = _copy_rate(train[table][cols], synthetic[table][cols])
         details[table] = {
             "rows": len(synthetic[table]),
-            "copied_whole": bool(copies == 1.0 and _same_rows(train[table][cols], synthetic[table][cols])),
+            "copied_whole": table in copied_tables,
             "dcr_train_median": round(float(np.median(d_train)), 6),
             "dcr_holdout_median": round(float(np.median(d_hold)), 6),
             "share_closer_to_train": round(closer, 6),
@@ -207,9 +210,6 @@ def privacy(
             "membership_inference_auc": round(attack, 6),
         }
     scored = {t: d for t, d in details.items() if not d["copied_whole"]}
-    copied_tables = [
-        t for t in train.schema.table_names if t in synthetic.tables and _copied_whole(train, synthetic, t)
-    ]
     shown = rare_values_shown(train, synthetic, exempt=copied_tables)
     shares = [d["share_closer_to_train"] for d in scored.values()]
     copies = [d["exact_copy_rate"] for d in scored.values()]
