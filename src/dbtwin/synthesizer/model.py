@@ -224,7 +224,7 @@ class Synthesizer:
         self.structure_ = structure_model(structure, fixed_tables=tuple(self.fixed_tables_))
         features = value_features(num, cat, self.encoders_) if self._groups_by_values(self.structure_) else None
         self.structure_.fit(db, random_state=self.random_state, features=features)
-        budget = self._plan_privacy(db, num) if private else None
+        budget = self._plan_privacy(db) if private else None
         self.row_blocks_ = self._row_blocks()
         self.sequences_: list[Sequence] = self._find_sequences(db)
         graph = add_sequences(RowGraph.from_database(db), self.sequences_, db)
@@ -277,7 +277,7 @@ class Synthesizer:
         self.fit_seconds_ = time.monotonic() - started
         return self
 
-    def _plan_privacy(self, db: Database, num: dict[str, torch.Tensor]) -> PrivacyBudget:
+    def _plan_privacy(self, db: Database) -> PrivacyBudget:
         """The noise levels of a DP fit, and the structure's histograms noised with them."""
         if not isinstance(self.epsilon, int | float) or not math.isfinite(self.epsilon) or self.epsilon <= 0:
             raise OptionError("epsilon", f"must be a finite number above 0, not {self.epsilon!r}")
