@@ -20,14 +20,13 @@ from dbtwin.io.atomic import atomic_path
 from dbtwin.io.files import FILE_FORMATS, FileFormat, holds_files, read_directory, write_directory
 from dbtwin.io.locations import check_destination, display
 from dbtwin.io.sql import read_sql, write_sql
+from dbtwin.io.sqlite_file import SQLITE_SUFFIXES, check_sqlite_file, is_sqlite, settle_journal
 from dbtwin.schema.metadata_json import load_schema
 from dbtwin.schema.model import Schema
 from dbtwin.schema.validate import OrphanPolicy, resolve_orphans
 
 log = logging.getLogger(__name__)
 
-SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
-_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def read(
@@ -50,7 +49,7 @@ def read(
     elif path.is_dir():
         db = read_directory(path, schema)
         schema = None
-    elif path.is_file() and _is_sqlite(path):
+    elif path.is_file() and is_sqlite(path):
         db = _read_server(f"sqlite:///{path}", tables, shown=str(path))
     elif path.suffix.lower() in SQLITE_SUFFIXES and not path.exists():
         raise UnsupportedSourceError(f"SQLite file '{path}' does not exist")
@@ -133,7 +132,7 @@ def preflight_destination(
         return
     path = Path(text.removeprefix("sqlite:///")).expanduser()
     if _is_sqlite_destination(text):
-        _check_sqlite_file(path, replace)
+        check_sqlite_file(path, replace)
     elif path.exists() and not path.is_dir():
         raise DestinationNotEmptyError(f"'{path}' exists and is not a directory")
     else:
@@ -170,30 +169,11 @@ def _is_sqlite_destination(text: str) -> bool:
     path = Path(text)
     if text.startswith("sqlite:///"):
         return True
-    return "://" not in text and (path.suffix.lower() in SQLITE_SUFFIXES or (path.is_file() and _is_sqlite(path)))
-
-
-def _check_sqlite_file(path: Path, replace: bool) -> None:
-    """A SQLite file dbtwin may write: not a directory, not an existing file unless ``replace``,
-    and never a file that is not a SQLite database."""
-    if path.exists() and path.stat().st_size > 0 and not replace:
-        raise DestinationNotEmptyError(
-            f"SQLite file '{path}' already exists; pass replace=True (--replace) to overwrite it"
-        )
-    if path.is_dir():
-        raise DestinationNotEmptyError(f"'{path}' is a directory, not a SQLite file")
-    if path.is_file() and path.stat().st_size > 0 and not _is_sqlite(path):
-        raise DestinationNotEmptyError(
-            f"'{path}' exists and is not a SQLite database; dbtwin replaces only SQLite files"
-        )
+    return "://" not in text and (path.suffix.lower() in SQLITE_SUFFIXES or (path.is_file() and is_sqlite(path)))
 
 
 def _write_sqlite_file(db: Database, path: Path, replace: bool) -> None:
-    _check_sqlite_file(path, replace)
+    check_sqlite_file(path, replace)
     with atomic_path(path, replace=True) as tmp:
         write_sql(db, f"sqlite:///{tmp}")
-
-
-def _is_sqlite(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(16) == _SQLITE_HEADER or (path.stat().st_size == 0 and path.suffix.lower() in SQLITE_SUFFIXES)
+        settle_journal(path)  # last, so nothing of the old file's journal outlives the swap
