@@ -97,6 +97,16 @@ def _create_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         _TRANSACTIONAL_SQLITE.add(engine)
+    elif engine.dialect.name in ("mysql", "mariadb"):
+
+        @sa.event.listens_for(engine, "connect")
+        def _keep_zero_keys(dbapi_connection, _record) -> None:
+            # an AUTO_INCREMENT key of 0 would otherwise be stored as the next counter value
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(
+                    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_AUTO_VALUE_ON_ZERO')"
+                )
+
     return engine
 
 
@@ -128,6 +138,7 @@ def _write_tables(
                 _insert_table(conn, meta.tables[_qualified(names[name], db_schema)], db, name, deferred, batch_rows)
             for fk in deferred:
                 _apply_deferred(conn, meta.tables[_qualified(names[fk.child], db_schema)], db, fk, batch_rows)
+            _advance_counters(conn, meta, names, db_schema)
             if clashing and (transactional_ddl or engine.dialect.name == "sqlite"):
                 _swap_in_transaction(conn, names, clashing, db_schema)
         if clashing and not transactional_ddl and engine.dialect.name in ("mysql", "mariadb"):
@@ -138,6 +149,28 @@ def _write_tables(
         raise
     for name in clashing:
         log.info("replaced table '%s'", name)
+
+
+def _advance_counters(conn: Connection, meta: sa.MetaData, names: dict[str, str], db_schema: str | None) -> None:
+    """Set each key counter (PostgreSQL's serial sequences) past the largest key written, so that the
+    next ordinary INSERT that leaves the key to the database gets a fresh one. MariaDB/MySQL move
+    their AUTO_INCREMENT counters past inserted keys themselves; SQLite keys have no counter here."""
+    if conn.dialect.name != "postgresql":
+        return
+    prep = conn.dialect.identifier_preparer
+    for temp in names.values():
+        tobj = meta.tables[_qualified(temp, db_schema)]
+        col = tobj.autoincrement_column
+        if col is None:
+            continue
+        qualified, quoted_col = _quoted(prep, temp, db_schema), prep.quote(col.name)
+        conn.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence(:table, :column), "
+                f"GREATEST(COALESCE((SELECT max({quoted_col}) FROM {qualified}), 0) + 1, 1), false)"
+            ),
+            {"table": qualified, "column": col.name},
+        )
 
 
 def _refuse_outside_references(
