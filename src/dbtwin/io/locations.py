@@ -41,15 +41,54 @@ def local_path(location: str | os.PathLike) -> Path | None:
 
 
 def same_server_database(a: str, b: str) -> bool:
-    """Whether two SQLAlchemy URLs name the same database (driver, password and options aside)."""
+    """Whether two SQLAlchemy URLs name the same database. Decided by the servers' own answers
+    (:func:`server_identity`), so ``127.0.0.1`` and ``localhost``, a socket and a port, or two user
+    names reach the same database alike; by the URLs' host, port and name where a server does not
+    answer."""
     import sqlalchemy as sa
 
     try:
         ua, ub = sa.engine.make_url(a), sa.engine.make_url(b)
     except Exception:
         return a == b
-    key = lambda u: (u.get_backend_name(), (u.host or "localhost").lower(), u.port, u.database)  # noqa: E731
+    family = lambda u: "mysql" if u.get_backend_name() in ("mysql", "mariadb") else u.get_backend_name()  # noqa: E731
+    if family(ua) != family(ub):
+        return False
+    ia, ib = server_identity(a), server_identity(b)
+    if ia is not None and ib is not None:
+        return ia == ib
+    key = lambda u: ((u.host or "localhost").lower(), u.port, u.database)  # noqa: E731
     return key(ua) == key(ub)
+
+
+def server_identity(url: str) -> tuple | None:
+    """What the server says identifies the database ``url`` reaches: PostgreSQL's system identifier
+    (one per cluster) and database name; MariaDB/MySQL's host name, port, data directory and
+    database name. ``None`` when the server cannot be asked."""
+    import sqlalchemy as sa
+
+    queries = {
+        "postgresql": "SELECT CAST(system_identifier AS text), current_database() FROM pg_control_system()",
+        "mysql": "SELECT @@hostname, @@port, @@datadir, DATABASE(), @@lower_case_table_names",
+        "mariadb": "SELECT @@hostname, @@port, @@datadir, DATABASE(), @@lower_case_table_names",
+    }
+    try:
+        engine = sa.create_engine(url)
+    except Exception:
+        return None
+    query = queries.get(engine.dialect.name)
+    try:
+        if query is None:
+            return None
+        with engine.connect() as conn:
+            row = tuple(conn.execute(sa.text(query)).one())
+    except Exception:
+        return None
+    finally:
+        engine.dispose()
+    if engine.dialect.name != "postgresql" and row[-1] not in (0, "0", None):  # names compared without case
+        row = (*row[:3], str(row[3]).lower())
+    return (engine.dialect.name, *row[:4])
 
 
 def check_destination(destination: str | os.PathLike, protect: list[str | os.PathLike]) -> None:
@@ -66,12 +105,20 @@ def check_destination(destination: str | os.PathLike, protect: list[str | os.Pat
         path = local_path(text)
         if path is None:
             continue
-        if dest == path:
+        if dest == path or _same_file(dest, path):
             raise DestinationNotEmptyError(f"the destination '{dest_text}' is '{text}' itself; choose another")
         if path.is_relative_to(dest):
             raise DestinationNotEmptyError(
                 f"the destination '{dest_text}' holds '{text}', which this command reads; choose another"
             )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Two names of one file (a hard link): same device and inode."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def source_files(source: str | os.PathLike) -> list[Path]:
@@ -85,4 +132,4 @@ def source_files(source: str | os.PathLike) -> list[Path]:
     return [path]
 
 
-__all__ = ["check_destination", "display", "local_path", "same_server_database", "source_files"]
+__all__ = ["check_destination", "display", "local_path", "same_server_database", "server_identity", "source_files"]
