@@ -66,7 +66,7 @@ class Database:
             columns = {}
             for col in table.columns:
                 try:
-                    columns[col.name] = to_storage(frame[col.name], col.dtype).reset_index(drop=True)
+                    columns[col.name] = to_storage(frame[col.name], col.dtype, col.scale).reset_index(drop=True)
                 except ConversionError as exc:
                     problems.append(
                         Problem(

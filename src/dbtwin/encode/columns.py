@@ -17,6 +17,7 @@ from __future__ import annotations
 import string
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -46,10 +47,17 @@ class NumericEncoder:
     #: a power of two the values are multiplied by before the quantile transform, so that the
     #: differences it takes cannot overflow (values near 1.8e308)
     scale: float = 1.0
+    #: the column holds NaN as a value apart from NULL
+    nan: bool = False
 
     @classmethod
-    def fit(cls, column: str, values: np.ndarray, integer: bool) -> NumericEncoder:
+    def fit(
+        cls, column: str, values: np.ndarray, integer: bool, nan_values: np.ndarray | None = None
+    ) -> NumericEncoder:
+        """``nan_values`` marks the NaNs of ``values`` that are values, not NULL (a column read from
+        Parquet or PostgreSQL, which keep the two apart)."""
         values = np.asarray(values, dtype=np.float64)
+        nan_values = _nan_mask(values, nan_values)
         present = values[np.isfinite(values)]
         largest = float(np.abs(present).max()) if len(present) else 0.0
         scale = 2.0 ** -max(0, int(np.ceil(np.log2(largest / 1e300)))) if largest > 1e300 else 1.0
@@ -60,31 +68,49 @@ class NumericEncoder:
             decimals=None if integer else _decimals(present),
             lower=float(present.min()) if len(present) else 0.0,
             upper=float(present.max()) if len(present) else 0.0,
-            has_missing=bool(np.isnan(values).any()),
+            has_missing=bool((np.isnan(values) & ~nan_values).any()),
             infinities=[v for v in (np.inf, -np.inf) if (values == v).any()],
             scale=scale,
+            nan=bool(nan_values.any()),
         )
 
     @property
     def flag_values(self) -> list[float]:
-        """What each flag code above 0 stands for (NaN for NULL)."""
-        return ([np.nan] if self.has_missing else []) + list(self.infinities)
+        """What each flag code above 0 stands for (NaN for NULL, then NaN for the value NaN)."""
+        return ([np.nan] if self.has_missing else []) + ([np.nan] if self.nan else []) + list(self.infinities)
 
     @property
     def has_flag(self) -> bool:
         return bool(self.flag_values)
 
-    def transform(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def transform(
+        self, values: np.ndarray, nan_values: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         values = np.asarray(values, dtype=np.float64)
         special = ~np.isfinite(values)
         scores = self.quantile.transform(np.where(special, self.lower, values) * self.scale)
         scores[special] = 0.0
         if not self.has_flag:
             return scores, None
+        nan_values = _nan_mask(values, nan_values)
         flag = np.zeros(len(values), dtype=np.int64)
-        for code, value in enumerate(self.flag_values, start=1):
-            flag[np.isnan(values) if np.isnan(value) else values == value] = code
+        code = 1
+        if self.has_missing:
+            flag[np.isnan(values) & ~nan_values] = code
+            code += 1
+        if self.nan:
+            flag[nan_values] = code
+            code += 1
+        for value in self.infinities:
+            flag[values == value] = code
+            code += 1
         return scores, flag
+
+    def null_rows(self, flag: np.ndarray | None) -> np.ndarray | None:
+        """Rows whose flag says NULL (as opposed to the value NaN), for a column that holds both."""
+        if flag is None or not self.nan:
+            return None
+        return np.asarray(flag) == 1 if self.has_missing else np.zeros(len(flag), dtype=bool)
 
     def inverse(self, scores: np.ndarray, flag: np.ndarray | None) -> np.ndarray:
         values = np.clip(self.quantile.inverse(scores) / self.scale, self.lower, self.upper)
@@ -203,6 +229,12 @@ def _decimals(values: np.ndarray) -> int | None:
     return None
 
 
+def _nan_mask(values: np.ndarray, nan_values: np.ndarray | None) -> np.ndarray:
+    if nan_values is None:
+        return np.zeros(len(values), dtype=bool)
+    return np.asarray(nan_values, dtype=bool) & np.isnan(values)
+
+
 def _json_value(value: Any) -> Any:
     """A value JSON can hold exactly (numpy scalars to Python, NaN/NA to None)."""
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
@@ -211,6 +243,8 @@ def _json_value(value: Any) -> Any:
         return value.item()
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
+    if isinstance(value, Decimal):  # exact, as text (a decimal column's values compare as decimals)
+        return format(value, "f")
     return value
 
 

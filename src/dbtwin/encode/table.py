@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dbtwin.encode.columns import CategoricalEncoder, ConstantEncoder, NumericEncoder, _json_value
+from dbtwin.schema.dtypes import nan_values
 from dbtwin.schema.model import ColumnKind, StorageType, Table
 from dbtwin.semantic.rare import is_protected
 
@@ -75,8 +76,12 @@ class TableEncoder:
                 col.kind == ColumnKind.ID and col.dtype == StorageType.INT64
             ):
                 values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-                integer = col.dtype == StorageType.INT64 or col.kind == ColumnKind.INTEGER
-                enc._add_numeric(NumericEncoder.fit(col.name, values, integer=integer))
+                integer = (
+                    col.dtype == StorageType.INT64
+                    or col.kind == ColumnKind.INTEGER
+                    or (col.dtype == StorageType.DECIMAL and col.scale == 0)
+                )
+                enc._add_numeric(NumericEncoder.fit(col.name, values, integer=integer, nan_values=nan_values(series)))
             elif is_protected(col.kind, col.dtype, rare_categories):
                 enc.categorical.append(CategoricalEncoder.fit(col.name, series, min_count=text_min_count))
             else:
@@ -136,10 +141,11 @@ class TableEncoder:
         codes = np.zeros((n, len(self.categorical)), dtype=np.int64)
         offsets = self._datetime_offsets(frame)
         for j, enc in enumerate(self.numeric):
-            raw = offsets.get(enc.column)
+            raw, nan = offsets.get(enc.column), None
             if raw is None:
                 raw = frame[enc.column].to_numpy(dtype=np.float64, na_value=np.nan)
-            values, missing = enc.transform(raw)
+                nan = nan_values(frame[enc.column])
+            values, missing = enc.transform(raw, nan)
             scores[:, j] = values
             if missing is not None:
                 codes[:, self.missing_flag[enc.column]] = missing
@@ -156,6 +162,9 @@ class TableEncoder:
         for j, enc in enumerate(self.numeric):
             flag = codes[:, self.missing_flag[enc.column]] if enc.column in self.missing_flag else None
             columns[enc.column] = enc.inverse(scores[:, j].astype(np.float64), flag)
+            null = enc.null_rows(flag)
+            if null is not None:  # NaN values and NULLs kept apart
+                columns[enc.column] = pd.arrays.FloatingArray(columns[enc.column], null)
         flags = set(self.missing_flag.values())
         for j, enc in enumerate(self.categorical):
             if j not in flags:

@@ -27,10 +27,12 @@ from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, SchemaError, UnsupportedSourceError
 from dbtwin.io.atomic import atomic_directory
 from dbtwin.io.filenames import check_file_name, table_file_stems
+from dbtwin.io.parquet import read_parquet_file, write_parquet_file
 from dbtwin.io.storable import check_storable
 from dbtwin.jsonfile import read_json
 from dbtwin.schema.detect import detect_schema
 from dbtwin.schema.metadata_json import FORMAT_NAME, schema_from_dict, schema_to_dict
+from dbtwin.schema.dtypes import decimal_text, has_nan_values, nan_values
 from dbtwin.schema.model import Schema, StorageType
 from dbtwin.schema.sdv import is_sdv_metadata, schema_from_sdv
 
@@ -137,7 +139,7 @@ def _write_files(db: Database, directory: Path, file_format: str, names: dict[st
     for table, frame in db.tables.items():
         file = directory / names[table]
         if file_format == "parquet":
-            frame.to_parquet(file, index=False, compression="zstd")
+            write_parquet_file(frame, db.schema.table(table), file)
         else:
             _to_csv(frame, db.schema, table, file)
     document = schema_to_dict(db.schema) | {FILES_KEY: names}
@@ -231,7 +233,7 @@ def _declared_columns(document: Any, metadata: str | Path | Schema | None) -> di
 def _read_file(file: Path, table: str, columns: list[str] | None) -> pd.DataFrame:
     try:
         if _SUFFIXES.get(file.suffix.lower(), "parquet") == "parquet":
-            return pd.read_parquet(file)
+            return read_parquet_file(file, table)
         # blank lines are rows: a one-column table writes a NULL or a space as one
         frame = pd.read_csv(
             file, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8", skip_blank_lines=False
@@ -259,5 +261,10 @@ def _to_csv(frame: pd.DataFrame, schema: Schema, name: str, file: Path) -> None:
     for col in schema.table(name).columns:
         if col.dtype == StorageType.DATETIME:
             out[col.name] = out[col.name].dt.strftime("%Y-%m-%d %H:%M:%S.%f").str.removesuffix(".000000")
+        elif col.dtype == StorageType.DECIMAL:  # every digit, no exponent
+            out[col.name] = out[col.name].map(decimal_text, na_action="ignore")
+        elif col.dtype == StorageType.FLOAT64 and has_nan_values(out[col.name]):  # NaN as text, NULL as empty
+            nan = nan_values(out[col.name])
+            out[col.name] = out[col.name].astype(object).where(~nan, "NaN")
     # RFC 4180 line ends: a field holding a lone "\r" is quoted too (with "\n" ends it would split the row)
     out.to_csv(file, index=False, encoding="utf-8", lineterminator="\r\n")

@@ -28,7 +28,6 @@ from dbtwin.schema.validate import OrphanPolicy, resolve_orphans
 log = logging.getLogger(__name__)
 
 
-
 def read(
     source: str | os.PathLike,
     metadata: str | os.PathLike | Schema | None = None,

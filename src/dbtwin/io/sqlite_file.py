@@ -43,7 +43,9 @@ def check_sqlite_file(path: Path, replace: bool) -> None:
             f"SQLite file '{path}' already exists; pass --replace (replace=True) to overwrite it"
         )
     if path.is_file() and path.stat().st_size > 0 and not is_sqlite(path):
-        raise DestinationNotEmptyError(f"'{path}' exists and is not a SQLite database; dbtwin replaces only SQLite files")
+        raise DestinationNotEmptyError(
+            f"'{path}' exists and is not a SQLite database; dbtwin replaces only SQLite files"
+        )
     stale = sidecars(path)
     if stale and not path.exists() and not replace:
         raise DestinationNotEmptyError(

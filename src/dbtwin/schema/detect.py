@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from dbtwin.schema.dtypes import INT64_MAX, INT64_MIN
+from dbtwin.schema.dtypes import INT64_MAX, INT64_MIN, decimal_shape
 from dbtwin.schema.model import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def infer_storage(series: pd.Series, table: str | None = None) -> StorageType:
     if not all(isinstance(v, str) for v in values):
         if all(isinstance(v, bool | np.bool_) for v in values):
             return StorageType.BOOL
+        if all(isinstance(v, Decimal) for v in values):  # exact decimals (Parquet decimal128, NUMERIC)
+            return StorageType.DECIMAL
         numbers = [
             v for v in values if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
         ]
@@ -95,6 +98,8 @@ def infer_kind(series: pd.Series, storage: StorageType, name: str) -> ColumnKind
         return ColumnKind.BOOLEAN
     if storage == StorageType.FLOAT64:
         return ColumnKind.FLOAT
+    if storage == StorageType.DECIMAL:
+        return ColumnKind.INTEGER if decimal_shape(series)[1] == 0 else ColumnKind.FLOAT
     values = series.dropna()
     unique_ratio = values.nunique() / max(len(values), 1)
     if storage == StorageType.INT64:
@@ -118,7 +123,10 @@ def detect_schema(frames: dict[str, pd.DataFrame]) -> Detection:
         for cname in frame.columns:
             storage = infer_storage(frame[cname], tname)
             kind = infer_kind(frame[cname], storage, str(cname))
-            columns.append(Column(str(cname), storage, kind, nullable=bool(frame[cname].isna().any())))
+            column = Column(str(cname), storage, kind, nullable=bool(frame[cname].isna().any()))
+            if storage == StorageType.DECIMAL:
+                column.precision, column.scale = decimal_shape(frame[cname])
+            columns.append(column)
         pk = _detect_primary_key(tname, frame, columns)
         if pk:
             notes.append(f"table '{tname}': primary key detected as '{pk}' (unique, no NULLs)")

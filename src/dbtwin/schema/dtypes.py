@@ -1,11 +1,16 @@
 """Storage types <-> pandas: one canonical pandas dtype per storage type, and conversion to it.
 
-Canonical forms: ``int64`` -> ``Int64`` (nullable), ``float64`` -> ``float64``, ``string`` -> ``object``
-holding ``str`` or ``None``, ``bool`` -> ``boolean``, ``datetime`` -> naive ``datetime64[ns]``
-(time-zone-aware values are converted to UTC first).
+Canonical forms: ``int64`` -> ``Int64`` (nullable), ``float64`` -> ``float64`` (or the nullable
+``Float64`` where the column holds NaN as a value apart from NULL, as Parquet and PostgreSQL can),
+``string`` -> ``object`` holding ``str`` or ``None``, ``bool`` -> ``boolean``, ``datetime`` -> naive
+``datetime64[ns]`` (time-zone-aware values are converted to UTC first), ``decimal`` -> ``object``
+holding ``decimal.Decimal`` or ``None``.
 """
 
 from __future__ import annotations
+
+import decimal
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -18,7 +23,10 @@ PANDAS_DTYPE: dict[StorageType, str] = {
     StorageType.STRING: "object",
     StorageType.BOOL: "boolean",
     StorageType.DATETIME: "datetime64[ns]",
+    StorageType.DECIMAL: "object",
 }
+#: Arithmetic on decimals of any declared size (the default context keeps 28 digits).
+_EXACT = decimal.Context(prec=2000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
 
 
 class ConversionError(ValueError):
@@ -31,10 +39,16 @@ class ConversionError(ValueError):
         self.reason = reason
 
 
-def to_storage(series: pd.Series, dtype: StorageType) -> pd.Series:
+def to_storage(series: pd.Series, dtype: StorageType, scale: int | None = None) -> pd.Series:
     """Convert ``series`` to the canonical pandas form of ``dtype``; raise :class:`ConversionError`
-    listing offending values when some cannot be converted without loss."""
+    listing offending values when some cannot be converted without loss. ``scale`` is a decimal
+    column's number of digits after the point: floats (generated values) are rounded to it, exact
+    values that have more digits are refused."""
     dtype = StorageType(dtype)
+    if dtype == StorageType.DECIMAL:
+        return _to_decimal_series(series, scale)
+    if dtype == StorageType.FLOAT64 and has_nan_values(series):
+        return series.astype("Float64")
     present = series.notna()
     if dtype == StorageType.STRING:
         out = series.astype(object).where(present, None)
@@ -62,7 +76,17 @@ def to_storage(series: pd.Series, dtype: StorageType) -> pd.Series:
         numeric = series
     else:
         numeric = pd.to_numeric(series.astype(object).where(present, None), errors="coerce")
-        _raise_on_loss(series, numeric.notna(), present)
+        nan_text = _nan_text(series)
+        _raise_on_loss(series, numeric.notna() | nan_text, present)
+        if dtype == StorageType.FLOAT64:
+            _refuse_inexact_decimals(series, numeric)
+            if nan_text.any():  # text 'NaN' (CSV) is a value, an empty field is NULL
+                return pd.Series(
+                    pd.arrays.FloatingArray(
+                        numeric.to_numpy(np.float64, na_value=np.nan), (~nan_text & numeric.isna()).to_numpy()
+                    ),
+                    index=series.index,
+                )
     if dtype == StorageType.FLOAT64:
         return numeric.astype("float64")
     values = numeric.astype("float64") if not pd.api.types.is_integer_dtype(numeric.dtype) else numeric
@@ -76,6 +100,99 @@ def to_storage(series: pd.Series, dtype: StorageType) -> pd.Series:
         if beyond.any():
             raise ConversionError(int(beyond.sum()), series[beyond].head(3).tolist(), "are beyond the int64 range")
     return values.astype("Int64")
+
+
+def has_nan_values(series: pd.Series) -> bool:
+    """Whether ``series`` is a nullable float array that holds NaN as a value (not as NULL)."""
+    if not isinstance(series.dtype, pd.Float64Dtype | pd.Float32Dtype):
+        return False
+    return bool(np.isnan(series.to_numpy(dtype=np.float64, na_value=0.0)).any())
+
+
+def nan_values(series: pd.Series) -> np.ndarray:
+    """Boolean mask of the NaN values that are not NULL (all False outside nullable float arrays)."""
+    if not isinstance(series.dtype, pd.Float64Dtype | pd.Float32Dtype):
+        return np.zeros(len(series), dtype=bool)
+    return np.isnan(series.to_numpy(dtype=np.float64, na_value=0.0))
+
+
+def _nan_text(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: isinstance(v, str) and v.strip().lower() == "nan").astype(bool)
+
+
+def _refuse_inexact_decimals(series: pd.Series, numeric: pd.Series) -> None:
+    """Decimals declared float64 are kept only where a float64 holds them exactly."""
+    values = series.tolist()
+    lost = [
+        v
+        for v, f in zip(values, numeric.tolist(), strict=True)
+        if isinstance(v, Decimal) and v.is_finite() and Decimal(repr(f)) != v
+    ]
+    if lost:
+        raise ConversionError(
+            len(lost), lost[:3], "are decimals a float64 does not hold exactly (declare the column decimal)"
+        )
+
+
+def _to_decimal_series(series: pd.Series, scale: int | None) -> pd.Series:
+    out: list[Decimal | None] = []
+    bad: list[object] = []
+    reason = "are not finite decimal numbers"
+    for value in series.tolist():
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            out.append(None)
+            continue
+        number = to_decimal(value)
+        if number is not None and scale is not None:
+            exact = not isinstance(value, float | np.floating)
+            rounded = number.quantize(Decimal(1).scaleb(-scale), context=_EXACT)
+            if exact and rounded != number:
+                number, reason = None, f"have more than {scale} digit(s) after the point"
+            else:
+                number = rounded
+        if number is None:
+            bad.append(value)
+        out.append(number)
+    if bad:
+        raise ConversionError(len(bad), bad[:3], reason)
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+def to_decimal(value: object) -> Decimal | None:
+    """``value`` as an exact, finite decimal (a float by its shortest repr), or None if it is none."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | np.integer):
+        number = Decimal(int(value))
+    elif isinstance(value, float | np.floating):
+        number = Decimal(repr(float(value))) if np.isfinite(value) else None
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except decimal.InvalidOperation:
+            number = None
+    else:
+        number = None
+    return number if number is not None and number.is_finite() else None
+
+
+def decimal_shape(series: pd.Series) -> tuple[int, int]:
+    """(precision, scale) that hold every decimal of ``series``: digits in all, digits after the point."""
+    scale = whole = 0
+    for value in series.tolist():
+        if isinstance(value, Decimal) and value.is_finite():
+            _, digits, exponent = value.as_tuple()
+            places = max(-int(exponent), 0)
+            scale = max(scale, places)
+            whole = max(whole, len(digits) + int(exponent) if len(digits) + int(exponent) > 0 else 0)
+    return max(whole + scale, 1), scale
+
+
+def decimal_text(value: Decimal) -> str:
+    """A decimal in plain notation, every digit kept (``0E-10`` as ``0.0000000000``)."""
+    return format(value, "f")
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

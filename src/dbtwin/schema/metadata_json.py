@@ -76,6 +76,8 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
                         kind=cdata["kind"],
                         nullable=bool(cdata.get("nullable", True)),
                         semantic=_semantic(cdata.get("semantic")),
+                        precision=_digits(cdata.get("precision"), "precision"),
+                        scale=_digits(cdata.get("scale"), "scale"),
                     )
                 )
             except (KeyError, ValueError, TypeError) as exc:
@@ -125,7 +127,16 @@ def _column_dict(col: Column) -> dict[str, Any]:
     out: dict[str, Any] = {"dtype": col.dtype.value, "kind": col.kind.value, "nullable": col.nullable}
     if col.semantic is not None:
         out["semantic"] = col.semantic
+    for name in ("precision", "scale"):
+        if getattr(col, name) is not None:
+            out[name] = getattr(col, name)
     return out
+
+
+def _digits(value: Any, name: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000):
+        raise TypeError(f'"{name}" is a number of digits from 0 to 1000')
+    return value
 
 
 def _semantic(value: Any) -> str | None:

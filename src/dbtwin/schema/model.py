@@ -37,6 +37,8 @@ class StorageType(StrEnum):
     STRING = "string"
     BOOL = "bool"
     DATETIME = "datetime"
+    #: exact decimal numbers (SQL NUMERIC/DECIMAL, Parquet decimal128/256), held as ``decimal.Decimal``
+    DECIMAL = "decimal"
 
 
 #: Kinds each storage type may carry. An ``id`` may be stored as integer or string.
@@ -46,6 +48,7 @@ ALLOWED_KINDS: dict[StorageType, frozenset[ColumnKind]] = {
     StorageType.STRING: frozenset({ColumnKind.CATEGORICAL, ColumnKind.TEXT, ColumnKind.ID}),
     StorageType.BOOL: frozenset({ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL}),
     StorageType.DATETIME: frozenset({ColumnKind.DATETIME}),
+    StorageType.DECIMAL: frozenset({ColumnKind.FLOAT, ColumnKind.INTEGER, ColumnKind.CATEGORICAL}),
 }
 
 
@@ -60,6 +63,10 @@ class Column:
     #: what a string column holds (:class:`dbtwin.semantic.detect.SemanticType`: ``"email"``,
     #: ``"city"``, ``"free_text"``, ``"none"``...); None: detected from the name and values when fitting
     semantic: str | None = None
+    #: digits in all and after the point of a ``decimal`` column, as its source declares them (None:
+    #: not declared; the values decide)
+    precision: int | None = None
+    scale: int | None = None
 
     def __post_init__(self) -> None:
         self.dtype = StorageType(self.dtype)

@@ -1,0 +1,113 @@
+"""Parquet files, read and written type by type so that no value changes on the way.
+
+pandas' own reader would turn NaN and NULL of a float column into one missing value, unsigned
+integers above int64 into an internal error, and dates outside 1677-2262 into a bare "out of bounds"
+message. Here each column is checked against what dbtwin models before it is converted: exact
+decimals stay decimals, NaN stays apart from NULL, and anything else is refused with the table and
+column named.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dbtwin.errors import SchemaError
+from dbtwin.schema.dtypes import INT64_MAX, decimal_shape
+from dbtwin.schema.model import StorageType, Table
+
+log = logging.getLogger(__name__)
+
+#: The range of pandas' datetime64[ns], in which dbtwin holds times.
+_FIRST, _LAST = pd.Timestamp.min, pd.Timestamp.max
+
+
+def read_parquet_file(file: Path, table: str) -> pd.DataFrame:
+    """Every column of a Parquet file as pandas, each checked to be one dbtwin holds exactly."""
+    data = pq.read_table(file)
+    columns: dict[str, pd.Series] = {}
+    for i, field in enumerate(data.schema):
+        columns[field.name] = _column(data.column(i), field, table)
+    return pd.DataFrame(columns, index=pd.RangeIndex(data.num_rows))
+
+
+def _column(values: pa.ChunkedArray, field: pa.Field, table: str) -> pd.Series:
+    kind, where = field.type, f"column '{table}.{field.name}'"
+    if pa.types.is_dictionary(kind):
+        values, kind = values.cast(kind.value_type), kind.value_type
+    if pa.types.is_unsigned_integer(kind) and kind.bit_width == 64:
+        largest = pc.max(values).as_py()
+        if largest is not None and largest > INT64_MAX:
+            raise SchemaError(
+                f"{where} holds unsigned integers beyond the int64 range (up to {largest}), which dbtwin does "
+                "not model; store them as decimal or text",
+                table,
+                field.name,
+            )
+        values = values.cast(pa.int64())
+    if pa.types.is_floating(kind):
+        has_nan = bool(pc.any(pc.is_nan(values)).as_py() or False)
+        array = values.to_pandas(types_mapper={kind: pd.Float64Dtype()}.get if has_nan else None)
+        return pd.Series(array, name=field.name).reset_index(drop=True)
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return _times(values, kind, where, table, field.name)
+    if not _supported(kind):
+        raise SchemaError(
+            f"{where} has Parquet type {kind}, which dbtwin does not model (numbers, decimals, text, booleans "
+            "and date/times are); leave the column out of the file",
+            table,
+            field.name,
+        )
+    return pd.Series(values.to_pandas(), name=field.name).reset_index(drop=True)
+
+
+def _supported(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def _times(values: pa.ChunkedArray, kind: pa.DataType, where: str, table: str, column: str) -> pd.Series:
+    stamps = values.cast(pa.timestamp("us", tz=getattr(kind, "tz", None))) if pa.types.is_date(kind) else values
+    low, high = pc.min(stamps).as_py(), pc.max(stamps).as_py()
+    for bound in (low, high):
+        if bound is not None and not _FIRST <= pd.Timestamp(bound) <= _LAST:
+            raise SchemaError(
+                f"{where} holds the time {bound}, outside the range dbtwin holds times in "
+                f"({_FIRST.year}-09-21 to {_LAST.year}-04-11); store it as text",
+                table,
+                column,
+            )
+    if getattr(kind, "tz", None):
+        log.warning("%s holds times with the time zone %s: they are kept as UTC times without a zone", where, kind.tz)
+    return pd.Series(stamps.to_pandas(), name=column).reset_index(drop=True)
+
+
+def write_parquet_file(frame: pd.DataFrame, table: Table, file: Path) -> None:
+    """One table as a Parquet file; decimal columns as decimal128/256 of their precision and scale,
+    nullable floats with their NaN values apart from NULL."""
+    data = pa.Table.from_pandas(frame, preserve_index=False)
+    for col in table.columns:
+        if col.dtype != StorageType.DECIMAL:
+            continue
+        precision, scale = decimal_shape(frame[col.name])
+        precision = max(precision, col.precision or 0, scale if col.scale is None else col.scale + 1)
+        scale = scale if col.scale is None else col.scale
+        kind = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(min(precision, 76), scale)
+        i = data.schema.get_field_index(col.name)
+        data = data.set_column(i, pa.field(col.name, kind), pa.array(frame[col.name].tolist(), type=kind))
+    pq.write_table(data, file, compression="zstd")
+
+
+__all__ = ["read_parquet_file", "write_parquet_file"]
