@@ -2,7 +2,8 @@
 
 Names come from the whole Unicode range plus SQL keywords, quotes, path characters and long names;
 schemas have self-references, composite and nullable keys, cycles through nullable keys; columns
-hold every storage type with NULLs, extremes, infinities, NaN and empty strings. Every database drawn
+hold every storage type with NULLs, extremes, infinities, NaN beside NULL, decimals at full precision
+(up to 38 digits, scales 0 to 12) and empty strings. Every database drawn
 is valid for dbtwin (unique primary keys, foreign keys that resolve), so what a reader or writer does
 with it is the behaviour under test.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -96,12 +98,21 @@ class Plan:
     key: list[tuple[str, StorageType]]  # primary-key columns (empty: no primary key)
 
 
-def _values(draw, dtype: StorageType, n: int, nullable: bool) -> list:
+def decimals(precision: int, scale: int) -> st.SearchStrategy[Decimal]:
+    """Decimals of at most ``precision`` digits, ``scale`` of them after the point, extremes included."""
+    largest = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
+    exact = st.decimals(min_value=-largest, max_value=largest, places=scale, allow_nan=False, allow_infinity=False)
+    return st.one_of(st.sampled_from([largest, -largest, Decimal(0).scaleb(-scale)]), exact)
+
+
+def _values(draw, dtype: StorageType, n: int, nullable: bool, scale: tuple[int, int] = (38, 10)) -> list:
     null = st.none() if nullable else st.nothing()
     if dtype == StorageType.INT64:
         element = st.one_of(st.sampled_from(INT64_EXTREMES), st.integers(-1000, 1000), null)
-    elif dtype == StorageType.FLOAT64:
-        element = st.one_of(st.sampled_from(FLOAT_SPECIALS), st.floats(allow_nan=nullable), null)
+    elif dtype == StorageType.DECIMAL:
+        element = st.one_of(decimals(*scale), null)
+    elif dtype == StorageType.FLOAT64:  # NaN is a value, apart from NULL (None)
+        element = st.one_of(st.sampled_from(FLOAT_SPECIALS), st.floats(allow_nan=True), null)
     elif dtype == StorageType.BOOL:
         element = st.one_of(st.booleans(), null)
     elif dtype == StorageType.DATETIME:
@@ -128,7 +139,12 @@ def _frame_column(dtype: StorageType, values: list) -> pd.Series:
     if dtype == StorageType.INT64:
         return pd.Series(pd.array(values, dtype="Int64"))
     if dtype == StorageType.FLOAT64:
-        return pd.Series([np.nan if v is None else v for v in values], dtype="float64")
+        numbers = np.array([np.nan if v is None else v for v in values], dtype="float64")
+        if any(v is not None and np.isnan(v) for v in values):  # NaN values beside NULLs: kept apart
+            return pd.Series(pd.arrays.FloatingArray(numbers, np.array([v is None for v in values])))
+        return pd.Series(numbers, dtype="float64")
+    if dtype == StorageType.DECIMAL:
+        return pd.Series(values, dtype=object)
     if dtype == StorageType.BOOL:
         return pd.Series(pd.array(values, dtype="boolean"))
     if dtype == StorageType.DATETIME:
@@ -142,6 +158,7 @@ _KIND = {
     StorageType.BOOL: ColumnKind.BOOLEAN,
     StorageType.DATETIME: ColumnKind.DATETIME,
     StorageType.STRING: ColumnKind.CATEGORICAL,
+    StorageType.DECIMAL: ColumnKind.FLOAT,
 }
 storage_types = st.sampled_from(list(StorageType))
 
@@ -193,8 +210,14 @@ def databases(draw, max_tables: int = 3, max_rows: int = 8, names: st.SearchStra
             fks.append(ForeignKey(t, tuple(c for c, _ in fk_cols), parent, tuple(c for c, _ in plans[parent].key)))
         for c, d in plan.columns:
             nullable = draw(st.booleans())
-            data[c] = _frame_column(d, _values(draw, d, n, nullable))
-            columns.append(Column(c, d, _KIND[d], nullable))
+            size = (draw(st.integers(1, 38)), 0) if d == StorageType.DECIMAL else (38, 10)
+            if d == StorageType.DECIMAL:
+                size = (size[0], draw(st.integers(0, min(size[0], 12))))
+            data[c] = _frame_column(d, _values(draw, d, n, nullable, size))
+            column = Column(c, d, _KIND[d], nullable)
+            if d == StorageType.DECIMAL:
+                column.precision, column.scale = size
+            columns.append(column)
         frames[t] = data
         tables[t] = Table(t, columns, tuple(c for c, _ in plan.key))
     schema = Schema(tables, fks)

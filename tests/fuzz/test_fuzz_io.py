@@ -99,3 +99,23 @@ def test_postgres_round_trip(workdir, postgres_url, db):
     back = round_trip(db, postgres_url, work)
     if back is not None:
         assert_same_database(db, back)
+
+
+def _empty_mariadb(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
+        for (name,) in conn.execute(sa.text("SHOW TABLES")).fetchall():
+            conn.execute(sa.text(f"DROP TABLE `{name.replace('`', '``')}`"))
+    engine.dispose()
+
+
+@pytest.mark.servers
+@settings(max_examples=examples(40))
+@given(db=databases(names=server_names))
+def test_mariadb_round_trip(workdir, mariadb_url, db):
+    work = _fresh(workdir)
+    _empty_mariadb(mariadb_url)
+    back = round_trip(db, mariadb_url, work)
+    if back is not None:
+        assert_same_database(db, back)

@@ -36,12 +36,12 @@ def test_directory_is_not_overwritten_unless_asked(company, chinook, tmp_path):
 
 
 def test_failed_write_leaves_nothing(company, tmp_path, monkeypatch):
-    import pandas as pd
+    import pyarrow.parquet as pq
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", boom)
+    monkeypatch.setattr(pq, "write_table", boom)
     with pytest.raises(OSError, match="disk full"):
         write_directory(company, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []

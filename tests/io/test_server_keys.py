@@ -15,7 +15,9 @@ def _zero_keys() -> Database:
     i, s = StorageType.INT64, StorageType.STRING
     schema = Schema(
         {
-            "parent": Table("parent", [Column("id", i, ColumnKind.ID, False), Column("name", s, ColumnKind.TEXT)], ("id",)),
+            "parent": Table(
+                "parent", [Column("id", i, ColumnKind.ID, False), Column("name", s, ColumnKind.TEXT)], ("id",)
+            ),
             "child": Table(
                 "child", [Column("cid", i, ColumnKind.ID, False), Column("parent", i, ColumnKind.ID)], ("cid",)
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -108,12 +109,36 @@ def test_unsupported_sql_type_is_named(tmp_path):
     assert db.schema.table("pics").column_names == ["id"]
 
 
-def test_type_mismatch_in_sqlite_is_named(tmp_path):
+def test_sqlite_values_that_do_not_fit_their_declared_type_are_read_as_they_are(tmp_path, caplog):
+    """SQLite's declared types are affinities: a column whose values do not fit one is read by its
+    values, every value kept, and a warning names the column."""
     path = tmp_path / "bad.sqlite"
     with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)")
-        conn.execute("INSERT INTO t VALUES (1, 5), (2, 'five')")
-    with pytest.raises(SchemaError, match=r"column 't\.n'.*not int64"):
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, b BOOLEAN, c BOOLEAN, m NUMERIC, ok BOOLEAN)")
+        conn.execute(
+            "INSERT INTO t VALUES (1, 5, 1, 0, 1.5, 1), (2, 'five', 2, 'yes', 'three', 0), (3, NULL, 0, 1, 2, NULL)"
+        )
+    with caplog.at_level("WARNING"):
+        db = read(path)
+    frame = db["t"]
+    assert frame["n"].tolist() == ["5", "five", None]
+    assert frame["b"].tolist() == [1, 2, 0]  # not True, True, False
+    assert frame["c"].tolist() == ["0", "yes", "1"]
+    assert frame["m"].tolist() == ["1.5", "three", "2"]
+    assert frame["ok"].tolist() == [True, False, pd.NA]
+    types = {c.name: c.dtype.value for c in db.schema.table("t").columns}
+    assert types == {"id": "int64", "n": "string", "b": "int64", "c": "string", "m": "string", "ok": "bool"}
+    for column in ("t.n", "t.b", "t.c", "t.m"):
+        assert any(f"'{column}' is declared" in r.getMessage() for r in caplog.records), column
+    assert not any("'t.ok'" in r.getMessage() for r in caplog.records)
+
+
+def test_sqlite_blobs_are_refused_with_the_column_named(tmp_path):
+    path = tmp_path / "blob.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x)")
+        conn.execute("INSERT INTO t VALUES (1, 'text'), (2, ?)", (b"\xff\x00",))
+    with pytest.raises(SchemaError, match=r"column 't\.x' holds binary values"):
         read(path)
 
 

@@ -31,8 +31,8 @@ from dbtwin.io.parquet import read_parquet_file, write_parquet_file
 from dbtwin.io.storable import check_storable
 from dbtwin.jsonfile import read_json
 from dbtwin.schema.detect import detect_schema
-from dbtwin.schema.metadata_json import FORMAT_NAME, schema_from_dict, schema_to_dict
 from dbtwin.schema.dtypes import decimal_text, has_nan_values, nan_values
+from dbtwin.schema.metadata_json import FORMAT_NAME, schema_from_dict, schema_to_dict
 from dbtwin.schema.model import Schema, StorageType
 from dbtwin.schema.sdv import is_sdv_metadata, schema_from_sdv
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dbtwin.errors import SchemaError
-from dbtwin.schema.dtypes import INT64_MAX, decimal_shape
+from dbtwin.schema.dtypes import INT64_MAX, decimal_size
 from dbtwin.schema.model import StorageType, Table
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,10 @@ def _column(values: pa.ChunkedArray, field: pa.Field, table: str) -> pd.Series:
         has_nan = bool(pc.any(pc.is_nan(values)).as_py() or False)
         array = values.to_pandas(types_mapper={kind: pd.Float64Dtype()}.get if has_nan else None)
         return pd.Series(array, name=field.name).reset_index(drop=True)
+    if pa.types.is_integer(values.type):  # beside NULLs too, never through float64
+        return pd.Series(
+            values.cast(pa.int64()).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), name=field.name
+        )
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return _times(values, kind, where, table, field.name)
     if not _supported(kind):
@@ -101,9 +104,7 @@ def write_parquet_file(frame: pd.DataFrame, table: Table, file: Path) -> None:
     for col in table.columns:
         if col.dtype != StorageType.DECIMAL:
             continue
-        precision, scale = decimal_shape(frame[col.name])
-        precision = max(precision, col.precision or 0, scale if col.scale is None else col.scale + 1)
-        scale = scale if col.scale is None else col.scale
+        precision, scale = decimal_size(frame[col.name], col.precision, col.scale)
         kind = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(min(precision, 76), scale)
         i = data.schema.get_field_index(col.name)
         data = data.set_column(i, pa.field(col.name, kind), pa.array(frame[col.name].tolist(), type=kind))

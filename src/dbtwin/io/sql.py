@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from dbtwin.database import Database
 from dbtwin.errors import SchemaError
-from dbtwin.schema.detect import infer_kind, infer_storage
-from dbtwin.schema.dtypes import ConversionError, to_storage
+from dbtwin.io.sql_values import Declared, convert_column, declared_type, say_notes
+from dbtwin.schema.detect import infer_kind
 from dbtwin.schema.model import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
 
 log = logging.getLogger(__name__)
@@ -56,52 +56,55 @@ def read_sql(
         frames: dict[str, pd.DataFrame] = {}
         foreign_keys: list[ForeignKey] = []
         unhinted: set[tuple[str, str]] = set()
+        notes: dict[str, list[str]] = {}
         with engine.connect() as conn:
             for name in names:
                 tobj = table_objs[name]
                 pk = tuple(c.name for c in tobj.primary_key.columns)
+                raw_types = _sqlite_declared_types(conn, name) if engine.dialect.name == "sqlite" else {}
                 kept: list[sa.Column] = []
-                declared: dict[str, StorageType | None] = {}
+                declared: dict[str, Declared] = {}
                 for col in tobj.columns:
-                    storage = _storage_for_sql_type(col.type)
-                    if storage is _UNSUPPORTED:
+                    found = declared_type(col.type, engine.dialect.name, raw_types.get(col.name))
+                    if found is None:
                         msg = (
                             f"column '{name}.{col.name}' has SQL type {col.type!r}, which dbtwin does not "
-                            "model (numbers, strings, booleans and date/times are supported)"
+                            "model (numbers, decimals, strings, booleans and date/times are supported)"
                         )
                         if unsupported == "error" or col.name in pk:
-                            raise SchemaError(msg + "; read with unsupported='skip' to leave it out", name, col.name)
+                            raise SchemaError(msg + "; leave the column out of the source", name, col.name)
                         log.warning("%s; left out", msg)
                         continue
                     kept.append(col)
-                    declared[col.name] = storage
-                # integers beside NULLs would pass through float64 (rounding above 2**53): kept as objects
-                as_objects = {c for c, st in declared.items() if st is None or st == StorageType.INT64}
-                frame = _read_rows(conn, tobj, kept, chunk_rows, as_objects)
+                    declared[col.name] = found
+                frame = _read_rows(conn, tobj, kept, chunk_rows)
                 table_comment = _parse_comment(_table_comment(inspector, name, db_schema))
                 columns = []
                 for col in kept:
                     hints = _parse_comment(col.comment)
-                    storage = StorageType(hints["dtype"]) if "dtype" in hints else declared[col.name]
-                    if storage is None:
-                        storage = infer_storage(frame[col.name], name)
-                        if storage == StorageType.STRING:
-                            _warn_converted(frame[col.name], name, col.name)
-                    try:
-                        frame[col.name] = to_storage(frame[col.name], storage)
-                    except ConversionError as exc:
-                        raise SchemaError(
-                            f"column '{name}.{col.name}' ({col.type!r}) holds values that are not "
-                            f"{storage.value}: {exc}",
-                            name,
-                            col.name,
-                        ) from None
-                    if "kind" in hints:
+                    found = declared[col.name]
+                    if "dtype" in hints:
+                        found = Declared(StorageType(hints["dtype"]), found.precision, found.scale, found.note)
+                    read_col = convert_column(frame[col.name], found, engine.dialect.name, name, col.name)
+                    frame[col.name] = read_col.values
+                    if found.note:
+                        notes.setdefault(found.note, []).append(f"{name}.{col.name}")
+                    storage = read_col.storage
+                    if "kind" in hints and storage == found.storage:
                         kind = ColumnKind(hints["kind"])
                     else:
                         kind = ColumnKind.TEXT if storage == StorageType.STRING else _PLACEHOLDER_KIND[storage]
                         unhinted.add((name, col.name))
-                    columns.append(Column(col.name, storage, kind, nullable=bool(col.nullable)))
+                    columns.append(
+                        Column(
+                            col.name,
+                            storage,
+                            kind,
+                            nullable=bool(col.nullable),
+                            precision=read_col.precision,
+                            scale=read_col.scale,
+                        )
+                    )
                 time_col = table_comment.get("time_column")
                 schema_tables[name] = Table(name, columns, pk, time_col if time_col in frame.columns else None)
                 frames[name] = frame
@@ -121,27 +124,13 @@ def read_sql(
                     foreign_keys.append(
                         ForeignKey(name, tuple(fk["constrained_columns"]), parent, tuple(fk["referred_columns"]))
                     )
+        say_notes(notes)
         schema = Schema(schema_tables, _unique_fk_names(foreign_keys))
         _fill_kinds(schema, frames, unhinted)
         return Database(schema, frames)
     finally:
         if isinstance(source, str):
             engine.dispose()
-
-
-def _warn_converted(values: pd.Series, table: str, column: str) -> None:
-    """Say which values of an untyped column (SQLite) become text because the column mixes types."""
-    other = [v for v in values.dropna().tolist() if not isinstance(v, str)]
-    if other:
-        log.warning(
-            "column '%s.%s' has no declared type and mixes text with other values: %d value(s) are stored "
-            "as text, e.g. %r -> %r",
-            table,
-            column,
-            len(other),
-            other[0],
-            to_storage(pd.Series([other[0]], dtype=object), StorageType.STRING).iloc[0],
-        )
 
 
 def _foreign_keys(inspector: sa.Inspector, name: str, db_schema: str | None) -> list[dict]:
@@ -168,23 +157,24 @@ def _reflect(name: str, meta: sa.MetaData, engine: Engine, inspector: sa.Inspect
         ) from None
 
 
-def _read_rows(
-    conn: Connection, tobj: sa.Table, columns: list[sa.Column], chunk_rows: int, untyped: set[str] = frozenset()
-) -> pd.DataFrame:
-    """Every row of ``columns``; ``untyped`` columns keep the driver's Python objects as they are
-    (SQLite's REAL 3.0 stays a float, an integer beside a NULL stays an exact integer)."""
+def _read_rows(conn: Connection, tobj: sa.Table, columns: list[sa.Column], chunk_rows: int) -> pd.DataFrame:
+    """Every row of ``columns`` as the driver's Python objects, without SQLAlchemy's type processing
+    (which would make a SQLite BOOLEAN of 2 True, or NaN and NULL one missing float)."""
     names = [c.name for c in columns]
-    raw = [(i, n) for i, n in enumerate(names) if n in untyped]
-    result = conn.execution_options(stream_results=True).execute(sa.select(*columns))
+    raw = [sa.type_coerce(c, sa.types.NullType()).label(f"c{i}") for i, c in enumerate(columns)]
+    result = conn.execution_options(stream_results=True).execute(sa.select(*raw))
     parts = []
     for chunk in result.partitions(chunk_rows):
-        part = pd.DataFrame.from_records(chunk, columns=names)
-        for i, name in raw:
-            part[name] = pd.Series([row[i] for row in chunk], dtype=object)
-        parts.append(part)
+        parts.append(pd.DataFrame({n: pd.Series([row[i] for row in chunk], dtype=object) for i, n in enumerate(names)}))
     if not parts:
         return pd.DataFrame({n: pd.Series(dtype=object) for n in names})
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _sqlite_declared_types(conn: Connection, table: str) -> dict[str, str]:
+    """Each column's declared type as SQLite keeps it (SQLAlchemy maps unknown names to affinities)."""
+    quoted = conn.dialect.identifier_preparer.quote(table)
+    return {row[1]: str(row[2] or "") for row in conn.exec_driver_sql(f"PRAGMA table_xinfo({quoted})")}
 
 
 def _fill_kinds(schema: Schema, frames: dict[str, pd.DataFrame], unhinted: set[tuple[str, str]]) -> None:
@@ -205,28 +195,8 @@ _PLACEHOLDER_KIND = {
     StorageType.FLOAT64: ColumnKind.FLOAT,
     StorageType.BOOL: ColumnKind.BOOLEAN,
     StorageType.DATETIME: ColumnKind.DATETIME,
+    StorageType.DECIMAL: ColumnKind.FLOAT,
 }
-_UNSUPPORTED = object()
-
-
-def _storage_for_sql_type(sql_type: sa.types.TypeEngine) -> StorageType | object | None:
-    """The storage type for a reflected SQL type; ``None`` when the data must decide (SQLite's
-    untyped columns); ``_UNSUPPORTED`` for binary, JSON, arrays, intervals and the like."""
-    if isinstance(sql_type, sa.types.NullType):
-        return None
-    if isinstance(sql_type, sa.Boolean):
-        return StorageType.BOOL
-    if isinstance(sql_type, sa.Integer):
-        return StorageType.INT64
-    if isinstance(sql_type, sa.Float):
-        return StorageType.FLOAT64
-    if isinstance(sql_type, sa.Numeric):
-        return StorageType.INT64 if getattr(sql_type, "scale", None) == 0 else StorageType.FLOAT64
-    if isinstance(sql_type, sa.Date | sa.DateTime):
-        return StorageType.DATETIME
-    if isinstance(sql_type, sa.Enum | sa.String | sa.Uuid):
-        return StorageType.STRING
-    return _UNSUPPORTED
 
 
 def _parse_comment(comment: str | None) -> dict[str, str]:

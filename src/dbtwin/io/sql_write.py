@@ -27,7 +27,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from dbtwin.database import NULL_REF, Database, parent_positions
 from dbtwin.errors import DataValidationError, DestinationNotEmptyError, SchemaError
+from dbtwin.io.sql_values import SQLITE_DECIMAL
 from dbtwin.io.storable import check_storable, target_of
+from dbtwin.schema.dtypes import INT64_MAX, decimal_size, decimal_text
 from dbtwin.schema.model import Column, ForeignKey, StorageType, Table, strongly_connected
 
 log = logging.getLogger(__name__)
@@ -164,12 +166,14 @@ def _advance_counters(conn: Connection, meta: sa.MetaData, names: dict[str, str]
         if col is None:
             continue
         qualified, quoted_col = _quoted(prep, temp, db_schema), prep.quote(col.name)
+        largest = conn.execute(sa.text(f"SELECT max({quoted_col}) FROM {qualified}")).scalar()
+        # the next key is one past the largest; at the int64 ceiling the counter says it is spent
+        value, called = (
+            (largest, True) if largest is not None and largest >= INT64_MAX else (max((largest or 0) + 1, 1), False)
+        )
         conn.execute(
-            sa.text(
-                f"SELECT setval(pg_get_serial_sequence(:table, :column), "
-                f"GREATEST(COALESCE((SELECT max({quoted_col}) FROM {qualified}), 0) + 1, 1), false)"
-            ),
-            {"table": qualified, "column": col.name},
+            sa.text("SELECT setval(pg_get_serial_sequence(:table, :column), :value, :called)"),
+            {"table": qualified, "column": col.name, "value": value, "called": called},
         )
 
 
@@ -311,6 +315,9 @@ def _sql_type(col: Column, frame: pd.DataFrame, is_key: bool, dialect: sa.Dialec
         return sa.Boolean()
     if col.dtype == StorageType.DATETIME:
         return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    if col.dtype == StorageType.DECIMAL:
+        precision, scale = decimal_size(frame[col.name], col.precision, col.scale)
+        return sa.Numeric(precision, scale).with_variant(SqliteDecimal(precision, scale), "sqlite")
     lengths = frame[col.name].dropna().map(len)
     longest = int(lengths.max()) if len(lengths) else 0
     if is_key:
@@ -327,6 +334,22 @@ def _sql_type(col: Column, frame: pd.DataFrame, is_key: bool, dialect: sa.Dialec
     return sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
+class SqliteDecimal(sa.types.UserDefinedType):
+    """An exact decimal in SQLite: declared ``DECIMAL_TEXT(p, s)`` (TEXT affinity keeps every digit,
+    which NUMERIC affinity would cut to 15) and stored as plain text."""
+
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        self.precision, self.scale = precision, scale
+
+    def get_col_spec(self, **_kw) -> str:
+        return f"{SQLITE_DECIMAL}({self.precision}, {self.scale})"
+
+    def bind_processor(self, dialect):
+        return lambda value: None if value is None else decimal_text(value)
+
+
 def _build_metadata(
     db: Database, dialect: sa.Dialect, db_schema: str | None, deferred: list[ForeignKey], names: dict[str, str]
 ) -> sa.MetaData:
@@ -340,7 +363,7 @@ def _build_metadata(
         keys = db.schema.key_columns(name)
         columns = [
             sa.Column(
-                col.name,
+                sa.sql.quoted_name(col.name, quote=True),  # every name quoted: reserved words differ by server
                 _sql_type(col, db[name], col.name in keys, dialect),
                 nullable=col.nullable and col.name not in table.primary_key,
                 comment=f"dbtwin:dtype={col.dtype.value},kind={col.kind.value}" if comments else None,
@@ -351,7 +374,9 @@ def _build_metadata(
         if table.primary_key:
             constraints.append(sa.PrimaryKeyConstraint(*table.primary_key))
         comment = f"dbtwin:time_column={quote(table.time_column, safe='')}" if comments and table.time_column else None
-        tables[name] = sa.Table(names[name], meta, *columns, *constraints, comment=comment)
+        tables[name] = sa.Table(
+            sa.sql.quoted_name(names[name], quote=True), meta, *columns, *constraints, comment=comment
+        )
     for fk in db.schema.foreign_keys:
         parent = tables[fk.parent]
         tables[fk.child].append_constraint(

@@ -24,6 +24,7 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.errors import NotStorableError
+from dbtwin.schema.dtypes import decimal_size, has_nan_values
 from dbtwin.schema.model import StorageType
 
 #: Longest identifier per SQL dialect, and whether it is counted in bytes (PostgreSQL) or characters.
@@ -57,6 +58,13 @@ def check_storable(db: Database, target: str) -> None:
             where = f"column '{name}.{col.name}'"
             if col.dtype == StorageType.STRING:
                 _check_text(series, where, target, name, col.name)
+            elif col.dtype == StorageType.FLOAT64 and target in ("sqlite", "mysql") and has_nan_values(series):
+                raise NotStorableError(
+                    f"{where} holds NaN values apart from NULL, which {_label(target)} cannot keep apart (it "
+                    "would store them as NULL); write to Parquet or PostgreSQL, or replace them",
+                    name,
+                    col.name,
+                )
             elif col.dtype == StorageType.FLOAT64 and target == "mysql":
                 values = series.to_numpy(dtype=np.float64, na_value=np.nan)
                 if np.isinf(values).any():
@@ -66,6 +74,8 @@ def check_storable(db: Database, target: str) -> None:
                         name,
                         col.name,
                     )
+            elif col.dtype == StorageType.DECIMAL:
+                _check_decimal(col, series, where, target, name)
             elif col.dtype == StorageType.DATETIME and (target in _SQL or target == "csv"):
                 present = series.dropna()
                 if len(present) and (present.dt.nanosecond != 0).any():
@@ -75,6 +85,24 @@ def check_storable(db: Database, target: str) -> None:
                         name,
                         col.name,
                     )
+
+
+#: Largest decimal precision and scale per destination (digits).
+DECIMAL_LIMITS: dict[str, tuple[int, int]] = {"mysql": (65, 38), "postgresql": (1000, 1000), "parquet": (76, 76)}
+
+
+def _check_decimal(col, series: pd.Series, where: str, target: str, table: str) -> None:
+    limit = DECIMAL_LIMITS.get(target)
+    if limit is None:  # SQLite and CSV keep decimals as text: any size
+        return
+    precision, scale = decimal_size(series, col.precision, col.scale)
+    if precision > limit[0] or scale > limit[1]:
+        raise NotStorableError(
+            f"{where} holds decimals of {precision} digits, {scale} after the point; {_label(target)} holds at "
+            f"most {limit[0]} digits, {limit[1]} after the point: write to SQLite, CSV or PostgreSQL",
+            table,
+            col.name,
+        )
 
 
 def _check_text(series: pd.Series, where: str, target: str, table: str, column: str) -> None:
@@ -102,7 +130,20 @@ def _check_text(series: pd.Series, where: str, target: str, table: str, column: 
         )
 
 
+#: Names MariaDB/MySQL store as reserved device names in their file names; a foreign key to a table
+#: of such a name is refused by InnoDB ("Foreign key constraint is incorrectly formed").
+_DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
 def _check_names(db: Database, target: str) -> None:
+    if target == "mysql":
+        for fk in db.schema.foreign_keys:
+            if fk.parent.lower() in _DEVICE_NAMES:
+                raise NotStorableError(
+                    f"table name '{fk.parent}' is a reserved device name, and MariaDB/MySQL cannot create foreign keys "
+                    "to a table of that name: rename it in the source, or write to another kind of destination",
+                    fk.parent,
+                )
     seen_tables: dict[str, str] = {}
     for name, table in db.schema.tables.items():
         _check_identifier(name, target, f"table name '{name}'", name, None)
@@ -156,6 +197,12 @@ def _check_identifier(text: str, target: str, what: str, table: str, column: str
             column,
         )
     if target == "mysql":
+        if column is not None and "`" in text:  # SQLAlchemy reads such a name back with the quote doubled
+            raise NotStorableError(
+                f"{what} holds a backtick (`), which MariaDB/MySQL's catalog gives back doubled: rename it in the source",
+                table,
+                column,
+            )
         if text != text.rstrip(" "):
             raise NotStorableError(f"{what} ends with a space, which MariaDB/MySQL does not allow", table, column)
         if any(ord(ch) > 0xFFFF for ch in text):
@@ -168,7 +215,9 @@ def _check_identifier(text: str, target: str, what: str, table: str, column: str
 
 
 def _label(target: str) -> str:
-    return {"postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL", "sqlite": "SQLite", "csv": "CSV"}.get(target, target)
+    labels = {"postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL", "sqlite": "SQLite", "csv": "CSV"}
+    labels["parquet"] = "Parquet"
+    return labels.get(target, target)
 
 
 __all__ = ["IDENTIFIER_LIMITS", "check_storable", "target_of"]

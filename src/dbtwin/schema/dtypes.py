@@ -190,6 +190,15 @@ def decimal_shape(series: pd.Series) -> tuple[int, int]:
     return max(whole + scale, 1), scale
 
 
+def decimal_size(values: pd.Series, precision: int | None, scale: int | None) -> tuple[int, int]:
+    """The precision and scale to declare a decimal column with: as declared, widened to hold every
+    value (generated values may have more whole digits than the source's)."""
+    held_precision, held_scale = decimal_shape(values)
+    scale = held_scale if scale is None else scale
+    whole = max(held_precision - held_scale, (precision or 0) - scale, 1)
+    return whole + scale, scale
+
+
 def decimal_text(value: Decimal) -> str:
     """A decimal in plain notation, every digit kept (``0E-10`` as ``0.0000000000``)."""
     return format(value, "f")
