@@ -199,7 +199,7 @@ def _check_identifier(text: str, target: str, what: str, table: str, column: str
     if target == "mysql":
         if column is not None and "`" in text:  # SQLAlchemy reads such a name back with the quote doubled
             raise NotStorableError(
-                f"{what} holds a backtick (`), which MariaDB/MySQL's catalog gives back doubled: rename it in the source",
+                f"{what} holds a backtick (`), which MariaDB/MySQL's catalog gives back doubled: rename it",
                 table,
                 column,
             )
