@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dbtwin.errors import SchemaError
+from dbtwin.schema.detect import DECIMAL_SIZES
 from dbtwin.schema.dtypes import INT64_MAX, decimal_size
 from dbtwin.schema.model import StorageType, Table
 
@@ -33,7 +34,12 @@ def read_parquet_file(file: Path, table: str) -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     for i, field in enumerate(data.schema):
         columns[field.name] = _column(data.column(i), field, table)
-    return pd.DataFrame(columns, index=pd.RangeIndex(data.num_rows))
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(data.num_rows))
+    # declared sizes of decimal columns, for detection when no metadata says them
+    frame.attrs[DECIMAL_SIZES] = {
+        f.name: (f.type.precision, f.type.scale) for f in data.schema if pa.types.is_decimal(f.type)
+    }
+    return frame
 
 
 def _column(values: pa.ChunkedArray, field: pa.Field, table: str) -> pd.Series:
@@ -85,7 +91,7 @@ def _times(values: pa.ChunkedArray, kind: pa.DataType, where: str, table: str, c
     stamps = values.cast(pa.timestamp("us", tz=getattr(kind, "tz", None))) if pa.types.is_date(kind) else values
     low, high = pc.min(stamps).as_py(), pc.max(stamps).as_py()
     for bound in (low, high):
-        if bound is not None and not _FIRST <= pd.Timestamp(bound) <= _LAST:
+        if bound is not None and not _FIRST <= pd.Timestamp(bound).tz_localize(None) <= _LAST:
             raise SchemaError(
                 f"{where} holds the time {bound}, outside the range dbtwin holds times in "
                 f"({_FIRST.year}-09-21 to {_LAST.year}-04-11); store it as text",

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 MIN_CONTAINMENT = 0.5
 _DATE_LIKE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _BOOL_WORDS = {"true", "false", "t", "f", "yes", "no"}
+#: ``DataFrame.attrs`` key of a frame read from a file that declares decimal sizes: column ->
+#: (precision, scale), used in place of the sizes the values show.
+DECIMAL_SIZES = "dbtwin_decimal_sizes"
 
 
 @dataclass
@@ -125,7 +128,8 @@ def detect_schema(frames: dict[str, pd.DataFrame]) -> Detection:
             kind = infer_kind(frame[cname], storage, str(cname))
             column = Column(str(cname), storage, kind, nullable=bool(frame[cname].isna().any()))
             if storage == StorageType.DECIMAL:
-                column.precision, column.scale = decimal_shape(frame[cname])
+                declared = frame.attrs.get(DECIMAL_SIZES, {}).get(cname)
+                column.precision, column.scale = declared or decimal_shape(frame[cname])
             columns.append(column)
         pk = _detect_primary_key(tname, frame, columns)
         if pk:
