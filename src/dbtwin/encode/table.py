@@ -76,10 +76,9 @@ class TableEncoder:
                 col.kind == ColumnKind.ID and col.dtype == StorageType.INT64
             ):
                 values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-                integer = (
-                    col.dtype == StorageType.INT64
-                    or col.kind == ColumnKind.INTEGER
-                    or (col.dtype == StorageType.DECIMAL and col.scale == 0)
+                # decimals are rounded to their own digits (whole ones too), never clipped to int64
+                integer = col.dtype != StorageType.DECIMAL and (
+                    col.dtype == StorageType.INT64 or col.kind == ColumnKind.INTEGER
                 )
                 enc._add_numeric(NumericEncoder.fit(col.name, values, integer=integer, nan_values=nan_values(series)))
             elif is_protected(col.kind, col.dtype, rare_categories):
