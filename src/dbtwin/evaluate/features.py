@@ -23,7 +23,7 @@ def numeric_column(series: pd.Series) -> np.ndarray:
         return values
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.astype("float64").to_numpy()
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def table_features(

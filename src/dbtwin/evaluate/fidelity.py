@@ -30,6 +30,7 @@ def column_shapes(real: Database, synthetic: Database) -> dict[str, float]:
             a, b = real[name][col.name], synthetic[name][col.name]
             if col.kind in _CONTINUOUS:
                 x, y = numeric_column(a.dropna()), numeric_column(b.dropna())
+                x, y = x[~np.isnan(x)], y[~np.isnan(y)]  # NaN values (apart from NULL) left out too
                 if len(x) and len(y):
                     scores[f"{name}.{col.name}"] = 1.0 - float(ks_2samp(x, y).statistic)
                 else:
