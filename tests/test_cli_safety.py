@@ -285,6 +285,10 @@ def test_names_with_pyg_separators_can_be_fitted(tmp_path):
         (lambda c: c.update(version=99), "field 'version' is 99"),
         (lambda c: c["structure"].update(name="magic"), "field 'structure'"),
         (lambda c: c["schema"]["tables"].pop("orders"), "field"),
+        (lambda c: c["params"].update(sample_steps=1e9), "'sample_steps' must be a whole number from 1 to 10000"),
+        (lambda c: c["params"].update(num_hops=-1), "'num_hops' must be a whole number"),
+        (lambda c: c["encoders"]["cust"]["numeric"][0].update(quantile=["a", "b"]), "must be a finite number"),
+        (lambda c: c["structure"]["sizes"].update(cust=-3), "field 'structure'"),
     ],
 )
 def test_tampered_model_config_names_file_and_field(tmp_path, model, edit, fragment):
@@ -292,6 +296,20 @@ def test_tampered_model_config_names_file_and_field(tmp_path, model, edit, fragm
     edit(config)
     (model / "config.json").write_text(json.dumps(config))
     assert_clean_failure(invoke("sample", model, "--out", tmp_path / "t.sqlite"), "config.json", fragment)
+    assert not (tmp_path / "t.sqlite").exists()
+
+
+def test_tampered_structure_arrays_are_refused(tmp_path, model):
+    import numpy as np
+
+    from dbtwin.npz import load_arrays, save_arrays
+
+    (file,) = model.glob("structure_*.npz")
+    arrays = load_arrays(file)
+    save_arrays(file, {k: np.full_like(v, -7) for k, v in arrays.items()})
+    assert_clean_failure(
+        invoke("sample", model, "--out", tmp_path / "t.sqlite"), "field 'structure'", "below its least"
+    )
     assert not (tmp_path / "t.sqlite").exists()
 
 
@@ -341,11 +359,27 @@ def test_sample_options_are_checked_before_work(tmp_path, model, args, fragment)
         (["--max-minutes", "-2"], "--max-minutes: must be a positive number"),
         (["--seed", "-5"], "--seed"),
         (["--hops", "-1"], "--hops"),
+        (["--delta", "1e-6"], "--delta: only means something with --epsilon"),
+        (["--epsilon", "1", "--structure", "real"], "--structure: 'real' cannot be fitted with --epsilon"),
+        (["--epsilon", "1e-9"], "--epsilon: 1e-09 is too small a budget"),
     ],
 )
 def test_fit_options_are_checked_before_work(tmp_path, args, fragment):
     src = small_sqlite(tmp_path / "src.sqlite")
     assert_clean_failure(invoke("fit", src, "--out", tmp_path / "m", *args), fragment)
+    assert not (tmp_path / "m").exists()
+
+
+def test_fit_checks_the_model_directory_before_training(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    src = small_sqlite(tmp_path / "src.sqlite")
+    (tmp_path / "afile").write_text("x")
+    assert_clean_failure(invoke("fit", src, "--out", tmp_path / "afile" / "m"), "is a file, not a directory")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: usage(10**9, 10**9 - 2**20, 2**20))
+    assert_clean_failure(invoke("fit", src, "--out", tmp_path / "m"), "only 1.0 MiB free")
     assert not (tmp_path / "m").exists()
 
 

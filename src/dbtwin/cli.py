@@ -16,7 +16,7 @@ from dbtwin import cli_support as check
 from dbtwin.cli_bench import bench_app
 from dbtwin.cli_predict import predict_app
 from dbtwin.cli_support import err_console, guard, text
-from dbtwin.errors import DestinationNotEmptyError, OptionError
+from dbtwin.errors import DestinationNotEmptyError
 from dbtwin.io.locations import display
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic twins of relational databases.")
@@ -127,7 +127,10 @@ def fit(
         ),
     ] = DEFAULT_FIT_MINUTES,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (results are repeatable).")] = None,
-    structure: Annotated[str, typer.Option("--structure", help="Structure model: sbm, degree or real.")] = "sbm",
+    structure: Annotated[
+        str | None,
+        typer.Option("--structure", help="Structure model: sbm (default), degree or real; degree under --epsilon."),
+    ] = None,
     steps: Annotated[
         int | None,
         typer.Option("--steps", help="Training steps at most (default: no cap, the budget decides)."),
@@ -173,13 +176,14 @@ def fit(
     import shutil
 
     from dbtwin.io import read
-    from dbtwin.io.locations import source_files
+    from dbtwin.io.locations import MODEL_SPACE, check_writable, source_files
     from dbtwin.synthesizer import Synthesizer
     from dbtwin.synthesizer.model import refuse_foreign_directory
 
     checkpoints = out.parent / f".{out.name}.checkpoint"
     with guard():
-        check.choice("--structure", structure, STRUCTURES)
+        if structure is not None:
+            check.choice("--structure", structure, STRUCTURES)
         check.choice("--orphans", orphans, ("error", "null", "drop"))
         check.positive("--steps", steps, integer=True)
         check.positive("--max-minutes", max_minutes)
@@ -187,12 +191,13 @@ def fit(
         check.seed(seed)
         check.positive("--text-min-count", text_min_count, integer=True)
         check.positive("--epsilon", epsilon)
-        if delta is not None and not 0 < delta < 1:
-            raise OptionError("--delta", f"must lie strictly between 0 and 1, not {delta}")
+        check.privacy(epsilon, delta, structure)
+        structure = structure or ("degree" if epsilon is not None else "sbm")
         resolved = out.expanduser().resolve()
         if any(resolved == p or p.is_relative_to(resolved) for p in source_files(source)):
             raise DestinationNotEmptyError(f"the model directory '{out}' is or holds the source; choose another")
         refuse_foreign_directory(out, replace)
+        check_writable(out, MODEL_SPACE)
         if replace and checkpoints.is_dir():
             shutil.rmtree(checkpoints)
             err_console.print(f"discarded the checkpoint in '{text(checkpoints)}' (--replace)")

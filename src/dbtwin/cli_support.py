@@ -93,8 +93,44 @@ def non_negative_int(option: str, value: int | None, upper: int | None = None) -
         raise OptionError(option, f"must be a whole number from 0{bound}, not {value}")
 
 
+def privacy(epsilon: float | None, delta: float | None, structure: str | None) -> None:
+    """``--epsilon``, ``--delta`` and ``--structure`` fit together: no delta without epsilon, no
+    structure but ``degree`` under DP, and a budget the accountant can split at all."""
+    if epsilon is None:
+        if delta is not None:
+            raise OptionError("--delta", "only means something with --epsilon (a differentially private fit)")
+        return
+    if delta is not None and not 0 < delta < 1:
+        raise OptionError("--delta", f"must lie strictly between 0 and 1, not {delta}")
+    if structure not in (None, "degree"):
+        raise OptionError(
+            "--structure",
+            f"'{structure}' cannot be fitted with --epsilon: a DP fit draws links from noised degree "
+            "histograms (--structure degree)",
+        )
+    from dbtwin.privacy.budget import PrivacyBudget
+
+    try:  # the most favourable split (one step, a tiny sampling rate): if even it fails, nothing will
+        PrivacyBudget.plan(epsilon, delta or 1e-5, 1, 1e-9, 1.0)
+    except ValueError:
+        raise OptionError(
+            "--epsilon", f"{epsilon:g} is too small a budget: no amount of noise keeps a fit within it; try 0.5 or more"
+        ) from None
+
+
 def seed(value: int | None) -> None:
     non_negative_int("--seed", value, MAX_SEED)
 
 
-__all__ = ["MAX_SEED", "choice", "err_console", "fail", "guard", "non_negative_int", "positive", "seed", "text"]
+__all__ = [
+    "MAX_SEED",
+    "choice",
+    "err_console",
+    "fail",
+    "guard",
+    "non_negative_int",
+    "positive",
+    "privacy",
+    "seed",
+    "text",
+]

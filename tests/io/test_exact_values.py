@@ -36,7 +36,10 @@ def _nan_db() -> Database:
         {
             "t": Table(
                 "t",
-                [Column("id", StorageType.INT64, ColumnKind.ID, False), Column("x", StorageType.FLOAT64, ColumnKind.FLOAT)],
+                [
+                    Column("id", StorageType.INT64, ColumnKind.ID, False),
+                    Column("x", StorageType.FLOAT64, ColumnKind.FLOAT),
+                ],
                 ("id",),
             )
         }

@@ -133,7 +133,15 @@ class NumericEncoder:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NumericEncoder:
         infinities = [float(v) for v in data.get("infinities", [])]
-        return cls(**{**data, "quantile": QuantileNormal(list(data["quantile"])), "infinities": infinities})
+        quantiles = np.asarray([_finite(v, "quantile") for v in data["quantile"]], dtype=np.float64)
+        if len(quantiles) and (np.diff(quantiles) < 0).any():
+            raise ValueError(f"column '{data.get('column')}': quantiles must be sorted")
+        for name in ("lower", "upper", "scale"):
+            _finite(data.get(name, 1.0), name)
+        decimals = data.get("decimals")
+        if decimals is not None and (not isinstance(decimals, int) or not 0 <= decimals <= MAX_DECIMALS):
+            raise ValueError(f"column '{data.get('column')}': decimals must be a whole number from 0 to {MAX_DECIMALS}")
+        return cls(**{**data, "quantile": QuantileNormal(quantiles.tolist()), "infinities": infinities})
 
 
 @dataclass
@@ -227,6 +235,13 @@ def _decimals(values: np.ndarray) -> int | None:
         if np.all(np.abs(scaled - np.round(scaled)) < 1e-6):
             return d
     return None
+
+
+def _finite(value: Any, name: str) -> float:
+    """A finite number from a saved model (a string or NaN there is a tampered or broken file)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise ValueError(f"'{name}' must be a finite number, not {value!r}")
+    return float(value)
 
 
 def _nan_mask(values: np.ndarray, nan_values: np.ndarray | None) -> np.ndarray:

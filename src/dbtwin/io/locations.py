@@ -121,6 +121,32 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+#: Free space a model directory and its checkpoint need at least (a model of the bundled databases
+#: takes 1-5 MB; the checkpoint as much again).
+MODEL_SPACE = 32 * 2**20
+
+
+def check_writable(path: str | os.PathLike, need_bytes: int = 0) -> None:
+    """Refuse, before any work, a file or directory ``path`` that cannot be written: a parent that is
+    a file, a folder without write permission, a disk with less than ``need_bytes`` free."""
+    import shutil
+
+    target = Path(path).expanduser()
+    folder = target.parent if not target.is_dir() else target
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DestinationNotEmptyError(f"cannot write '{target}': '{folder}' is a file, not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DestinationNotEmptyError(f"cannot write '{target}': '{folder}' is not writable")
+    free = shutil.disk_usage(folder).free
+    if free < need_bytes:
+        raise DestinationNotEmptyError(
+            f"cannot write '{target}': only {free / 2**20:.1f} MiB free on the disk of '{folder}' "
+            f"(at least {need_bytes / 2**20:.0f} MiB needed)"
+        )
+
+
 def source_files(source: str | os.PathLike) -> list[Path]:
     """The paths on this machine that reading ``source`` touches (resolved): a SQLite file; a
     directory and every file in it. Empty for servers and bundled datasets."""
@@ -132,4 +158,13 @@ def source_files(source: str | os.PathLike) -> list[Path]:
     return [path]
 
 
-__all__ = ["check_destination", "display", "local_path", "same_server_database", "server_identity", "source_files"]
+__all__ = [
+    "MODEL_SPACE",
+    "check_destination",
+    "check_writable",
+    "display",
+    "local_path",
+    "same_server_database",
+    "server_identity",
+    "source_files",
+]

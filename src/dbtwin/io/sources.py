@@ -18,7 +18,7 @@ from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, UnsupportedSourceError, driver_message
 from dbtwin.io.atomic import atomic_path
 from dbtwin.io.files import FILE_FORMATS, FileFormat, holds_files, read_directory, write_directory
-from dbtwin.io.locations import check_destination, display
+from dbtwin.io.locations import check_destination, check_writable, display
 from dbtwin.io.sql import read_sql, write_sql
 from dbtwin.io.sqlite_file import SQLITE_SUFFIXES, check_sqlite_file, is_sqlite, settle_journal
 from dbtwin.schema.metadata_json import load_schema
@@ -136,11 +136,7 @@ def preflight_destination(
         raise DestinationNotEmptyError(f"'{path}' exists and is not a directory")
     else:
         holds_files(path, replace)
-    folder = path if path.is_dir() else path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise DestinationNotEmptyError(f"cannot write '{path}': '{folder}' is not a writable directory")
+    check_writable(path, 2**20)
 
 
 def _preflight_server(url: str, replace: bool) -> None:

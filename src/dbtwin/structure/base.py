@@ -90,7 +90,10 @@ class TemplateStructure(StructureModel):
         arrays = load_arrays(directory / f"structure_{cls.name}.npz")
         model.schema_ = schema
         model.sizes_ = {k: int(v) for k, v in config["sizes"].items()}
+        if set(model.sizes_) != set(schema.table_names) or min(model.sizes_.values(), default=0) < 0:
+            raise ValueError("'sizes' must give a row count of zero or more for every table")
         model.templates_ = Templates.from_arrays(arrays, config["unique_links"], set(model.fixed_tables))
+        model.templates_.check(schema, model.sizes_)
         return model
 
 

@@ -51,6 +51,25 @@ class Templates:
             parts[group][name] = np.asarray(value, dtype=np.int64)
         return cls(parts["blocks"], parts["child_target"], parts["parent_degree"], unique_links, fixed)
 
+    def check(self, schema: Schema, sizes: dict[str, int]) -> None:
+        """Raise ValueError naming the array that does not fit ``schema`` and the real ``sizes``: a
+        template of every table and foreign key, one entry per real row, no negative block or degree."""
+        for table in schema.table_names:
+            _check_array(self.blocks, table, f"blocks/{table}", sizes[table], 0)
+        for fk in schema.foreign_keys:
+            _check_array(self.child_target, fk.name, f"child_target/{fk.name}", sizes[fk.child], -1)
+            _check_array(self.parent_degree, fk.name, f"parent_degree/{fk.name}", sizes[fk.parent], 0)
+
+
+def _check_array(arrays: dict[str, np.ndarray], key: str, label: str, rows: int, lowest: int) -> None:
+    if key not in arrays:
+        raise ValueError(f"array '{label}' is missing")
+    values = arrays[key]
+    if values.ndim != 1 or len(values) != rows:
+        raise ValueError(f"array '{label}' has {values.size} entries, not one per real row ({rows})")
+    if len(values) and values.min() < lowest:
+        raise ValueError(f"array '{label}' holds {int(values.min())}, below its least value {lowest}")
+
 
 def real_links(db: Database) -> dict[str, ForeignKeyEdges]:
     return RowGraph.from_database(db).links

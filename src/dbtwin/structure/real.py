@@ -52,4 +52,11 @@ class RealStructure(StructureModel):
         model.sizes_ = {k: int(v) for k, v in config["sizes"].items()}
         data = load_arrays(directory / "structure_real.npz")
         model.links_ = {fk.name: (data[f"child/{fk.name}"], data[f"parent/{fk.name}"]) for fk in schema.foreign_keys}
+        for fk in schema.foreign_keys:
+            child, parent = (np.asarray(a) for a in model.links_[fk.name])
+            if child.shape != parent.shape or child.ndim != 1:
+                raise ValueError(f"the links of {fk.name} are not two arrays of one length")
+            for rows, table, label in ((child, fk.child, "child"), (parent, fk.parent, "parent")):
+                if len(rows) and (rows.min() < 0 or rows.max() >= model.sizes_.get(table, 0)):
+                    raise ValueError(f"array '{label}/{fk.name}' holds rows outside table '{table}'")
         return model

@@ -220,6 +220,13 @@ class Synthesizer:
         self.key_formats_ = key_formats(db)
         self.key_steps_ = key_steps(db)
         private = self.epsilon is not None
+        if private and self.structure == "real":
+            raise OptionError("structure", "'real' copies the real links, which no differential privacy covers")
+        if private and self.structure != "degree":
+            log.warning(
+                "differential privacy: the '%s' structure is replaced by 'degree' (noised degree histograms)",
+                self.structure,
+            )
         structure = "degree" if private else self.structure
         self.structure_ = structure_model(structure, fixed_tables=tuple(self.fixed_tables_))
         features = value_features(num, cat, self.encoders_) if self._groups_by_values(self.structure_) else None
@@ -287,7 +294,14 @@ class Synthesizer:
             raise OptionError("delta", f"must lie strictly between 0 and 1, not {delta!r}")
         steps = self.train_steps or DEFAULT_DP_STEPS
         rate = min(1.0, self.batch_size / max(rows, 1))
-        budget = PrivacyBudget.plan(float(self.epsilon), delta, steps, rate, structure_sensitivity(db.schema))
+        try:
+            budget = PrivacyBudget.plan(float(self.epsilon), delta, steps, rate, structure_sensitivity(db.schema))
+        except ValueError:
+            raise OptionError(
+                "epsilon",
+                f"{self.epsilon:g} is too small a budget: no amount of noise keeps this fit (its structure "
+                f"and {steps} DP-SGD steps) within it at delta {delta:.2g}; try 0.5 or more",
+            ) from None
         rng = np.random.default_rng(np.random.SeedSequence(self.random_state).spawn(2)[1])
         self.structure_.templates_ = noised_templates(
             self.structure_.templates_, db.schema, budget.structure_sigma, rng

@@ -64,7 +64,7 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
         )
     f = config_path
     with field(f, "params"):
-        synth = cls(**dict(config["params"]))
+        synth = cls(**check_params(dict(config["params"])))
     with field(f, "schema"):
         synth.schema_ = schema_from_dict(config["schema"])
     with field(f, "encoders"):
@@ -145,6 +145,40 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
             nodes=int(training.get("nodes", 0)),
         )
     return synth
+
+
+#: The range each numeric parameter of a saved model must lie in (a tampered file could ask for a
+#: billion sampling steps or a negative hop count): (whole number?, lowest, highest, may be null?).
+PARAM_RANGES: dict[str, tuple[bool, float, float, bool]] = {
+    "num_hops": (True, 0, 8, False),
+    "hidden": (True, 1, 4096, False),
+    "train_steps": (True, 1, 10**9, True),
+    "batch_size": (True, 1, 10**7, False),
+    "sample_steps": (True, 1, 10_000, False),
+    "fanout": (True, 1, 10_000, False),
+    "learning_rate": (False, 1e-12, 10.0, False),
+    "max_minutes": (False, 1e-6, 10**7, True),
+    "text_min_count": (True, 1, 10**9, False),
+    "checkpoint_every": (True, 1, 10**9, False),
+    "random_state": (True, 0, 2**63 - 1, True),
+    "epsilon": (False, 1e-6, 1e6, True),
+    "delta": (False, 0.0, 1.0, True),
+}
+
+
+def check_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` if every numeric one is of its type and inside its range; else ValueError naming it."""
+    for name, (whole, low, high, nullable) in PARAM_RANGES.items():
+        if name not in params:
+            continue
+        value = params[name]
+        if value is None and nullable:
+            continue
+        kind = "whole number" if whole else "number"
+        ok = isinstance(value, int) if whole else isinstance(value, int | float)
+        if not ok or isinstance(value, bool) or not np.isfinite(value) or not low <= value <= high:
+            raise ValueError(f"'{name}' must be a {kind} from {low:g} to {high:g}, not {value!r}")
+    return params
 
 
 def _mapping(config: dict[str, Any], key: str) -> dict[str, Any]:
