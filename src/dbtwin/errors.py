@@ -55,6 +55,16 @@ class OptionError(DbtwinError):
         self.option = option
 
 
+class DatabaseRefusedError(DbtwinError):
+    """A database server refused a write (a constraint, a limit of its own); the message is the
+    server's, in the user's table names; nothing was left written."""
+
+    def __init__(self, message: str, table: str | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.table = table
+        self.column = column
+
+
 class NotStorableError(DbtwinError):
     """The destination cannot hold a name or value of the database as it is (an identifier too long
     for the server, a NUL byte in PostgreSQL text, infinity in MariaDB, an empty string in CSV, ...).

@@ -66,3 +66,28 @@ def test_metadata_naming_a_missing_table_is_an_error(company, tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(data))
     with pytest.raises(SchemaError, match="table 'project'"):
         read(tmp_path / "d", metadata=tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_an_interrupted_directory_replace_leaves_the_old_files_and_nothing_else(
+    company, chinook, tmp_path, monkeypatch, fmt
+):
+    from dbtwin.io import files
+
+    out = tmp_path / "out"
+    write_directory(company, out, fmt)
+    (out / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real, calls = files.Path.replace, {"n": 0}
+
+    def replace(self, target):  # Ctrl-C while the new files are being moved in
+        calls["n"] += 1
+        if calls["n"] == len(before) + 1:
+            raise KeyboardInterrupt
+        return real(self, target)
+
+    monkeypatch.setattr(files.Path, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        write_directory(chinook, out, fmt, replace=True)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no .dbtwin-*.old or .new left

@@ -3,11 +3,13 @@ failure and on Ctrl-C alike; values a server cannot hold are refused before anyt
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 from dbtwin import read, write
-from dbtwin.errors import DestinationNotEmptyError, NotStorableError
+from dbtwin.errors import DatabaseRefusedError, DestinationNotEmptyError, NotStorableError
 from dbtwin.io import sql_write
 from tests.conftest import assert_same_database
 
@@ -116,3 +118,43 @@ def test_sqlite_url_replace_swaps_in_one_transaction(company, chinook, tmp_path,
     sql_write.write_sql(chinook, url, replace=True)
     assert set(_tables(url)) == set(company.schema.table_names) | set(chinook.schema.table_names)
     assert read(url, tables=chinook.schema.table_names).num_rows("track") == chinook.num_rows("track")
+
+
+@pytest.mark.servers
+def test_a_killed_first_write_to_mariadb_leaves_only_temporary_tables(mariadb_url, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "sys.path.insert(0, os.getcwd())\n"
+        "from dbtwin import write\n"
+        "from dbtwin.io import sql_write\n"
+        "from tests.conftest import company_db\n"
+        "real = sql_write._insert_table\n"
+        "def insert(*args, **kwargs):\n"
+        "    real(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "sql_write._insert_table = insert\n"
+        "write(company_db(), sys.argv[1])\n"
+    )
+    done = subprocess.run([sys.executable, str(script), mariadb_url], cwd=str(Path(__file__).parents[2]), check=False)
+    assert done.returncode == -9
+    left = _tables(mariadb_url)
+    assert left and all(t.startswith(sql_write.TEMP_PREFIX) for t in left), left
+
+
+@pytest.mark.servers
+def test_a_server_refusal_names_the_users_table(request, company, monkeypatch):
+    for url in _server_urls(request):
+        real = sql_write._insert_table
+
+        def insert(conn, tobj, db, name, *args, **kwargs):
+            raise sa.exc.OperationalError("INSERT", {}, Exception(f"value too long for table {tobj.name}"))
+
+        monkeypatch.setattr(sql_write, "_insert_table", insert)
+        with pytest.raises(DatabaseRefusedError, match=r"value too long for table (dept|project|person)") as info:
+            write(company, url)
+        assert "dbtwin_" not in str(info.value) and info.value.table in company.schema.tables
+        monkeypatch.setattr(sql_write, "_insert_table", real)

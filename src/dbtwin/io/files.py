@@ -187,6 +187,7 @@ def _replace_in_directory(db: Database, path: Path, file_format: str, names: dic
             (path / name).unlink(missing_ok=True)
         for name in moved:
             (old / name).replace(path / name)
+        shutil.rmtree(old, ignore_errors=True)  # empty again: nothing of dbtwin's is left behind
         raise
     finally:
         shutil.rmtree(new, ignore_errors=True)

@@ -14,6 +14,7 @@ of the destination that are not written are left alone.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import weakref
 from collections.abc import Iterator
@@ -26,7 +27,13 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine
 
 from dbtwin.database import NULL_REF, Database, parent_positions
-from dbtwin.errors import DataValidationError, DestinationNotEmptyError, SchemaError
+from dbtwin.errors import (
+    DatabaseRefusedError,
+    DataValidationError,
+    DestinationNotEmptyError,
+    SchemaError,
+    driver_message,
+)
 from dbtwin.io.sql_values import SQLITE_DECIMAL
 from dbtwin.io.storable import check_storable, target_of
 from dbtwin.schema.dtypes import INT64_MAX, decimal_size, decimal_text
@@ -71,9 +78,12 @@ def write_sql(
         if clashing:
             _refuse_outside_references(inspector, existing, set(db.schema.table_names), clashing, db_schema)
         token = secrets.token_hex(4)
+        # under temporary names when replacing, and always where DDL commits at once (MariaDB/MySQL),
+        # so that even a killed process leaves no half-written table under a final name
+        temporary = clashing or not _transactional_ddl(engine)
         names = (
             {t: f"{TEMP_PREFIX}{token}_{i}" for i, t in enumerate(db.schema.table_names)}
-            if clashing
+            if temporary
             else {t: t for t in db.schema.table_names}
         )
         order, deferred = insert_plan(db)
@@ -143,11 +153,13 @@ def _write_tables(
             _advance_counters(conn, meta, names, db_schema)
             if clashing and (transactional_ddl or engine.dialect.name == "sqlite"):
                 _swap_in_transaction(conn, names, clashing, db_schema)
-        if clashing and not transactional_ddl and engine.dialect.name in ("mysql", "mariadb"):
+        if not transactional_ddl and engine.dialect.name in ("mysql", "mariadb"):
             _swap_atomic_rename(engine, names, clashing, db_schema, token)
-    except BaseException:  # Ctrl-C included: never leave half-written tables behind
+    except BaseException as exc:  # Ctrl-C included: never leave half-written tables behind
         if created and not transactional_ddl:
             _drop_quietly(engine, [names[t] for t in order], db_schema)
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            raise _refusal(exc, names) from exc
         raise
     for name in clashing:
         log.info("replaced table '%s'", name)
@@ -218,8 +230,23 @@ def _swap_atomic_rename(
     _drop_quietly(engine, list(olds.values()), db_schema)
 
 
+def _refusal(exc: sa.exc.SQLAlchemyError, names: dict[str, str]) -> DatabaseRefusedError:
+    """The server's refusal in the user's names (not the temporary ones the tables were written under)."""
+    message = driver_message(exc)
+    table = None
+    for final, temp in sorted(names.items(), key=lambda item: -len(item[1])):
+        if temp != final and temp in message:
+            message = message.replace(temp, final)
+            table = table or final
+    if table is None:  # written under their own names: the first one the message names
+        table = next((t for t in names if re.search(rf"(?<!\w){re.escape(t)}(?!\w)", message)), None)
+    return DatabaseRefusedError(f"the database refused the write: {message}", table)
+
+
 def _drop_quietly(engine: Engine, tables: list[str], db_schema: str | None) -> None:
     """Drop ``tables`` where DDL commits at once (MariaDB/MySQL with foreign-key checks off for the drop)."""
+    if not tables:
+        return
     prep = engine.dialect.identifier_preparer
     try:
         with engine.begin() as conn:
