@@ -36,7 +36,41 @@ def test_report_is_self_contained_with_every_section(chinook, degraded, metrics)
     assert len(re.findall(r'src="data:image/png;base64,', page)) >= 10
     verdicts = table_verdicts(chinook, metrics)
     assert verdicts["track"].startswith("poor") and "detected with accuracy" in verdicts["track"]
-    assert verdicts["playlist_track"].startswith("good: keys only")
+    assert verdicts["playlist_track"] == "keys only: integrity checked"
+
+
+def test_names_with_dollars_and_dates_render(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from dbtwin.schema import Column, ColumnKind, Schema, StorageType, Table
+
+    schema = Schema(
+        {
+            "$t$": Table(
+                "$t$",
+                [
+                    Column("id", StorageType.INT64, ColumnKind.ID, False),
+                    Column("$\\undefined$", StorageType.FLOAT64, ColumnKind.FLOAT),
+                    Column("when", StorageType.DATETIME, ColumnKind.DATETIME),
+                    Column("note", StorageType.STRING, ColumnKind.TEXT),
+                ],
+                ("id",),
+            )
+        }
+    )
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "id": range(60),
+            "$\\undefined$": rng.normal(size=60),
+            "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 60), unit="D"),
+            "note": [f"n{i}" for i in range(60)],
+        }
+    )
+    db = Database.from_frames({"$t$": frame}, schema)
+    page = render_report(db, db, evaluate(db, db, max_rows=1_000, detection_rows=200), "$x^2$ check")
+    assert "$x^2$ check" in page and "$t$" in page
 
 
 def test_report_renders_in_headless_chromium(chinook, degraded, metrics, tmp_path):

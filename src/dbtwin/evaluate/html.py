@@ -13,6 +13,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from dbtwin.evaluate.features import numeric_column
 from dbtwin.evaluate.trends import CONTINUOUS, scored_columns
 from dbtwin.graph import RowGraph
 from dbtwin.io.atomic import atomic_write_text
+from dbtwin.schema.model import ColumnKind
 
 REAL, SYNTH = "#3b6ea5", "#e07b39"
 MAX_COLUMNS_PER_TABLE = 12
@@ -71,7 +73,12 @@ def table_verdicts(real: Database, metrics: dict[str, Any]) -> dict[str, str]:
             parts.append(f"detected with accuracy {d:.2f}")
             grades.append(_grade(d, 0.65, 0.8, higher_is_better=False))
         if not parts:
-            verdicts[table] = "good: keys only, integrity checked"
+            texts = [c.name for c in real.schema.table(table).columns if c.kind == ColumnKind.TEXT]
+            verdicts[table] = (
+                f"not scored: keys and text columns only ({', '.join(texts[:3])}); see the text-column checks"
+                if texts
+                else "keys only: integrity checked"
+            )
             continue
         worst = "poor" if "poor" in grades else "fair" if "fair" in grades else "good"
         verdicts[table] = f"{worst}: " + ", ".join(parts)
@@ -110,6 +117,10 @@ def _marginals(real: Database, synthetic: Database, table: str) -> str | None:
                 bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
                 ax.hist(x, bins=bins, density=True, alpha=0.55, color=REAL, label="real")
                 ax.hist(y, bins=bins, density=True, alpha=0.55, color=SYNTH, label="synthetic")
+                if kinds[col] == ColumnKind.DATETIME:  # days since 1970, matplotlib's own date numbers
+                    locator = mdates.AutoDateLocator(maxticks=4)
+                    ax.xaxis.set_major_locator(locator)
+                    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         else:
             pa = a.astype(object).where(a.notna(), "NULL").astype(str).value_counts(normalize=True)
             pb = b.astype(object).where(b.notna(), "NULL").astype(str).value_counts(normalize=True)
@@ -172,7 +183,12 @@ def _bars(values: dict[str, float], title: str, reference: float | None = None, 
 def render_report(
     real: Database, synthetic: Database, metrics: dict[str, Any], title: str = "dbtwin evaluation"
 ) -> str:
-    """The report as one HTML string."""
+    """The report as one HTML string. Names are plain text in the plots (``$x$`` is no formula)."""
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _render(real, synthetic, metrics, title)
+
+
+def _render(real: Database, synthetic: Database, metrics: dict[str, Any], title: str) -> str:
     esc = html.escape
     inter = metrics["inter_table_trends"]
     rows = [
@@ -234,14 +250,9 @@ def render_report(
         parts.append(
             f"<p>Tables copied whole by design (dimension tables), left out of the privacy rates: {esc(copied)}.</p>"
         )
-    if texts.get("details"):
-        parts.append(
-            _bars(
-                {k: d["auc"] for k, d in texts["details"].items() if d["auc"] is not None},
-                "single-column detection AUC per text column",
-                reference=0.5,
-            )
-        )
+    text_aucs = {k: d["auc"] for k, d in texts.get("details", {}).items() if d.get("auc") is not None}
+    if text_aucs:  # no plot without a score to show
+        parts.append(_bars(text_aucs, "single-column detection AUC per text column", reference=0.5))
     if relations.get("rules"):
         parts.append(_relations_table(relations["rules"]))
     hop_scores = {f"{k}-hop": inter[k]["score"] for k in ("1", "2", "3") if inter[k]["score"] is not None}
@@ -256,6 +267,8 @@ def render_report(
             "<tr><th>table</th><th>features (accuracy lost when shuffled)</th></tr>"
         )
         for table, found in telling.items():
+            if not found:  # nothing gives this table away: no empty row
+                continue
             shown = ", ".join(f"{f['feature']} ({f['importance']:.2f})" for f in found)
             parts.append(f"<tr><th>{esc(table)}</th><td>{esc(shown)}</td></tr>")
         parts.append("</table>")
