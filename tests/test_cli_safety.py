@@ -422,3 +422,19 @@ def test_untyped_sqlite_column_keeps_real_values_or_says_what_changed(tmp_path):
             (4.0, "real"),
             (None, "null"),
         ]
+
+
+def test_awkward_locations_fail_in_one_line(tmp_path):
+    result = invoke("inspect", "postgresql+psycopg://u:secret@127.0.0.1:abc/db")
+    assert_clean_failure(result, "is not a valid database URL: its port 'abc' is not a number")
+    assert "secret" not in result.output
+    src = small_sqlite(tmp_path / "src.sqlite")
+    dest = f"sqlite:///{tmp_path / 'out.sqlite'}?mode=ro"
+    assert_clean_failure(invoke("convert", src, dest), "carries URL options (mode=ro)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.sqlite"]
+
+
+@pytest.mark.parametrize(("header", "fragment"), [("a,b,a", "the column name 'a' twice"), ("a,,c", "an empty column")])
+def test_csv_headers_pandas_would_rename_are_refused(tmp_path, header, fragment):
+    (tmp_path / "t.csv").write_text(f"{header}\n1,2,3\n")
+    assert_clean_failure(invoke("inspect", tmp_path), "table 't'", fragment)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from dbtwin.cli_support import fail as _fail
+from dbtwin.cli_support import guard
 from dbtwin.errors import DbtwinError
 
 predict_app = typer.Typer(no_args_is_help=True, help="Predictive relational deep learning on entity tasks.")
@@ -85,9 +85,9 @@ def fit(
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite OUT if it exists.")] = False,
 ) -> None:
     """Train the GNN on the task's training examples (early stopping on validation) and save it."""
-    from dbtwin.predict.predictor import Predictor
+    with guard():
+        from dbtwin.predict.predictor import Predictor
 
-    try:
         if out.exists() and not replace:
             raise DbtwinError(f"'{out}' already exists; pass --replace to overwrite it")
         the_task, db = _task_and_db(source, task)
@@ -103,8 +103,6 @@ def fit(
         ).fit(db, the_task)
         predictor.save(out, replace=replace)
         scores = predictor.evaluate(db)
-    except (DbtwinError, OSError, ValueError) as exc:
-        _fail(exc)
     _print_scores(f"{the_task.name} (GNN)", {"gnn": scores})
     history = predictor.history_
     console.print(
@@ -124,11 +122,11 @@ def evaluate(
     text_cache: Annotated[Path | None, typer.Option(help="Folder for cached text embeddings.")] = None,
 ) -> None:
     """Score a saved GNN on every split of its task (and, with --baselines, LightGBM beside it)."""
-    from dbtwin.io.atomic import atomic_write_text
-    from dbtwin.predict.baselines import BASELINES, run_baseline
-    from dbtwin.predict.predictor import Predictor
+    with guard():
+        from dbtwin.io.atomic import atomic_write_text
+        from dbtwin.predict.baselines import BASELINES, run_baseline
+        from dbtwin.predict.predictor import Predictor
 
-    try:
         predictor = Predictor.load(model, text_cache=text_cache)
         the_task, db = _task_and_db(source, task, default=predictor.task_)
         examples = the_task.examples(db)
@@ -138,8 +136,6 @@ def evaluate(
                 results[f"lightgbm-{kind}"] = run_baseline(db, the_task, kind, examples)["scores"]
         if out is not None:
             atomic_write_text(out, json.dumps({"task": the_task.name, "scores": results}, indent=1) + "\n")
-    except (DbtwinError, OSError, ValueError) as exc:
-        _fail(exc)
     _print_scores(the_task.name, results)
 
 

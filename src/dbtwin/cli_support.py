@@ -46,18 +46,33 @@ def guard() -> Iterator[None]:
         err_console.print("interrupted; nothing half-written was left behind")
         raise typer.Exit(code=130) from None
     except (DbtwinError, OSError, ValueError) as exc:
+        _details()
         fail(_os_message(exc) if isinstance(exc, OSError) else exc)
+    except ModuleNotFoundError as exc:  # an optional dependency of this command
+        fail(
+            f"this command needs the Python package '{exc.name}', which is not installed",
+            hint="pip install -c constraints.txt -e '.[predict,bench]'",
+        )
     except Exception as exc:
         import sqlalchemy as sa
 
+        verbose = _details()
         if isinstance(exc, sa.exc.SQLAlchemyError):  # the server refused something: its own first line
-            fail(f"the database refused: {driver_message(exc)}", hint="run with -v for details")
-        log.debug("internal error", exc_info=True)
-        if log.isEnabledFor(logging.INFO):
-            import traceback
+            fail(f"the database refused: {driver_message(exc)}", hint=None if verbose else "run with -v for details")
+        fail(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="a bug in dbtwin" + ("" if verbose else "; run with -v for its traceback"),
+        )
 
-            traceback.print_exc(file=sys.stderr)
-        fail(f"internal error: {type(exc).__name__}: {exc}", hint="a bug in dbtwin; run with -v for details")
+
+def _details() -> bool:
+    """With ``-v``, the traceback of the error being handled, above its one-line message."""
+    if not log.isEnabledFor(logging.INFO):
+        return False
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+    return True
 
 
 def _os_message(exc: OSError) -> str:

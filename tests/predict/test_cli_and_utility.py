@@ -58,6 +58,26 @@ def test_unknown_task_fails_clearly(tmp_path):
     assert result.exit_code == 2 and "neither a task file nor a bundled task" in result.output
 
 
+def test_malformed_task_file_is_named(tmp_path):
+    bad = tmp_path / "bad.json"
+    for content, fragment in (('{"name": ', "is not valid JSON"), ('{"name": "x", "bogus": 1}', "unknown task field")):
+        bad.write_text(content)
+        result = runner.invoke(app, ["predict", "fit", "chinook", "--task", str(bad), "--out", str(tmp_path / "m")])
+        assert result.exit_code == 2 and str(bad) in " ".join(result.output.split()) and fragment in result.output
+
+
+def test_a_missing_optional_dependency_is_one_line(tmp_path, monkeypatch):
+    import sys
+
+    task_file = tmp_path / "task.json"
+    task_file.write_text(json.dumps(CHINOOK_CHURN))
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # as if not installed
+    args = ["predict", "fit", "chinook", "--task", str(task_file), "--out", str(tmp_path / "m"), "--no-text"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "needs the Python package 'duckdb'" in result.output and "Traceback" not in result.output
+
+
 def _shuffled_invoices(db: Database) -> Database:
     """Chinook whose invoices are dealt to random customers: the purchase rhythm is gone."""
     frames = {t: db[t].copy() for t in db.schema.table_names}

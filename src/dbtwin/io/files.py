@@ -249,7 +249,21 @@ def _read_file(file: Path, table: str, columns: list[str] | None) -> pd.DataFram
         raise InvalidFileError(f"table '{table}': cannot read '{file}': {exc}") from None
     if columns is not None and len(columns) == frame.shape[1]:
         frame.columns = columns  # written by dbtwin in this order; pandas renames empty or repeated headers
+    else:
+        _refuse_renamed_headers(file, table)
     return frame
+
+
+def _refuse_renamed_headers(file: Path, table: str) -> None:
+    """A CSV header that repeats a name or leaves one empty (which pandas would rename silently)."""
+    header = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8")
+    names = header.iloc[0].tolist() if len(header) else []
+    seen: set[str] = set()
+    for name in names:
+        if name == "" or name in seen:
+            what = "an empty column name" if name == "" else f"the column name '{name}' twice"
+            raise InvalidFileError(f"table '{table}' (file '{file}') has {what} in its header; name each column once")
+        seen.add(name)
 
 
 def _parser_message(exc: Exception) -> str:

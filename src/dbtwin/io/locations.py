@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dbtwin.errors import DestinationNotEmptyError
+from dbtwin.errors import DestinationNotEmptyError, UnsupportedSourceError
 
 
 def display(location: str | os.PathLike) -> str:
@@ -25,6 +25,21 @@ def display(location: str | os.PathLike) -> str:
     except Exception:  # not a URL SQLAlchemy can parse: hide everything between '://' and '@'
         scheme, _, rest = text.partition("://")
         return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else text
+
+
+def check_url(text: str) -> None:
+    """Refuse a SQLAlchemy URL that cannot be parsed, naming what is wrong with it (a port that is
+    not a number, say) instead of the parser's own words."""
+    import re
+
+    import sqlalchemy as sa
+
+    try:
+        sa.engine.make_url(text)
+    except (ValueError, sa.exc.ArgumentError) as exc:
+        port = re.search(r"@[^/:]*:([^/?]*)", text)
+        reason = f"its port '{port.group(1)}' is not a number" if port and not port.group(1).isdigit() else str(exc)
+        raise UnsupportedSourceError(f"'{display(text)}' is not a valid database URL: {reason}") from None
 
 
 def local_path(location: str | os.PathLike) -> Path | None:
@@ -161,6 +176,7 @@ def source_files(source: str | os.PathLike) -> list[Path]:
 __all__ = [
     "MODEL_SPACE",
     "check_destination",
+    "check_url",
     "check_writable",
     "display",
     "local_path",

@@ -18,7 +18,7 @@ from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, UnsupportedSourceError, driver_message
 from dbtwin.io.atomic import atomic_path
 from dbtwin.io.files import FILE_FORMATS, FileFormat, holds_files, read_directory, write_directory
-from dbtwin.io.locations import check_destination, check_writable, display
+from dbtwin.io.locations import check_destination, check_url, check_writable, display
 from dbtwin.io.sql import read_sql, write_sql
 from dbtwin.io.sqlite_file import SQLITE_SUFFIXES, check_sqlite_file, is_sqlite, settle_journal
 from dbtwin.schema.metadata_json import load_schema
@@ -44,6 +44,7 @@ def read(
     schema = load_schema(metadata) if isinstance(metadata, str | os.PathLike) else metadata
     path = Path(text)
     if "://" in text:
+        check_url(text)
         db = _read_server(text, tables)
     elif path.is_dir():
         db = read_directory(path, schema)
@@ -109,6 +110,7 @@ def write(
     text = os.fspath(destination)
     if file_format is not None and file_format not in FILE_FORMATS:
         raise UnsupportedSourceError(f"file format must be parquet or csv, not {file_format!r}")
+    _check_destination_url(text)
     check_destination(text, list(protect))
     if _is_sqlite_destination(text):
         _write_sqlite_file(db, Path(text.removeprefix("sqlite:///")), replace)
@@ -125,6 +127,7 @@ def preflight_destination(
     the destination is not one of ``protect`` nor holds one, holds no data unless ``replace``, and can
     be written (its folder exists or can be made, and is writable; the server answers)."""
     text = os.fspath(destination)
+    _check_destination_url(text)
     check_destination(text, list(protect))
     if "://" in text and not text.startswith("sqlite:///"):
         _preflight_server(text, replace)
@@ -137,6 +140,19 @@ def preflight_destination(
     else:
         holds_files(path, replace)
     check_writable(path, 2**20)
+
+
+def _check_destination_url(text: str) -> None:
+    """A destination URL dbtwin can write as it says: parseable, and a SQLite URL without options
+    (``?mode=ro`` would become part of a file name)."""
+    if "://" not in text:
+        return
+    check_url(text)
+    if text.startswith("sqlite:") and "?" in text:
+        raise UnsupportedSourceError(
+            f"the destination '{text}' carries URL options ({text.split('?', 1)[1]}); dbtwin writes a plain SQLite "
+            "file: give its path without them"
+        )
 
 
 def _preflight_server(url: str, replace: bool) -> None:

@@ -22,7 +22,6 @@ A task is stored as JSON::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -33,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from dbtwin.database import Database
-from dbtwin.errors import SchemaError
+from dbtwin.errors import InvalidFileError, SchemaError
+from dbtwin.jsonfile import read_json
 
 
 class TaskType(StrEnum):
@@ -100,7 +100,14 @@ class EntityTask:
 
     @classmethod
     def load(cls, path: str | Path) -> EntityTask:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A task from its JSON file; anything malformed is an :class:`InvalidFileError` naming the file."""
+        data = read_json(path, "task file")
+        if not isinstance(data, dict):
+            raise InvalidFileError(f"task file '{path}' must hold a JSON object")
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise InvalidFileError(f"task file '{path}': {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
