@@ -164,3 +164,24 @@ def test_table_cycle_is_written_through_the_nullable_key(tmp_path):
     db = cycle_db()
     write(db, tmp_path / "cycle.sqlite")
     assert_same_database(db, read(tmp_path / "cycle.sqlite"), check_kinds=False)
+
+
+def test_sqlite_without_declared_keys_is_detected_as_its_csv_copy_is(tmp_path):
+    path = tmp_path / "plain.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (customer_id INTEGER, name TEXT, joined TEXT)")
+        conn.execute("CREATE TABLE orders (order_id INTEGER, customer_id INTEGER, amount REAL)")
+        conn.executemany("INSERT INTO customers VALUES (?, ?, ?)", [(1, "Ann", "2020-01-01"), (2, "Bob", "2021-02-03")])
+        conn.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(1, 1, 9.5), (2, 1, 3.0), (3, 2, None)])
+    from_sqlite = read(path)
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    for name in ("customers", "orders"):
+        pd.read_sql(f"SELECT * FROM {name}", sqlite3.connect(path)).to_csv(csv_dir / f"{name}.csv", index=False)
+    from_csv = read(csv_dir)
+    for db in (from_sqlite, from_csv):
+        assert db.schema.table("orders").primary_key == ("order_id",)
+        assert [(fk.child, fk.columns, fk.parent) for fk in db.schema.foreign_keys] == [
+            ("orders", ("customer_id",), "customers")
+        ]
+        assert db.schema.table("customers").column("joined").dtype == "datetime"

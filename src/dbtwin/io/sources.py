@@ -51,6 +51,8 @@ def read(
         schema = None
     elif path.is_file() and is_sqlite(path):
         db = _read_server(f"sqlite:///{path}", tables, shown=str(path))
+        if schema is None:
+            db = _detect_undeclared_keys(db, path)
     elif path.suffix.lower() in SQLITE_SUFFIXES and not path.exists():
         raise UnsupportedSourceError(f"SQLite file '{path}' does not exist")
     elif path.suffix.lower() in SQLITE_SUFFIXES and path.is_file():
@@ -78,6 +80,22 @@ def read(
         for action in report.actions:
             log.info(action)
     return db
+
+
+def _detect_undeclared_keys(db: Database, path: Path) -> Database:
+    """A SQLite file that declares no key at all is read as its CSV copy would be: primary keys,
+    foreign keys and the types of text columns (dates) detected from the data, each guess logged."""
+    if any(t.primary_key for t in db.schema.tables.values()) or db.schema.foreign_keys:
+        return db
+    from dbtwin.schema.detect import detect_schema
+
+    detection = detect_schema(db.tables)
+    log.warning(
+        "'%s' declares no primary or foreign keys: they were detected from the data; check them with "
+        "`dbtwin inspect` and save a corrected copy with --save-metadata",
+        path,
+    )
+    return Database.from_frames(db.tables, detection.schema)
 
 
 def _read_server(url: str, tables: list[str] | None, shown: str | None = None) -> Database:
