@@ -19,7 +19,12 @@ from dbtwin.cli_support import err_console, guard, text
 from dbtwin.errors import DestinationNotEmptyError
 from dbtwin.io.locations import display
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Synthetic twins of relational databases.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Synthetic twins of relational databases.",
+    rich_markup_mode=None,  # plain help: option names never cut, no placeholders on flags, at any width
+)
 console = Console()
 STRUCTURES = ("degree", "sbm", "real")
 #: ``dbtwin fit``'s training budget: the quality-per-budget curve (docs/synthesizer.md) peaks at about
@@ -231,8 +236,9 @@ def fit(
     plans = synth.values_.columns
     if plans:
         console.print(
-            f"{len(plans)} columns show no value seen fewer than {text_min_count} times (filled in by semantic "
-            f"type); copied whole by design: {text(', '.join(synth.values_.exempt) or 'none')}"
+            f"rare values protected: in {len(plans)} column(s), values seen fewer than {text_min_count} times are "
+            "replaced in samples by generated ones of the column's type (names, e-mails, cities, ...); tables "
+            f"copied whole by design: {text(', '.join(synth.values_.exempt) or 'none')}"
         )
 
 
@@ -342,6 +348,7 @@ def evaluate(
     from dbtwin.evaluate import write_metrics
     from dbtwin.evaluate.html import write_report
     from dbtwin.io import read
+    from dbtwin.io.locations import check_writable
 
     with guard():
         check.positive("--max-rows", max_rows, integer=True)
@@ -351,10 +358,11 @@ def evaluate(
         for name in ("metrics.json", "report.html"):
             if (out / name).exists() and not replace:
                 raise DestinationNotEmptyError(f"'{out / name}' already exists; pass --replace to overwrite it")
+        check_writable(out / "metrics.json", 2**20)
         real_db = read(real, metadata=metadata)
         fake_db = read(synthetic, metadata=real_db.schema)
         holdout_db = read(holdout, metadata=real_db.schema) if holdout else None
-        metrics = run_evaluation(real_db, fake_db, holdout_db, target or None, max_rows=max_rows)
+        metrics = run_evaluation(real_db, fake_db, holdout_db, target or None, max_rows=max_rows, progress=True)
         if rdl_task:
             from dbtwin.cli_predict import resolve_task
             from dbtwin.predict.utility import rdl_utility

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmark dbtwin against its ablations and SDV's HMA.")
+bench_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Benchmark dbtwin against its ablations and SDV's HMA."
+)
 
 ResultsOpt = Annotated[Path, typer.Option("--results", help="Folder of the per-run JSON results.")]
 DocsOpt = Annotated[Path, typer.Option("--docs", help="Markdown page to write (plots go beside it).")]

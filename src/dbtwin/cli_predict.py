@@ -13,7 +13,9 @@ from rich.table import Table as RichTable
 from dbtwin.cli_support import guard
 from dbtwin.errors import DbtwinError
 
-predict_app = typer.Typer(no_args_is_help=True, help="Predictive relational deep learning on entity tasks.")
+predict_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Predictive relational deep learning on entity tasks."
+)
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 

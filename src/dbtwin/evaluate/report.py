@@ -20,6 +20,7 @@ from dbtwin.evaluate.text_columns import text_detection
 from dbtwin.evaluate.trends import inter_table_trends, intra_table_trends
 from dbtwin.evaluate.utility import utility
 from dbtwin.io.atomic import atomic_write_text
+from dbtwin.progress import Progress
 from dbtwin.relations.report import relations_kept
 
 HOPS = (1, 2, 3)
@@ -43,6 +44,7 @@ def evaluate(
     detection_rows: int = 5_000,
     random_state: int = 0,
     holdout_tables: list[str] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Fidelity (cardinality, column shapes, intra-table and 1-, 2-, 3-hop inter-table trends),
     detection (and single-column detection of text, :mod:`dbtwin.evaluate.text_columns`), the share
@@ -55,10 +57,14 @@ def evaluate(
     timings: dict[str, float] = {}
     result: dict[str, Any] = {}
 
+    phases = 3 + len(HOPS) + 5 + (2 if holdout is not None else 0)
+    bar = Progress("evaluating", phases, unit="phases", enabled=progress, every=10.0)
+
     def timed(name: str, fn):
         started = time.monotonic()
         value = fn()
         timings[name] = round(time.monotonic() - started, 3)
+        bar.advance(phase=name)
         return value
 
     result["cardinality"] = _summary(timed("cardinality", lambda: cardinality(real, synthetic)))
@@ -82,6 +88,7 @@ def evaluate(
     result["relations"] = timed("relations", lambda: relations_kept(real, synthetic))
     result["sequences"] = timed("sequences", lambda: autocorrelation_gaps(real, synthetic))
     result["integrity"] = timed("integrity", lambda: integrity(real, synthetic))
+    bar.close()
     result["settings"] = {
         "max_rows_per_path": max_rows,
         "detection_rows_per_class": detection_rows,

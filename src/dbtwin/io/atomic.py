@@ -27,7 +27,7 @@ def atomic_path(path: Path, replace: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     if path.exists() and not replace:
-        raise DestinationNotEmptyError(f"'{path}' already exists; pass replace=True (--replace) to overwrite it")
+        raise DestinationNotEmptyError(f"'{path}' already exists; pass --replace (replace=True) to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -54,7 +54,7 @@ def atomic_directory(path: Path, replace: bool = False) -> Iterator[Path]:
             raise DestinationNotEmptyError(f"'{path}' exists and is not a directory")
         if any(path.iterdir()) and not replace:
             raise DestinationNotEmptyError(
-                f"directory '{path}' already holds files; pass replace=True (--replace) to overwrite it"
+                f"directory '{path}' already holds files; pass --replace (replace=True) to overwrite it"
             )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

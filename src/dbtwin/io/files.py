@@ -130,7 +130,7 @@ def holds_files(path: Path, replace: bool) -> bool:
         return False
     if not replace:
         raise DestinationNotEmptyError(
-            f"directory '{path}' already holds files; pass replace=True (--replace) to replace dbtwin's files in it"
+            f"directory '{path}' already holds files; pass --replace (replace=True) to replace dbtwin's files in it"
         )
     return True
 

@@ -188,7 +188,7 @@ def _preflight_server(url: str, replace: bool) -> None:
         engine.dispose()
     if existing and not replace:
         raise DestinationNotEmptyError(
-            f"the destination database already holds {len(existing)} table(s); pass replace=True (--replace) "
+            f"the destination database already holds {len(existing)} table(s); pass --replace (replace=True) "
             "to replace the clashing ones"
         )
 

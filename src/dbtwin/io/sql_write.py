@@ -72,7 +72,7 @@ def write_sql(
             raise DestinationNotEmptyError(
                 f"the destination database already holds {len(existing)} table(s) "
                 f"({', '.join(sorted(existing)[:5])}{', ...' if len(existing) > 5 else ''}); "
-                "pass replace=True (--replace) to replace the clashing ones"
+                "pass --replace (replace=True) to replace the clashing ones"
             )
         clashing = [t for t in db.schema.topological_order() if t in existing]
         if clashing:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.diffusion.masked import fill
 from dbtwin.graph import KHopSampler, RowGraph
 from dbtwin.nn import HeteroDenoiser
+from dbtwin.progress import Progress
 
 
 def denoise_graph(
@@ -55,7 +55,9 @@ def denoise_graph(
         else KHopSampler(graph, num_hops=model.num_layers, max_neighbors=fanout, disjoint=False)
     )
     times = np.linspace(1.0, 0.0, steps + 1)
-    for i in tqdm(range(steps), disable=None if progress else True, desc="sampling", unit="step"):
+    bar = Progress("sampling", steps, unit="steps", enabled=progress)
+    for i in range(steps):
+        bar.advance()
         t, s = float(times[i]), float(times[i + 1])
         t_node = {tb: torch.full((graph.num_nodes[tb],), 0.0 if tb in fixed_num else t) for tb in model.tables}
         # the rows each categorical unmasks in this step, drawn first: logits are computed for them only
@@ -76,6 +78,7 @@ def denoise_graph(
                     for lg, c in zip(logits, chosen[table], strict=True)
                 ]
                 x_cat[table] = fill(x_cat[table], chosen[table], picked, generator)
+    bar.close()
     return x_num, x_cat
 
 

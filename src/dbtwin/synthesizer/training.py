@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
-from tqdm.auto import tqdm
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.errors import DbtwinError
 from dbtwin.graph import KHopSampler, RowGraph
 from dbtwin.nn import HeteroDenoiser
 from dbtwin.privacy.dp_sgd import DPConfig, PrivateStep
+from dbtwin.progress import Progress
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -287,12 +287,14 @@ class Trainer:
         if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT).exists():
             self._resume(checkpoint_dir / CHECKPOINT)
         start = time.monotonic() - self.state.seconds
-        bar = tqdm(
-            total=cfg.steps if cfg.steps else None,
-            initial=self.state.step,
-            disable=None if progress else True,
-            desc="training",
-            unit="step",
+        # a bar over the steps when they are the budget, else over the minutes of the time budget
+        by_time = not cfg.steps
+        bar = Progress(
+            "training",
+            cfg.max_minutes * 60 if by_time else cfg.steps,
+            unit="s" if by_time else "steps",
+            enabled=progress,
+            initial=self.state.seconds if by_time else self.state.step,
         )
         budget = [f"{cfg.steps} steps"] if cfg.steps else []
         if cfg.max_minutes:
@@ -307,9 +309,8 @@ class Trainer:
                 decay = min(cfg.ema_decay, (1 + self.state.step) / (10 + self.state.step))
                 torch._foreach_lerp_(self.ema_params, self.params, 1 - decay)
             self.state.step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}")
             self.state.seconds = time.monotonic() - start
+            bar.moveto(self.state.seconds if by_time else self.state.step, step=self.state.step, loss=f"{loss:.4f}")
             if self.state.step % cfg.eval_every == 0 or self.state.step == cfg.steps:
                 val = self._validation_loss()
                 self.state.history.append(
@@ -331,7 +332,8 @@ class Trainer:
                     if self.state.bad_evals >= cfg.patience:
                         self.state.stopped = "early stopping: the held-out loss stopped improving"
             if cfg.max_minutes is not None and self.state.seconds > cfg.max_minutes * 60:
-                self.state.stopped = f"time budget of {cfg.max_minutes:g} minutes used"
+                unit = "minute" if cfg.max_minutes == 1 else "minutes"
+                self.state.stopped = f"time budget of {cfg.max_minutes:g} {unit} used"
             if checkpoint_dir is not None and self.state.step % cfg.checkpoint_every == 0:
                 self._checkpoint(checkpoint_dir / CHECKPOINT)
         bar.close()

@@ -1,0 +1,98 @@
+"""Progress of a long phase: a bar with a total and the time left on a terminal, a line now and then
+when the output goes to a file or a pipe (so a log shows that work goes on, and how far it is)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from tqdm.auto import tqdm
+
+#: Seconds between two progress lines when not on a terminal.
+LINE_EVERY = 30.0
+
+
+class Progress:
+    """``total`` units of work (steps, phases, or seconds of a time budget), counted by
+    :meth:`advance` or set by :meth:`moveto`; ``enabled=False`` shows nothing."""
+
+    def __init__(
+        self,
+        desc: str,
+        total: float | None,
+        unit: str = "step",
+        enabled: bool = True,
+        initial: float = 0,
+        stream: TextIO | None = None,
+        every: float = LINE_EVERY,
+    ) -> None:
+        self.desc, self.total, self.unit = desc, total, unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.terminal = enabled and getattr(self.stream, "isatty", lambda: False)()
+        self.every = every
+        self.n = initial
+        self.postfix: dict[str, Any] = {}
+        self.started = self.last_line = time.monotonic()
+        self.bar = (
+            tqdm(total=total, initial=initial, desc=desc, unit=unit, file=self.stream, dynamic_ncols=True)
+            if self.terminal
+            else None
+        )
+
+    def advance(self, n: float = 1, **postfix: Any) -> None:
+        self.moveto(self.n + n, **postfix)
+
+    def moveto(self, n: float, **postfix: Any) -> None:
+        if not self.enabled:
+            return
+        self.postfix.update(postfix)
+        if self.bar is not None:
+            self.bar.update(n - self.bar.n)
+            if postfix:
+                self.bar.set_postfix(self.postfix, refresh=False)
+        self.n = n
+        now = time.monotonic()
+        if self.bar is None and now - self.last_line >= self.every:
+            self.last_line = now
+            self.stream.write(self.line() + "\n")
+            self.stream.flush()
+
+    def line(self) -> str:
+        """``training: 40% (120 of 300 s), 2:00 elapsed, about 3:00 left, step=81, loss=0.4``."""
+        elapsed = time.monotonic() - self.started
+        parts = [f"{self.desc}:"]
+        if self.total:
+            done = min(self.n / self.total, 1.0)
+            parts.append(f"{done:.0%} ({self.n:,.0f} of {self.total:,.0f} {self.unit}),")
+            left = elapsed * (1 - done) / done if done > 0 else None
+            parts.append(f"{_clock(elapsed)} elapsed" + (f", about {_clock(left)} left" if left is not None else ""))
+        else:
+            parts.append(f"{self.n:,.0f} {self.unit}, {_clock(elapsed)} elapsed")
+        if self.postfix:
+            parts[-1] += ","
+            parts.append(", ".join(f"{k}={v}" for k, v in self.postfix.items()))
+        return " ".join(parts)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled and time.monotonic() - self.started >= self.every:
+            self.stream.write(self.line() + " (done)\n")
+            self.stream.flush()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+__all__ = ["LINE_EVERY", "Progress"]
