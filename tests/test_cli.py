@@ -59,7 +59,7 @@ def test_convert_drops_orphans_and_refuses_to_overwrite(tmp_path, flights_jan):
     db = read(out)
     assert db.num_rows("flights") == 27004 - int(np.logical_or.reduce(masks).sum())
     again = runner.invoke(app, ["convert", "chinook", str(out)])
-    assert again.exit_code == 2 and "already exists; pass replace=True (--replace)" in again.output
+    assert again.exit_code == 2 and "already exists; pass --replace (replace=True)" in again.output
     assert read(out).num_rows("flights") == db.num_rows("flights")
 
 

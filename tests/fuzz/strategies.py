@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pandas as pd
@@ -100,9 +100,12 @@ class Plan:
 
 def decimals(precision: int, scale: int) -> st.SearchStrategy[Decimal]:
     """Decimals of at most ``precision`` digits, ``scale`` of them after the point, extremes included."""
-    largest = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
-    exact = st.decimals(min_value=-largest, max_value=largest, places=scale, allow_nan=False, allow_infinity=False)
-    return st.one_of(st.sampled_from([largest, -largest, Decimal(0).scaleb(-scale)]), exact)
+    with localcontext() as exact_context:  # the default 28 digits would round 10**28 - 1e-10 up to 1E+28
+        exact_context.prec = precision + 2
+        largest = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
+        smallest = -largest
+    exact = st.decimals(min_value=smallest, max_value=largest, places=scale, allow_nan=False, allow_infinity=False)
+    return st.one_of(st.sampled_from([largest, smallest, Decimal(0).scaleb(-scale)]), exact)
 
 
 def _values(draw, dtype: StorageType, n: int, nullable: bool, scale: tuple[int, int] = (38, 10)) -> list:

@@ -57,3 +57,17 @@ def test_zero_keys_round_trip_and_the_next_insert_gets_a_fresh_key(request, serv
             assert conn.execute(sa.text("SELECT id FROM parent WHERE name = 'again'")).scalar_one() == 10
     finally:
         engine.dispose()
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("server", ["postgres_url", "mariadb_url"])
+def test_names_with_percent_signs_keep_their_spelling_through_a_replace(request, server):
+    """Both drivers format ``%s``: a table called '%s' was renamed in as '%%s' (MariaDB)."""
+    url = request.getfixturevalue(server)
+    frames = {"%s": pd.DataFrame({"id": [0, 1, 2], "%(x)s": ["a", "%", "%%"]})}
+    db = Database.from_frames(frames)
+    write(db, url)
+    write(db, url, replace=True)  # the swap path: temporary names renamed to the user's
+    back = read(url)
+    assert back.schema.table_names == ["%s"]
+    assert_same_database(db, back, check_kinds=False)

@@ -146,17 +146,20 @@ def _wide_integers(values: pd.Series, declared: Declared, where: str, table: str
 
 def _fits_sqlite(values: pd.Series, storage: StorageType) -> bool:
     """Whether SQLite values fit their declared storage as that storage means it: a BOOLEAN holds
-    only 0 and 1 (SQLite stores anything there)."""
+    only 0 and 1, a DATE or DATETIME only text (SQLite stores anything there)."""
     if storage == StorageType.BOOL:
         return all(v is None or (isinstance(v, int) and v in (0, 1)) for v in values.tolist())
+    if storage == StorageType.DATETIME:  # a number there is no moment (pandas would count it from 1970)
+        return all(v is None or isinstance(v, str) for v in values.tolist())
     return True
 
 
 def _by_values(values: pd.Series, table: str, column: str, declared: StorageType | None) -> ReadColumn:
-    """A column whose declared type does not hold its values (or that has none): typed by its values."""
-    storage = infer_storage(values, table)
+    """A column whose declared type does not hold its values (or that has none): typed by its values.
+    Text stays text: a database's 'yes' or '2020-01-01' is read back as that text, never parsed."""
+    present = values.dropna().tolist()
+    storage = StorageType.STRING if any(isinstance(v, str) for v in present) else infer_storage(values, table)
     if declared is not None:
-        present = values.dropna().tolist()
         example = next((v for v in present if not _fits_one(v, declared)), present[0] if present else None)
         log.warning(
             "column '%s.%s' is declared %s but holds values that are not (e.g. %r): it is read as %s, every "
@@ -185,6 +188,8 @@ def _by_values(values: pd.Series, table: str, column: str, declared: StorageType
 
 
 def _fits_one(value: object, storage: StorageType) -> bool:
+    if storage == StorageType.DATETIME and not isinstance(value, str):
+        return False
     try:
         to_storage(pd.Series([value], dtype=object), storage)
     except ConversionError:

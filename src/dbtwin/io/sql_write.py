@@ -178,14 +178,14 @@ def _advance_counters(conn: Connection, meta: sa.MetaData, names: dict[str, str]
         if col is None:
             continue
         qualified, quoted_col = _quoted(prep, temp, db_schema), prep.quote(col.name)
-        largest = conn.execute(sa.text(f"SELECT max({quoted_col}) FROM {qualified}")).scalar()
+        largest = conn.exec_driver_sql(f"SELECT max({quoted_col}) FROM {qualified}").scalar()
         # the next key is one past the largest; at the int64 ceiling the counter says it is spent
         value, called = (
             (largest, True) if largest is not None and largest >= INT64_MAX else (max((largest or 0) + 1, 1), False)
         )
         conn.execute(
             sa.text("SELECT setval(pg_get_serial_sequence(:table, :column), :value, :called)"),
-            {"table": qualified, "column": col.name, "value": value, "called": called},
+            {"table": _pg_name(temp, db_schema), "column": col.name, "value": value, "called": called},
         )
 
 
@@ -209,11 +209,11 @@ def _swap_in_transaction(conn: Connection, names: dict[str, str], clashing: list
     q = lambda n: _quoted(prep, n, db_schema)  # noqa: E731
     if conn.dialect.name == "sqlite":  # one table per DROP there (foreign keys are not enforced by default)
         for t in reversed(clashing):
-            conn.execute(sa.text(f"DROP TABLE {q(t)}"))
+            conn.exec_driver_sql(f"DROP TABLE {q(t)}")
     else:  # one statement drops tables that reference each other
-        conn.execute(sa.text("DROP TABLE " + ", ".join(q(t) for t in clashing)))
+        conn.exec_driver_sql("DROP TABLE " + ", ".join(q(t) for t in clashing))
     for final, temp in names.items():
-        conn.execute(sa.text(f"ALTER TABLE {q(temp)} RENAME TO {prep.quote(final)}"))
+        conn.exec_driver_sql(f"ALTER TABLE {q(temp)} RENAME TO {prep.quote(final)}")
 
 
 def _swap_atomic_rename(
@@ -226,7 +226,7 @@ def _swap_atomic_rename(
         f"{q(temp)} TO {q(final)}" for final, temp in names.items()
     ]
     with engine.begin() as conn:
-        conn.execute(sa.text("RENAME TABLE " + ", ".join(pairs)))  # all or nothing
+        conn.exec_driver_sql("RENAME TABLE " + ", ".join(pairs))  # all or nothing
     _drop_quietly(engine, list(olds.values()), db_schema)
 
 
@@ -252,16 +252,24 @@ def _drop_quietly(engine: Engine, tables: list[str], db_schema: str | None) -> N
         with engine.begin() as conn:
             if engine.dialect.name == "sqlite":
                 for t in reversed(tables):
-                    conn.execute(sa.text(f"DROP TABLE IF EXISTS {_quoted(prep, t, db_schema)}"))
+                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quoted(prep, t, db_schema)}")
                 return
             conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
-            conn.execute(sa.text("DROP TABLE IF EXISTS " + ", ".join(_quoted(prep, t, db_schema) for t in tables)))
+            conn.exec_driver_sql("DROP TABLE IF EXISTS " + ", ".join(_quoted(prep, t, db_schema) for t in tables))
             conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
     except sa.exc.SQLAlchemyError as exc:
         log.warning("could not remove the temporary tables %s: %s", tables, exc)
 
 
+def _pg_name(name: str, db_schema: str | None) -> str:
+    """A PostgreSQL table name as a value (a bound text, not SQL: no percent doubling)."""
+    quote = lambda n: '"' + n.replace('"', '""') + '"'  # noqa: E731
+    return f"{quote(db_schema)}.{quote(name)}" if db_schema else quote(name)
+
+
 def _quoted(prep: sa.sql.compiler.IdentifierPreparer, name: str, db_schema: str | None) -> str:
+    """A quoted table name for :meth:`Connection.exec_driver_sql`, which passes it through the driver's
+    parameter formatting (``%`` doubled where the driver formats ``%s``)."""
     return f"{prep.quote_schema(db_schema)}.{prep.quote(name)}" if db_schema else prep.quote(name)
 
 
