@@ -285,10 +285,14 @@ def test_postgres_numeric_wide_and_nan_columns_are_read_exactly(workdir, postgre
     numbers=st.lists(_maybe(decimals(38, 10)), min_size=ROWS, max_size=ROWS),
     unsigned=st.lists(_maybe(st.integers(0, 2**64 - 1)), min_size=ROWS, max_size=ROWS),
     members=st.lists(_maybe(st.sets(st.sampled_from(["x", "y", "z"]))), min_size=ROWS, max_size=ROWS),
-    flags=st.lists(_maybe(st.sampled_from([0, 1, 2, -1])), min_size=ROWS, max_size=ROWS),
+    flags=st.one_of(  # half the time only booleans, so that the read is checked as often as the refusal
+        st.lists(_maybe(st.sampled_from([0, 1])), min_size=ROWS, max_size=ROWS),
+        st.lists(_maybe(st.sampled_from([0, 1, 2, -1])), min_size=ROWS, max_size=ROWS),
+    ),
+    choices=st.lists(_maybe(st.sampled_from(["a", "b b", "", "%s"])), min_size=ROWS, max_size=ROWS),
 )
-def test_mariadb_decimal_unsigned_set_and_tinyint_columns_are_read_exactly(
-    workdir, mariadb_url, numbers, unsigned, members, flags
+def test_mariadb_decimal_unsigned_set_enum_and_tinyint_columns_are_read_exactly(
+    workdir, mariadb_url, numbers, unsigned, members, flags, choices
 ):
     engine = sa.create_engine(mariadb_url)
     try:
@@ -297,13 +301,13 @@ def test_mariadb_decimal_unsigned_set_and_tinyint_columns_are_read_exactly(
             conn.execute(
                 sa.text(
                     "CREATE TABLE t (id int PRIMARY KEY, n DECIMAL(38,10), u BIGINT UNSIGNED, s SET('x','y','z'), "
-                    "b BOOLEAN)"
+                    "b BOOLEAN, e ENUM('a', 'b b', '', '%s'))"
                 )
             )
-            for i, (n, u, s, b) in enumerate(zip(numbers, unsigned, members, flags, strict=True)):
+            for i, (n, u, s, b, e) in enumerate(zip(numbers, unsigned, members, flags, choices, strict=True)):
                 text = None if s is None else ",".join(sorted(s))
-                row = {"i": i, "n": n, "u": u, "s": text, "b": b}
-                conn.execute(sa.text("INSERT INTO t VALUES (:i, :n, :u, :s, :b)"), row)
+                row = {"i": i, "n": n, "u": u, "s": text, "b": b, "e": e}
+                conn.execute(sa.text("INSERT INTO t VALUES (:i, :n, :u, :s, :b, :e)"), row)
     finally:
         engine.dispose()
     try:
@@ -318,4 +322,5 @@ def test_mariadb_decimal_unsigned_set_and_tinyint_columns_are_read_exactly(
     assert [None if v is None or v is pd.NA else int(v) for v in frame["u"].astype(object).tolist()] == unsigned
     assert frame["s"].tolist() == [None if s is None else ",".join(sorted(s)) for s in members]
     assert [None if v is pd.NA else int(v) for v in frame["b"].astype(object).tolist()] == flags
+    assert frame["e"].tolist() == choices
     _through_destinations(db, _fresh(workdir / "w"))

@@ -231,8 +231,10 @@ class ConstantEncoder:
 def _decimals(values: np.ndarray) -> int | None:
     sample = values[:10_000]
     for d in range(MAX_DECIMALS + 1):
-        scaled = sample * 10**d
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6):
+        with np.errstate(over="ignore", invalid="ignore"):  # values near the float limit overflow: not whole
+            scaled = sample * 10**d
+            whole = np.abs(scaled - np.round(scaled)) < 1e-6
+        if np.all(whole):
             return d
     return None
 

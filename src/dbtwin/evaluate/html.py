@@ -118,7 +118,7 @@ def _marginals(real: Database, synthetic: Database, table: str) -> str | None:
                 ax.hist(x, bins=bins, density=True, alpha=0.55, color=REAL, label="real")
                 ax.hist(y, bins=bins, density=True, alpha=0.55, color=SYNTH, label="synthetic")
                 if kinds[col] == ColumnKind.DATETIME:  # days since 1970, matplotlib's own date numbers
-                    locator = mdates.AutoDateLocator(maxticks=4)
+                    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
                     ax.xaxis.set_major_locator(locator)
                     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         else:

@@ -49,7 +49,12 @@ def infer_storage(series: pd.Series, table: str | None = None) -> StorageType:
         return StorageType.INT64
     if pd.api.types.is_float_dtype(dtype):
         values = series.dropna().to_numpy()
-        if len(values) and np.all(np.mod(values, 1) == 0) and np.all(np.abs(values) < 2**53):
+        if (
+            len(values)
+            and np.all(np.isfinite(values))
+            and np.all(np.mod(values, 1) == 0)
+            and np.all(np.abs(values) < 2**53)
+        ):
             return StorageType.INT64
         return StorageType.FLOAT64
     values = series.dropna()
