@@ -18,7 +18,7 @@ import numpy as np
 
 from dbtwin import Database, datasets
 from dbtwin.evaluate import evaluate
-from dbtwin.schema.validate import resolve_orphans
+from dbtwin.validate import resolve_orphans
 
 RESULTS = Path(__file__).resolve().parent / "results" / "evaluate.json"
 

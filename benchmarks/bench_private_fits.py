@@ -19,7 +19,7 @@ import numpy as np
 
 from dbtwin import datasets
 from dbtwin.evaluate import column_shapes
-from dbtwin.schema.validate import find_problems
+from dbtwin.validate import find_problems
 from dbtwin.synthesizer import Synthesizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "private_fits.json"

@@ -27,7 +27,7 @@ import numpy as np
 
 from dbtwin import Database, datasets
 from dbtwin.evaluate import cardinality, column_shapes
-from dbtwin.schema.validate import find_problems, resolve_orphans
+from dbtwin.validate import find_problems, resolve_orphans
 from dbtwin.synthesizer import Synthesizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "synthesizer.json"

@@ -84,7 +84,7 @@ def test_fit_then_sample_through_the_cli(tmp_path):
     assert result.exit_code == 0, result.output
     twin = read(out)
     assert twin.num_rows("invoice") == 206
-    from dbtwin.schema.validate import find_problems
+    from dbtwin.validate import find_problems
 
     assert find_problems(twin) == []
     bare = tmp_path / "bare"

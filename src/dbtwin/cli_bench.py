@@ -95,9 +95,9 @@ def sampling(
     parts: Annotated[str, typer.Option(help="Which parts: throughput, curve.")] = "throughput,curve",
 ) -> None:
     """Sampling throughput at scale 1 and the quality-versus-steps curve (merged into sampling.json)."""
+    from dbtwin.atomic import atomic_write_text
     from dbtwin.bench.isolate import run_isolated
     from dbtwin.bench.sampling import steps_curve_job, throughput_job
-    from dbtwin.io.atomic import atomic_write_text
 
     path = results / "sampling.json"
     out = json.loads(path.read_text()) if path.exists() else {}

@@ -42,8 +42,8 @@ def resolve_task(task_ref: str):
 
 
 def _task_and_db(source: str | None, task_ref: str | None, default=None):
-    from dbtwin.io import read
     from dbtwin.predict.tasks import BUNDLED, load_task_database
+    from dbtwin.sources import read
 
     task = resolve_task(task_ref) if task_ref is not None else default
     task_ref = task_ref or task.name
@@ -125,7 +125,7 @@ def evaluate(
 ) -> None:
     """Score a saved GNN on every split of its task (and, with --baselines, LightGBM beside it)."""
     with guard():
-        from dbtwin.io.atomic import atomic_write_text
+        from dbtwin.atomic import atomic_write_text
         from dbtwin.predict.baselines import BASELINES, run_baseline
         from dbtwin.predict.predictor import Predictor
 

@@ -149,3 +149,16 @@ __all__ = [
     "seed",
     "text",
 ]
+
+
+def device(option: str, value: str) -> str:
+    """``value`` if it names a device torch sees (``auto``, ``cpu``, ``cuda``, ``cuda:N``), with torch's
+    CPU threads limited to the CPUs this process may use; else an OptionError naming ``option``."""
+    from dbtwin.nn.device import limit_cpu_threads, resolve_device
+
+    try:
+        resolve_device(value)
+    except OptionError as exc:
+        raise OptionError(option, str(exc).removeprefix(f"{exc.option}: ")) from None
+    limit_cpu_threads()
+    return value

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dbtwin.errors import DataValidationError, SchemaError
+from dbtwin.errors import DataValidationError, Problem, SchemaError
 from dbtwin.schema.dtypes import ConversionError, to_storage
 from dbtwin.schema.model import ForeignKey, Schema
 
@@ -50,7 +50,6 @@ class Database:
         do not fit their declared type raise :class:`DataValidationError` naming each table and column.
         """
         from dbtwin.schema.detect import detect_schema
-        from dbtwin.schema.validate import Problem
 
         frames = dict(frames)
         if schema is None:

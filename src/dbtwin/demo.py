@@ -11,10 +11,10 @@ import numpy as np
 from dbtwin import datasets
 from dbtwin.errors import DestinationNotEmptyError
 from dbtwin.evaluate import cardinality, column_shapes
-from dbtwin.io import write
 from dbtwin.relations import keeping
-from dbtwin.schema.validate import find_problems
+from dbtwin.sources import write
 from dbtwin.synthesizer import Synthesizer
+from dbtwin.validate import find_problems
 
 
 def run_demo(

@@ -6,6 +6,9 @@ so that a user can find and fix it without reading a traceback.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 
 class DbtwinError(Exception):
     """Base class of every error dbtwin raises on purpose."""
@@ -25,10 +28,25 @@ class SchemaError(DbtwinError):
         self.column = column
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the data. ``count`` is the number of rows (or values) concerned."""
+
+    code: str
+    table: str
+    column: str | None
+    message: str
+    count: int = 0
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        return self.message if self.severity == "error" else f"warning: {self.message}"
+
+
 class DataValidationError(DbtwinError):
     """The data break the schema's rules. ``problems`` lists every one found, not only the first."""
 
-    def __init__(self, problems: list) -> None:  # list[Problem]; typed loosely to avoid an import cycle
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{len(problems)} problem(s) found in the data:\n{lines}")

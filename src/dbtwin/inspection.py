@@ -16,11 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from dbtwin.database import NULL_REF, ORPHAN_REF, Database
+from dbtwin.encode.rare import Protection
 from dbtwin.relations.report import summarize_relations
-from dbtwin.schema.validate import find_problems
 from dbtwin.semantic.plan import semantic_types
-from dbtwin.semantic.rare import Protection
 from dbtwin.synthesizer.keys import dimension_tables
+from dbtwin.validate import find_problems
 
 
 def summarize(db: Database) -> dict[str, Any]:

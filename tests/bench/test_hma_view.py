@@ -45,7 +45,7 @@ def test_chinook_self_reference_dropped(chinook):
 def test_flights_key_shared_with_a_composite_key(flights_jan):
     """flights.origin is its own key to airports and part of (origin, time_hour) -> weather: HMA
     keeps seeing it, and the way back gives the real rows."""
-    from dbtwin.schema.validate import resolve_orphans
+    from dbtwin.validate import resolve_orphans
 
     db, _ = resolve_orphans(flights_jan, "drop")
     view = hma_view(db)

@@ -8,7 +8,7 @@ import pytest
 from dbtwin import Database
 from dbtwin.evaluate import detection, evaluate, privacy, utility
 from dbtwin.evaluate.utility import default_targets
-from dbtwin.schema.validate import resolve_orphans
+from dbtwin.validate import resolve_orphans
 
 
 @pytest.fixture(scope="module")

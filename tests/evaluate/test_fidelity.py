@@ -15,7 +15,7 @@ from dbtwin import Database
 from dbtwin.cli import app
 from dbtwin.evaluate import detection, evaluate, foreign_key_paths, inter_table_trends, intra_table_trends
 from dbtwin.evaluate.trends import pair_similarity
-from dbtwin.schema.validate import resolve_orphans
+from dbtwin.validate import resolve_orphans
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dbtwin.evaluate.split import default_split_table, holdout_split
-from dbtwin.schema.validate import find_problems, resolve_orphans
+from dbtwin.validate import find_problems, resolve_orphans
 
 
 def test_chinook_split_by_customer(chinook):

@@ -10,7 +10,7 @@ from dbtwin.encode.columns import _fill_shape, _shape
 from dbtwin.evaluate.privacy import privacy
 from dbtwin.evaluate.split import holdout_split
 from dbtwin.evaluate.text_columns import column_auc, text_detection
-from dbtwin.schema.validate import resolve_orphans
+from dbtwin.validate import resolve_orphans
 
 
 def _halves(values: list[str]) -> tuple[list[str], list[str]]:

@@ -10,8 +10,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from dbtwin.errors import DbtwinError
-from dbtwin.schema.validate import find_problems
 from dbtwin.synthesizer import Synthesizer
+from dbtwin.validate import find_problems
 from tests.fuzz.strategies import databases
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from dbtwin import read, write
 from dbtwin.errors import DestinationNotEmptyError
-from dbtwin.schema.validate import resolve_orphans
+from dbtwin.validate import resolve_orphans
 from tests.conftest import assert_same_database
 from tests.io.test_sql import cycle_db
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from dbtwin import read, write
 from dbtwin.errors import DataValidationError, DestinationNotEmptyError, SchemaError
-from dbtwin.schema.validate import resolve_orphans
+from dbtwin.validate import resolve_orphans
 from tests.conftest import assert_same_database
 
 

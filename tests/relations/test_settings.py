@@ -9,12 +9,12 @@ from copy import deepcopy
 import pytest
 
 from dbtwin.database import Database
+from dbtwin.encode.rare import Protection
 from dbtwin.errors import SchemaError
 from dbtwin.inspection import summarize
 from dbtwin.relations import Aggregate, Dependency, Ref
 from dbtwin.relations.report import fit_relations, relations_kept
 from dbtwin.schema.metadata_json import schema_from_dict, schema_to_dict
-from dbtwin.semantic.rare import Protection
 
 SUM_OF_LINES = {
     "kind": "aggregate",

@@ -7,7 +7,7 @@ import pytest
 
 from dbtwin import Database
 from dbtwin.errors import DataValidationError
-from dbtwin.schema.validate import check, find_problems, resolve_orphans
+from dbtwin.validate import check, find_problems, resolve_orphans
 from tests.conftest import company_db
 
 

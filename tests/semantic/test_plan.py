@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from dbtwin import Database
+from dbtwin.encode.rare import Protection, RareValues, value_key
 from dbtwin.relations.report import relations_kept
 from dbtwin.schema import Column, ColumnKind, Schema, StorageType, Table
 from dbtwin.semantic.checks import is_email, is_first_name, is_last_name, is_phone
 from dbtwin.semantic.fake import ascii_word
 from dbtwin.semantic.plan import ValuePlan, protected_columns
-from dbtwin.semantic.rare import Protection, RareValues, value_key
 from dbtwin.synthesizer import Synthesizer
 
 SEEDS = range(6)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from dbtwin.graph import RowGraph
-from dbtwin.schema.validate import find_problems, resolve_orphans
 from dbtwin.structure import structure_model
 from dbtwin.structure.links import implied_foreign_keys
+from dbtwin.validate import find_problems, resolve_orphans
 
 
 def _check_links(graph: RowGraph) -> None:

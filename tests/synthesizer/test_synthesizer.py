@@ -13,9 +13,9 @@ import torch
 
 from dbtwin import read, write
 from dbtwin.errors import DestinationNotEmptyError
-from dbtwin.schema.validate import find_problems
 from dbtwin.synthesizer import NotFittedError, Synthesizer
 from dbtwin.synthesizer.training import CHECKPOINT, Trainer
+from dbtwin.validate import find_problems
 
 TINY = {"train_steps": 4, "sample_steps": 3, "hidden": 16, "batch_size": 32, "progress": False}
 
@@ -246,7 +246,7 @@ def test_the_time_budget_is_used_and_decays_the_learning_rate(company, caplog, m
 
     # the tiny database trains fast enough for early stopping to end it first: no patience limit here
     monkeypatch.setattr(synthesizer_model, "TrainConfig", functools.partial(TrainConfig, patience=10**9))
-    synth = Synthesizer(max_minutes=0.05, random_state=0, **{**TINY, "train_steps": None})
+    synth = Synthesizer(max_minutes=0.05, budget="time", random_state=0, **{**TINY, "train_steps": None})
     with caplog.at_level(logging.INFO, logger="dbtwin.synthesizer.training"):
         synth.fit(company)
     state = synth.train_state_

@@ -126,6 +126,7 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
             train_steps=DP_STEPS if epsilon else train_steps,
             epsilon=epsilon,
             max_minutes=max_minutes,
+            budget="time" if max_minutes else "steps",  # generators compared on the same time
             sample_steps=sample_steps,
             random_state=seed,
             progress=False,

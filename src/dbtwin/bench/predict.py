@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dbtwin.atomic import atomic_write_text
 from dbtwin.bench.isolate import peak_rss_mb, run_isolated
-from dbtwin.io.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from dbtwin.atomic import atomic_write_text
 from dbtwin.bench.predict import MODELS, load_records
-from dbtwin.io.atomic import atomic_write_text
 from dbtwin.predict.metrics import LOWER_IS_BETTER, primary
 from dbtwin.predict.tasks import BUNDLED, load_task
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from dbtwin.atomic import atomic_path, atomic_write_text
 from dbtwin.bench.methods import METHODS, MOSTLY_SLACK_SECONDS
 from dbtwin.bench.suite import DATASETS, REFERENCE_SCORES
-from dbtwin.io.atomic import atomic_path, atomic_write_text
 
 #: (label, getter) for the quality table; higher is better except where noted.
 QUALITY: list[tuple[str, Callable[[dict], float | None]]] = [

@@ -15,6 +15,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from dbtwin.atomic import atomic_write_text
 from dbtwin.bench.isolate import run_isolated
 from dbtwin.bench.methods import METHODS, SHARES_MODEL, fit_and_sample
 from dbtwin.bench.suite import DATASETS, BenchDataset
@@ -22,9 +23,8 @@ from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError
 from dbtwin.evaluate import evaluate
 from dbtwin.evaluate.split import HoldoutSplit, holdout_split
-from dbtwin.io.atomic import atomic_write_text
 from dbtwin.io.files import read_directory, write_directory
-from dbtwin.schema.validate import resolve_orphans
+from dbtwin.validate import resolve_orphans
 
 log = logging.getLogger(__name__)
 

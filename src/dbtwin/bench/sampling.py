@@ -20,11 +20,13 @@ def throughput_job(dataset: str, max_minutes: float, sample_steps: int, seed: in
     """Fit on ``dataset`` within ``max_minutes`` and time one sample at scale 1."""
     logging.basicConfig(level=logging.WARNING)
     from dbtwin import datasets
-    from dbtwin.schema.validate import resolve_orphans
     from dbtwin.synthesizer import Synthesizer
+    from dbtwin.validate import resolve_orphans
 
     real, _ = resolve_orphans(datasets.load(dataset), "drop")
-    synth = Synthesizer(max_minutes=max_minutes, sample_steps=sample_steps, random_state=seed, progress=False)
+    synth = Synthesizer(
+        max_minutes=max_minutes, budget="time", sample_steps=sample_steps, random_state=seed, progress=False
+    )
     synth.fit(real)
     fit_rss = peak_rss_mb()
     started = time.monotonic()
@@ -57,8 +59,8 @@ def steps_curve_job(
     logging.basicConfig(level=logging.WARNING)
     from dbtwin import datasets
     from dbtwin.evaluate import evaluate
-    from dbtwin.schema.validate import resolve_orphans
     from dbtwin.synthesizer import Synthesizer
+    from dbtwin.validate import resolve_orphans
 
     real, _ = resolve_orphans(datasets.load(dataset), "drop")
     synth = Synthesizer(train_steps=train_steps, max_minutes=max_minutes, random_state=seed, progress=False)

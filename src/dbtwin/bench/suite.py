@@ -75,7 +75,7 @@ def bench_data_folder() -> Path | None:
 
 def _shared(path: str) -> Callable[[], Database]:
     def load() -> Database:
-        from dbtwin.io import read
+        from dbtwin.sources import read
 
         folder = bench_data_folder()
         if folder is None:

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from dbtwin.encode.columns import CategoricalEncoder, ConstantEncoder, NumericEncoder, _json_value
+from dbtwin.encode.rare import is_protected
 from dbtwin.schema.dtypes import nan_values
 from dbtwin.schema.model import ColumnKind, StorageType, Table
-from dbtwin.semantic.rare import is_protected
 
 _NANOS_PER_DAY = 86_400 * 10**9
 

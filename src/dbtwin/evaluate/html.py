@@ -18,11 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from dbtwin.atomic import atomic_write_text
 from dbtwin.database import Database
 from dbtwin.evaluate.features import numeric_column
 from dbtwin.evaluate.trends import CONTINUOUS, scored_columns
 from dbtwin.graph import RowGraph
-from dbtwin.io.atomic import atomic_write_text
 from dbtwin.schema.model import ColumnKind
 
 REAL, SYNTH = "#3b6ea5", "#e07b39"

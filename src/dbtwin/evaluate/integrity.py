@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dbtwin.database import Database
-from dbtwin.schema.validate import find_problems
+from dbtwin.validate import find_problems
 
 
 def integrity(real: Database, synthetic: Database) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def rare_values_shown(
 ) -> dict[str, int]:
     """Per text, string-id or categorical column outside the keys and the ``exempt`` tables: how many
     synthetic rows show a value the training data holds fewer than ``min_count`` times."""
-    from dbtwin.semantic.rare import Protection, value_key
+    from dbtwin.encode.rare import Protection, value_key
 
     protection = Protection(min_count, True, tuple(exempt))
     out = {}

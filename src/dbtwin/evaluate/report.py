@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from dbtwin.atomic import atomic_write_text
 from dbtwin.database import Database
 from dbtwin.evaluate.detection import detection
 from dbtwin.evaluate.fidelity import cardinality, column_shapes
@@ -19,7 +20,6 @@ from dbtwin.evaluate.sequences import autocorrelation_gaps
 from dbtwin.evaluate.text_columns import text_detection
 from dbtwin.evaluate.trends import inter_table_trends, intra_table_trends
 from dbtwin.evaluate.utility import utility
-from dbtwin.io.atomic import atomic_write_text
 from dbtwin.progress import Progress
 from dbtwin.relations.report import relations_kept
 

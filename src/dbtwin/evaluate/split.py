@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dbtwin.database import Database
-from dbtwin.schema.validate import resolve_orphans
+from dbtwin.validate import resolve_orphans
 
 #: A split table needs at least this many rows for a hold-out to make sense.
 MIN_SPLIT_ROWS = 50

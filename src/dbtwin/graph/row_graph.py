@@ -201,7 +201,7 @@ class RowGraph:
                 if fk.is_self_reference:
                     self._fill_foreign_key(frames, name, fk)
         db = Database.from_frames({n: f[self.schema.table(n).column_names] for n, f in frames.items()}, self.schema)
-        from dbtwin.schema.validate import find_problems
+        from dbtwin.validate import find_problems
 
         dup = [p for p in find_problems(db, include_orphans=False) if p.code == "duplicate_primary_key"]
         if dup:

@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from dbtwin.atomic import atomic_directory
 from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, SchemaError, UnsupportedSourceError
-from dbtwin.io.atomic import atomic_directory
 from dbtwin.io.filenames import check_file_name, table_file_stems
 from dbtwin.io.parquet import read_parquet_file, write_parquet_file
 from dbtwin.io.storable import check_storable

@@ -276,7 +276,7 @@ def _quoted(prep: sa.sql.compiler.IdentifierPreparer, name: str, db_schema: str 
 def _refuse_invalid(db: Database) -> None:
     """Refuse, before anything is written, rows the constraints would reject: NULL or duplicate
     primary keys, NULLs in NOT NULL columns, orphan foreign keys (empty tables are fine)."""
-    from dbtwin.schema.validate import Problem, find_problems, orphan_counts
+    from dbtwin.validate import Problem, find_problems, orphan_counts
 
     problems = [
         p
@@ -293,7 +293,7 @@ def _refuse_invalid(db: Database) -> None:
                 fk.child,
                 fk.columns[0],
                 f"cannot create foreign-key constraints over orphan rows ({listing}); resolve them first "
-                "(dbtwin.schema.validate.resolve_orphans or --orphans null/drop)",
+                "(dbtwin.validate.resolve_orphans or --orphans null/drop)",
                 sum(n for _, n in orphaned),
             )
         )

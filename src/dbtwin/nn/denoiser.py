@@ -50,7 +50,7 @@ class SinusoidalTime(nn.Module):
 
     def _embed(self, t: Tensor) -> Tensor:
         half = self.dim // 2
-        freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
         angles = (t.float() * 1000.0).unsqueeze(-1) * freqs
         return self.mlp(torch.cat([angles.sin(), angles.cos()], dim=-1))
 

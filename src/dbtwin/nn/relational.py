@@ -100,7 +100,7 @@ def _adjacency(slot: Tensor, src: Tensor, num_slots: int, num_rows: int) -> Tens
     """The CSR matrix with a row per slot, a column per stacked row, and per edge one over its slot's degree."""
     order = torch.argsort(slot, stable=True)
     degree = torch.bincount(slot, minlength=num_slots)
-    crow = torch.zeros(num_slots + 1, dtype=torch.long)
+    crow = torch.zeros(num_slots + 1, dtype=torch.long, device=slot.device)
     torch.cumsum(degree, dim=0, out=crow[1:])
     weight = 1.0 / degree[slot[order]].float()
     with warnings.catch_warnings():
@@ -171,7 +171,7 @@ def _max_buffer(h: Tensor, graph: PackedGraph, num_slots: int) -> Tensor:
         top = h.new_full((num_slots, d), float("-inf")).scatter_reduce(0, index, values, "amax", include_self=True)
         is_top = values == top.index_select(0, graph.edge_slot)
         source = graph.edge_source.unsqueeze(1).expand(-1, d)
-        winner = torch.full((num_slots, d), -1, dtype=torch.long).scatter_reduce(
+        winner = torch.full((num_slots, d), -1, dtype=torch.long, device=h.device).scatter_reduce(
             0, index, torch.where(is_top, source, -1), "amax", include_self=True
         )
     found = winner >= 0

@@ -27,9 +27,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from dbtwin.atomic import atomic_directory
 from dbtwin.database import Database
 from dbtwin.errors import DbtwinError
-from dbtwin.io.atomic import atomic_directory
 from dbtwin.nn.denoiser import TableSpec
 from dbtwin.predict.batches import GraphInputs, reachable_tables
 from dbtwin.predict.encoder import RowEncoder

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dbtwin.io.atomic import atomic_path
+from dbtwin.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from torch.func import functional_call, grad_and_value, vmap
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.nn import HeteroDenoiser
+from dbtwin.nn.device import module_device, to_device
 
 
 @dataclass
@@ -53,7 +54,7 @@ def _row_loss(module: _OneTable, params: dict[str, Tensor], x_num, x_cat, t, noi
     """The diffusion loss of one row (inputs without the batch dimension)."""
     eps, y_cat = functional_call(module, params, (x_num[None], x_cat[None], t[None]))
     spec = module.spec
-    loss = (eps[0] - noise).pow(2).mean() if spec.num_numeric else torch.zeros(())
+    loss = (eps[0] - noise).pow(2).mean() if spec.num_numeric else eps.new_zeros(())
     if spec.cardinalities:
         logits = torch.split(y_cat[0], spec.cardinalities)
         ce = torch.stack([F.cross_entropy(lg[None], clean_cat[j : j + 1])[None] for j, lg in enumerate(logits)])
@@ -103,7 +104,7 @@ class PrivateStep:
             losses.append(float(loss) * len(picked))
             rows += len(picked)
         for name, p in self.model.named_parameters():
-            noise = torch.randn(p.shape, generator=generator) * cfg.noise_multiplier * cfg.clip
+            noise = torch.randn(p.shape, generator=generator).to(p.device) * cfg.noise_multiplier * cfg.clip
             p.grad = (summed[name] + noise) / max(self.expected, 1.0)
         return (sum(losses) / rows if rows else float("nan")), rows
 
@@ -119,7 +120,7 @@ class PrivateStep:
         def loss_of(p, *row):
             return _row_loss(module, p, *row)
 
-        rows = (x_num, x_cat, t, noise, clean_cat, masked)
+        rows = to_device((x_num, x_cat, t, noise, clean_cat, masked), module_device(self.model))
         per_row, losses = vmap(grad_and_value(loss_of), in_dims=(None, 0, 0, 0, 0, 0, 0))(params, *rows)
         norms = torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in per_row.values()))
         scale = torch.clamp(self.config.clip / (norms + 1e-12), max=1.0)

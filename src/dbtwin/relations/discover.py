@@ -21,12 +21,12 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.encode.columns import _json_value
+from dbtwin.encode.rare import Protection
 from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping, operate
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
 from dbtwin.relations.values import Rows, Views, close, decimals_of, is_label, is_number, is_orderable
 from dbtwin.schema.model import ColumnKind, Schema, StorageType
-from dbtwin.semantic.rare import Protection
 
 log = logging.getLogger(__name__)
 

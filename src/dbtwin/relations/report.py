@@ -6,11 +6,11 @@ import logging
 from typing import Any
 
 from dbtwin.database import Database
+from dbtwin.encode.rare import Protection
 from dbtwin.relations.compute import Kept, keeping
 from dbtwin.relations.discover import KINDS, Discovery, discover
 from dbtwin.relations.rules import Rule, rule_from_dict
 from dbtwin.schema.model import Schema
-from dbtwin.semantic.rare import Protection
 
 log = logging.getLogger(__name__)
 

@@ -165,7 +165,7 @@ def _relations(data: Any) -> RelationSettings:
 def save_schema(schema: Schema, path: str | Path, replace: bool = False) -> None:
     """Write the schema as dbtwin metadata JSON (atomically); an existing file is replaced only when
     ``replace``."""
-    from dbtwin.io.atomic import atomic_write_text
+    from dbtwin.atomic import atomic_write_text
 
     atomic_write_text(Path(path), json.dumps(schema_to_dict(schema), indent=2) + "\n", replace=replace)
 

@@ -29,6 +29,29 @@ class ColumnKind(StrEnum):
     ID = "id"
 
 
+class SemanticType(StrEnum):
+    """What a text column holds."""
+
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    FULL_NAME = "full_name"
+    EMAIL = "email"
+    PHONE = "phone"
+    STREET_ADDRESS = "street_address"
+    CITY = "city"
+    STATE = "state"
+    POSTAL_CODE = "postal_code"
+    COUNTRY = "country"
+    COMPANY = "company"
+    URL = "url"
+    IP_ADDRESS = "ip_address"
+    IBAN = "iban"
+    CARD_NUMBER = "card_number"
+    FREE_TEXT = "free_text"  # titles, names of things, comments: a text model trained on the column
+    CODE = "code"  # identifier-like strings (tail numbers, codes): placeholders of the same shape
+    NONE = "none"  # a plain category: rare values become frequent ones
+
+
 class StorageType(StrEnum):
     """How a column's values are stored."""
 
@@ -332,8 +355,6 @@ class Schema:
 def _semantic_problems(table: str, col: Column) -> Iterator[SchemaError]:
     if col.semantic is None:
         return
-    from dbtwin.semantic.detect import SemanticType
-
     known = sorted(s.value for s in SemanticType)
     if col.semantic not in known:
         yield SchemaError(

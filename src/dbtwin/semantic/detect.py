@@ -10,35 +10,11 @@ JSON can set one (``"semantic": "city"``) or switch it off (``"semantic": "none"
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 
 import pandas as pd
 
+from dbtwin.schema.model import SemanticType
 from dbtwin.semantic.checks import is_card_number, is_email, is_iban, is_ip_address, is_phone, is_url
-
-
-class SemanticType(StrEnum):
-    """What a text column holds."""
-
-    FIRST_NAME = "first_name"
-    LAST_NAME = "last_name"
-    FULL_NAME = "full_name"
-    EMAIL = "email"
-    PHONE = "phone"
-    STREET_ADDRESS = "street_address"
-    CITY = "city"
-    STATE = "state"
-    POSTAL_CODE = "postal_code"
-    COUNTRY = "country"
-    COMPANY = "company"
-    URL = "url"
-    IP_ADDRESS = "ip_address"
-    IBAN = "iban"
-    CARD_NUMBER = "card_number"
-    FREE_TEXT = "free_text"  # titles, names of things, comments: a text model trained on the column
-    CODE = "code"  # identifier-like strings (tail numbers, codes): placeholders of the same shape
-    NONE = "none"  # a plain category: rare values become frequent ones
-
 
 #: Types whose values come from Faker (the rest: the column's text model, shapes or categories).
 PERSONAL = frozenset(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dbtwin.semantic.detect import SemanticType
+from dbtwin.schema.model import SemanticType
 from dbtwin.semantic.locales import country_locales
 
 DEFAULT_LOCALE = "en_US"

@@ -11,7 +11,7 @@ those rows by the column's semantic type:
 * free text from the column's own :class:`~dbtwin.semantic.text_model.TextModel`;
 * codes as placeholders of the real values' shapes; plain categories as a frequent category.
 
-A filled value is never a rare real value (:class:`~dbtwin.semantic.rare.RareValues`), nor one of
+A filled value is never a rare real value (:class:`~dbtwin.encode.rare.RareValues`), nor one of
 the frequent categories (which would shift their shares), and is unique where the real column is.
 Tables copied whole by design (dimension tables) are exempt.
 """
@@ -28,12 +28,12 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.encode.columns import _fill_shape, _json_value, _shape
+from dbtwin.encode.rare import Protection, RareValues, value_key
 from dbtwin.schema.dtypes import to_storage
 from dbtwin.schema.model import ColumnKind, Schema, StorageType
 from dbtwin.semantic.detect import PERSONAL, SemanticType, detect_type
 from dbtwin.semantic.fake import DEFAULT_LOCALE, EmailStyle, email_style, emails, fake_values, fill_phone, phone_shape
 from dbtwin.semantic.locales import locale_of
-from dbtwin.semantic.rare import Protection, RareValues, value_key
 from dbtwin.semantic.text_model import TextModel
 
 #: The order columns of a row are filled in: the country (it sets the locale) first, what depends on

@@ -95,19 +95,3 @@ class TemplateStructure(StructureModel):
         model.templates_ = Templates.from_arrays(arrays, config["unique_links"], set(model.fixed_tables))
         model.templates_.check(schema, model.sizes_)
         return model
-
-
-def structure_model(name: str, **kwargs: Any) -> StructureModel:
-    """Resolve ``"degree"``, ``"sbm"`` or ``"real"`` to a fresh model."""
-    from dbtwin.structure.degree import DegreeStructure
-    from dbtwin.structure.real import RealStructure
-    from dbtwin.structure.sbm import SbmStructure
-
-    models: dict[str, type[StructureModel]] = {"degree": DegreeStructure, "sbm": SbmStructure, "real": RealStructure}
-    if name not in models:
-        raise ValueError(f"unknown structure model {name!r}; choose from {sorted(models)}")
-    return models[name](**kwargs)
-
-
-def structure_class(name: str) -> type[StructureModel]:
-    return type(structure_model(name))

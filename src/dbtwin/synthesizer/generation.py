@@ -2,7 +2,10 @@
 (numerics) or fully masked (categoricals) and all rows are denoised together, step by step; each step
 is one pass of the denoiser over the graph (each row with at most ``fanout`` neighbours of each edge
 type, as in training), in node batches with their K-hop neighbourhoods when the graph is too large for
-one pass. Dimension tables hold their real values throughout."""
+one pass. Dimension tables hold their real values throughout.
+
+The rows' states and every random draw stay on the CPU; each pass of the denoiser runs on ``device``
+(the model is moved there), so a seed draws the same noise whatever the device."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.diffusion.masked import fill
 from dbtwin.graph import KHopSampler, RowGraph
 from dbtwin.nn import HeteroDenoiser
+from dbtwin.nn.device import to_device
 from dbtwin.progress import Progress
 
 
@@ -30,10 +34,14 @@ def denoise_graph(
     fanout: int = 8,
     progress: bool = True,
     blocks: dict[str, torch.Tensor] | None = None,
+    device: torch.device | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Features of every row after ``steps`` reverse steps; ``fixed_*`` hold the dimension tables;
-    ``blocks`` each row's block, for a denoiser that takes them."""
-    model.eval()
+    ``blocks`` each row's block, for a denoiser that takes them; the denoiser runs on ``device``
+    (default: the CPU)."""
+    device = device or torch.device("cpu")
+    model.to(device).eval()
+    cpu = torch.device("cpu")
     x_num, x_cat, mask_codes = {}, {}, {}
     for table, spec in model.tables.items():
         n = graph.num_nodes[table]
@@ -47,7 +55,7 @@ def denoise_graph(
     full = sum(graph.num_nodes.values()) <= max_full_nodes
     all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
     structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
-    edges = {et: capped(ei, fanout, generator) for et, ei in all_edges.items()} if full else None
+    edges = to_device({et: capped(ei, fanout, generator) for et, ei in all_edges.items()}, device) if full else None
     packed = model.pack({t: x.shape[0] for t, x in x_num.items()}, edges) if full else None
     sampler = (
         None
@@ -65,9 +73,13 @@ def denoise_graph(
         rows = {tb: torch.unique(torch.cat(c)) if c else torch.zeros(0, dtype=torch.long) for tb, c in chosen.items()}
         with torch.no_grad():
             if full:
-                out = model(x_num, x_cat, t_node, edges, packed, logit_rows=rows, structure=structure)
+                inputs = to_device((x_num, x_cat, t_node, rows, structure), device)
+                out = model(*inputs[:3], edges, packed, logit_rows=inputs[3], structure=inputs[4])
             else:
-                out = _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, rows)
+                out = _batched(
+                    model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, rows, device
+                )
+            out = to_device(out, cpu)
         for table in moving:
             eps, logits = out[table]
             if x_num[table].shape[1]:
@@ -96,7 +108,7 @@ def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) ->
     return edge_index[:, keep]
 
 
-def _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, logit_rows):
+def _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, logit_rows, device):
     """Predictions for every row of the moving tables, a batch of rows and its neighbourhood at a time
     (logits for the rows in ``logit_rows`` only, in that order)."""
     out = {}
@@ -112,14 +124,15 @@ def _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, bat
                 sub_nodes, seed_local = sub.nodes, sub.seed_local
                 edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
             idx = {tb: torch.from_numpy(r) for tb, r in sub_nodes.items()}
-            pred = model(
+            inputs = (
                 {tb: x_num[tb][i] for tb, i in idx.items()},
                 {tb: x_cat[tb][i] for tb, i in idx.items()},
                 {tb: t_node[tb][i] for tb, i in idx.items()},
                 edges,
-                structure={tb: structure[tb][i] for tb, i in idx.items() if tb in structure},
+                {tb: structure[tb][i] for tb, i in idx.items() if tb in structure},
             )
-            eps, logits = pred[table]
+            *tensors, sub_structure = to_device(inputs, device)
+            eps, logits = to_device(model(*tensors, structure=sub_structure)[table], torch.device("cpu"))
             sel = torch.from_numpy(seed_local[table])
             eps_parts.append(eps[sel])
             wanted = logit_rows[table]

@@ -21,14 +21,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from dbtwin.atomic import atomic_directory
 from dbtwin.database import Database
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
+from dbtwin.encode.rare import Protection
 from dbtwin.encode.table import TableEncoder
 from dbtwin.errors import DataValidationError, DbtwinError, OptionError
 from dbtwin.graph import RowGraph
 from dbtwin.graph.sequences import Sequence, add_sequences, find_sequences, order_times
-from dbtwin.io.atomic import atomic_directory
 from dbtwin.nn import HeteroDenoiser, TableSpec
+from dbtwin.nn.device import resolve_device
 from dbtwin.npz import save_arrays
 from dbtwin.privacy.budget import PrivacyBudget, default_delta, privacy_report
 from dbtwin.privacy.dp_sgd import DPConfig
@@ -38,9 +40,7 @@ from dbtwin.relations import Copy, Rule, apply_rules
 from dbtwin.relations.report import fit_relations, relations_to_dict
 from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
-from dbtwin.schema.validate import OrphanPolicy, find_problems, resolve_orphans
 from dbtwin.semantic.plan import ValuePlan, copied, dependents
-from dbtwin.semantic.rare import Protection
 from dbtwin.structure import structure_model
 from dbtwin.structure.base import StructureModel
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
@@ -54,23 +54,15 @@ from dbtwin.synthesizer.keys import (
     structural_columns,
     surrogate_key,
 )
-from dbtwin.synthesizer.training import TrainConfig, Trainer, TrainState
+from dbtwin.synthesizer.model_file import MODEL_FORMAT, MODEL_VERSION, load_synthesizer
+from dbtwin.synthesizer.training import TrainConfig, Trainer, TrainState, planned_steps
+from dbtwin.validate import OrphanPolicy, find_problems, resolve_orphans
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT = "dbtwin-model"
-#: 2: the denoiser's modules are keyed by table position (any table or key name can be fitted).
-#: 3: relational message passing (one set of operations for all edge types) instead of a SAGEConv each.
-#: 4: exact relations ("relations": rules of every kind) instead of copied columns only ("copies").
-MODEL_VERSION = 5
 #: Peak memory of sampling per synthetic row, measured: 2.44 GB for nycflights13's 310k rows (logits
 #: computed only for the rows a step unmasks; 14.1 GB before).
 BYTES_PER_SAMPLED_ROW = 8_000
-#: Training steps when neither ``train_steps`` nor ``max_minutes`` is given.
-DEFAULT_TRAIN_STEPS = 2000
-#: DP-SGD steps the privacy budget is planned for when ``train_steps`` is not given (a time budget
-#: that ends training sooner spends less of it).
-DEFAULT_DP_STEPS = 2000
 
 
 class NotFittedError(DbtwinError):
@@ -88,14 +80,16 @@ class Synthesizer:
             real links).
         num_hops: K, the message-passing layers of the denoiser (0 = each table on its own).
         hidden: width of the denoiser's row states.
-        train_steps: optimisation steps at most. By default :data:`DEFAULT_TRAIN_STEPS` when no
-            ``max_minutes`` is given, and no cap on steps when it is: the time budget ends training
-            (or early stopping on the held-out loss, sooner). Training logs why it stopped.
+        train_steps: optimisation steps at most. By default a number chosen from the data
+            (:func:`~dbtwin.synthesizer.training.planned_steps`), the same on any machine; early
+            stopping on the held-out loss may end training sooner. Training logs why it stopped.
         batch_size: seed rows per step.
         sample_steps: reverse diffusion steps when sampling.
         fanout: neighbours per node and hop in training subgraphs.
         learning_rate: AdamW's learning rate.
-        max_minutes: the training budget in minutes; the learning rate decays over it.
+        max_minutes: a cap on the training time in minutes (None: no cap). A cap that ends training
+            before its steps is reported (``train_state_.cut_short``) with the steps done and planned:
+            the model then depends on the machine's speed.
         orphans: what to do with orphan foreign keys before fitting: ``"drop"``, ``"null"`` or ``"error"``.
         text_min_count: text values (and categories, with ``rare_categories``) seen fewer times are
             never shown: a sample fills them in by the column's semantic type (Faker, a text model,
@@ -120,6 +114,15 @@ class Synthesizer:
         sequences: link each row of a table with a time column to the previous row of its parent
             (:mod:`dbtwin.graph.sequences`), so that values stay smooth in time (hourly weather per
             airport); synthetic times are sorted into the order of the rows.
+        device: where the denoiser trains and samples: ``"auto"`` (a CUDA GPU when torch sees one, else
+            the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; the row graph and every random draw stay on
+            the CPU (:mod:`dbtwin.nn.device`). Not part of the saved model: a model fitted on a GPU
+            samples on a machine without one.
+        budget: ``"steps"`` (the default): train ``train_steps`` steps (by default chosen from the data),
+            the learning rate decaying over them, ``max_minutes`` a cap; ``"time"``: train for
+            ``max_minutes`` (the learning rate decaying over the time), ``train_steps`` a cap. The
+            benchmark compares generators on the same time, so it uses ``"time"``; only ``"steps"``
+            gives the same model on every machine.
     """
 
     def __init__(
@@ -147,6 +150,8 @@ class Synthesizer:
         sequences: bool = True,
         epsilon: float | None = None,
         delta: float | None = None,
+        device: str = "auto",
+        budget: str = "steps",
     ) -> None:
         self.metadata = metadata
         self.structure = structure
@@ -170,6 +175,8 @@ class Synthesizer:
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_every = checkpoint_every
+        self.device = device
+        self.budget = budget
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -192,12 +199,14 @@ class Synthesizer:
             "epsilon": self.epsilon,
             "delta": self.delta,
             "random_state": self.random_state,
+            "budget": self.budget,
         }
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(self, db: Database, checkpoint_dir: str | Path | None = None) -> Synthesizer:
         """Learn ``db``. With ``checkpoint_dir``, training checkpoints there and resumes from it."""
         started = time.monotonic()
+        device = resolve_device(self.device)
         db = self._prepare(db)
         self.schema_ = db.schema
         self.fixed_tables_ = dimension_tables(db)
@@ -247,11 +256,14 @@ class Synthesizer:
                 block_counts={t: int(b.max()) + 1 for t, b in self.row_blocks_.items()},
             )
         self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
-        steps = self.train_steps
-        if steps is None and self.max_minutes is None:
-            steps = DEFAULT_TRAIN_STEPS
-        if budget is not None:
-            steps = budget.steps
+        if self.budget not in ("steps", "time"):
+            raise OptionError("budget", f"must be 'steps' or 'time', not {self.budget!r}")
+        if self.budget == "time" and self.max_minutes is None and budget is None:
+            raise OptionError("budget", "'time' needs max_minutes: the time to train for")
+        steps = budget.steps if budget is not None else self.train_steps
+        if steps is None and self.budget == "steps":
+            rows = sum(db.num_rows(t) for t in db.schema.table_names if t not in self.fixed_tables_)
+            steps = planned_steps(rows, self.batch_size)
         config = TrainConfig(
             steps=steps,
             batch_size=self.batch_size,
@@ -259,6 +271,7 @@ class Synthesizer:
             fanout=self.fanout,
             max_minutes=self.max_minutes,
             checkpoint_every=self.checkpoint_every,
+            schedule="steps" if budget is not None else self.budget,
             private=DPConfig(budget.sampling_rate, budget.noise_multiplier, budget.clip) if budget else None,
         )
         trainer = Trainer(
@@ -272,6 +285,7 @@ class Synthesizer:
             config,
             self.random_state,
             blocks={t: torch.from_numpy(b) for t, b in self.row_blocks_.items()},
+            device=device,
         )
         fingerprint = fit_fingerprint(db, self._params()) if checkpoint_dir is not None else ""
         self.train_state_: TrainState = trainer.fit(
@@ -292,7 +306,7 @@ class Synthesizer:
         delta = self.delta if self.delta is not None else default_delta(rows)
         if not 0 < delta < 1:
             raise OptionError("delta", f"must lie strictly between 0 and 1, not {delta!r}")
-        steps = self.train_steps or DEFAULT_DP_STEPS
+        steps = self.train_steps or planned_steps(rows, self.batch_size)
         rate = min(1.0, self.batch_size / max(rows, 1))
         try:
             budget = PrivacyBudget.plan(float(self.epsilon), delta, steps, rate, structure_sensitivity(db.schema))
@@ -415,6 +429,7 @@ class Synthesizer:
             fanout=self.fanout,
             progress=self.progress,
             blocks=blocks,
+            device=resolve_device(self.device),
         )
         attributes: dict[str, pd.DataFrame] = {}
         for t, enc in self.encoders_.items():
@@ -484,7 +499,7 @@ class Synthesizer:
         refuse_foreign_directory(Path(directory), replace)
         with atomic_directory(Path(directory), replace=replace) as tmp:
             structure = self.structure_.save(tmp)
-            torch.save(self.model_.state_dict(), tmp / "weights.pt")
+            torch.save({k: v.detach().cpu() for k, v in self.model_.state_dict().items()}, tmp / "weights.pt")
             fixed = {}
             for t, (n, c) in self.fixed_features_.items():
                 fixed[f"{t}/num"], fixed[f"{t}/cat"] = n.numpy(), c.numpy()
@@ -527,8 +542,6 @@ class Synthesizer:
     def load(cls, directory: str | Path) -> Synthesizer:
         """Load a saved synthesizer (no code from the directory is executed). A missing, tampered or
         foreign file raises :class:`InvalidFileError` naming the file and the field."""
-        from dbtwin.synthesizer.model_file import load_synthesizer
-
         return load_synthesizer(cls, Path(directory))
 
 

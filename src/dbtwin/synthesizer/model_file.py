@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -28,9 +28,14 @@ from dbtwin.semantic.plan import ValuePlan
 from dbtwin.structure import structure_class
 from dbtwin.synthesizer.training import TrainState
 
-if TYPE_CHECKING:
-    from dbtwin.synthesizer.model import Synthesizer
+#: The class a model is loaded into (:class:`dbtwin.synthesizer.Synthesizer`).
+Model = TypeVar("Model")
 
+MODEL_FORMAT = "dbtwin-model"
+#: 2: the denoiser's modules are keyed by table position (any table or key name can be fitted).
+#: 3: relational message passing (one set of operations for all edge types) instead of a SAGEConv each.
+#: 4: exact relations ("relations": rules of every kind) instead of copied columns only ("copies").
+MODEL_VERSION = 5
 CONFIG_FILE = "config.json"
 
 
@@ -48,9 +53,7 @@ def field(file: Path, name: str) -> Iterator[None]:
         raise InvalidFileError(f"{file}: field '{name}' is missing or malformed ({detail})") from None
 
 
-def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
-    from dbtwin.synthesizer.model import MODEL_FORMAT, MODEL_VERSION
-
+def load_synthesizer(cls: type[Model], directory: Path) -> Model:
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
         raise InvalidFileError(f"'{directory}' holds no dbtwin model (no {CONFIG_FILE})")
@@ -78,7 +81,7 @@ def load_synthesizer(cls: type[Synthesizer], directory: Path) -> Synthesizer:
     _same_tables(f, "denoiser.tables", set(synth.model_.tables), synth.schema_.table_names)
     weights = directory / "weights.pt"
     try:
-        state = torch.load(weights, weights_only=True)
+        state = torch.load(weights, weights_only=True, map_location="cpu")
         synth.model_.load_state_dict(state)
     except FileNotFoundError:
         raise InvalidFileError(f"'{directory}' lacks weights.pt") from None

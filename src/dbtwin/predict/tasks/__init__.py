@@ -26,7 +26,7 @@ def load_task(name: str) -> EntityTask:
 def load_task_database(name: str) -> Database:
     """The database a bundled task runs on, orphans dropped (as the synthesizer would see it)."""
     from dbtwin import datasets
-    from dbtwin.schema.validate import resolve_orphans
+    from dbtwin.validate import resolve_orphans
 
     dataset, options = BUNDLED[name]
     db, _ = resolve_orphans(datasets.load(dataset, **options), "drop")

@@ -14,16 +14,16 @@ import logging
 import os
 from pathlib import Path
 
+from dbtwin.atomic import atomic_path
 from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, UnsupportedSourceError, driver_message
-from dbtwin.io.atomic import atomic_path
 from dbtwin.io.files import FILE_FORMATS, FileFormat, holds_files, read_directory, write_directory
 from dbtwin.io.locations import check_destination, check_url, check_writable, display
 from dbtwin.io.sql import read_sql, write_sql
 from dbtwin.io.sqlite_file import SQLITE_SUFFIXES, check_sqlite_file, is_sqlite, settle_journal
 from dbtwin.schema.metadata_json import load_schema
 from dbtwin.schema.model import Schema
-from dbtwin.schema.validate import OrphanPolicy, resolve_orphans
+from dbtwin.validate import OrphanPolicy, resolve_orphans
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def read(
 
     ``metadata`` (a dbtwin or SDV metadata JSON path, or a :class:`Schema`) overrides what the source
     says or what detection guesses. ``orphans`` applies the orphan-foreign-key policy
-    (:func:`dbtwin.schema.validate.resolve_orphans`); the default ``"keep"`` only counts them.
+    (:func:`dbtwin.validate.resolve_orphans`); the default ``"keep"`` only counts them.
     """
     text = os.fspath(source)
     schema = load_schema(metadata) if isinstance(metadata, str | os.PathLike) else metadata

@@ -13,28 +13,13 @@ from typing import Literal
 import numpy as np
 
 from dbtwin.database import ORPHAN_REF, Database, hashable_keys
-from dbtwin.errors import DataValidationError
+from dbtwin.errors import DataValidationError, Problem
 from dbtwin.schema.model import ForeignKey
 
 log = logging.getLogger(__name__)
 
 OrphanPolicy = Literal["error", "null", "drop", "keep"]
 ORPHAN_POLICIES: tuple[str, ...] = ("error", "null", "drop", "keep")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the data. ``count`` is the number of rows (or values) concerned."""
-
-    code: str
-    table: str
-    column: str | None
-    message: str
-    count: int = 0
-    severity: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        return self.message if self.severity == "error" else f"warning: {self.message}"
 
 
 @dataclass
