@@ -16,6 +16,7 @@ from dbtwin import cli_support as check
 from dbtwin.cli_bench import bench_app
 from dbtwin.cli_predict import predict_app
 from dbtwin.cli_support import err_console, guard, text
+from dbtwin.config import DenoiserConfig, RelationsConfig, StructureConfig, TrainingConfig, ValuesConfig
 from dbtwin.errors import DestinationNotEmptyError
 from dbtwin.io.locations import display
 
@@ -37,7 +38,7 @@ SourceArg = Annotated[
     str, typer.Argument(help="A bundled dataset name, a SQLite file, a SQLAlchemy URL or a directory.")
 ]
 DeviceOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--device",
         help="Where the denoiser runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N.",
@@ -130,6 +131,14 @@ def convert(
 def fit(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Directory to save the fitted model in.")],
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A JSON config (the 'config' of a model's config.json, or a model directory's config.json "
+            "itself): every option at once; the options given here override it.",
+        ),
+    ] = None,
     max_minutes: Annotated[
         float | None,
         typer.Option(
@@ -142,34 +151,49 @@ def fit(
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (results are repeatable).")] = None,
     structure: Annotated[
         str | None,
-        typer.Option("--structure", help="Structure model: sbm (default), degree or real; degree under --epsilon."),
+        typer.Option(
+            "--structure",
+            help=f"Structure model: sbm, degree or real (default {StructureConfig.kind}; degree under --epsilon).",
+        ),
     ] = None,
     steps: Annotated[
         int | None,
         typer.Option("--steps", help="Training steps (default: chosen from the data's size, 1,000 to 5,000)."),
     ] = None,
-    hops: Annotated[int, typer.Option("--hops", help="K, message-passing hops (0: tables alone).")] = 2,
-    orphans: Annotated[str, typer.Option("--orphans", help="Orphan foreign keys: drop, null or error.")] = "drop",
+    hops: Annotated[
+        int | None,
+        typer.Option("--hops", help=f"K, message-passing hops (0: tables alone; default {DenoiserConfig.num_hops})."),
+    ] = None,
+    orphans: Annotated[
+        str | None,
+        typer.Option(
+            "--orphans", help=f"Orphan foreign keys: drop, null or error (default {RelationsConfig.orphans})."
+        ),
+    ] = None,
     relations: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--relations/--no-relations",
             help="Find the rules every row keeps (copies, sums of children, formulas, city -> country, "
-            "orders) and keep them in samples; the metadata JSON can turn single rules off.",
+            "orders) and keep them in samples; the metadata JSON can turn single rules off (default: on).",
         ),
-    ] = True,
+    ] = None,
     rare_categories: Annotated[
-        bool,
+        bool | None,
         typer.Option(
             "--protect-rare-categories/--keep-rare-categories",
             help="Replace categories seen fewer than --text-min-count times in samples (a generated value "
             "of the column's semantic type or a frequent category), as rare text always is; dimension "
-            "tables are copied whole either way.",
+            "tables are copied whole either way (default: protect).",
         ),
-    ] = True,
+    ] = None,
     text_min_count: Annotated[
-        int, typer.Option("--text-min-count", help="Values seen fewer times are never shown in a sample.")
-    ] = 3,
+        int | None,
+        typer.Option(
+            "--text-min-count",
+            help=f"Values seen fewer times are never shown in a sample (default {ValuesConfig.text_min_count}).",
+        ),
+    ] = None,
     epsilon: Annotated[
         float | None,
         typer.Option(
@@ -181,7 +205,7 @@ def fit(
     delta: Annotated[
         float | None, typer.Option("--delta", help="Delta of --epsilon (default: min(1e-5, 1/(10 rows))).")
     ] = None,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = None,
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
@@ -198,7 +222,8 @@ def fit(
     with guard():
         if structure is not None:
             check.choice("--structure", structure, STRUCTURES)
-        check.choice("--orphans", orphans, ("error", "null", "drop"))
+        if orphans is not None:
+            check.choice("--orphans", orphans, ("error", "null", "drop"))
         check.positive("--steps", steps, integer=True)
         check.positive("--max-minutes", max_minutes)
         check.non_negative_int("--hops", hops, 8)
@@ -206,8 +231,21 @@ def fit(
         check.positive("--text-min-count", text_min_count, integer=True)
         check.positive("--epsilon", epsilon)
         check.privacy(epsilon, delta, structure)
-        check.device("--device", device)
-        structure = structure or ("degree" if epsilon is not None else "sbm")
+        options = {
+            "structure": structure or ("degree" if epsilon is not None else None),
+            "train_steps": steps,
+            "num_hops": hops,
+            "max_minutes": max_minutes,
+            "orphans": orphans,
+            "relations": relations,
+            "rare_categories": rare_categories,
+            "text_min_count": text_min_count,
+            "epsilon": epsilon,
+            "delta": delta,
+            "random_state": seed,
+            "device": device,
+        }
+        settings = check.fit_config(config_file, {k: v for k, v in options.items() if v is not None})
         resolved = out.expanduser().resolve()
         if any(resolved == p or p.is_relative_to(resolved) for p in source_files(source)):
             raise DestinationNotEmptyError(f"the model directory '{out}' is or holds the source; choose another")
@@ -217,20 +255,7 @@ def fit(
             shutil.rmtree(checkpoints)
             err_console.print(f"discarded the checkpoint in '{text(checkpoints)}' (--replace)")
         db = read(source, metadata=metadata)
-        synth = Synthesizer(
-            structure=structure,
-            train_steps=steps,
-            num_hops=hops,
-            max_minutes=max_minutes,
-            orphans=orphans,
-            relations=relations,
-            rare_categories=rare_categories,
-            text_min_count=text_min_count,
-            epsilon=epsilon,
-            delta=delta,
-            random_state=seed,  # type: ignore[arg-type]
-            device=device,
-        ).fit(db, checkpoint_dir=checkpoints)
+        synth = Synthesizer(config=settings).fit(db, checkpoint_dir=checkpoints)
         synth.save(out, replace=replace)
     _remove_empty(checkpoints)
     state = synth.train_state_
@@ -247,9 +272,9 @@ def fit(
     plans = synth.values_.columns
     if plans:
         console.print(
-            f"rare values protected: in {len(plans)} column(s), values seen fewer than {text_min_count} times are "
-            "replaced in samples by generated ones of the column's type (names, e-mails, cities, ...); tables "
-            f"copied whole by design: {text(', '.join(synth.values_.exempt) or 'none')}"
+            f"rare values protected: in {len(plans)} column(s), values seen fewer than {synth.text_min_count} "
+            "times are replaced in samples by generated ones of the column's type (names, e-mails, cities, "
+            f"...); tables copied whole by design: {text(', '.join(synth.values_.exempt) or 'none')}"
         )
 
 
@@ -261,7 +286,7 @@ def sample(
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite what the destination holds.")] = False,
     file_format: Annotated[str, typer.Option("--format", help="Directory file format: parquet or csv.")] = "parquet",
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = None,
 ) -> None:
     """Sample a synthetic database from a fitted model and write it."""
     import time
@@ -272,10 +297,10 @@ def sample(
     with guard():
         check.choice("--format", file_format, FORMATS)
         check.seed(seed)
-        check.device("--device", device)
+        check.device("--device", device or TrainingConfig.device)
         preflight_destination(out, replace, protect=[model])
         synth = Synthesizer.load(model)
-        synth.device = device
+        synth.device = device or TrainingConfig.device
         synth.check_scale(scale, option="--scale")
         started = time.monotonic()
         db = synth.sample(scale=scale, random_state=seed)

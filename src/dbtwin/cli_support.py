@@ -9,12 +9,17 @@ import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from dbtwin.errors import DbtwinError, OptionError, driver_message
+
+if TYPE_CHECKING:
+    from dbtwin.config import SynthesizerConfig
 
 log = logging.getLogger("dbtwin.cli")
 err_console = Console(stderr=True, soft_wrap=True)
@@ -162,3 +167,33 @@ def device(option: str, value: str) -> str:
         raise OptionError(option, str(exc).removeprefix(f"{exc.option}: ")) from None
     limit_cpu_threads()
     return value
+
+
+#: Config options whose command-line option has another name.
+CLI_NAMES = {"train_steps": "--steps", "num_hops": "--hops", "random_state": "--seed", "relations": "--relations"}
+
+
+def fit_config(path: Path | None, options: dict[str, Any]) -> SynthesizerConfig:
+    """The config of ``dbtwin fit``: the file at ``path`` (a config, or a model's ``config.json``) or
+    the defaults, with the ``options`` given on the command line (by their flat names) over it; its
+    device checked. A bad file or value is an OptionError naming the option."""
+    from dbtwin.config import SynthesizerConfig
+
+    base = SynthesizerConfig()
+    if path is not None:
+        from dbtwin.jsonfile import read_json
+
+        data = read_json(path, "config file")
+        if isinstance(data, dict) and data.get("format") == "dbtwin-model":
+            data = data.get("config", {})  # a model directory's config.json: the options it was fitted with
+        try:
+            base = SynthesizerConfig.from_dict(data)
+        except OptionError as exc:
+            raise OptionError("--config", f"'{path}': {exc}") from None
+    try:
+        settings = base.replace(**options)
+    except OptionError as exc:
+        name = CLI_NAMES.get(exc.option, "--" + exc.option.replace("_", "-"))
+        raise OptionError(name, str(exc).removeprefix(f"{exc.option}: ")) from None
+    device("--device", settings.training.device)
+    return settings

@@ -67,9 +67,9 @@ def test_a_time_budget_trains_for_the_time(company):
     )
     assert not synth.train_state_.cut_short
     with pytest.raises(OptionError, match="budget: 'time' needs max_minutes"):
-        Synthesizer(budget="time", **SMALL).fit(company)
-    with pytest.raises(OptionError, match="budget: must be 'steps' or 'time'"):
-        Synthesizer(budget="minutes", **SMALL).fit(company)
+        Synthesizer(budget="time", **SMALL)  # refused when made, before any data is read
+    with pytest.raises(OptionError, match="budget: must be one of steps, time, not 'minutes'"):
+        Synthesizer(budget="minutes", **SMALL)
 
 
 @pytest.mark.parametrize("device", visible_devices())

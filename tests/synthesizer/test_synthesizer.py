@@ -238,15 +238,12 @@ def test_tables_named_like_torch_attributes(tmp_path):
 def test_the_time_budget_is_used_and_decays_the_learning_rate(company, caplog, monkeypatch):
     """--max-minutes is a budget: no step cap ends training early, the learning rate decays over the
     time, and the log says why training stopped and how many rows a second it denoised."""
-    import functools
     import logging
 
-    import dbtwin.synthesizer.model as synthesizer_model
-    from dbtwin.synthesizer.training import TrainConfig
-
     # the tiny database trains fast enough for early stopping to end it first: no patience limit here
-    monkeypatch.setattr(synthesizer_model, "TrainConfig", functools.partial(TrainConfig, patience=10**9))
-    synth = Synthesizer(max_minutes=0.05, budget="time", random_state=0, **{**TINY, "train_steps": None})
+    synth = Synthesizer(
+        max_minutes=0.05, budget="time", patience=10**9, random_state=0, **{**TINY, "train_steps": None}
+    )
     with caplog.at_level(logging.INFO, logger="dbtwin.synthesizer.training"):
         synth.fit(company)
     state = synth.train_state_

@@ -16,7 +16,7 @@ from dbtwin.database import Database
 from dbtwin.schema.metadata_json import schema_to_dict
 
 #: Parameters that change when training stops but not what a step learns: a resumed fit may differ.
-RESUMABLE_CHANGES = ("max_minutes", "progress")
+RESUMABLE_CHANGES = ("max_minutes", "progress", "device")
 
 
 def fit_fingerprint(db: Database, params: dict[str, Any]) -> str:

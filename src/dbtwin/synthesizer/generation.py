@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dbtwin.config import TrainingConfig
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.diffusion.masked import fill
 from dbtwin.graph import KHopSampler, RowGraph
@@ -31,7 +32,7 @@ def denoise_graph(
     generator: torch.Generator,
     max_full_nodes: int = 400_000,
     batch_nodes: int = 20_000,
-    fanout: int = 8,
+    fanout: int = TrainingConfig.fanout,
     progress: bool = True,
     blocks: dict[str, torch.Tensor] | None = None,
     device: torch.device | None = None,

