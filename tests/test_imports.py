@@ -116,3 +116,11 @@ def test_no_subpackage_imports_itself_through_others():
 def test_the_checker_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_synthesizer_stays_a_thin_facade():
+    """At most 250 lines and 15 of the package's modules: features are stages, not branches of it."""
+    module = "dbtwin.synthesizer.model"
+    path = _modules()[module]
+    assert len(path.read_text().splitlines()) <= 250
+    assert len(import_graph()[module]) <= 15, sorted(import_graph()[module])

@@ -216,7 +216,7 @@ def fit(
     from dbtwin.io.locations import MODEL_SPACE, check_writable, source_files
     from dbtwin.sources import read
     from dbtwin.synthesizer import Synthesizer
-    from dbtwin.synthesizer.model import refuse_foreign_directory
+    from dbtwin.synthesizer.model_file import refuse_foreign_directory
 
     checkpoints = out.parent / f".{out.name}.checkpoint"
     with guard():

@@ -40,7 +40,7 @@ def test_budget_spends_epsilon_over_the_planned_steps_and_less_before():
 def test_private_step_clips_every_row(chinook):
     synth = Synthesizer(train_steps=1, num_hops=0, degree_inputs=False, block_inputs=False, progress=False)
     synth.fit(chinook)
-    num, cat = synth._features(chinook)
+    num, cat = synth.stages_.encoders.features(chinook)
     specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in synth.encoders_.items()}
     model = HeteroDenoiser(specs, [], hidden=16, num_layers=0)
     tables = [t for t, s in specs.items() if s.has_features and t not in synth.fixed_tables_]

@@ -261,7 +261,7 @@ def _trainer_factory(db):
     from dbtwin.synthesizer.training import TrainConfig
 
     synth = Synthesizer(random_state=0, **TINY).fit(db)
-    num, cat = synth._features(db)
+    num, cat = synth.stages_.encoders.features(db)
     graph = RowGraph.from_database(db)
     specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in synth.encoders_.items()}
     model = HeteroDenoiser(specs, graph.edge_types(), hidden=16)

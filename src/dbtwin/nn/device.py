@@ -93,3 +93,11 @@ def limit_cpu_threads() -> int:
     threads = max(1, min(torch.get_num_threads(), available_cpus()))
     torch.set_num_threads(threads)
     return threads
+
+
+def physical_memory() -> int:
+    """Bytes of memory of this machine (0 where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0

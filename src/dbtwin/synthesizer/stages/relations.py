@@ -1,0 +1,60 @@
+"""The relations stage: the exact rules every row keeps (declared and discovered), computed in every
+sample instead of generated (:mod:`dbtwin.relations`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from dbtwin.config import SynthesizerConfig
+from dbtwin.database import Database
+from dbtwin.encode.rare import Protection
+from dbtwin.relations import Copy, Rule, apply_rules
+from dbtwin.relations.report import Discovery, fit_relations, relations_from_dict, relations_to_dict
+from dbtwin.schema.model import Schema
+from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, mapping, reading
+
+
+def protection(config: SynthesizerConfig, fixed_tables: tuple[str, ...] | list[str]) -> Protection:
+    """Which values no sample may show, as the config's values section says."""
+    return Protection(config.values.text_min_count, config.values.rare_categories, tuple(fixed_tables))
+
+
+class RelationsStage:
+    """The rules found (``discovery``) on the database of ``schema``."""
+
+    name: ClassVar[str] = "relations"
+
+    def __init__(self, schema: Schema | None = None, discovery: Discovery | None = None) -> None:
+        self.schema = schema
+        self.discovery = discovery or Discovery()
+
+    @property
+    def rules(self) -> list[Rule]:
+        return self.discovery.rules
+
+    def fit(self, prepared: Prepared, config: SynthesizerConfig, stages: Stages) -> RelationsStage:
+        guard = protection(config, prepared.fixed_tables)
+        self.schema = prepared.schema
+        self.discovery = fit_relations(prepared.db, config.relations.discover, guard, config.random_state)
+        return self
+
+    def derived_columns(self, table: str) -> set[str]:
+        """Columns of ``table`` that rules compute from others."""
+        return {r.column for r in self.rules if r.derives and r.table == table}
+
+    def apply(self, db: Database, rng: np.random.Generator, copies_only: bool = False) -> None:
+        """Compute the derived columns of ``db`` in place (``copies_only``: copies of a parent's column)."""
+        apply_rules(db, [r for r in self.rules if isinstance(r, Copy)] if copies_only else self.rules, rng)
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        assert self.schema is not None
+        return {"relations": relations_to_dict(self.discovery, self.schema)}
+
+    @classmethod
+    def load(cls, directory: Path, fields: dict[str, Any], stages: Stages) -> RelationsStage:
+        assert stages.schema is not None
+        with reading(directory / CONFIG_FILE, "relations"):
+            return cls(stages.schema, relations_from_dict(mapping(fields, "relations"), stages.schema))
