@@ -13,7 +13,7 @@ from dbtwin.config import FLAT_NAMES, SynthesizerConfig, TrainingConfig
 from dbtwin.errors import OptionError
 from dbtwin.synthesizer import Synthesizer
 from dbtwin.synthesizer.generation import denoise_graph
-from dbtwin.synthesizer.training import TrainConfig
+from dbtwin.synthesizer.run_settings import TrainConfig
 from tests.test_cli_safety import assert_clean_failure, invoke, small_sqlite
 
 

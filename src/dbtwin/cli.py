@@ -127,84 +127,106 @@ def convert(
     console.print(f"wrote {len(db.tables)} tables, {db.total_rows:,} rows to {text(display(destination))}")
 
 
+#: The options of `dbtwin fit` (defaults None: the config, or --config, decides).
+ConfigFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="A JSON config (the 'config' of a model's config.json, or a model directory's config.json "
+        "itself): every option at once; the options given here override it.",
+    ),
+]
+
+MaxMinutesOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-minutes",
+        help="Cap on the training time (default: none). Training runs the steps chosen from the data "
+        "(or --steps); a cap that stops it sooner is reported, and the model then depends on the "
+        "machine's speed.",
+    ),
+]
+
+StructureOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--structure",
+        help=f"Structure model: sbm, degree or real (default {StructureConfig.kind}; degree under --epsilon).",
+    ),
+]
+
+StepsOpt = Annotated[
+    int | None,
+    typer.Option("--steps", help="Training steps (default: chosen from the data's size, 1,000 to 5,000)."),
+]
+
+HopsOpt = Annotated[
+    int | None,
+    typer.Option("--hops", help=f"K, message-passing hops (0: tables alone; default {DenoiserConfig.num_hops})."),
+]
+
+OrphansOpt = Annotated[
+    str | None,
+    typer.Option("--orphans", help=f"Orphan foreign keys: drop, null or error (default {RelationsConfig.orphans})."),
+]
+
+RelationsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--relations/--no-relations",
+        help="Find the rules every row keeps (copies, sums of children, formulas, city -> country, "
+        "orders) and keep them in samples; the metadata JSON can turn single rules off (default: on).",
+    ),
+]
+
+RareCategoriesOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--protect-rare-categories/--keep-rare-categories",
+        help="Replace categories seen fewer than --text-min-count times in samples (a generated value "
+        "of the column's semantic type or a frequent category), as rare text always is; dimension "
+        "tables are copied whole either way (default: protect).",
+    ),
+]
+
+TextMinCountOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--text-min-count",
+        help=f"Values seen fewer times are never shown in a sample (default {ValuesConfig.text_min_count}).",
+    ),
+]
+
+EpsilonOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--epsilon",
+        help="Fit with (epsilon, delta)-differential privacy per row: DP-SGD for a denoiser of rows alone "
+        "and noised degree histograms (docs/privacy.md says what is and is not covered).",
+    ),
+]
+
+DeltaOpt = Annotated[
+    float | None, typer.Option("--delta", help="Delta of --epsilon (default: min(1e-5, 1/(10 rows))).")
+]
+
+
 @app.command()
 def fit(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", help="Directory to save the fitted model in.")],
-    config_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            help="A JSON config (the 'config' of a model's config.json, or a model directory's config.json "
-            "itself): every option at once; the options given here override it.",
-        ),
-    ] = None,
-    max_minutes: Annotated[
-        float | None,
-        typer.Option(
-            "--max-minutes",
-            help="Cap on the training time (default: none). Training runs the steps chosen from the data "
-            "(or --steps); a cap that stops it sooner is reported, and the model then depends on the "
-            "machine's speed.",
-        ),
-    ] = None,
+    config_file: ConfigFileOpt = None,
+    max_minutes: MaxMinutesOpt = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (results are repeatable).")] = None,
-    structure: Annotated[
-        str | None,
-        typer.Option(
-            "--structure",
-            help=f"Structure model: sbm, degree or real (default {StructureConfig.kind}; degree under --epsilon).",
-        ),
-    ] = None,
-    steps: Annotated[
-        int | None,
-        typer.Option("--steps", help="Training steps (default: chosen from the data's size, 1,000 to 5,000)."),
-    ] = None,
-    hops: Annotated[
-        int | None,
-        typer.Option("--hops", help=f"K, message-passing hops (0: tables alone; default {DenoiserConfig.num_hops})."),
-    ] = None,
-    orphans: Annotated[
-        str | None,
-        typer.Option(
-            "--orphans", help=f"Orphan foreign keys: drop, null or error (default {RelationsConfig.orphans})."
-        ),
-    ] = None,
-    relations: Annotated[
-        bool | None,
-        typer.Option(
-            "--relations/--no-relations",
-            help="Find the rules every row keeps (copies, sums of children, formulas, city -> country, "
-            "orders) and keep them in samples; the metadata JSON can turn single rules off (default: on).",
-        ),
-    ] = None,
-    rare_categories: Annotated[
-        bool | None,
-        typer.Option(
-            "--protect-rare-categories/--keep-rare-categories",
-            help="Replace categories seen fewer than --text-min-count times in samples (a generated value "
-            "of the column's semantic type or a frequent category), as rare text always is; dimension "
-            "tables are copied whole either way (default: protect).",
-        ),
-    ] = None,
-    text_min_count: Annotated[
-        int | None,
-        typer.Option(
-            "--text-min-count",
-            help=f"Values seen fewer times are never shown in a sample (default {ValuesConfig.text_min_count}).",
-        ),
-    ] = None,
-    epsilon: Annotated[
-        float | None,
-        typer.Option(
-            "--epsilon",
-            help="Fit with (epsilon, delta)-differential privacy per row: DP-SGD for a denoiser of rows alone "
-            "and noised degree histograms (docs/privacy.md says what is and is not covered).",
-        ),
-    ] = None,
-    delta: Annotated[
-        float | None, typer.Option("--delta", help="Delta of --epsilon (default: min(1e-5, 1/(10 rows))).")
-    ] = None,
+    structure: StructureOpt = None,
+    steps: StepsOpt = None,
+    hops: HopsOpt = None,
+    orphans: OrphansOpt = None,
+    relations: RelationsOpt = None,
+    rare_categories: RareCategoriesOpt = None,
+    text_min_count: TextMinCountOpt = None,
+    epsilon: EpsilonOpt = None,
+    delta: DeltaOpt = None,
     device: DeviceOpt = None,
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
@@ -258,6 +280,11 @@ def fit(
         synth = Synthesizer(config=settings).fit(db, checkpoint_dir=checkpoints)
         synth.save(out, replace=replace)
     _remove_empty(checkpoints)
+    _report_fit(synth, db, out)
+
+
+def _report_fit(synth, db, out: Path) -> None:
+    """What `dbtwin fit` prints: steps, why training stopped, relations kept, privacy spent, values protected."""
     state = synth.train_state_
     console.print(
         f"fitted {len(db.tables)} tables in {synth.fit_seconds_:.0f} s ({state.step} steps, {text(state.stopped)}); "

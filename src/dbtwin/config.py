@@ -89,7 +89,7 @@ class TrainingConfig:
 
     #: "steps": ``steps`` (default: chosen from the data), ``max_minutes`` a cap; "time": train for ``max_minutes``
     budget: Budget = "steps"
-    #: optimisation steps (None: :func:`~dbtwin.synthesizer.training.planned_steps` of the data)
+    #: optimisation steps (None: :func:`~dbtwin.synthesizer.run_settings.planned_steps` of the data)
     steps: int | None = None
     #: a cap on the training time in minutes (the time itself under the "time" budget)
     max_minutes: float | None = None
@@ -105,7 +105,7 @@ class TrainingConfig:
     eval_every: int = 100
     patience: int = 5
     checkpoint_every: int = 200
-    #: the loss weight of the rows at hop K (see :class:`~dbtwin.synthesizer.training.TrainConfig`)
+    #: the loss weight of the rows at hop K (see :class:`~dbtwin.synthesizer.run_settings.TrainConfig`)
     outer_weight: float = 0.25
     #: share of steps whose batch holds the seed rows alone
     alone_share: float = 0.0

@@ -10,11 +10,11 @@ import sys
 import pytest
 import torch
 
-import dbtwin.synthesizer.training as training
+import dbtwin.synthesizer.run_settings as training
 from dbtwin.errors import OptionError
 from dbtwin.nn.device import visible_devices
 from dbtwin.synthesizer import Synthesizer
-from dbtwin.synthesizer.training import MAX_STEPS, MIN_STEPS, planned_steps
+from dbtwin.synthesizer.run_settings import MAX_STEPS, MIN_STEPS, planned_steps
 from dbtwin.validate import find_problems
 
 SMALL = {"sample_steps": 3, "hidden": 16, "batch_size": 32, "progress": False}

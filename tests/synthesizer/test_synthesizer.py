@@ -258,7 +258,7 @@ def _trainer_factory(db):
     from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
     from dbtwin.graph import RowGraph
     from dbtwin.nn import HeteroDenoiser, TableSpec
-    from dbtwin.synthesizer.training import TrainConfig
+    from dbtwin.synthesizer.run_settings import TrainConfig
 
     synth = Synthesizer(random_state=0, **TINY).fit(db)
     num, cat = synth.stages_.encoders.features(db)

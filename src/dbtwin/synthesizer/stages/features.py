@@ -22,8 +22,9 @@ from dbtwin.privacy.budget import privacy_report
 from dbtwin.privacy.dp_sgd import DPConfig
 from dbtwin.synthesizer.generation import denoise_graph
 from dbtwin.synthesizer.keys import structural_columns
+from dbtwin.synthesizer.run_settings import TrainConfig, TrainState, planned_steps
 from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, reading, same_tables
-from dbtwin.synthesizer.training import TrainConfig, Trainer, TrainState, planned_steps
+from dbtwin.synthesizer.training import Trainer
 
 log = logging.getLogger(__name__)
 WEIGHTS_FILE = "weights.pt"

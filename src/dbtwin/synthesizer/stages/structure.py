@@ -19,8 +19,8 @@ from dbtwin.privacy.budget import PrivacyBudget, default_delta
 from dbtwin.privacy.structure_noise import noised_templates
 from dbtwin.privacy.structure_noise import sensitivity as structure_sensitivity
 from dbtwin.structure import StructureModel, structure_class, structure_model
+from dbtwin.synthesizer.run_settings import planned_steps
 from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, reading, short
-from dbtwin.synthesizer.training import planned_steps
 
 log = logging.getLogger(__name__)
 BLOCKS_FILE = "row_blocks.npz"
