@@ -16,10 +16,8 @@ import pandas as pd
 
 from dbtwin.encode.columns import CategoricalEncoder, ConstantEncoder, NumericEncoder, _json_value
 from dbtwin.encode.rare import is_protected
-from dbtwin.schema.dtypes import nan_values
+from dbtwin.schema.dtypes import NANOS_PER_DAY, nan_values, nanoseconds
 from dbtwin.schema.model import ColumnKind, StorageType, Table
-
-_NANOS_PER_DAY = 86_400 * 10**9
 
 
 @dataclass
@@ -211,22 +209,19 @@ def _days(values: Any, base: pd.Timestamp) -> np.ndarray:
     series = pd.Series(values)
     if not pd.api.types.is_datetime64_any_dtype(series.dtype):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    stamps = series.to_numpy(dtype="datetime64[ns]")
-    nanos = stamps.astype(np.int64).astype(np.float64) - float(pd.Timestamp(base).value)
-    nanos[np.isnat(stamps)] = np.nan
-    return nanos / _NANOS_PER_DAY
+    return (nanoseconds(series) - float(pd.Timestamp(base).value)) / NANOS_PER_DAY
 
 
 #: The range of datetime64[ns], a day inside each end so that rounding cannot step out of it.
-_FIRST_NANO = float(pd.Timestamp.min.value) + _NANOS_PER_DAY
-_LAST_NANO = float(pd.Timestamp.max.value) - _NANOS_PER_DAY
+_FIRST_NANO = float(pd.Timestamp.min.value) + NANOS_PER_DAY
+_LAST_NANO = float(pd.Timestamp.max.value) - NANOS_PER_DAY
 
 
 def _stamps(days: np.ndarray, base: pd.Timestamp, unit: str) -> np.ndarray:
     """Datetimes ``days`` after ``base`` (NaT where NaN), rounded to ``unit``, kept inside datetime64[ns]."""
     days = np.asarray(days, dtype=np.float64)
     missing = ~np.isfinite(days)
-    nanos = np.clip(float(pd.Timestamp(base).value) + np.nan_to_num(days) * _NANOS_PER_DAY, _FIRST_NANO, _LAST_NANO)
+    nanos = np.clip(float(pd.Timestamp(base).value) + np.nan_to_num(days) * NANOS_PER_DAY, _FIRST_NANO, _LAST_NANO)
     stamps = pd.Series(nanos.astype(np.int64).view("datetime64[ns]"))
     stamps = stamps.dt.round(unit if unit != "m" else "min").to_numpy()
     stamps[missing] = np.datetime64("NaT")

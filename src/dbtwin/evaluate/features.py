@@ -12,15 +12,12 @@ import pandas as pd
 from dbtwin.database import Database
 from dbtwin.evaluate.trends import CONTINUOUS, scored_columns
 from dbtwin.graph import RowGraph
-
-_NANOS_PER_DAY = 86_400 * 10**9
+from dbtwin.schema.dtypes import NANOS_PER_DAY, nanoseconds
 
 
 def numeric_column(series: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        values = series.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64) / _NANOS_PER_DAY
-        values[series.isna().to_numpy()] = np.nan
-        return values
+        return nanoseconds(series) / NANOS_PER_DAY
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.astype("float64").to_numpy()
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)

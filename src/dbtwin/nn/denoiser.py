@@ -17,10 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.module_dict import ModuleDict
 
+from dbtwin.graph.row_graph import EdgeType
 from dbtwin.nn.keys import ModuleKeys
 from dbtwin.nn.relational import PackedGraph, RelationalMessagePassing
-
-EdgeType = tuple[str, str, str]
 
 
 @dataclass
@@ -90,7 +89,6 @@ class HeteroDenoiser(nn.Module):
     num_layers: message-passing layers (K hops).
     cat_dim: embedding width per categorical column.
     head_mult: width of the heads' hidden layers, as a multiple of ``hidden``.
-    aggr: neighbour aggregation: "mean" per edge type, summed over edge types.
     degree_inputs: give every row ``log(1 + degree)`` for each edge type arriving at its table (its
         number of children of each child table, whether it has each parent), counted in the whole
         graph: a mean over neighbours hides how many there are, and a row's values go with it (a
@@ -109,7 +107,6 @@ class HeteroDenoiser(nn.Module):
         num_layers: int = 2,
         cat_dim: int = 16,
         head_mult: int = 1,
-        aggr: str = "mean",
         degree_inputs: bool = False,
         block_counts: dict[str, int] | None = None,
     ) -> None:
@@ -122,9 +119,7 @@ class HeteroDenoiser(nn.Module):
         self.keys = ModuleKeys(tables, self.edge_types)  # modules keyed by position: any name works
         key = self.keys.table
         self.inputs = ModuleDict({key[t]: TableInput(spec, hidden, cat_dim) for t, spec in tables.items()})
-        if aggr != "mean":
-            raise ValueError(f"aggr must be 'mean', not {aggr!r}")
-        self.aggr = aggr
+        self.cat_dim, self.head_mult = cat_dim, head_mult
         self.message_passing = RelationalMessagePassing(list(tables), self.edge_types, hidden, num_layers)
         self.degree_inputs = degree_inputs
         self.block_counts = {t: int(k) for t, k in (block_counts or {}).items() if t in tables and k > 1}
@@ -227,17 +222,25 @@ class HeteroDenoiser(nn.Module):
             "edge_types": [list(et) for et in self.edge_types],
             "hidden": self.hidden,
             "num_layers": self.num_layers,
-            "cat_dim": next(iter(self.inputs.values())).embed.embedding_dim if self.inputs else 16,
-            "head_mult": self._head_mult(),
-            "aggr": self.aggr,
+            "cat_dim": self.cat_dim,
+            "head_mult": self.head_mult,
             "degree_inputs": self.degree_inputs,
             "block_counts": self.block_counts,
         }
 
-    def _head_mult(self) -> int:
-        for head in self.heads.values():
-            return head[0].out_features // self.hidden
-        return 1
+    def reset_parameters(self) -> None:
+        """Fresh weights for every layer (as when the model was made, from torch's current RNG)."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({len(self.tables)} tables, {len(self.edge_types)} edge types, "
+            f"hidden={self.hidden}, num_layers={self.num_layers}, cat_dim={self.cat_dim}, "
+            f"head_mult={self.head_mult}, degree_inputs={self.degree_inputs}, "
+            f"block_counts={len(self.block_counts)} tables)"
+        )
 
     @classmethod
     def from_config(cls, config: dict) -> HeteroDenoiser:
@@ -248,7 +251,6 @@ class HeteroDenoiser(nn.Module):
             num_layers=config["num_layers"],
             cat_dim=config["cat_dim"],
             head_mult=config["head_mult"],
-            aggr=config["aggr"],
             degree_inputs=bool(config.get("degree_inputs", False)),
             block_counts={t: int(k) for t, k in config.get("block_counts", {}).items()},
         )

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
-EdgeType = tuple[str, str, str]
+from dbtwin.graph.row_graph import EdgeType
+
 V = TypeVar("V")
 
 
@@ -22,11 +23,6 @@ class ModuleKeys:
     def __init__(self, tables: Iterable[str], edge_types: Iterable[EdgeType]) -> None:
         self.table = {t: f"t{i}" for i, t in enumerate(tables)}
         self.edge = {tuple(et): (self.table[et[0]], f"r{j}", self.table[et[2]]) for j, et in enumerate(edge_types)}
-        self.table_name = {key: t for t, key in self.table.items()}
-
-    def tables_in(self, values: Mapping[str, V]) -> dict[str, V]:
-        """``values`` keyed by table name, re-keyed by module key (unknown tables left out)."""
-        return {self.table[t]: v for t, v in values.items() if t in self.table}
 
     def edges_in(self, values: Mapping[EdgeType, V]) -> dict[EdgeType, V]:
         """``values`` keyed by edge type, re-keyed by module key (unknown edge types left out)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-EdgeType = tuple[str, str, str]
+from dbtwin.graph.row_graph import EdgeType
 
 
 def residual_message_passing(

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
-EdgeType = tuple[str, str, str]
+from dbtwin.graph.row_graph import EdgeType
 
 
 @dataclass

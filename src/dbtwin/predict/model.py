@@ -21,13 +21,12 @@ from torch_geometric.nn import HeteroConv, SAGEConv
 from torch_geometric.nn.module_dict import ModuleDict
 from torch_geometric.nn.parameter_dict import ParameterDict
 
+from dbtwin.graph.row_graph import EdgeType
 from dbtwin.nn.denoiser import TableInput, TableSpec
 from dbtwin.nn.keys import ModuleKeys
 from dbtwin.nn.message_passing import residual_message_passing
 from dbtwin.nn.relational import RelationalMessagePassing
 from dbtwin.predict.text import FinetunedText
-
-EdgeType = tuple[str, str, str]
 
 
 class AgeEncoding(nn.Module):

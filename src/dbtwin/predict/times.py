@@ -17,11 +17,11 @@ import pandas as pd
 from dbtwin.database import Database
 from dbtwin.errors import SchemaError
 from dbtwin.evaluate.features import numeric_column
+from dbtwin.schema.dtypes import NANOS_PER_DAY
 from dbtwin.schema.model import ColumnKind
 
 log = logging.getLogger(__name__)
 
-NANOS_PER_DAY = 86_400e9
 
 #: Column kinds that can hold a calendar position (see :func:`calendar_columns`).
 CALENDAR_KINDS = {ColumnKind.INTEGER, ColumnKind.FLOAT, ColumnKind.DATETIME, ColumnKind.CATEGORICAL}

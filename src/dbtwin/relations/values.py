@@ -13,13 +13,14 @@ import pandas as pd
 
 from dbtwin.database import Database, parent_positions
 from dbtwin.relations.rules import Ref
+from dbtwin.schema.dtypes import NANOS_PER_SECOND, nanoseconds
 from dbtwin.schema.model import ColumnKind, StorageType
 
 #: Relative tolerance of every numeric comparison (float sums and products are not exact).
 RELATIVE_TOLERANCE = 1e-9
 #: Most decimals a derived number is rounded to.
 MAX_DECIMALS = 6
-_NANOS = 10**9
+_NANOS = NANOS_PER_SECOND
 
 
 class Rows:
@@ -90,9 +91,7 @@ class Views:
 def as_numbers(series: pd.Series) -> np.ndarray:
     """A numeric or datetime column as ``float64`` (NaN for NULL, datetimes in seconds)."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        out = series.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64) / _NANOS
-        out[series.isna().to_numpy()] = np.nan
-        return out
+        return nanoseconds(series) / _NANOS
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 

@@ -239,9 +239,18 @@ def _exact_int64(series: pd.Series, present: pd.Series) -> pd.Series:
     return pd.Series(pd.array(exact, dtype="Int64"), index=series.index)
 
 
-def conform_frame(frame: pd.DataFrame, dtypes: dict[str, StorageType]) -> pd.DataFrame:
-    """A copy of ``frame`` with the given columns in their canonical dtype (no error handling)."""
-    return pd.DataFrame({name: to_storage(frame[name], dt) for name, dt in dtypes.items()}, index=frame.index)
+#: Nanoseconds in a second and in a day: datetimes as numbers count in one of these units.
+NANOS_PER_SECOND = 10**9
+NANOS_PER_DAY = 86_400 * NANOS_PER_SECOND
+
+
+def nanoseconds(series: pd.Series) -> np.ndarray:
+    """A datetime column as ``float64`` nanoseconds since 1970 (NaN for NULL): the one conversion of
+    moments to numbers (callers divide by :data:`NANOS_PER_SECOND` or :data:`NANOS_PER_DAY`)."""
+    stamps = series.to_numpy(dtype="datetime64[ns]")
+    out = stamps.astype(np.int64).astype(np.float64)
+    out[np.isnat(stamps)] = np.nan
+    return out
 
 
 def _raise_on_loss(original: pd.Series, converted_ok: pd.Series, present: pd.Series) -> None:

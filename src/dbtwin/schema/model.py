@@ -306,10 +306,6 @@ class Schema:
         """Distinct parent tables of ``table``, self-references excluded."""
         return sorted({fk.parent for fk in self.foreign_keys_of(table) if not fk.is_self_reference})
 
-    def children_of(self, table: str) -> list[str]:
-        """Distinct child tables of ``table``, self-references excluded."""
-        return sorted({fk.child for fk in self.foreign_keys_to(table) if not fk.is_self_reference})
-
     def cycles(self) -> list[list[str]]:
         """Groups of two or more tables that reference each other in a cycle (self-references excluded)."""
         return [sorted(c) for c in strongly_connected(self.table_names, self.parents_of) if len(c) > 1]

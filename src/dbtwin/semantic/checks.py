@@ -58,11 +58,6 @@ def is_phone(value: str) -> bool:
     return 7 <= sum(c.isdigit() for c in main) <= 15
 
 
-def phone_digits(value: str) -> int:
-    """How many digits a phone number has before its extension (its shape, per country)."""
-    return sum(c.isdigit() for c in re.split(r"x", value, maxsplit=1)[0])
-
-
 @functools.cache
 def name_lists() -> tuple[frozenset[str], frozenset[str]]:
     """Every first and every last name in Faker's name lists, over all its locales."""
