@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ class Database:
 
     schema: Schema
     tables: dict[str, pd.DataFrame]
+    #: each foreign key's parent positions once computed, for a database no one changes any more
+    #: (:meth:`keep_positions`); None: computed on every call
+    _positions: dict[str, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.schema.check()
@@ -108,8 +111,23 @@ class Database:
         return Database(self.schema.subset(tables), {t: self.tables[t] for t in tables})
 
     def parent_positions(self, fk: ForeignKey) -> np.ndarray:
-        """Row position in ``fk.parent`` of each row of ``fk.child`` (see :func:`parent_positions`)."""
-        return parent_positions(self[fk.child], self[fk.parent], fk)
+        """Row position in ``fk.parent`` of each row of ``fk.child`` (see :func:`parent_positions`);
+        read-only and computed once per foreign key after :meth:`keep_positions`."""
+        if self._positions is None:
+            return parent_positions(self[fk.child], self[fk.parent], fk)
+        if fk.name not in self._positions:
+            positions = parent_positions(self[fk.child], self[fk.parent], fk)
+            positions.setflags(write=False)
+            self._positions[fk.name] = positions
+        return self._positions[fk.name]
+
+    def keep_positions(self) -> Database:
+        """A new database over the same frames that resolves each foreign key once and keeps the
+        result: for data that stay as they are from here on (a fit's prepared database). Changing
+        its frames afterwards would leave the kept positions stale."""
+        kept = Database(self.schema, dict(self.tables))
+        kept._positions = {}
+        return kept
 
 
 def _check_columns(name: str, declared: list[str], frame: pd.DataFrame) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dbtwin.database import Database, parent_positions
+from dbtwin.database import Database
 from dbtwin.relations.rules import Ref
 from dbtwin.schema.dtypes import NANOS_PER_SECOND, nanoseconds
 from dbtwin.schema.model import ColumnKind, StorageType
@@ -38,8 +38,7 @@ class Rows:
     def positions(self, foreign_key: str) -> np.ndarray:
         """Position in its parent of each row of ``foreign_key``'s child table (negative: none)."""
         if foreign_key not in self._positions:
-            fk = self.db.schema.foreign_key(foreign_key)
-            self._positions[foreign_key] = parent_positions(self.db[fk.child], self.db[fk.parent], fk)
+            self._positions[foreign_key] = self.db.parent_positions(self.db.schema.foreign_key(foreign_key))
         return self._positions[foreign_key]
 
     def series(self, ref: Ref) -> pd.Series:

@@ -44,10 +44,12 @@ def prepare(db: Database, metadata: Schema | None, orphans: str) -> Prepared:
     """``db`` prepared for fitting (see :class:`Prepared`); invalid data raise :class:`DataValidationError`."""
     if metadata is not None:
         db = Database.from_frames(db.tables, metadata)
+    db = db.keep_positions()  # every foreign key resolved once from here on (the caller's db untouched)
     if orphans != "keep":
-        db, report = resolve_orphans(db, orphans)  # type: ignore[arg-type]
+        resolved, report = resolve_orphans(db, orphans)  # type: ignore[arg-type]
         for action in report.actions:
             log.warning("orphans: %s", action)
+        db = db if resolved is db else resolved.keep_positions()  # rows dropped or keys set NULL: anew
     errors = [p for p in find_problems(db) if p.severity == "error"]
     if errors:
         raise DataValidationError(errors)
