@@ -5,7 +5,12 @@ local hunt and ``DBTWIN_FUZZ_RANDOM=1`` draws fresh examples."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -17,3 +22,21 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile("dbtwin")
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A temporary folder for one fuzz test, removed afterwards (a function-scoped fixture is shared by
+    all of the test's examples: :func:`fresh` empties a folder in it for each one)."""
+    path = Path(tempfile.mkdtemp(prefix="dbtwin-fuzz-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def fresh(path: Path) -> Path:
+    """``path`` as a new, empty folder."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path

@@ -3,8 +3,6 @@ a DbtwinError that names a table (and column) of it; nothing is ever written out
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from hypothesis import event, given, settings
 from dbtwin import Database, read, write
 from dbtwin.errors import DbtwinError
 from tests.conftest import assert_same_database
+from tests.fuzz.conftest import fresh
 from tests.fuzz.strategies import databases, examples, server_names
 
 IO_EXAMPLES = examples(100)  # cheap: a round trip takes milliseconds
@@ -48,25 +47,10 @@ def round_trip(db: Database, destination: str | Path, workdir: Path, **kwargs) -
     return read(destination, metadata=db.schema)
 
 
-@pytest.fixture
-def workdir():
-    path = Path(tempfile.mkdtemp(prefix="dbtwin-fuzz-"))
-    try:
-        yield path / "work"
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _fresh(workdir: Path) -> Path:
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    return workdir
-
-
 @settings(max_examples=IO_EXAMPLES)
 @given(db=databases())
 def test_sqlite_round_trip(workdir, db):
-    work = _fresh(workdir)
+    work = fresh(workdir)
     back = round_trip(db, work / "db.sqlite", work)
     if back is not None:
         assert_same_database(db, back, check_kinds=False)
@@ -76,7 +60,7 @@ def test_sqlite_round_trip(workdir, db):
 @settings(max_examples=IO_EXAMPLES)
 @given(db=databases())
 def test_directory_round_trip(workdir, fmt, db):
-    work = _fresh(workdir)
+    work = fresh(workdir)
     back = round_trip(db, work / "out", work, file_format=fmt)
     if back is not None:
         assert_same_database(db, back, check_kinds=fmt == "parquet")
@@ -94,7 +78,7 @@ def _empty_public(url: str) -> None:
 @settings(max_examples=examples(50))
 @given(db=databases(names=server_names))
 def test_postgres_round_trip(workdir, postgres_url, db):
-    work = _fresh(workdir)
+    work = fresh(workdir)
     _empty_public(postgres_url)
     back = round_trip(db, postgres_url, work)
     if back is not None:
@@ -105,8 +89,9 @@ def _empty_mariadb(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 0"))
+        quote = engine.dialect.identifier_preparer.quote  # ``%`` doubled for the driver's formatting
         for (name,) in conn.execute(sa.text("SHOW TABLES")).fetchall():
-            conn.execute(sa.text(f"DROP TABLE `{name.replace('`', '``')}`"))
+            conn.exec_driver_sql(f"DROP TABLE {quote(name)}")  # a name may hold ':p' or '%s'
     engine.dispose()
 
 
@@ -114,7 +99,7 @@ def _empty_mariadb(url: str) -> None:
 @settings(max_examples=examples(40))
 @given(db=databases(names=server_names))
 def test_mariadb_round_trip(workdir, mariadb_url, db):
-    work = _fresh(workdir)
+    work = fresh(workdir)
     _empty_mariadb(mariadb_url)
     back = round_trip(db, mariadb_url, work)
     if back is not None:
