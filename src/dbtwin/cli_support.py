@@ -142,20 +142,6 @@ def seed(value: int | None) -> None:
     non_negative_int("--seed", value, MAX_SEED)
 
 
-__all__ = [
-    "MAX_SEED",
-    "choice",
-    "err_console",
-    "fail",
-    "guard",
-    "non_negative_int",
-    "positive",
-    "privacy",
-    "seed",
-    "text",
-]
-
-
 def device(option: str, value: str) -> str:
     """``value`` if it names a device torch sees (``auto``, ``cpu``, ``cuda``, ``cuda:N``), with torch's
     CPU threads limited to the CPUs this process may use; else an OptionError naming ``option``."""
@@ -197,3 +183,20 @@ def fit_config(path: Path | None, options: dict[str, Any]) -> SynthesizerConfig:
         raise OptionError(name, str(exc).removeprefix(f"{exc.option}: ")) from None
     device("--device", settings.training.device)
     return settings
+
+
+__all__ = [
+    "CLI_NAMES",
+    "MAX_SEED",
+    "choice",
+    "device",
+    "err_console",
+    "fail",
+    "fit_config",
+    "guard",
+    "non_negative_int",
+    "positive",
+    "privacy",
+    "seed",
+    "text",
+]

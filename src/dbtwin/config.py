@@ -251,7 +251,8 @@ class SynthesizerConfig:
         does not know raises :class:`OptionError` naming it, missing ones take their defaults."""
         if not isinstance(data, dict):
             raise OptionError("config", "must be a JSON object")
-        sections = {f.name: f for f in dataclasses.fields(cls) if f.name != "random_state"}
+        #: each section's name and class (the fields made by a default factory)
+        sections = {f.name: f.default_factory for f in dataclasses.fields(cls) if f.name != "random_state"}
         unknown = sorted(set(data) - set(sections) - {"random_state"})
         if unknown:
             raise OptionError(unknown[0], f"is no section of the config (sections: {', '.join(sections)})")
@@ -260,7 +261,7 @@ class SynthesizerConfig:
             if name == "random_state":
                 built[name] = value
                 continue
-            kind = SECTIONS[name]
+            kind: Any = sections[name]
             if not isinstance(value, dict):
                 raise OptionError(name, "must be a JSON object")
             known = {f.name for f in dataclasses.fields(kind)}
@@ -275,16 +276,6 @@ class SynthesizerConfig:
         kept = {k: v for k, v in self.flat().items() if k not in ignore}
         return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
-
-SECTIONS: dict[str, type] = {
-    "structure": StructureConfig,
-    "denoiser": DenoiserConfig,
-    "training": TrainingConfig,
-    "sampling": SamplingConfig,
-    "relations": RelationsConfig,
-    "values": ValuesConfig,
-    "privacy": PrivacyConfig,
-}
 
 #: Each option's flat name (Synthesizer keywords, saved ``params``) -> (section, field); "" is the top.
 FLAT_NAMES: dict[str, tuple[str, str]] = {

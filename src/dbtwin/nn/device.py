@@ -15,9 +15,6 @@ import torch
 
 from dbtwin.errors import OptionError
 
-#: The values the ``device`` setting takes besides ``cuda:N``.
-DEVICES = ("auto", "cpu", "cuda")
-
 T = TypeVar("T")
 
 
@@ -83,7 +80,7 @@ def available_cpus(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
         if quota != "max":
             count = min(count, max(1, int(int(quota) // int(period))))
     except (OSError, ValueError):
-        pass
+        pass  # no readable quota (cgroup v1, not Linux): the CPUs pinned to are the count
     return max(count, 1)
 
 

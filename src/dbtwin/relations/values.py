@@ -20,7 +20,6 @@ from dbtwin.schema.model import ColumnKind, StorageType
 RELATIVE_TOLERANCE = 1e-9
 #: Most decimals a derived number is rounded to.
 MAX_DECIMALS = 6
-_NANOS = NANOS_PER_SECOND
 
 
 class Rows:
@@ -90,7 +89,7 @@ class Views:
 def as_numbers(series: pd.Series) -> np.ndarray:
     """A numeric or datetime column as ``float64`` (NaN for NULL, datetimes in seconds)."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return nanoseconds(series) / _NANOS
+        return nanoseconds(series) / NANOS_PER_SECOND
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -98,7 +97,7 @@ def from_numbers(values: np.ndarray, dtype: StorageType) -> pd.Series:
     """Numbers back in the storage form of ``dtype`` (int64 rounded, datetimes from seconds)."""
     present = np.isfinite(values)
     if dtype == StorageType.DATETIME:
-        nanos = np.where(present, np.round(np.where(present, values, 0) * _NANOS), 0).astype(np.int64)
+        nanos = np.where(present, np.round(np.where(present, values, 0) * NANOS_PER_SECOND), 0).astype(np.int64)
         out = pd.Series(nanos.view("datetime64[ns]"))
         return out.mask(~pd.Series(present))
     if dtype == StorageType.INT64:

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import pandas as pd
 
+from dbtwin.config import SynthesizerConfig
 from dbtwin.database import Database
 from dbtwin.schema.metadata_json import schema_to_dict
 
-#: Parameters that change when training stops but not what a step learns: a resumed fit may differ.
-RESUMABLE_CHANGES = ("max_minutes", "progress", "device")
+#: Options that change when training stops or where it runs, not what a step learns: a resumed fit
+#: may differ in them.
+RESUMABLE_CHANGES = ("max_minutes", "device")
 
 
-def fit_fingerprint(db: Database, params: dict[str, Any]) -> str:
-    """A hex digest of ``db`` (every value, in order), its schema and ``params``."""
+def fit_fingerprint(db: Database, config: SynthesizerConfig) -> str:
+    """A hex digest of ``db`` (every value, in order), its schema and ``config``'s options."""
     digest = hashlib.sha256()
-    kept = {k: v for k, v in params.items() if k not in RESUMABLE_CHANGES}
-    digest.update(json.dumps({"schema": schema_to_dict(db.schema), "params": kept}, sort_keys=True).encode())
+    options = config.fingerprint(ignore=RESUMABLE_CHANGES)
+    digest.update(json.dumps({"schema": schema_to_dict(db.schema), "options": options}, sort_keys=True).encode())
     for name in db.schema.table_names:
         frame = db[name]
         digest.update(f"{name}\x00{len(frame)}\x00".encode("utf-8", "surrogatepass"))

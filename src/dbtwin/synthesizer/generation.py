@@ -20,6 +20,8 @@ from dbtwin.nn import HeteroDenoiser
 from dbtwin.nn.device import to_device
 from dbtwin.progress import Progress
 
+CPU = torch.device("cpu")
+
 
 def denoise_graph(
     model: HeteroDenoiser,
@@ -40,9 +42,8 @@ def denoise_graph(
     """Features of every row after ``steps`` reverse steps; ``fixed_*`` hold the dimension tables;
     ``blocks`` each row's block, for a denoiser that takes them; the denoiser runs on ``device``
     (default: the CPU)."""
-    device = device or torch.device("cpu")
+    device = device or CPU
     model.to(device).eval()
-    cpu = torch.device("cpu")
     x_num, x_cat, mask_codes = {}, {}, {}
     for table, spec in model.tables.items():
         n = graph.num_nodes[table]
@@ -76,11 +77,11 @@ def denoise_graph(
             if full:
                 inputs = to_device((x_num, x_cat, t_node, rows, structure), device)
                 out = model(*inputs[:3], edges, packed, logit_rows=inputs[3], structure=inputs[4])
-            else:
+                out = to_device(out, CPU)
+            else:  # each batch's predictions come back to the CPU as they are made
                 out = _batched(
                     model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, rows, device
                 )
-            out = to_device(out, cpu)
         for table in moving:
             eps, logits = out[table]
             if x_num[table].shape[1]:
@@ -133,7 +134,7 @@ def _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, bat
                 {tb: structure[tb][i] for tb, i in idx.items() if tb in structure},
             )
             *tensors, sub_structure = to_device(inputs, device)
-            eps, logits = to_device(model(*tensors, structure=sub_structure)[table], torch.device("cpu"))
+            eps, logits = to_device(model(*tensors, structure=sub_structure)[table], CPU)
             sel = torch.from_numpy(seed_local[table])
             eps_parts.append(eps[sel])
             wanted = logit_rows[table]

@@ -31,7 +31,13 @@ from dbtwin.nn.device import physical_memory, resolve_device
 from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
-from dbtwin.synthesizer.model_file import MODEL_FORMAT, MODEL_VERSION, load_synthesizer, refuse_foreign_directory
+from dbtwin.synthesizer.model_file import (
+    CONFIG_FILE,
+    MODEL_FORMAT,
+    MODEL_VERSION,
+    load_synthesizer,
+    refuse_foreign_directory,
+)
 from dbtwin.synthesizer.stages import STAGE_CLASSES, FeaturesStage, Stages, StructureStage, prepare
 from dbtwin.validate import find_problems
 
@@ -115,10 +121,6 @@ class Synthesizer:
         else:
             super().__setattr__(name, value)
 
-    def _params(self) -> dict[str, Any]:
-        """Every option by its flat name."""
-        return self.config.flat()
-
     # ---------------------------------------------------------------------------------------- fit
     def fit(self, db: Database, checkpoint_dir: str | Path | None = None) -> Synthesizer:
         """Learn ``db``. With ``checkpoint_dir``, training checkpoints there and resumes from it."""
@@ -126,7 +128,7 @@ class Synthesizer:
         resolve_device(self.config.training.device)  # a device torch does not see: refused before any work
         prepared = prepare(db, self.metadata, self.config.relations.orphans)
         stages = Stages(schema=prepared.schema, fixed_tables=list(prepared.fixed_tables))
-        fingerprint = fit_fingerprint(prepared.db, self._params()) if checkpoint_dir is not None else ""
+        fingerprint = fit_fingerprint(prepared.db, self.config) if checkpoint_dir is not None else ""
         checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
         for name, cls in STAGE_CLASSES.items():  # each stage is given those fitted before it
             stage = FeaturesStage(checkpoints, self.progress, fingerprint) if cls is FeaturesStage else cls()
@@ -159,10 +161,7 @@ class Synthesizer:
     def blocks_of(self, picks: dict[str, np.ndarray] | None) -> dict[str, torch.Tensor] | None:
         """The block of every synthetic row (that of the real row whose template it took, ``picks``),
         for a denoiser that takes blocks; None otherwise."""
-        blocks = self.stages_.structure.blocks
-        if not blocks or picks is None:
-            return None
-        return {t: torch.from_numpy(b[picks[t]]) for t, b in blocks.items()}
+        return self.stages_.structure.blocks_of(picks)
 
     # ------------------------------------------------------------------------------------- sample
     def sample(self, scale: float = 1.0, random_state: int | None = None) -> Database:
@@ -238,7 +237,7 @@ class Synthesizer:
             }
             for stage in self.stages_.fitted():
                 fields.update(stage.save(tmp))
-            (tmp / "config.json").write_text(json.dumps(fields, indent=1) + "\n")
+            (tmp / CONFIG_FILE).write_text(json.dumps(fields, indent=1) + "\n")
 
     @classmethod
     def load(cls, directory: str | Path) -> Synthesizer:

@@ -39,6 +39,11 @@ class Prepared:
     def schema(self) -> Schema:
         return self.db.schema
 
+    @property
+    def modelled_rows(self) -> int:
+        """Rows of the tables the model generates (all but the dimension tables)."""
+        return sum(self.db.num_rows(t) for t in self.schema.table_names if t not in self.fixed_tables)
+
 
 def prepare(db: Database, metadata: Schema | None, orphans: str) -> Prepared:
     """``db`` prepared for fitting (see :class:`Prepared`); invalid data raise :class:`DataValidationError`."""

@@ -79,9 +79,7 @@ class FeaturesStage:
         training = config.training
         steps = budget.steps if budget is not None else training.steps
         if steps is None and training.budget == "steps":
-            db = prepared.db
-            rows = sum(db.num_rows(t) for t in db.schema.table_names if t not in prepared.fixed_tables)
-            steps = planned_steps(rows, training.batch_size)
+            steps = planned_steps(prepared.modelled_rows, training.batch_size)
         private = DPConfig(budget.sampling_rate, budget.noise_multiplier, budget.clip) if budget else None
         return TrainConfig.from_settings(training, steps, private)
 

@@ -64,8 +64,7 @@ class StructureStage:
         """The noise levels of a DP fit, and the structure's histograms noised with them."""
         privacy, training = config.privacy, config.training
         assert privacy.epsilon is not None
-        db = prepared.db
-        rows = sum(db.num_rows(t) for t in db.schema.table_names if t not in prepared.fixed_tables)
+        db, rows = prepared.db, prepared.modelled_rows
         delta = privacy.delta if privacy.delta is not None else default_delta(rows)
         steps = training.steps or planned_steps(rows, training.batch_size)
         rate = min(1.0, training.batch_size / max(rows, 1))
@@ -92,9 +91,14 @@ class StructureStage:
         """A synthetic row graph at ``scale``, and the block of each of its rows (None without blocks)."""
         assert self.model is not None
         graph, picks = self.model.sample(scale, rng)
+        return graph, self.blocks_of(picks)
+
+    def blocks_of(self, picks: dict[str, np.ndarray] | None) -> dict[str, torch.Tensor] | None:
+        """The block of every synthetic row (that of the real row whose template it took, ``picks``);
+        None without blocks."""
         if not self.blocks or picks is None:
-            return graph, None
-        return graph, {t: torch.from_numpy(b[picks[t]]) for t, b in self.blocks.items()}
+            return None
+        return {t: torch.from_numpy(b[picks[t]]) for t, b in self.blocks.items()}
 
     def save(self, directory: Path) -> dict[str, Any]:
         assert self.model is not None
