@@ -3,6 +3,7 @@ and every failure one line that names what is wrong, exit code 2, never a traceb
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -114,7 +115,7 @@ def test_stale_checkpoint_is_refused_and_replace_clears_it(tmp_path, monkeypatch
     calls = {"n": 0}
 
     def interrupted(self, checkpoint_dir=None, progress=True, fingerprint=""):
-        self.config.checkpoint_every = 1
+        self.loop.config = dataclasses.replace(self.loop.config, checkpoint_every=1)
         return real_fit(self, checkpoint_dir, progress, fingerprint)
 
     def loss(self, model, batch):

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 import dbtwin
-from dbtwin.schema.model import strongly_connected
+from dbtwin.schema.components import strongly_connected
 
 ROOT = Path(dbtwin.__file__).parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -440,6 +440,12 @@ def evaluate(
         title = f"{display(synthetic)} against {display(real)}"
         path = write_metrics(metrics, out, replace=replace)
         report = write_report(real_db, fake_db, metrics, out, title=title, replace=replace)
+    _print_scores(metrics, title)
+    console.print(f"metrics written to {text(path)}, report to {text(report)}")
+
+
+def _print_scores(metrics: dict[str, Any], title: str) -> None:
+    """What `dbtwin evaluate` shows of the metrics: one table of the scores."""
     inter = metrics["inter_table_trends"]
     table = RichTable(title=text(title))
     table.add_column("measure")
@@ -473,7 +479,6 @@ def evaluate(
     checks = metrics["integrity"]
     table.add_row("FK violations / PK duplicates", f"{checks['fk_violations']} / {checks['pk_duplicates']}")
     console.print(table)
-    console.print(f"metrics written to {text(path)}, report to {text(report)}")
 
 
 def _fmt(value: float | None) -> str:

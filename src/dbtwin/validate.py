@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from dbtwin.database import ORPHAN_REF, Database, hashable_keys
 from dbtwin.errors import DataValidationError, Problem
-from dbtwin.schema.model import ForeignKey
+from dbtwin.schema.model import ForeignKey, Table
 
 log = logging.getLogger(__name__)
 
@@ -34,66 +35,65 @@ class OrphanReport:
 def find_problems(db: Database, include_orphans: bool = True) -> list[Problem]:
     """Every problem in ``db``: keys, NULL rules, empty tables, orphans, cycles that cannot be broken."""
     problems: list[Problem] = []
-    schema = db.schema
-    for name, table in schema.tables.items():
+    for name, table in db.schema.tables.items():
         frame = db[name]
         if len(frame) == 0:
             problems.append(Problem("empty_table", name, None, f"table '{name}' has no rows"))
             continue
-        for col in table.columns:
-            if not col.nullable and col.name not in table.primary_key:
-                nulls = int(frame[col.name].isna().sum())
-                if nulls:
-                    problems.append(
-                        Problem(
-                            "null_in_not_null",
-                            name,
-                            col.name,
-                            f"column '{name}.{col.name}' is declared NOT NULL but holds {nulls} NULL(s)",
-                            nulls,
-                        )
-                    )
-        if table.primary_key:
-            pk = list(table.primary_key)
-            pk_label = ", ".join(pk)
-            for col in pk:
-                nulls = int(frame[col].isna().sum())
-                if nulls:
-                    problems.append(
-                        Problem(
-                            "null_primary_key",
-                            name,
-                            col,
-                            f"primary key column '{name}.{col}' holds {nulls} NULL(s)",
-                            nulls,
-                        )
-                    )
-            dup = hashable_keys(frame[pk])[0].duplicated(pk, keep="first")
-            n_dup = int(dup.sum())
-            if n_dup:
-                examples = frame.loc[dup, pk].head(3).to_dict("records")
-                problems.append(
-                    Problem(
-                        "duplicate_primary_key",
-                        name,
-                        pk[0],
-                        f"primary key ({pk_label}) of table '{name}' has {n_dup} duplicate value(s), e.g. {examples}",
-                        n_dup,
-                    )
-                )
+        problems += _null_problems(name, table, frame)
+        problems += _key_problems(name, table, frame)
     if include_orphans:
-        for fk, count, examples in orphan_counts(db):
-            if count:
-                problems.append(
-                    Problem(
-                        "orphan_foreign_key",
-                        fk.child,
-                        ", ".join(fk.columns),
-                        f"{count} row(s) of '{fk.child}' have {fk.child}({', '.join(fk.columns)}) values not found "
-                        f"in '{fk.parent}' ({', '.join(fk.parent_columns)}), e.g. {examples}",
-                        count,
-                    )
-                )
+        problems += _orphan_problems(db)
+    return problems + _cycle_problems(db)
+
+
+def _null_problems(name: str, table: Table, frame: pd.DataFrame) -> list[Problem]:
+    """NULLs in NOT NULL columns and in primary-key columns."""
+    problems = []
+    for col in table.columns:
+        if not col.nullable and col.name not in table.primary_key:
+            nulls = int(frame[col.name].isna().sum())
+            if nulls:
+                message = f"column '{name}.{col.name}' is declared NOT NULL but holds {nulls} NULL(s)"
+                problems.append(Problem("null_in_not_null", name, col.name, message, nulls))
+    for col in table.primary_key:
+        nulls = int(frame[col].isna().sum())
+        if nulls:
+            message = f"primary key column '{name}.{col}' holds {nulls} NULL(s)"
+            problems.append(Problem("null_primary_key", name, col, message, nulls))
+    return problems
+
+
+def _key_problems(name: str, table: Table, frame: pd.DataFrame) -> list[Problem]:
+    """Duplicate primary-key values."""
+    if not table.primary_key:
+        return []
+    pk = list(table.primary_key)
+    dup = hashable_keys(frame[pk])[0].duplicated(pk, keep="first")
+    n_dup = int(dup.sum())
+    if not n_dup:
+        return []
+    examples = frame.loc[dup, pk].head(3).to_dict("records")
+    message = f"primary key ({', '.join(pk)}) of table '{name}' has {n_dup} duplicate value(s), e.g. {examples}"
+    return [Problem("duplicate_primary_key", name, pk[0], message, n_dup)]
+
+
+def _orphan_problems(db: Database) -> list[Problem]:
+    """Foreign-key values with no parent row."""
+    problems = []
+    for fk, count, examples in orphan_counts(db):
+        if count:
+            message = (
+                f"{count} row(s) of '{fk.child}' have {fk.child}({', '.join(fk.columns)}) values not found "
+                f"in '{fk.parent}' ({', '.join(fk.parent_columns)}), e.g. {examples}"
+            )
+            problems.append(Problem("orphan_foreign_key", fk.child, ", ".join(fk.columns), message, count))
+    return problems
+
+
+def _cycle_problems(db: Database) -> list[Problem]:
+    """Cycles of foreign keys: a warning where a nullable key breaks one, an error where none does."""
+    schema, problems = db.schema, []
     for cycle in schema.cycles():
         fks = [
             fk for fk in schema.foreign_keys if fk.child in cycle and fk.parent in cycle and not fk.is_self_reference
@@ -101,27 +101,18 @@ def find_problems(db: Database, include_orphans: bool = True) -> list[Problem]:
         breakable = [fk for fk in fks if _fk_nullable(db, fk)]
         text = " -> ".join(cycle)
         if breakable:
-            problems.append(
-                Problem(
-                    "fk_cycle",
-                    cycle[0],
-                    None,
-                    f"tables {text} reference each other in a cycle; writers break it through the nullable "
-                    f"foreign key {breakable[0]}",
-                    severity="warning",
-                )
+            message = (
+                f"tables {text} reference each other in a cycle; writers break it through the nullable "
+                f"foreign key {breakable[0]}"
             )
+            problems.append(Problem("fk_cycle", cycle[0], None, message, severity="warning"))
         else:
-            problems.append(
-                Problem(
-                    "fk_cycle",
-                    cycle[0],
-                    fks[0].columns[0] if fks else None,
-                    f"tables {text} reference each other in a cycle of NOT NULL foreign keys ("
-                    + "; ".join(str(fk) for fk in fks)
-                    + "): such rows can be neither inserted nor generated; make one of them nullable",
-                ),
+            message = (
+                f"tables {text} reference each other in a cycle of NOT NULL foreign keys ("
+                + "; ".join(str(fk) for fk in fks)
+                + "): such rows can be neither inserted nor generated; make one of them nullable"
             )
+            problems.append(Problem("fk_cycle", cycle[0], fks[0].columns[0] if fks else None, message))
     return problems
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from dbtwin import read, write
 from dbtwin.errors import DatabaseRefusedError, DestinationNotEmptyError, NotStorableError
-from dbtwin.io import sql_write
+from dbtwin.io import sql_rows, sql_write
 from tests.conftest import assert_same_database
 
 
@@ -23,7 +23,7 @@ def _tables(url: str) -> list[str]:
 
 
 def _failing_insert(monkeypatch, exc: BaseException, after: int = 2) -> None:
-    real = sql_write._insert_table
+    real = sql_rows.insert_table
     calls = {"n": 0}
 
     def insert(*args, **kwargs):
@@ -32,7 +32,7 @@ def _failing_insert(monkeypatch, exc: BaseException, after: int = 2) -> None:
             raise exc
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sql_write, "_insert_table", insert)
+    monkeypatch.setattr(sql_rows, "insert_table", insert)
 
 
 def _server_urls(request) -> list[str]:
@@ -130,13 +130,13 @@ def test_a_killed_first_write_to_mariadb_leaves_only_temporary_tables(mariadb_ur
         "import os, signal, sys\n"
         "sys.path.insert(0, os.getcwd())\n"
         "from dbtwin import write\n"
-        "from dbtwin.io import sql_write\n"
+        "from dbtwin.io import sql_rows, sql_write\n"
         "from tests.conftest import company_db\n"
-        "real = sql_write._insert_table\n"
+        "real = sql_rows.insert_table\n"
         "def insert(*args, **kwargs):\n"
         "    real(*args, **kwargs)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
-        "sql_write._insert_table = insert\n"
+        "sql_rows.insert_table = insert\n"
         "write(company_db(), sys.argv[1])\n"
     )
     done = subprocess.run([sys.executable, str(script), mariadb_url], cwd=str(Path(__file__).parents[2]), check=False)
@@ -148,13 +148,13 @@ def test_a_killed_first_write_to_mariadb_leaves_only_temporary_tables(mariadb_ur
 @pytest.mark.servers
 def test_a_server_refusal_names_the_users_table(request, company, monkeypatch):
     for url in _server_urls(request):
-        real = sql_write._insert_table
+        real = sql_rows.insert_table
 
         def insert(conn, tobj, db, name, *args, **kwargs):
             raise sa.exc.OperationalError("INSERT", {}, Exception(f"value too long for table {tobj.name}"))
 
-        monkeypatch.setattr(sql_write, "_insert_table", insert)
+        monkeypatch.setattr(sql_rows, "insert_table", insert)
         with pytest.raises(DatabaseRefusedError, match=r"value too long for table (dept|project|person)") as info:
             write(company, url)
         assert "dbtwin_" not in str(info.value) and info.value.table in company.schema.tables
-        monkeypatch.setattr(sql_write, "_insert_table", real)
+        monkeypatch.setattr(sql_rows, "insert_table", real)

@@ -8,7 +8,7 @@ import pytest
 
 from dbtwin.graph import RowGraph
 from dbtwin.structure import structure_model
-from dbtwin.structure.links import implied_foreign_keys
+from dbtwin.structure.overlaps import implied_foreign_keys
 from dbtwin.validate import find_problems, resolve_orphans
 
 
@@ -129,7 +129,7 @@ def test_overlapping_composite_keys_agree(model, scale):
     """bakeoff: challenges.(series, episode) -> episodes and challenges.(series, baker) -> bakers
     share ``series``; every sampled challenge's episode and baker belong to the same series."""
     from dbtwin import datasets
-    from dbtwin.structure.links import overlapping_foreign_keys
+    from dbtwin.structure.overlaps import overlapping_foreign_keys
 
     db = datasets.load("bakeoff")
     pairs = overlapping_foreign_keys(db.schema)

@@ -13,6 +13,7 @@ import torch
 
 from dbtwin import read, write
 from dbtwin.errors import DestinationNotEmptyError
+from dbtwin.nn.loop import TrainingLoop
 from dbtwin.synthesizer import NotFittedError, Synthesizer
 from dbtwin.synthesizer.training import CHECKPOINT, Trainer
 from dbtwin.validate import find_problems
@@ -142,13 +143,13 @@ def test_training_resumes_from_its_checkpoint(company, tmp_path, monkeypatch):
     class SimulatedCrashError(Exception):
         pass
 
-    real_checkpoint = Trainer._checkpoint
+    real_checkpoint = TrainingLoop._checkpoint
 
-    def checkpoint_then_die(self, path):
-        real_checkpoint(self, path)
+    def checkpoint_then_die(self, path, fingerprint):
+        real_checkpoint(self, path, fingerprint)
         raise SimulatedCrashError
 
-    monkeypatch.setattr(Trainer, "_checkpoint", checkpoint_then_die)
+    monkeypatch.setattr(TrainingLoop, "_checkpoint", checkpoint_then_die)
     with pytest.raises(SimulatedCrashError):
         Synthesizer(**params).fit(company, checkpoint_dir=tmp_path)
     monkeypatch.undo()
@@ -244,7 +245,7 @@ def test_the_time_budget_is_used_and_decays_the_learning_rate(company, caplog, m
     synth = Synthesizer(
         max_minutes=0.05, budget="time", patience=10**9, random_state=0, **{**TINY, "train_steps": None}
     )
-    with caplog.at_level(logging.INFO, logger="dbtwin.synthesizer.training"):
+    with caplog.at_level(logging.INFO, logger="dbtwin"):
         synth.fit(company)
     state = synth.train_state_
     assert state.stopped == "time budget of 0.05 minutes used" and state.seconds >= 3.0
@@ -275,10 +276,10 @@ def _trainer_factory(db):
 def test_trainer_needs_a_budget_and_decays_over_steps(company):
     trainer = _trainer_factory(company)
     with pytest.raises(ValueError, match="needs a budget"):
-        trainer(steps=None).fit(progress=False)
+        trainer(steps=None)
     t = trainer(steps=10, learning_rate=1e-3)
     t.fit(progress=False)
-    assert t.progress() == 1.0 and t.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert t.loop.progress() == 1.0 and t.optimizer.param_groups[0]["lr"] == pytest.approx(1e-4)
 
 
 def test_loss_weighs_down_rows_that_miss_their_neighbourhood(chinook):

@@ -143,7 +143,7 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
             "rows_per_second": round(state.rows_per_second, 1),
             "nodes_per_second": round(state.nodes_per_second, 1),
             "threads": threads,
-            "best_val_loss": state.best_val if state.best_val != float("inf") else None,
+            "best_val_loss": state.best_score,
         }
         notes.append(
             f"trained {state.step} steps ({state.stopped or 'completed'}), "

@@ -188,8 +188,8 @@ def render_report(
         return _render(real, synthetic, metrics, title)
 
 
-def _render(real: Database, synthetic: Database, metrics: dict[str, Any], title: str) -> str:
-    esc = html.escape
+def _score_rows(metrics: dict[str, Any]) -> list[tuple[str, float | None]]:
+    """The scores table: each score the metrics hold, named for a reader."""
     inter = metrics["inter_table_trends"]
     rows = [
         ("Cardinality", metrics["cardinality"]["score"]),
@@ -229,6 +229,15 @@ def _render(real: Database, synthetic: Database, metrics: dict[str, Any], title:
         rows.append(("Exact relations: lowest share of rows keeping one (1 ideal)", relations["score"]))
     if metrics.get("sequences", {}).get("score") is not None:
         rows.append(("Sequences: largest lag-1 autocorrelation gap (0 ideal)", metrics["sequences"]["score"]))
+    return rows
+
+
+def _render(real: Database, synthetic: Database, metrics: dict[str, Any], title: str) -> str:
+    esc = html.escape
+    inter = metrics["inter_table_trends"]
+    texts = metrics.get("text_columns", {})
+    relations = metrics.get("relations", {})
+    rows = _score_rows(metrics)
     checks = metrics["integrity"]
     head = f"<meta charset='utf-8'><title>{esc(title)}</title><style>{_STYLE}</style>"
     parts = [f"<!doctype html><html><head>{head}</head><body>"]
@@ -260,18 +269,7 @@ def _render(real: Database, synthetic: Database, metrics: dict[str, Any], title:
         parts.append(_bars(hop_scores, "inter-table trends per hop"))
     if metrics.get("detection", {}).get("details"):
         parts.append(_bars(metrics["detection"]["details"], "detection accuracy per parent table", reference=0.5))
-    telling = metrics.get("detection", {}).get("giveaways", {})
-    if any(telling.values()):
-        parts.append(
-            "<h2>What gives the twin away</h2><table>"
-            "<tr><th>table</th><th>features (accuracy lost when shuffled)</th></tr>"
-        )
-        for table, found in telling.items():
-            if not found:  # nothing gives this table away: no empty row
-                continue
-            shown = ", ".join(f"{f['feature']} ({f['importance']:.2f})" for f in found)
-            parts.append(f"<tr><th>{esc(table)}</th><td>{esc(shown)}</td></tr>")
-        parts.append("</table>")
+    parts.append(_giveaways(metrics.get("detection", {}).get("giveaways", {})))
     card = _cardinalities(real, synthetic)
     if card:
         parts.append("<h2>Children per parent</h2>" + card)
@@ -288,6 +286,23 @@ def _render(real: Database, synthetic: Database, metrics: dict[str, Any], title:
         f"(seed {settings.get('random_state')}); marginal plots show at most {MAX_COLUMNS_PER_TABLE} columns "
         "per table.</p></body></html>"
     )
+    return "".join(parts)
+
+
+def _giveaways(telling: dict[str, list[dict[str, Any]]]) -> str:
+    """The features that tell the twin's rows from the real ones, per table ('' when none do)."""
+    esc = html.escape
+    if not any(telling.values()):
+        return ""
+    parts = [
+        "<h2>What gives the twin away</h2><table><tr><th>table</th><th>features (accuracy lost when shuffled)</th></tr>"
+    ]
+    for table, found in telling.items():
+        if not found:  # nothing gives this table away: no empty row
+            continue
+        shown = ", ".join(f"{f['feature']} ({f['importance']:.2f})" for f in found)
+        parts.append(f"<tr><th>{esc(table)}</th><td>{esc(shown)}</td></tr>")
+    parts.append("</table>")
     return "".join(parts)
 
 

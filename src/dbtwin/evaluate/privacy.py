@@ -145,6 +145,67 @@ def _weighted(details: dict[str, dict[str, Any]], key: str) -> float | None:
     return round(sum(d[key] * d["rows"] for d in kept) / rows, 6)
 
 
+def _scales(dbs: tuple[Database, Database, Database], table: str, cols: list[str]) -> tuple[dict, dict]:
+    """The distance's scales of ``table``'s columns: the training range of each continuous column, a code
+    for each value of the others seen in any of the three databases (training, hold-out, twin)."""
+    train = dbs[0]
+    kinds = {c.name: c.kind for c in train.schema.table(table).columns}
+    ranges, vocab = {}, {}
+    for col in cols:
+        if kinds[col] in CONTINUOUS:
+            values = numeric_column(train[table][col])
+            values = values[np.isfinite(values)]
+            ranges[col] = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        else:
+            # every value of the three sets its own code: two values the training data lacks
+            # (a generated city, a hold-out's own) are no more alike than any other two
+            strings = pd.concat([_strings(d[table][col]) for d in dbs])
+            vocab[col] = {v: i for i, v in enumerate(strings.unique())}
+    return ranges, vocab
+
+
+def _table_privacy(
+    dbs: tuple[Database, Database, Database],
+    table: str,
+    cols: list[str],
+    rng: np.random.Generator,
+    max_rows: int,
+    max_reference: int,
+) -> dict[str, float]:
+    """One table's distances to closest records, share closer to training, copy rates and
+    membership-inference AUC (``dbs``: training, hold-out, twin)."""
+    train, holdout, synthetic = dbs
+    ranges, vocab = _scales(dbs, table, cols)
+    syn = _encode(synthetic, table, cols, ranges, vocab)
+    tr = _encode(train, table, cols, ranges, vocab)
+    ho = _encode(holdout, table, cols, ranges, vocab)
+    n_ref = min(len(train[table]), len(holdout[table]), max_reference)
+    i_tr = rng.choice(len(train[table]), n_ref, replace=False)
+    i_ho = rng.choice(len(holdout[table]), n_ref, replace=False)
+    i_sy = rng.choice(len(synthetic[table]), min(len(synthetic[table]), max_rows), replace=False)
+    q = (syn[0][i_sy], syn[1][i_sy])
+    d_train = closest_distances(q, (tr[0][i_tr], tr[1][i_tr]))
+    d_hold = closest_distances(q, (ho[0][i_ho], ho[1][i_ho]))
+    closer = float(np.mean((d_train < d_hold) + 0.5 * (d_train == d_hold)))
+    i_member = i_tr[: min(n_ref, max_rows)]
+    i_outsider = i_ho[: min(n_ref, max_rows)]
+    i_twin = rng.choice(len(synthetic[table]), min(len(synthetic[table]), max_reference), replace=False)
+    twin = (syn[0][i_twin], syn[1][i_twin])  # every synthetic row (up to max_reference) the attacker holds
+    attack = _closer_share(
+        closest_distances((tr[0][i_member], tr[1][i_member]), twin),
+        closest_distances((ho[0][i_outsider], ho[1][i_outsider]), twin),
+    )
+    copies = _copy_rate(train[table][cols], synthetic[table][cols])
+    return {
+        "dcr_train_median": round(float(np.median(d_train)), 6),
+        "dcr_holdout_median": round(float(np.median(d_hold)), 6),
+        "share_closer_to_train": round(closer, 6),
+        "exact_copy_rate": round(copies, 6),
+        "holdout_exact_copy_rate": round(_copy_rate(train[table][cols], holdout[table][cols]), 6),
+        "membership_inference_auc": round(attack, 6),
+    }
+
+
 def privacy(
     train: Database,
     synthetic: Database,
@@ -167,47 +228,10 @@ def privacy(
         cols = scored_columns(train.schema, table)
         if not cols or not len(holdout[table]) or not len(synthetic[table]):
             continue
-        kinds = {c.name: c.kind for c in train.schema.table(table).columns}
-        ranges, vocab = {}, {}
-        for col in cols:
-            if kinds[col] in CONTINUOUS:
-                values = numeric_column(train[table][col])
-                values = values[np.isfinite(values)]
-                ranges[col] = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
-            else:
-                # every value of the three sets its own code: two values the training data lacks
-                # (a generated city, a hold-out's own) are no more alike than any other two
-                strings = pd.concat([_strings(d[table][col]) for d in (train, holdout, synthetic)])
-                vocab[col] = {v: i for i, v in enumerate(strings.unique())}
-        syn = _encode(synthetic, table, cols, ranges, vocab)
-        tr = _encode(train, table, cols, ranges, vocab)
-        ho = _encode(holdout, table, cols, ranges, vocab)
-        n_ref = min(len(train[table]), len(holdout[table]), max_reference)
-        i_tr = rng.choice(len(train[table]), n_ref, replace=False)
-        i_ho = rng.choice(len(holdout[table]), n_ref, replace=False)
-        i_sy = rng.choice(len(synthetic[table]), min(len(synthetic[table]), max_rows), replace=False)
-        q = (syn[0][i_sy], syn[1][i_sy])
-        d_train = closest_distances(q, (tr[0][i_tr], tr[1][i_tr]))
-        d_hold = closest_distances(q, (ho[0][i_ho], ho[1][i_ho]))
-        closer = float(np.mean((d_train < d_hold) + 0.5 * (d_train == d_hold)))
-        i_member = i_tr[: min(n_ref, max_rows)]
-        i_outsider = i_ho[: min(n_ref, max_rows)]
-        i_twin = rng.choice(len(synthetic[table]), min(len(synthetic[table]), max_reference), replace=False)
-        twin = (syn[0][i_twin], syn[1][i_twin])  # every synthetic row (up to max_reference) the attacker holds
-        attack = _closer_share(
-            closest_distances((tr[0][i_member], tr[1][i_member]), twin),
-            closest_distances((ho[0][i_outsider], ho[1][i_outsider]), twin),
-        )
-        copies = _copy_rate(train[table][cols], synthetic[table][cols])
         details[table] = {
             "rows": len(synthetic[table]),
             "copied_whole": table in copied_tables,
-            "dcr_train_median": round(float(np.median(d_train)), 6),
-            "dcr_holdout_median": round(float(np.median(d_hold)), 6),
-            "share_closer_to_train": round(closer, 6),
-            "exact_copy_rate": round(copies, 6),
-            "holdout_exact_copy_rate": round(_copy_rate(train[table][cols], holdout[table][cols]), 6),
-            "membership_inference_auc": round(attack, 6),
+            **_table_privacy((train, holdout, synthetic), table, cols, rng, max_rows, max_reference),
         }
     scored = {t: d for t, d in details.items() if not d["copied_whole"]}
     shown = rare_values_shown(train, synthetic, exempt=copied_tables)

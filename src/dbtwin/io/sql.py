@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 
 UnsupportedPolicy = Literal["error", "skip"]
 _COMMENT = re.compile(r"dbtwin:(\S+)")
-#: Longest string key we create as an indexed VARCHAR (MariaDB indexes at most 3072 bytes of utf8mb4).
-MAX_KEY_LENGTH = 768
 
 
 # ----------------------------------------------------------------------------------------------- read
@@ -60,70 +58,15 @@ def read_sql(
         with engine.connect() as conn:
             for name in names:
                 tobj = table_objs[name]
-                pk = tuple(c.name for c in tobj.primary_key.columns)
                 raw_types = _sqlite_declared_types(conn, name) if engine.dialect.name == "sqlite" else {}
-                kept: list[sa.Column] = []
-                declared: dict[str, Declared] = {}
-                for col in tobj.columns:
-                    found = declared_type(col.type, engine.dialect.name, raw_types.get(col.name))
-                    if found is None:
-                        msg = (
-                            f"column '{name}.{col.name}' has SQL type {col.type!r}, which dbtwin does not "
-                            "model (numbers, decimals, strings, booleans and date/times are supported)"
-                        )
-                        if unsupported == "error" or col.name in pk:
-                            raise SchemaError(msg + "; leave the column out of the source", name, col.name)
-                        log.warning("%s; left out", msg)
-                        continue
-                    kept.append(col)
-                    declared[col.name] = found
-                frame = _read_rows(conn, tobj, kept, chunk_rows)
-                table_comment = _parse_comment(_table_comment(inspector, name, db_schema))
-                columns = []
-                for col in kept:
-                    hints = _parse_comment(col.comment)
-                    found = declared[col.name]
-                    if "dtype" in hints:
-                        found = Declared(StorageType(hints["dtype"]), found.precision, found.scale, found.note)
-                    read_col = convert_column(frame[col.name], found, engine.dialect.name, name, col.name)
-                    frame[col.name] = read_col.values
-                    if found.note:
-                        notes.setdefault(found.note, []).append(f"{name}.{col.name}")
-                    storage = read_col.storage
-                    if "kind" in hints and storage == found.storage:
-                        kind = ColumnKind(hints["kind"])
-                    else:
-                        kind = ColumnKind.TEXT if storage == StorageType.STRING else _PLACEHOLDER_KIND[storage]
-                        unhinted.add((name, col.name))
-                    columns.append(
-                        Column(
-                            col.name,
-                            storage,
-                            kind,
-                            nullable=bool(col.nullable),
-                            precision=read_col.precision,
-                            scale=read_col.scale,
-                        )
-                    )
-                time_col = table_comment.get("time_column")
+                declared = _modelled_columns(tobj, engine.dialect.name, raw_types, unsupported)
+                frame = _read_rows(conn, tobj, [tobj.columns[c] for c in declared], chunk_rows)
+                columns = _read_columns(frame, tobj, declared, engine.dialect.name, notes, unhinted)
+                time_col = _parse_comment(_table_comment(inspector, name, db_schema)).get("time_column")
+                pk = tuple(c.name for c in tobj.primary_key.columns)
                 schema_tables[name] = Table(name, columns, pk, time_col if time_col in frame.columns else None)
                 frames[name] = frame
-                for fk in _foreign_keys(inspector, name, db_schema):
-                    parent = fk["referred_table"]
-                    if parent not in names:
-                        known = parent in all_names
-                        reason = f"table '{parent}' is not read" if known else f"the database has no table '{parent}'"
-                        log.warning(
-                            "foreign key %s(%s) -> %s left out: %s",
-                            name,
-                            ", ".join(fk["constrained_columns"]),
-                            parent,
-                            reason,
-                        )
-                        continue
-                    foreign_keys.append(
-                        ForeignKey(name, tuple(fk["constrained_columns"]), parent, tuple(fk["referred_columns"]))
-                    )
+                foreign_keys += _kept_foreign_keys(inspector, name, names, all_names, db_schema)
         say_notes(notes)
         schema = Schema(schema_tables, _unique_fk_names(foreign_keys))
         _fill_kinds(schema, frames, unhinted)
@@ -131,6 +74,76 @@ def read_sql(
     finally:
         if isinstance(source, str):
             engine.dispose()
+
+
+def _modelled_columns(
+    tobj: sa.Table, dialect: str, raw_types: dict[str, str], unsupported: UnsupportedPolicy
+) -> dict[str, Declared]:
+    """The declared type of each column dbtwin models, in table order; a column of another type is
+    refused by name (``unsupported="skip"``: left out with a warning, unless it is part of the key)."""
+    pk = {c.name for c in tobj.primary_key.columns}
+    declared: dict[str, Declared] = {}
+    for col in tobj.columns:
+        found = declared_type(col.type, dialect, raw_types.get(col.name))
+        if found is None:
+            msg = (
+                f"column '{tobj.name}.{col.name}' has SQL type {col.type!r}, which dbtwin does not "
+                "model (numbers, decimals, strings, booleans and date/times are supported)"
+            )
+            if unsupported == "error" or col.name in pk:
+                raise SchemaError(msg + "; leave the column out of the source", tobj.name, col.name)
+            log.warning("%s; left out", msg)
+            continue
+        declared[col.name] = found
+    return declared
+
+
+def _read_columns(
+    frame: pd.DataFrame,
+    tobj: sa.Table,
+    declared: dict[str, Declared],
+    dialect: str,
+    notes: dict[str, list[str]],
+    unhinted: set[tuple[str, str]],
+) -> list[Column]:
+    """Convert the columns of ``frame`` read from ``tobj`` in place and describe them; what a
+    conversion notes is added to ``notes``, the columns whose kind must be inferred to ``unhinted``."""
+    name, columns = tobj.name, []
+    for col_name, found in declared.items():
+        col = tobj.columns[col_name]
+        hints = _parse_comment(col.comment)
+        if "dtype" in hints:
+            found = Declared(StorageType(hints["dtype"]), found.precision, found.scale, found.note)
+        read_col = convert_column(frame[col_name], found, dialect, name, col_name)
+        frame[col_name] = read_col.values
+        if found.note:
+            notes.setdefault(found.note, []).append(f"{name}.{col_name}")
+        storage = read_col.storage
+        if "kind" in hints and storage == found.storage:
+            kind = ColumnKind(hints["kind"])
+        else:
+            kind = ColumnKind.TEXT if storage == StorageType.STRING else _PLACEHOLDER_KIND[storage]
+            unhinted.add((name, col_name))
+        nullable = bool(col.nullable)
+        columns.append(Column(col_name, storage, kind, nullable, precision=read_col.precision, scale=read_col.scale))
+    return columns
+
+
+def _kept_foreign_keys(
+    inspector: sa.Inspector, name: str, names: list[str], all_names: set[str], db_schema: str | None
+) -> list[ForeignKey]:
+    """The foreign keys of table ``name`` whose parent is read (the others left out with a warning)."""
+    kept = []
+    for fk in _foreign_keys(inspector, name, db_schema):
+        parent = fk["referred_table"]
+        if parent not in names:
+            reason = f"table '{parent}' is not read" if parent in all_names else f"the database has no table '{parent}'"
+            log.warning(
+                "foreign key %s(%s) -> %s left out: %s", name, ", ".join(fk["constrained_columns"]), parent, reason
+            )
+            continue
+        kept.append(ForeignKey(name, tuple(fk["constrained_columns"]), parent, tuple(fk["referred_columns"])))
+    return kept
 
 
 def _foreign_keys(inspector: sa.Inspector, name: str, db_schema: str | None) -> list[dict]:

@@ -17,32 +17,25 @@ import logging
 import re
 import secrets
 import weakref
-from collections.abc import Iterator
-from urllib.parse import quote
 
-import numpy as np
-import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine
 
-from dbtwin.database import NULL_REF, Database, parent_positions
+from dbtwin.database import Database
 from dbtwin.errors import (
     DatabaseRefusedError,
     DataValidationError,
     DestinationNotEmptyError,
-    SchemaError,
     driver_message,
 )
-from dbtwin.io.sql_values import SQLITE_DECIMAL
+from dbtwin.io import sql_rows
+from dbtwin.io.sql_tables import table_definitions
 from dbtwin.io.storable import check_storable, target_of
-from dbtwin.schema.dtypes import INT64_MAX, decimal_size, decimal_text
-from dbtwin.schema.model import Column, ForeignKey, StorageType, Table, strongly_connected
+from dbtwin.schema.dtypes import INT64_MAX
+from dbtwin.schema.model import ForeignKey
 
 log = logging.getLogger(__name__)
 
-#: Longest string key we create as an indexed VARCHAR (MariaDB indexes at most 3072 bytes of utf8mb4).
-MAX_KEY_LENGTH = 768
 #: Temporary tables are named ``dbtwin_<token>_<i>``: short enough for every server.
 TEMP_PREFIX = "dbtwin_"
 #: SQLite engines made by :func:`_create_engine`, whose transactions cover DDL.
@@ -86,8 +79,8 @@ def write_sql(
             if temporary
             else {t: t for t in db.schema.table_names}
         )
-        order, deferred = insert_plan(db)
-        meta = _build_metadata(db, engine.dialect, db_schema, deferred, names)
+        order, deferred = sql_rows.insert_plan(db)
+        meta = table_definitions(db, engine.dialect, db_schema, deferred, names)
         _write_tables(engine, db, meta, names, order, deferred, batch_rows, db_schema, clashing, token)
     finally:
         if isinstance(destination, str):
@@ -147,9 +140,11 @@ def _write_tables(
             meta.create_all(conn)
             created = True
             for name in order:
-                _insert_table(conn, meta.tables[_qualified(names[name], db_schema)], db, name, deferred, batch_rows)
+                sql_rows.insert_table(
+                    conn, meta.tables[_qualified(names[name], db_schema)], db, name, deferred, batch_rows
+                )
             for fk in deferred:
-                _apply_deferred(conn, meta.tables[_qualified(names[fk.child], db_schema)], db, fk, batch_rows)
+                sql_rows.apply_deferred(conn, meta.tables[_qualified(names[fk.child], db_schema)], db, fk, batch_rows)
             _advance_counters(conn, meta, names, db_schema)
             if clashing and (transactional_ddl or engine.dialect.name == "sqlite"):
                 _swap_in_transaction(conn, names, clashing, db_schema)
@@ -303,205 +298,3 @@ def _refuse_invalid(db: Database) -> None:
 
 def _qualified(name: str, db_schema: str | None) -> str:
     return f"{db_schema}.{name}" if db_schema else name
-
-
-def insert_plan(db: Database) -> tuple[list[str], list[ForeignKey]]:
-    """The order to insert tables in, and the foreign keys to insert as NULL and fill in by UPDATE
-    afterwards: within each cycle of tables, nullable foreign keys are deferred until the rest orders
-    parents before children (self-references aside, which rows handle)."""
-    schema = db.schema
-    deferred: list[ForeignKey] = []
-    while True:
-        live = [fk for fk in schema.foreign_keys if not fk.is_self_reference and fk not in deferred]
-        parents = {t: sorted({fk.parent for fk in live if fk.child == t}) for t in schema.table_names}
-        components = strongly_connected(schema.table_names, lambda t, p=parents: p[t])
-        cyclic = [c for c in components if len(c) > 1]
-        if not cyclic:
-            return [t for comp in components for t in comp], deferred
-        cycle = set(cyclic[0])
-        candidates = [
-            fk
-            for fk in live
-            if fk.child in cycle
-            and fk.parent in cycle
-            and all(schema.table(fk.child).column(c).nullable for c in fk.columns)
-        ]
-        if not candidates:
-            names = " -> ".join(sorted(cycle))
-            raise SchemaError(
-                f"tables {names} form a cycle of NOT NULL foreign keys, which cannot be inserted",
-                table=sorted(cycle)[0],
-            )
-        fk = candidates[0]
-        if not schema.table(fk.child).primary_key:
-            raise SchemaError(
-                f"table '{fk.child}' is in a foreign-key cycle but has no primary key to update rows by",
-                table=fk.child,
-            )
-        deferred.append(fk)
-
-
-def _sql_type(col: Column, frame: pd.DataFrame, is_key: bool, dialect: sa.Dialect) -> sa.types.TypeEngine:
-    if col.dtype == StorageType.INT64:
-        return sa.BigInteger()
-    if col.dtype == StorageType.FLOAT64:
-        return sa.Double()
-    if col.dtype == StorageType.BOOL:
-        return sa.Boolean()
-    if col.dtype == StorageType.DATETIME:
-        return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-    if col.dtype == StorageType.DECIMAL:
-        precision, scale = decimal_size(frame[col.name], col.precision, col.scale)
-        return sa.Numeric(precision, scale).with_variant(SqliteDecimal(precision, scale), "sqlite")
-    lengths = frame[col.name].dropna().map(len)
-    longest = int(lengths.max()) if len(lengths) else 0
-    if is_key:
-        if longest > MAX_KEY_LENGTH:
-            raise SchemaError(
-                f"key column '{col.name}' holds strings of {longest} characters; keys longer than "
-                f"{MAX_KEY_LENGTH} cannot be indexed by every database",
-                column=col.name,
-            )
-        length = max(64, 1 << max(longest - 1, 0).bit_length())
-        # keys compare byte for byte on MariaDB/MySQL too ('a' and 'A', 'a' and 'a ' are distinct keys)
-        collation = "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_bin"
-        return sa.String(length).with_variant(mysql.VARCHAR(length, collation=collation), "mysql", "mariadb")
-    return sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-
-
-class SqliteDecimal(sa.types.UserDefinedType):
-    """An exact decimal in SQLite: declared ``DECIMAL_TEXT(p, s)`` (TEXT affinity keeps every digit,
-    which NUMERIC affinity would cut to 15) and stored as plain text."""
-
-    cache_ok = True
-
-    def __init__(self, precision: int, scale: int) -> None:
-        self.precision, self.scale = precision, scale
-
-    def get_col_spec(self, **_kw) -> str:
-        return f"{SQLITE_DECIMAL}({self.precision}, {self.scale})"
-
-    def bind_processor(self, dialect):
-        return lambda value: None if value is None else decimal_text(value)
-
-
-def _build_metadata(
-    db: Database, dialect: sa.Dialect, db_schema: str | None, deferred: list[ForeignKey], names: dict[str, str]
-) -> sa.MetaData:
-    """Tables named by ``names`` (final or temporary), their foreign keys pointing at those names.
-    Foreign keys reference column objects, never ``"table.column"`` strings, so names with dots work."""
-    comments = dialect.supports_comments
-    meta = sa.MetaData(schema=db_schema)
-    deferred_names = {id(fk) for fk in deferred}
-    tables: dict[str, sa.Table] = {}
-    for name, table in db.schema.tables.items():
-        keys = db.schema.key_columns(name)
-        columns = [
-            sa.Column(
-                sa.sql.quoted_name(col.name, quote=True),  # every name quoted: reserved words differ by server
-                _sql_type(col, db[name], col.name in keys, dialect),
-                nullable=col.nullable and col.name not in table.primary_key,
-                comment=f"dbtwin:dtype={col.dtype.value},kind={col.kind.value}" if comments else None,
-            )
-            for col in table.columns
-        ]
-        constraints: list[sa.schema.SchemaItem] = []
-        if table.primary_key:
-            constraints.append(sa.PrimaryKeyConstraint(*table.primary_key))
-        comment = f"dbtwin:time_column={quote(table.time_column, safe='')}" if comments and table.time_column else None
-        tables[name] = sa.Table(
-            sa.sql.quoted_name(names[name], quote=True), meta, *columns, *constraints, comment=comment
-        )
-    for fk in db.schema.foreign_keys:
-        parent = tables[fk.parent]
-        tables[fk.child].append_constraint(
-            sa.ForeignKeyConstraint(
-                list(fk.columns),
-                [parent.c[c] for c in fk.parent_columns],
-                use_alter=id(fk) in deferred_names and dialect.name != "sqlite",
-            )
-        )
-    return meta
-
-
-def _python_columns(frame: pd.DataFrame, table: Table) -> dict[str, list]:
-    out = {}
-    for col in table.columns:
-        series = frame[col.name]
-        if col.dtype == StorageType.DATETIME:
-            values = [None if pd.isna(v) else v.to_pydatetime() for v in series]
-        elif col.dtype == StorageType.FLOAT64:
-            values = series.astype(object).where(series.notna(), None).tolist()
-        else:
-            values = series.to_numpy(dtype=object, na_value=None).tolist()
-        out[col.name] = values
-    return out
-
-
-def _self_reference_order(db: Database, name: str) -> np.ndarray:
-    """Row order of ``name`` that puts every row after the row it references through a
-    self-referencing foreign key (depth in the reference forest)."""
-    n = db.num_rows(name)
-    self_fks = [fk for fk in db.schema.foreign_keys_of(name) if fk.is_self_reference]
-    if not self_fks:
-        return np.arange(n)
-    depth = np.zeros(n, dtype=np.int64)
-    for fk in self_fks:
-        parent = parent_positions(db[name], db[name], fk)
-        own = (parent >= 0) & (parent != np.arange(n))
-        cur = np.where(own, parent, -1)
-        level = np.zeros(n, dtype=np.int64)
-        for _ in range(n + 1):
-            active = cur >= 0
-            if not active.any():
-                break
-            level += active
-            nxt = np.full(n, -1, dtype=np.int64)
-            nxt[active] = np.where(own[cur[active]], parent[cur[active]], -1)
-            cur = nxt
-        else:
-            raise SchemaError(
-                f"rows of table '{name}' reference each other in a cycle through {fk}", table=name, column=fk.columns[0]
-            )
-        depth = np.maximum(depth, level)
-    return np.argsort(depth, kind="stable")
-
-
-def _insert_table(
-    conn: Connection, tobj: sa.Table, db: Database, name: str, deferred: list[ForeignKey], batch_rows: int
-) -> None:
-    table = db.schema.table(name)
-    frame = db[name].iloc[_self_reference_order(db, name)]
-    columns = _python_columns(frame, table)
-    for fk in deferred:
-        if fk.child == name:
-            for col in fk.columns:
-                columns[col] = [None] * len(frame)
-    names = list(columns)
-    for rows in _batches(columns, names, batch_rows):
-        conn.execute(tobj.insert(), rows)
-    log.info("wrote %d rows to '%s'", len(frame), name)
-
-
-def _apply_deferred(conn: Connection, tobj: sa.Table, db: Database, fk: ForeignKey, batch_rows: int) -> None:
-    table = db.schema.table(fk.child)
-    frame = db[fk.child]
-    pos = parent_positions(frame, db[fk.parent], fk)
-    rows = frame.loc[pos != NULL_REF]
-    pk = list(table.primary_key)
-    columns = _python_columns(rows, table)
-    params = {f"k_{i}": columns[c] for i, c in enumerate(pk)} | {f"v_{i}": columns[c] for i, c in enumerate(fk.columns)}
-    stmt = (
-        tobj.update()
-        .where(*[tobj.c[c] == sa.bindparam(f"k_{i}") for i, c in enumerate(pk)])
-        .values({c: sa.bindparam(f"v_{i}") for i, c in enumerate(fk.columns)})
-    )
-    for batch in _batches(params, list(params), batch_rows):
-        conn.execute(stmt, batch)
-
-
-def _batches(columns: dict[str, list], names: list[str], size: int) -> Iterator[list[dict]]:
-    n = len(columns[names[0]]) if names else 0
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        yield [dict(zip(names, row, strict=True)) for row in zip(*(columns[c][start:stop] for c in names), strict=True)]

@@ -16,13 +16,6 @@ def primary(task_type: TaskType) -> str:
     return PRIMARY[TaskType(task_type)]
 
 
-def better(metric: str, a: float, b: float) -> bool:
-    """Whether score ``a`` beats score ``b``."""
-    if np.isnan(b):
-        return not np.isnan(a)
-    return a < b if metric in LOWER_IS_BETTER else a > b
-
-
 def score(task_type: TaskType, labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
     """``predictions``: probabilities of class 1 (binary), values (regression) or per-class
     probabilities, shape (n, classes) (multiclass)."""

@@ -2,11 +2,12 @@
 
 Training draws mini-batches of training examples, samples each one's temporal neighbourhood, and
 minimises binary cross-entropy (binary), L1 on standardised labels (regression, as RelBench) or
-cross-entropy (multiclass). After every epoch the validation examples are scored with an exponential
-moving average of the weights (smoother than the raw weights, whose validation score jumps from epoch
-to epoch); training stops when the primary score has not improved for ``patience`` epochs (or at
-``max_epochs`` / ``max_minutes``), and the best epoch's averaged weights are kept. Everything is seeded
-by ``random_state``.
+cross-entropy (multiclass), by the one training loop (:mod:`dbtwin.nn.loop`, the objective in
+:mod:`dbtwin.predict.objective`). After every epoch the validation examples are scored with an
+exponential moving average of the weights (smoother than the raw weights, whose validation score jumps
+from epoch to epoch); training stops when the primary score has not improved for ``patience`` epochs (or
+at ``max_epochs`` / ``max_minutes``), and the best epoch's averaged weights are kept. Everything is
+seeded by ``random_state``.
 
 A fitted predictor is saved as ``config.json`` (task, settings, encoder, model layout, history) plus
 ``weights.pt`` (a state dict, loaded with ``weights_only``).
@@ -14,7 +15,6 @@ A fitted predictor is saved as ``config.json`` (task, settings, encoder, model l
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import time
@@ -25,16 +25,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from dbtwin.atomic import atomic_directory
 from dbtwin.database import Database
 from dbtwin.errors import DbtwinError
 from dbtwin.nn.denoiser import TableSpec
+from dbtwin.nn.loop import LoopConfig, TrainingLoop, TrainState
 from dbtwin.predict.batches import GraphInputs, reachable_tables
 from dbtwin.predict.encoder import RowEncoder
-from dbtwin.predict.metrics import better, primary, score
+from dbtwin.predict.metrics import LOWER_IS_BETTER, primary, score
 from dbtwin.predict.model import RelationalGNN
+from dbtwin.predict.objective import TaskObjective
 from dbtwin.predict.task import SPLITS, EntityTask, TaskExamples, TaskType
 from dbtwin.predict.text import FinetunedText, TextEmbedder, token_states
 
@@ -158,7 +159,6 @@ class Predictor:
         """Train on ``task``'s training examples in ``db``, stopping early on its validation examples."""
         started = time.monotonic()
         torch.manual_seed(self.random_state)
-        rng = np.random.default_rng(self.random_state)
         self.task_ = task
         examples = examples if examples is not None else task.examples(db)
         train, val = examples.subset("train"), examples.subset("val")
@@ -172,60 +172,50 @@ class Predictor:
         if task.task_type == TaskType.REGRESSION:
             self.label_mean_, self.label_std_ = float(train.labels.mean()), float(train.labels.std()) or 1.0
         self.model_ = self._build(inputs)
+        objective = TaskObjective(
+            self.model_,
+            lambda batch, labels: self._loss(self._forward(batch), labels),
+            lambda model: score(task.task_type, val.labels, self._predict(inputs, val, model)),
+            inputs,
+            train,
+            val,
+            self.steps_per_epoch,
+            self.batch_size,
+            np.random.default_rng(self.random_state),
+        )
+        loop = TrainingLoop(self.model_, objective, self._optimizer(), self._loop_config(len(val), objective.per_epoch))
+        state = loop.run(progress=self.progress)
+        if loop.average is not self.model_:
+            self.model_.load_state_dict(loop.average.state_dict())
+        self.history_ = _history(state, objective.per_epoch)
+        self.history_.seconds = time.monotonic() - started
+        return self
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """AdamW; a fine-tuned text tower at its own learning rate."""
         tower = set(self.model_.text_tower.parameters()) if self.model_.text_tower is not None else set()
         groups = [{"params": [p for p in self.model_.parameters() if p not in tower]}]
         if tower:
             groups.append({"params": list(tower), "lr": self.text_lr})
-        optimizer = torch.optim.AdamW(groups, lr=self.lr, weight_decay=self.weight_decay)
-        metric = primary(task.task_type)
-        self.history_ = FitHistory()
-        best_score, best_state, waited = float("nan"), None, 0
-        average = copy.deepcopy(self.model_) if self.ema_decay else None  # what is scored and kept
-        scored = average if average is not None else self.model_
-        steps = 0
-        deadline = started + self.max_minutes * 60 if self.max_minutes else None
-        bar = tqdm(range(self.max_epochs), desc=f"fit {task.name}", disable=not self.progress, leave=False)
-        for epoch in bar:
-            self.model_.train()
-            order = rng.permutation(len(train))[: self.steps_per_epoch * self.batch_size]
-            losses = []
-            for start in range(0, len(order), self.batch_size):
-                idx = np.sort(order[start : start + self.batch_size])
-                batch = inputs.batch(train.entity_rows[idx], train.times[idx], int(rng.integers(2**31)))
-                out = self._forward(batch)
-                loss = self._loss(out, torch.from_numpy(train.labels[idx]))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                steps += 1
-                if average is not None:
-                    _ema_update(average, self.model_, min(self.ema_decay, (1 + steps) / (10 + steps)))
-                losses.append(loss.item())
-            row = {"epoch": epoch, "loss": float(np.mean(losses))}
-            if len(val):
-                scores = score(task.task_type, val.labels, self._predict(inputs, val, scored))
-                row.update({f"val_{k}": v for k, v in scores.items()})
-            self.history_.epochs.append(row)
-            bar.set_postfix({k: round(v, 4) for k, v in row.items() if k != "epoch"})
-            log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items() if k != "epoch"})
-            watched = metric if len(val) else "loss"  # without validation examples, the training loss
-            current = row[f"val_{metric}"] if len(val) else row["loss"]
-            if best_state is None or better(watched, current, best_score):
-                best_score, best_state, waited = current, copy.deepcopy(scored.state_dict()), 0
-                self.history_.best_epoch = epoch
-            else:
-                waited += 1
-                if waited >= self.patience:
-                    self.history_.stopped = f"early stopping: validation {metric} stopped improving"
-                    break
-            if deadline is not None and time.monotonic() > deadline:
-                self.history_.stopped = f"time limit of {self.max_minutes} minutes reached"
-                break
-        else:
-            self.history_.stopped = f"{self.max_epochs} epochs done"
-        self.model_.load_state_dict(best_state)
-        self.history_.seconds = time.monotonic() - started
-        return self
+        return torch.optim.AdamW(groups, lr=self.lr, weight_decay=self.weight_decay)
+
+    def _loop_config(self, validation_examples: int, per_epoch: int) -> LoopConfig:
+        """An evaluation each epoch, early stopping on the primary validation score (without
+        validation examples, on the training loss), a constant learning rate."""
+        metric = primary(self.task_.task_type)
+        watch = f"val_{metric}" if validation_examples else "loss"
+        return LoopConfig(
+            steps=self.max_epochs * per_epoch,
+            max_minutes=self.max_minutes,
+            ema_decay=self.ema_decay,
+            eval_every=per_epoch,
+            patience=self.patience,
+            watch=watch,
+            watch_text=f"validation {metric}" if validation_examples else "the training loss",
+            lower_is_better=(metric if validation_examples else "loss") in LOWER_IS_BETTER,
+            lr_schedule="constant",
+            desc=f"fit {self.task_.name}",
+        )
 
     def _inputs(self, db: Database) -> GraphInputs:
         states = {}
@@ -375,10 +365,17 @@ class Predictor:
         return pred
 
 
-@torch.no_grad()
-def _ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
-    for kept, current in zip(average.parameters(), model.parameters(), strict=True):
-        kept.lerp_(current, 1.0 - decay)
+def _history(state: TrainState, per_epoch: int) -> FitHistory:
+    """The loop's evaluations as epochs (the last one partial when the time cap ended training)."""
+    epochs = [
+        {
+            "epoch": -(-int(row["step"]) // per_epoch) - 1,
+            **{k: v for k, v in row.items() if k not in ("step", "seconds")},
+        }
+        for row in state.history
+    ]
+    best = next((i for i, row in enumerate(state.history) if row["step"] == state.best_step), -1)
+    return FitHistory(epochs, best, state.seconds, state.stopped)
 
 
 def _plain(value: Any) -> Any:

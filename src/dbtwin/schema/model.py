@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from dbtwin.errors import SchemaError
+from dbtwin.schema.components import strongly_connected
 
 
 class ColumnKind(StrEnum):
@@ -214,93 +215,64 @@ class Schema:
 
     def problems(self) -> Iterator[SchemaError]:
         """Every structural inconsistency of the schema, as errors that name the table and column."""
-        seen_fk_names: set[str] = set()
         for tname, table in self.tables.items():
-            if tname != table.name:
-                yield SchemaError(f"table registered as '{tname}' is named '{table.name}'", table=tname)
-            names = table.column_names
-            for dup in sorted({n for n in names if names.count(n) > 1}):
-                yield SchemaError(f"table '{tname}' has column '{dup}' twice", table=tname, column=dup)
-            for pk in table.primary_key:
-                if not table.has_column(pk):
-                    yield SchemaError(
-                        f"primary key of table '{tname}' names unknown column '{pk}'", table=tname, column=pk
-                    )
-            if table.time_column is not None:
-                if not table.has_column(table.time_column):
-                    yield SchemaError(
-                        f"time column of table '{tname}' names unknown column '{table.time_column}'",
-                        table=tname,
-                        column=table.time_column,
-                    )
-                elif table.column(table.time_column).dtype != StorageType.DATETIME:
-                    yield SchemaError(
-                        f"time column '{tname}.{table.time_column}' is not stored as a datetime",
-                        table=tname,
-                        column=table.time_column,
-                    )
-            for col in table.columns:
-                yield from _semantic_problems(tname, col)
-                if col.kind not in ALLOWED_KINDS[col.dtype]:
-                    yield SchemaError(
-                        f"column '{tname}.{col.name}' stored as {col.dtype.value} cannot have kind "
-                        f"'{col.kind.value}' (allowed: {sorted(k.value for k in ALLOWED_KINDS[col.dtype])})",
-                        table=tname,
-                        column=col.name,
-                    )
+            yield from _table_problems(tname, table)
+        seen_fk_names: set[str] = set()
         for fk in self.foreign_keys:
             if fk.name in seen_fk_names:
                 yield SchemaError(f"foreign key name '{fk.name}' is used twice", table=fk.child)
             seen_fk_names.add(fk.name)
-            if fk.child not in self.tables:
-                yield SchemaError(f"foreign key {fk} starts at unknown table '{fk.child}'", table=fk.child)
-                continue
-            if fk.parent not in self.tables:
+            yield from self._foreign_key_problems(fk)
+
+    def _foreign_key_problems(self, fk: ForeignKey) -> Iterator[SchemaError]:
+        """What is wrong with one foreign key: unknown tables or columns, a reference to no primary
+        key, column types that differ."""
+        if fk.child not in self.tables:
+            yield SchemaError(f"foreign key {fk} starts at unknown table '{fk.child}'", table=fk.child)
+            return
+        if fk.parent not in self.tables:
+            yield SchemaError(
+                f"foreign key {fk} points at unknown table '{fk.parent}'",
+                table=fk.child,
+                column=fk.columns[0] if fk.columns else None,
+            )
+            return
+        child, parent = self.tables[fk.child], self.tables[fk.parent]
+        if not fk.columns or len(fk.columns) != len(fk.parent_columns):
+            yield SchemaError(
+                f"foreign key {fk} has {len(fk.columns)} child column(s) but {len(fk.parent_columns)} parent column(s)",
+                table=fk.child,
+            )
+            return
+        for col in fk.columns:
+            if not child.has_column(col):
                 yield SchemaError(
-                    f"foreign key {fk} points at unknown table '{fk.parent}'",
-                    table=fk.child,
-                    column=fk.columns[0] if fk.columns else None,
+                    f"foreign key {fk} names unknown column '{fk.child}.{col}'", table=fk.child, column=col
                 )
-                continue
-            child, parent = self.tables[fk.child], self.tables[fk.parent]
-            if not fk.columns or len(fk.columns) != len(fk.parent_columns):
+        for col in fk.parent_columns:
+            if not parent.has_column(col):
                 yield SchemaError(
-                    f"foreign key {fk} has {len(fk.columns)} child column(s) but "
-                    f"{len(fk.parent_columns)} parent column(s)",
-                    table=fk.child,
-                )
-                continue
-            for col in fk.columns:
-                if not child.has_column(col):
-                    yield SchemaError(
-                        f"foreign key {fk} names unknown column '{fk.child}.{col}'", table=fk.child, column=col
-                    )
-            for col in fk.parent_columns:
-                if not parent.has_column(col):
-                    yield SchemaError(
-                        f"foreign key {fk} names unknown parent column '{fk.parent}.{col}'",
-                        table=fk.parent,
-                        column=col,
-                    )
-            if all(parent.has_column(c) for c in fk.parent_columns) and set(fk.parent_columns) != set(
-                parent.primary_key
-            ):
-                yield SchemaError(
-                    f"foreign key {fk} must reference the primary key of '{fk.parent}' "
-                    f"({', '.join(parent.primary_key) or 'none declared'})",
+                    f"foreign key {fk} names unknown parent column '{fk.parent}.{col}'",
                     table=fk.parent,
-                    column=fk.parent_columns[0],
+                    column=col,
                 )
-            for ccol, pcol in zip(fk.columns, fk.parent_columns, strict=True):
-                if child.has_column(ccol) and parent.has_column(pcol):
-                    cd, pd_ = child.column(ccol).dtype, parent.column(pcol).dtype
-                    if cd != pd_:
-                        yield SchemaError(
-                            f"foreign key column '{fk.child}.{ccol}' is stored as {cd.value} but the "
-                            f"column it references, '{fk.parent}.{pcol}', is stored as {pd_.value}",
-                            table=fk.child,
-                            column=ccol,
-                        )
+        if all(parent.has_column(c) for c in fk.parent_columns) and set(fk.parent_columns) != set(parent.primary_key):
+            yield SchemaError(
+                f"foreign key {fk} must reference the primary key of '{fk.parent}' "
+                f"({', '.join(parent.primary_key) or 'none declared'})",
+                table=fk.parent,
+                column=fk.parent_columns[0],
+            )
+        for ccol, pcol in zip(fk.columns, fk.parent_columns, strict=True):
+            if child.has_column(ccol) and parent.has_column(pcol):
+                cd, pd_ = child.column(ccol).dtype, parent.column(pcol).dtype
+                if cd != pd_:
+                    yield SchemaError(
+                        f"foreign key column '{fk.child}.{ccol}' is stored as {cd.value} but the "
+                        f"column it references, '{fk.parent}.{pcol}', is stored as {pd_.value}",
+                        table=fk.child,
+                        column=ccol,
+                    )
 
     def parents_of(self, table: str) -> list[str]:
         """Distinct parent tables of ``table``, self-references excluded."""
@@ -366,50 +338,36 @@ def _semantic_problems(table: str, col: Column) -> Iterator[SchemaError]:
         )
 
 
-def strongly_connected(nodes: list[str], successors) -> list[list[str]]:
-    """Tarjan's algorithm, iterative. Components come out in reverse topological order of the
-    condensation when edges point from child to parent, i.e. parents first."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    result: list[list[str]] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work: list[tuple[str, Iterator[str]]] = [(root, iter(successors(root)))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, it = work[-1]
-            advanced = False
-            for nxt in it:
-                if nxt not in index:
-                    index[nxt] = low[nxt] = counter
-                    counter += 1
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(successors(nxt))))
-                    advanced = True
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == node:
-                        break
-                result.append(comp)
-    return result
+def _table_problems(tname: str, table: Table) -> Iterator[SchemaError]:
+    """What is wrong with one table: its name, duplicate columns, unknown key or time columns, kinds
+    its storage cannot have, semantic types."""
+    if tname != table.name:
+        yield SchemaError(f"table registered as '{tname}' is named '{table.name}'", table=tname)
+    names = table.column_names
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        yield SchemaError(f"table '{tname}' has column '{dup}' twice", table=tname, column=dup)
+    for pk in table.primary_key:
+        if not table.has_column(pk):
+            yield SchemaError(f"primary key of table '{tname}' names unknown column '{pk}'", table=tname, column=pk)
+    if table.time_column is not None:
+        if not table.has_column(table.time_column):
+            yield SchemaError(
+                f"time column of table '{tname}' names unknown column '{table.time_column}'",
+                table=tname,
+                column=table.time_column,
+            )
+        elif table.column(table.time_column).dtype != StorageType.DATETIME:
+            yield SchemaError(
+                f"time column '{tname}.{table.time_column}' is not stored as a datetime",
+                table=tname,
+                column=table.time_column,
+            )
+    for col in table.columns:
+        yield from _semantic_problems(tname, col)
+        if col.kind not in ALLOWED_KINDS[col.dtype]:
+            yield SchemaError(
+                f"column '{tname}.{col.name}' stored as {col.dtype.value} cannot have kind "
+                f"'{col.kind.value}' (allowed: {sorted(k.value for k in ALLOWED_KINDS[col.dtype])})",
+                table=tname,
+                column=col.name,
+            )

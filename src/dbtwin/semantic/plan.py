@@ -18,23 +18,22 @@ Tables copied whole by design (dimension tables) are exempt.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dbtwin.database import Database
-from dbtwin.encode.columns import _fill_shape, _json_value, _shape
+from dbtwin.encode.columns import _fill_shape, _json_value
 from dbtwin.encode.rare import Protection, RareValues, value_key
 from dbtwin.schema.dtypes import to_storage
-from dbtwin.schema.model import ColumnKind, Schema, StorageType
+from dbtwin.schema.model import Schema, StorageType
+from dbtwin.semantic.column_plan import ColumnPlan, column_plan, column_with, fill_type, learn_writing, presence
 from dbtwin.semantic.detect import PERSONAL, SemanticType, detect_type
-from dbtwin.semantic.fake import DEFAULT_LOCALE, EmailStyle, email_style, emails, fake_values, fill_phone, phone_shape
+from dbtwin.semantic.fake import DEFAULT_LOCALE, emails, fake_values, fill_phone
 from dbtwin.semantic.locales import locale_of
-from dbtwin.semantic.text_model import TextModel
 
 #: The order columns of a row are filled in: the country (it sets the locale) first, what depends on
 #: a city after the city, e-mails after the names they are built from.
@@ -59,49 +58,6 @@ FILL_ORDER = [
     SemanticType.NONE,
 ]
 _ROUNDS = 12  # draws of a value that came out forbidden before it is spelled from the shapes
-_MAX_SHAPES = 200
-
-
-@dataclass
-class ColumnPlan:
-    """How one column's rare values are filled in."""
-
-    table: str
-    column: str
-    semantic: SemanticType
-    frequent: list[Any]  # the values seen at least ``min_count`` times ...
-    weights: list[float]  # ... and their counts
-    unique: bool = False
-    follows: str | None = None  # the column it depends on: drawn again where that one is
-    short: bool = False  # written as short codes (state abbreviations)
-    shapes: list[str] = field(default_factory=list)
-    shape_weights: list[float] = field(default_factory=list)
-    email: EmailStyle | None = None
-    #: phones: per value of the table's country column ("" for any), real phones' shapes and counts
-    phone_shapes: dict[str, tuple[list[str], list[float]]] = field(default_factory=dict)
-    text: TextModel | None = None
-    #: names: how many words a value has (given names: "George Thomas"), and how often
-    words: dict[str, float] = field(default_factory=dict)
-    #: with ``follows``: the share of rows holding a value, per value of the table's country column
-    #: (US customers have a state, French ones none), for the rows drawn again
-    presence: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("text", "email")}
-        out["semantic"] = self.semantic.value
-        out["text"] = self.text.to_dict() if self.text else None
-        out["email"] = asdict(self.email) if self.email else None
-        out["phone_shapes"] = {k: [list(a), list(b)] for k, (a, b) in self.phone_shapes.items()}
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ColumnPlan:
-        text = TextModel.from_dict(data["text"]) if data.get("text") else None
-        email = EmailStyle(**data["email"]) if data.get("email") else None
-        shapes = {k: (list(a), [float(x) for x in b]) for k, (a, b) in data.get("phone_shapes", {}).items()}
-        return cls(
-            **{**data, "semantic": SemanticType(data["semantic"]), "text": text, "email": email, "phone_shapes": shapes}
-        )
 
 
 @dataclass
@@ -142,19 +98,19 @@ class ValuePlan:
                 originals = {value_key(v): _json_value(v) for v in series.dropna().unique()}
                 if all(c >= min_count for c in counts.values()) or not has_frequent_or_text(series, counts, min_count):
                     continue
-                semantic = _fill_type(
+                semantic = fill_type(
                     db.schema.table(table).column(name).kind,
                     types.get(table, {}).get(name, SemanticType.NONE),
                     any(c >= min_count for c in counts.values()),
                 )
-                plans.append(_column_plan(table, name, semantic, series, counts, originals, min_count))
-                _learn_writing(plans[-1], db[table], types.get(table, {}), min_count)
+                plans.append(column_plan(table, name, semantic, series, counts, originals, min_count))
+                learn_writing(plans[-1], db[table], types.get(table, {}), min_count)
                 plans[-1].follows = (follows or {}).get((table, name))
                 # a determinant's new values stay distinct, so that what depends on it cannot disagree
                 plans[-1].unique |= name in determinants.get(table, set())
-                country = _column_with(types.get(table, {}), SemanticType.COUNTRY)
+                country = column_with(types.get(table, {}), SemanticType.COUNTRY)
                 if plans[-1].follows and country and country != name:
-                    plans[-1].presence = _presence(db[table], name, country, min_count)
+                    plans[-1].presence = presence(db[table], name, country, min_count)
                 rare.add(table, name, [originals[k] for k, c in counts.items() if c < min_count])
         order = {s: i for i, s in enumerate(FILL_ORDER)}
         # by what the column holds (a country replaced by a frequent one still goes first: its row's
@@ -302,7 +258,7 @@ class ValuePlan:
         return [_fill_shape(plan.shapes[i], rng) for i in rng.choice(len(p), size=n, p=p / p.sum())]
 
     def _column_of(self, table: str, semantic: SemanticType) -> str | None:
-        return _column_with(self.types.get(table, {}), semantic)
+        return column_with(self.types.get(table, {}), semantic)
 
     def _locales(self, table: str, frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
         country = self._column_of(table, SemanticType.COUNTRY)
@@ -405,103 +361,6 @@ def semantic_types(schema: Schema, db: Database | None, exempt: list[str] = ()) 
             else:
                 continue
             out.setdefault(name, {})[col.name] = semantic
-    return out
-
-
-def _column_plan(
-    table: str,
-    column: str,
-    semantic: SemanticType,
-    series: pd.Series,
-    counts: Counter,
-    originals: dict[str, Any],
-    min_count: int,
-) -> ColumnPlan:
-    frequent = sorted((k for k, c in counts.items() if c >= min_count), key=lambda k: -counts[k])
-    present = [str(v) for v in series.dropna().to_numpy(dtype=object)]
-    rare = [v for v in present if counts[value_key(v)] < min_count] if series.dtype == object else []
-    plan = ColumnPlan(
-        table,
-        column,
-        semantic,
-        [originals[k] for k in frequent],
-        [float(counts[k]) for k in frequent],
-        unique=len(present) >= 20 and all(c == 1 for c in counts.values()),
-    )
-    shapes = Counter(_shape(v) for v in rare).most_common(_MAX_SHAPES)
-    plan.shapes, plan.shape_weights = [s for s, _ in shapes], [float(c) for _, c in shapes]
-    if semantic == SemanticType.STATE:
-        plan.short = sum(1 for v in present if len(v) <= 3 and v.isupper()) >= 0.8 * max(len(present), 1)
-    if semantic in (SemanticType.FREE_TEXT, SemanticType.CODE):
-        plan.text = TextModel.fit(present)
-    if semantic in (SemanticType.FIRST_NAME, SemanticType.LAST_NAME):
-        words = Counter(min(len(v.split()), 3) for v in present)
-        plan.words = {str(k): float(c) for k, c in sorted(words.items()) if k}
-    return plan
-
-
-def _learn_writing(plan: ColumnPlan, frame: pd.DataFrame, types: dict[str, SemanticType], min_count: int) -> None:
-    """How the real column writes e-mails (styles from the row's own names, domains) or phones (shapes
-    per country)."""
-    values = frame[plan.column]
-    present = values.notna().to_numpy()
-    if plan.semantic == SemanticType.EMAIL:
-        texts = [str(v) for v in values[present]]
-        domains = Counter(v.rsplit("@", 1)[-1].lower() for v in texts if "@" in v)
-        common = [(d, c) for d, c in domains.most_common(50) if c >= min_count]
-        first, last = _column_with(types, SemanticType.FIRST_NAME), _column_with(types, SemanticType.LAST_NAME)
-        styles: Counter = Counter()
-        digits = 0
-        if first and last:
-            for v, a, b in zip(texts, frame[first][present], frame[last][present], strict=True):
-                local = v.split("@", 1)[0]
-                styles[email_style(local, str(a), str(b))] += 1
-                digits += bool(re.search(r"\d$", local))
-        named = {k: float(c) for k, c in styles.items() if k != "other"} or {"first.last": 1.0}
-        plan.email = EmailStyle(
-            styles=named,
-            digits_share=round(digits / max(len(texts), 1), 4),
-            domains=[d for d, _ in common],
-            domain_weights=[float(c) for _, c in common],
-            frequent_share=round(sum(c for _, c in common) / max(len(texts), 1), 4),
-        )
-    if plan.semantic == SemanticType.PHONE:
-        country = _column_with(types, SemanticType.COUNTRY)
-        keys = frame[country].map(value_key, na_action="ignore") if country else pd.Series("", index=frame.index)
-        shapes = pd.DataFrame(
-            {"key": keys[present].fillna(""), "shape": [phone_shape(str(v)) for v in values[present]]}
-        )
-        groups = {"": shapes["shape"].value_counts().head(_MAX_SHAPES)}
-        for key, group in shapes.groupby("key"):
-            if key and len(group) >= min_count:
-                groups[str(key)] = group["shape"].value_counts().head(_MAX_SHAPES)
-        plan.phone_shapes = {k: (list(v.index), [float(c) for c in v]) for k, v in groups.items()}
-
-
-#: Types a categorical column's rare values take from its frequent categories, not from a generator:
-#: its values are a closed list (job titles, countries, codes of a fixed set), one more made up is no
-#: better than a real one shown more often, and it matches nothing the real data holds.
-_CLOSED = frozenset({SemanticType.FREE_TEXT, SemanticType.CODE, SemanticType.COUNTRY, SemanticType.NONE})
-
-
-def _fill_type(kind: ColumnKind, semantic: SemanticType, has_frequent: bool) -> SemanticType:
-    """How a column's rare values are filled in: as its semantic type says, or as a frequent category
-    for a categorical column whose type is closed."""
-    return SemanticType.NONE if kind == ColumnKind.CATEGORICAL and has_frequent and semantic in _CLOSED else semantic
-
-
-def _column_with(types: dict[str, SemanticType], semantic: SemanticType) -> str | None:
-    """The first column of a table's ``types`` that holds ``semantic``."""
-    return next((c for c, s in types.items() if s == semantic), None)
-
-
-def _presence(frame: pd.DataFrame, column: str, country: str, min_count: int) -> dict[str, float]:
-    """The share of rows with a value in ``column`` per frequent value of ``country`` ("" overall)."""
-    present = frame[column].notna()
-    keys = frame[country].map(value_key, na_action="ignore")
-    groups = present.groupby(keys).agg(["mean", "size"])
-    out = {str(k): round(float(m), 4) for k, (m, n) in groups.iterrows() if n >= min_count}
-    out[""] = round(float(present.mean()), 4)
     return out
 
 

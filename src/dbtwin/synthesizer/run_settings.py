@@ -1,12 +1,14 @@
 """The settings and the record of one training run: the default budget in steps planned from the data,
 :class:`TrainConfig` (the user's :class:`~dbtwin.config.TrainingConfig` with the steps resolved) and
-:class:`TrainState` (steps done, losses, why training stopped)."""
+:class:`TrainState` (steps done, losses, why training stopped; the loop's own,
+:class:`dbtwin.nn.loop.TrainState`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from dbtwin.config import TrainingConfig
+from dbtwin.nn.loop import LoopConfig, TrainState
 from dbtwin.privacy.dp_sgd import DPConfig
 
 #: Times each training row is drawn as a seed row, on average, in the default budget (see :func:`planned_steps`).
@@ -63,8 +65,6 @@ class TrainConfig:
     #: 0.905, seeds 0 and 1) but Chinook lost (0.853 / 0.689 / 0.694 / 0.588 against 0.868 / 0.737 / 0.744
     #: / 0.614) and F1 stayed level (GRDM's protocol, seeds 0 and 2)
     alone_share: float = _DEFAULTS.alone_share
-    #: "khop": disjoint K-hop subgraphs of seed rows; "full": every row of the graph each step
-    batches: str = "khop"
     #: "steps": the learning rate decays over ``steps`` and ``max_minutes`` is a cap whose cut is
     #: reported; "time": it decays over ``max_minutes`` (or the steps, whichever runs out first)
     schedule: str = "steps"
@@ -80,31 +80,20 @@ class TrainConfig:
         schedule = "steps" if private is not None else settings.budget
         return cls(steps=steps, schedule=schedule, private=private, **shared)
 
-
-@dataclass
-class TrainState:
-    """What training reports: the steps done, the loss history and why it stopped."""
-
-    step: int = 0
-    best_val: float = float("inf")
-    bad_evals: int = 0
-    history: list[dict] = field(default_factory=list)
-    stopped: str = ""
-    seconds: float = 0.0
-    #: rows denoised in training (rows in the loss, summed over steps)
-    rows: int = 0
-    #: rows passed through the denoiser (every node of every training subgraph, summed over steps)
-    nodes: int = 0
-    #: whether the time cap ended training before the planned number of steps
-    cut_short: bool = False
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def nodes_per_second(self) -> float:
-        return self.nodes / self.seconds if self.seconds > 0 else 0.0
+    def loop(self) -> LoopConfig:
+        """The training loop's settings: early stopping on the held-out loss (none under DP-SGD),
+        the learning rate decaying linearly over the budget."""
+        return LoopConfig(
+            steps=self.steps,
+            max_minutes=self.max_minutes,
+            ema_decay=self.ema_decay,
+            eval_every=self.eval_every,
+            patience=self.patience,
+            min_delta=1e-4,
+            early_stopping=self.private is None,
+            decay_over="time" if self.schedule == "time" else "steps",
+            checkpoint_every=self.checkpoint_every,
+        )
 
 
 __all__ = ["MAX_STEPS", "MIN_STEPS", "SEED_PASSES", "TrainConfig", "TrainState", "planned_steps"]

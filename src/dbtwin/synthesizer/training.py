@@ -5,41 +5,37 @@ one diffusion time per seed subgraph, noises every node of the subgraph at that 
 stay clean), and scores the denoiser on every noised row, the rows at hop K (which miss all their
 neighbours but one) with a lower weight (``TrainConfig.outer_weight``): the mean squared error of the
 predicted noise plus the cross-entropy of the masked codes, weighted means per table summed over tables.
-AdamW, an exponential moving average of the weights, a linearly decaying learning rate, early stopping
-on a held-out loss, a time limit, and checkpoints from which an interrupted run resumes.
+Under differential privacy a step's gradients are DP-SGD's (:mod:`dbtwin.privacy.dp_sgd`) instead. The
+:class:`Trainer` is the denoiser's objective; AdamW, the moving average of the weights, the learning-rate
+schedule, early stopping on the held-out loss, the time cap and the checkpoints are the one training
+loop's (:mod:`dbtwin.nn.loop`).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import time
-from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
-from dbtwin.errors import DbtwinError
 from dbtwin.graph import KHopSampler, RowGraph
 from dbtwin.nn import HeteroDenoiser
 from dbtwin.nn.device import to_device
+from dbtwin.nn.loop import CheckpointError, StepOutcome, TrainingLoop, TrainState
 from dbtwin.privacy.dp_sgd import PrivateStep
-from dbtwin.progress import Progress
-from dbtwin.synthesizer.run_settings import TrainConfig, TrainState
+from dbtwin.synthesizer.run_settings import TrainConfig
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 
 
-class CheckpointError(DbtwinError):
-    """A checkpoint directory holds a checkpoint that cannot be resumed by this fit."""
-
-
 class Trainer:
-    """Trains ``model`` on ``graph`` whose rows carry ``num``/``cat`` features."""
+    """Trains ``model`` on ``graph`` whose rows carry ``num``/``cat`` features: the denoiser's
+    :class:`~dbtwin.nn.loop.Objective`, run by the one training loop (:attr:`loop`)."""
 
     def __init__(
         self,
@@ -69,7 +65,6 @@ class Trainer:
         hops = model.num_layers
         self.sampler = KHopSampler(graph, num_hops=hops, max_neighbors=config.fanout) if hops else None
         all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
-        self.full_edges = all_edges if config.batches == "full" else {}
         self.structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
         self.mask_codes = {t: torch.tensor(model.tables[t].cardinalities, dtype=torch.long) for t in model.tables}
         self.trainable = [
@@ -79,14 +74,10 @@ class Trainer:
         self.private = (
             PrivateStep(model, num, cat, self.trainable, gaussian, masked, config.private) if config.private else None
         )
-        self.ema = copy.deepcopy(model).requires_grad_(False)
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
         )
-        self.params = list(model.parameters())
-        self.ema_params = list(self.ema.parameters())
-        self.state = TrainState()
-        self.fingerprint = ""
+        self.loop = TrainingLoop(model, self, self.optimizer, config.loop())
 
     def _split_rows(self) -> None:
         self.train_rows, self.val_rows = {}, {}
@@ -159,25 +150,6 @@ class Trainer:
             return (s, noise[s], clean_cat[s], masked[s], None) if len(s) else None
         return torch.arange(len(hop)), noise, clean_cat, masked, torch.where(inner, 1.0, weight)
 
-    def _full_batch(self, loss_rows: dict[str, np.ndarray], generator: torch.Generator) -> tuple:
-        """Every row of the graph, noised at a time of its own, its real neighbours attached; the loss
-        on ``loss_rows``."""
-        x_num, x_cat, times, targets = {}, {}, {}, {}
-        for table in self.model.tables:
-            clean_num, clean_cat = self.num[table], self.cat[table]
-            n = clean_num.shape[0]
-            if table not in loss_rows:
-                x_num[table], x_cat[table], times[table] = clean_num, clean_cat, torch.zeros(n)
-                continue
-            tt = torch.rand(n, generator=generator)
-            noise = torch.randn(clean_num.shape, generator=generator)
-            x_num[table] = self.gaussian.add_noise(clean_num, tt, noise)
-            x_cat[table], masked = self.masked.add_noise(clean_cat, tt, self.mask_codes[table], generator)
-            times[table] = tt
-            s = torch.from_numpy(loss_rows[table])
-            targets[table] = (s, noise[s], clean_cat[s], masked[s], None)
-        return x_num, x_cat, times, self.full_edges, targets, self.structure
-
     def _loss(self, model: HeteroDenoiser, batch: tuple) -> torch.Tensor:
         x_num, x_cat, times, edges, targets, structure = to_device(batch, self.device)
         out = model(x_num, x_cat, times, edges, structure=structure)
@@ -193,206 +165,80 @@ class Trainer:
             total = total + loss
         return total
 
-    # ------------------------------------------------------------------------------ loop
-    def _validation_loss(self) -> float:
+    # ------------------------------------------------------------------------------ the objective
+    def validate(self, model: torch.nn.Module) -> dict[str, float]:
+        """The loss of ``model`` on four batches of held-out seed rows (the same batches each time)."""
         if not any(len(v) for v in self.val_rows.values()):
-            return float("nan")
+            return {"val_loss": float("nan")}
         rng = np.random.default_rng(self.seed + 1)
         generator = torch.Generator().manual_seed(self.seed + 1)
         losses = []
         with torch.no_grad():
-            if self.config.batches == "full":
-                rows = {t: np.sort(v) for t, v in self.val_rows.items() if len(v)}
-                return float(
-                    np.mean([float(self._loss(self.ema, self._full_batch(rows, generator))) for _ in range(2)])
-                )
             for _ in range(4):
                 seeds = self._seeds(
                     {t: v if len(v) else self.train_rows[t] for t, v in self.val_rows.items()},
                     self.config.batch_size,
                     rng,
                 )
-                losses.append(float(self._loss(self.ema, self._batch(seeds, rng, generator))))
-        return float(np.mean(losses))
+                losses.append(float(self._loss(model, self._batch(seeds, rng, generator))))
+        return {"val_loss": float(np.mean(losses))}
 
-    def fit(self, checkpoint_dir: Path | None = None, progress: bool = True, fingerprint: str = "") -> TrainState:
-        """Train; with ``checkpoint_dir``, checkpoint there and resume a checkpoint left by an
-        interrupted run, but only one whose ``fingerprint`` (data, schema, parameters) matches."""
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.generator.set_state(state["generator"].cpu())
+
+    def step(self) -> StepOutcome:
+        """Gradients of one step: DP-SGD's under privacy, else those of one batch of K-hop subgraphs."""
+        if self.private is not None:
+            loss, rows = self.private(self.rng, self.generator)
+            return StepOutcome(loss, rows, rows)
         cfg = self.config
-        if cfg.steps is None and cfg.max_minutes is None:
-            raise ValueError("training needs a budget: steps, max_minutes or both")
-        self.fingerprint = fingerprint
-        if not self.trainable:
-            self.state.stopped = "nothing to learn: no table has attribute columns that vary"
-            return self.state
-        if checkpoint_dir is not None and (checkpoint_dir / CHECKPOINT).exists():
-            self._resume(checkpoint_dir / CHECKPOINT)
-        start = time.monotonic() - self.state.seconds
-        # a bar over the steps when they are the budget, else over the minutes of the time budget
-        by_time = not cfg.steps
-        bar = Progress(
-            "training",
-            cfg.max_minutes * 60 if by_time else cfg.steps,
-            unit="s" if by_time else "steps",
-            enabled=progress,
-            initial=self.state.seconds if by_time else self.state.step,
-        )
-        budget = [f"{cfg.steps} steps"] if cfg.steps else []
-        if cfg.max_minutes:
-            budget.append(f"{cfg.max_minutes:g} minutes")
-        log.info("training for %s (early stopping on the held-out loss may end it sooner)", " or ".join(budget))
-        while (cfg.steps is None or self.state.step < cfg.steps) and not self.state.stopped:
-            self.model.train()
-            loss = self._private_step() if self.private is not None else self._step()
-            self.optimizer.step()
-            self._decay_learning_rate()
-            with torch.no_grad():
-                decay = min(cfg.ema_decay, (1 + self.state.step) / (10 + self.state.step))
-                torch._foreach_lerp_(self.ema_params, self.params, 1 - decay)
-            self.state.step += 1
-            self.state.seconds = time.monotonic() - start
-            bar.moveto(self.state.seconds if by_time else self.state.step, step=self.state.step, loss=f"{loss:.4f}")
-            if self.state.step % cfg.eval_every == 0 or self.state.step == cfg.steps:
-                val = self._validation_loss()
-                self.state.history.append(
-                    {
-                        "step": self.state.step,
-                        "loss": loss,
-                        "val_loss": val,
-                        "seconds": round(self.state.seconds, 2),
-                    }
-                )
-                log.info("step %d: loss %.4f, held-out loss %.4f", self.state.step, loss, val)
-                if self.private is not None:
-                    pass  # no rows are held out under DP: the last weights are kept
-                elif val < self.state.best_val - 1e-4:
-                    self.state.best_val, self.state.bad_evals = val, 0
-                    self.best_weights = copy.deepcopy(self.ema.state_dict())
-                else:
-                    self.state.bad_evals += 1
-                    if self.state.bad_evals >= cfg.patience:
-                        self.state.stopped = "early stopping: the held-out loss stopped improving"
-            if cfg.max_minutes is not None and self.state.seconds > cfg.max_minutes * 60 and not self.state.stopped:
-                self.state.stopped = self._cut_short(cfg)
-            if checkpoint_dir is not None and self.state.step % cfg.checkpoint_every == 0:
-                self._checkpoint(checkpoint_dir / CHECKPOINT)
-        bar.close()
-        if not self.state.stopped:
-            self.state.stopped = f"{cfg.steps} steps done"
-        if getattr(self, "best_weights", None) is not None:
-            self.ema.load_state_dict(self.best_weights)
-        if checkpoint_dir is not None:
-            (checkpoint_dir / CHECKPOINT).unlink(missing_ok=True)
-        log.info(
-            "training stopped after %d steps (%.1f s, %s rows denoised and %s passed a second on %d threads): %s",
-            self.state.step,
-            self.state.seconds,
-            f"{self.state.rows_per_second:,.0f}",
-            f"{self.state.nodes_per_second:,.0f}",
-            torch.get_num_threads(),
-            self.state.stopped,
-        )
-        return self.state
-
-    def _cut_short(self, cfg: TrainConfig) -> str:
-        """Why training stopped when the time cap ended it, with what that costs."""
-        unit = "minute" if cfg.max_minutes == 1 else "minutes"
-        if not cfg.steps or cfg.schedule == "time":
-            return f"time budget of {cfg.max_minutes:g} {unit} used"
-        self.state.cut_short = True
-        seen = [h["val_loss"] for h in self.state.history if np.isfinite(h["val_loss"])]
-        loss = f"; held-out loss {seen[-1]:.4f} (it was {seen[0]:.4f} at step {self.config.eval_every})" if seen else ""
-        message = (
-            f"time cap of {cfg.max_minutes:g} {unit} reached at step {self.state.step} of the {cfg.steps} planned "
-            f"({self.state.step / cfg.steps:.1%}){loss}: the model is less trained than the same fit on a faster "
-            "or quieter machine; drop the cap or raise it for the full budget"
-        )
-        log.warning("%s", message)
-        return message
-
-    def _step(self) -> float:
-        """Gradients of one batch of K-hop subgraphs (or of the full graph), clipped to norm 1."""
-        cfg = self.config
-        if cfg.batches == "full":
-            batch = self._full_batch(self.train_rows, self.generator)
-        else:
-            alone = cfg.alone_share > 0 and self.rng.random() < cfg.alone_share
-            seeds = self._seeds(self.train_rows, cfg.batch_size, self.rng)
-            batch = self._batch(seeds, self.rng, self.generator, alone=alone)
+        alone = cfg.alone_share > 0 and self.rng.random() < cfg.alone_share
+        seeds = self._seeds(self.train_rows, cfg.batch_size, self.rng)
+        batch = self._batch(seeds, self.rng, self.generator, alone=alone)
         loss = self._loss(self.model, batch)
-        self.state.rows += sum(len(target[0]) for target in batch[4].values())
-        self.state.nodes += sum(x.shape[0] for x in batch[0].values())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        return loss.item()
+        rows = sum(len(target[0]) for target in batch[4].values())
+        return StepOutcome(loss.item(), rows, sum(x.shape[0] for x in batch[0].values()))
 
-    def _private_step(self) -> float:
-        """Noised gradients of Poisson-sampled rows, each row's clipped (DP-SGD)."""
-        assert self.private is not None
-        loss, rows = self.private(self.rng, self.generator)
-        self.state.rows += rows
-        self.state.nodes += rows
-        return loss
+    # ------------------------------------------------------------------------------ training
+    def fit(self, checkpoint_dir: Path | None = None, progress: bool = True, fingerprint: str = "") -> TrainState:
+        """Train by the one training loop; with ``checkpoint_dir``, checkpoint there and resume a
+        checkpoint left by an interrupted run, but only one whose ``fingerprint`` (data, schema,
+        parameters) matches."""
+        if not self.trainable:
+            self.loop.state.stopped = "nothing to learn: no table has attribute columns that vary"
+            return self.loop.state
+        state = self.loop.run(checkpoint_dir / CHECKPOINT if checkpoint_dir else None, fingerprint, progress)
+        log.info(
+            "training stopped after %d steps (%.1f s, %s rows denoised and %s passed a second on %d threads): %s",
+            state.step,
+            state.seconds,
+            f"{state.rows_per_second:,.0f}",
+            f"{state.nodes_per_second:,.0f}",
+            torch.get_num_threads(),
+            state.stopped,
+        )
+        return state
 
-    def progress(self) -> float:
-        """The share of the budget spent: steps done over ``steps``; with the "time" schedule (or no
-        steps) time used over ``max_minutes`` as well, whichever is further (the schedule then depends
-        on the machine's speed)."""
-        cfg = self.config
-        done = self.state.step / cfg.steps if cfg.steps else 0.0
-        if cfg.max_minutes and (cfg.schedule == "time" or not cfg.steps):
-            done = max(done, self.state.seconds / (cfg.max_minutes * 60))
-        return min(done, 1.0)
+    @property
+    def state(self) -> TrainState:
+        return self.loop.state
 
-    def _decay_learning_rate(self) -> None:
-        """Linear decay to a tenth of the learning rate over the budget (steps or time)."""
-        lr = self.config.learning_rate * max(0.1, 1.0 - self.progress())
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-
-    def _checkpoint(self, path: Path) -> None:
-        payload = {
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict(),
-            "best": getattr(self, "best_weights", None) or {},
-            "optimizer": self.optimizer.state_dict(),
-            "state": asdict(self.state),
-            "rng": self.rng.bit_generator.state,
-            "generator": self.generator.get_state(),
-            "fingerprint": self.fingerprint,
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(path)
-
-    def _resume(self, path: Path) -> None:
-        directory = path.parent
-        try:
-            payload = torch.load(path, weights_only=True, map_location=self.device)
-        except Exception as exc:
-            raise CheckpointError(
-                f"the checkpoint in '{directory}' cannot be read ({type(exc).__name__}); delete that directory "
-                "or pass --replace (replace=True) to start afresh"
-            ) from None
-        if not isinstance(payload, dict) or payload.get("fingerprint") != self.fingerprint:
-            raise CheckpointError(
-                f"'{directory}' holds the checkpoint of another fit (other data, schema, parameters or seed); "
-                "it is not resumed: delete that directory or pass --replace (replace=True) to start afresh"
-            )
-        log.warning("resuming the interrupted fit from '%s' at step %d", directory, payload["state"]["step"])
-        self.model.load_state_dict(payload["model"])
-        self.ema.load_state_dict(payload["ema"])
-        if payload["best"]:
-            self.best_weights = payload["best"]
-        self.optimizer.load_state_dict(payload["optimizer"])
-        self.state = TrainState(**payload["state"])
-        self.rng.bit_generator.state = payload["rng"]
-        self.generator.set_state(payload["generator"].cpu())
-        log.info("resumed training at step %d from %s", self.state.step, path)
+    @property
+    def ema(self) -> HeteroDenoiser:
+        """The moving average of the weights: the model kept (after :meth:`fit`, the best one)."""
+        return self.loop.average  # type: ignore[return-value]
 
 
 def _mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """The mean of ``values``, weighted by ``weights`` when given."""
     return values.mean() if weights is None else (values * weights).sum() / weights.sum()
+
+
+__all__ = ["CHECKPOINT", "CheckpointError", "Trainer"]

@@ -1,0 +1,139 @@
+"""The rows dbtwin writes through SQLAlchemy: the order tables are filled in (parents first; within a
+cycle of tables, nullable foreign keys deferred and filled by UPDATE afterwards), rows of a
+self-referencing table after the rows they reference, values as the driver takes them, in batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from dbtwin.database import NULL_REF, Database, parent_positions
+from dbtwin.errors import SchemaError
+from dbtwin.schema.components import strongly_connected
+from dbtwin.schema.model import ForeignKey, StorageType, Table
+
+log = logging.getLogger(__name__)
+
+
+def insert_plan(db: Database) -> tuple[list[str], list[ForeignKey]]:
+    """The order to insert tables in, and the foreign keys to insert as NULL and fill in by UPDATE
+    afterwards: within each cycle of tables, nullable foreign keys are deferred until the rest orders
+    parents before children (self-references aside, which rows handle)."""
+    schema = db.schema
+    deferred: list[ForeignKey] = []
+    while True:
+        live = [fk for fk in schema.foreign_keys if not fk.is_self_reference and fk not in deferred]
+        parents = {t: sorted({fk.parent for fk in live if fk.child == t}) for t in schema.table_names}
+        components = strongly_connected(schema.table_names, lambda t, p=parents: p[t])
+        cyclic = [c for c in components if len(c) > 1]
+        if not cyclic:
+            return [t for comp in components for t in comp], deferred
+        cycle = set(cyclic[0])
+        candidates = [
+            fk
+            for fk in live
+            if fk.child in cycle
+            and fk.parent in cycle
+            and all(schema.table(fk.child).column(c).nullable for c in fk.columns)
+        ]
+        if not candidates:
+            names = " -> ".join(sorted(cycle))
+            raise SchemaError(
+                f"tables {names} form a cycle of NOT NULL foreign keys, which cannot be inserted",
+                table=sorted(cycle)[0],
+            )
+        fk = candidates[0]
+        if not schema.table(fk.child).primary_key:
+            raise SchemaError(
+                f"table '{fk.child}' is in a foreign-key cycle but has no primary key to update rows by",
+                table=fk.child,
+            )
+        deferred.append(fk)
+
+
+def _python_columns(frame: pd.DataFrame, table: Table) -> dict[str, list]:
+    out = {}
+    for col in table.columns:
+        series = frame[col.name]
+        if col.dtype == StorageType.DATETIME:
+            values = [None if pd.isna(v) else v.to_pydatetime() for v in series]
+        elif col.dtype == StorageType.FLOAT64:
+            values = series.astype(object).where(series.notna(), None).tolist()
+        else:
+            values = series.to_numpy(dtype=object, na_value=None).tolist()
+        out[col.name] = values
+    return out
+
+
+def _self_reference_order(db: Database, name: str) -> np.ndarray:
+    """Row order of ``name`` that puts every row after the row it references through a
+    self-referencing foreign key (depth in the reference forest)."""
+    n = db.num_rows(name)
+    self_fks = [fk for fk in db.schema.foreign_keys_of(name) if fk.is_self_reference]
+    if not self_fks:
+        return np.arange(n)
+    depth = np.zeros(n, dtype=np.int64)
+    for fk in self_fks:
+        parent = parent_positions(db[name], db[name], fk)
+        own = (parent >= 0) & (parent != np.arange(n))
+        cur = np.where(own, parent, -1)
+        level = np.zeros(n, dtype=np.int64)
+        for _ in range(n + 1):
+            active = cur >= 0
+            if not active.any():
+                break
+            level += active
+            nxt = np.full(n, -1, dtype=np.int64)
+            nxt[active] = np.where(own[cur[active]], parent[cur[active]], -1)
+            cur = nxt
+        else:
+            raise SchemaError(
+                f"rows of table '{name}' reference each other in a cycle through {fk}", table=name, column=fk.columns[0]
+            )
+        depth = np.maximum(depth, level)
+    return np.argsort(depth, kind="stable")
+
+
+def insert_table(
+    conn: Connection, tobj: sa.Table, db: Database, name: str, deferred: list[ForeignKey], batch_rows: int
+) -> None:
+    table = db.schema.table(name)
+    frame = db[name].iloc[_self_reference_order(db, name)]
+    columns = _python_columns(frame, table)
+    for fk in deferred:
+        if fk.child == name:
+            for col in fk.columns:
+                columns[col] = [None] * len(frame)
+    names = list(columns)
+    for rows in _batches(columns, names, batch_rows):
+        conn.execute(tobj.insert(), rows)
+    log.info("wrote %d rows to '%s'", len(frame), name)
+
+
+def apply_deferred(conn: Connection, tobj: sa.Table, db: Database, fk: ForeignKey, batch_rows: int) -> None:
+    table = db.schema.table(fk.child)
+    frame = db[fk.child]
+    pos = parent_positions(frame, db[fk.parent], fk)
+    rows = frame.loc[pos != NULL_REF]
+    pk = list(table.primary_key)
+    columns = _python_columns(rows, table)
+    params = {f"k_{i}": columns[c] for i, c in enumerate(pk)} | {f"v_{i}": columns[c] for i, c in enumerate(fk.columns)}
+    stmt = (
+        tobj.update()
+        .where(*[tobj.c[c] == sa.bindparam(f"k_{i}") for i, c in enumerate(pk)])
+        .values({c: sa.bindparam(f"v_{i}") for i, c in enumerate(fk.columns)})
+    )
+    for batch in _batches(params, list(params), batch_rows):
+        conn.execute(stmt, batch)
+
+
+def _batches(columns: dict[str, list], names: list[str], size: int) -> Iterator[list[dict]]:
+    n = len(columns[names[0]]) if names else 0
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        yield [dict(zip(names, row, strict=True)) for row in zip(*(columns[c][start:stop] for c in names), strict=True)]
