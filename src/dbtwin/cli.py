@@ -17,7 +17,7 @@ from dbtwin.cli_bench import bench_app
 from dbtwin.cli_predict import predict_app
 from dbtwin.cli_support import err_console, guard, text
 from dbtwin.config import DenoiserConfig, RelationsConfig, StructureConfig, TrainingConfig, ValuesConfig
-from dbtwin.errors import DestinationNotEmptyError
+from dbtwin.errors import DestinationNotEmptyError, OptionError
 from dbtwin.io.locations import display
 
 app = typer.Typer(
@@ -153,6 +153,25 @@ StructureOpt = Annotated[
     ),
 ]
 
+KeepOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keep",
+        help="Tables to keep as they are (comma-separated or repeated): their real rows in every sample at "
+        "every scale, never generated, the generated rows linked to them; their parent tables come along.",
+    ),
+]
+
+KeepLookupsOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--keep-lookups/--no-keep-lookups",
+        help="Keep lookup tables as well: a list of distinct values (genres, airlines), or a small table "
+        'many rows reference, such as a status table (default: keep; a table\'s "keep": false in the '
+        "metadata leaves it out).",
+    ),
+]
+
 StepsOpt = Annotated[
     int | None,
     typer.Option("--steps", help="Training steps (default: chosen from the data's size, 1,000 to 5,000)."),
@@ -182,7 +201,7 @@ RareCategoriesOpt = Annotated[
     typer.Option(
         "--protect-rare-categories/--keep-rare-categories",
         help="Replace categories seen fewer than --text-min-count times in samples (a generated value "
-        "of the column's semantic type or a frequent category), as rare text always is; dimension "
+        "of the column's semantic type or a frequent category), as rare text always is; kept "
         "tables are copied whole either way (default: protect).",
     ),
 ]
@@ -217,6 +236,8 @@ def fit(
     max_minutes: MaxMinutesOpt = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (results are repeatable).")] = None,
     structure: StructureOpt = None,
+    keep: KeepOpt = None,
+    keep_lookups: KeepLookupsOpt = None,
     steps: StepsOpt = None,
     hops: HopsOpt = None,
     orphans: OrphansOpt = None,
@@ -253,6 +274,8 @@ def fit(
         check.privacy(epsilon, delta, structure)
         options = {
             "structure": structure or ("degree" if epsilon is not None else None),
+            "keep": [t for value in keep for t in value.split(",") if t] if keep else None,
+            "keep_lookups": keep_lookups,
             "train_steps": steps,
             "num_hops": hops,
             "max_minutes": max_minutes,
@@ -275,7 +298,8 @@ def fit(
             shutil.rmtree(checkpoints)
             err_console.print(f"discarded the checkpoint in '{text(checkpoints)}' (--replace)")
         db = read(source, metadata=metadata)
-        synth = Synthesizer(config=settings).fit(db, checkpoint_dir=checkpoints)
+        with check.cli_names():
+            synth = Synthesizer(config=settings).fit(db, checkpoint_dir=checkpoints)
         synth.save(out, replace=replace)
     _remove_empty(checkpoints)
     _report_fit(synth, db, out)
@@ -294,12 +318,16 @@ def _report_fit(synth, db, out: Path) -> None:
             f"differential privacy: ({dp['epsilon_spent']:.3g}, {dp['delta']:.2g})-DP per row spent of epsilon "
             f"{dp['epsilon']:g} ({dp['steps_done']} DP-SGD steps, noise multiplier {dp['noise_multiplier']:.3g})"
         )
+    if synth.fixed_tables_:
+        reasons = synth.kept_ or {t: "a lookup table" for t in synth.fixed_tables_}
+        listing = "; ".join(f"{t} ({why})" for t, why in reasons.items())
+        console.print(f"kept as they are, their real rows in every sample: {text(listing)}")
     plans = synth.values_.columns
     if plans:
         console.print(
             f"rare values protected: in {len(plans)} column(s), values seen fewer than {synth.text_min_count} "
             "times are replaced in samples by generated ones of the column's type (names, e-mails, cities, "
-            f"...); tables copied whole by design: {text(', '.join(synth.values_.exempt) or 'none')}"
+            "...); kept tables show their values as they are"
         )
 
 
@@ -312,28 +340,65 @@ def sample(
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite what the destination holds.")] = False,
     file_format: Annotated[str, typer.Option("--format", help="Directory file format: parquet or csv.")] = "parquet",
     device: DeviceOpt = None,
+    given: Annotated[
+        str | None,
+        typer.Option(
+            "--given",
+            help="A database (same forms as a source) whose real rows of the --keep tables the twin holds as "
+            "they are, keys and values; every other table is generated around them. Never written.",
+        ),
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep", help="With --given: its tables to hold (comma-separated or repeated); parents come along."
+        ),
+    ] = None,
 ) -> None:
-    """Sample a synthetic database from a fitted model and write it."""
+    """Sample a synthetic database from a fitted model and write it; with --given, around given rows."""
     import time
 
-    from dbtwin.sources import preflight_destination, write
+    from dbtwin.sources import preflight_destination, read, write
     from dbtwin.synthesizer import Synthesizer
 
     with guard():
         check.choice("--format", file_format, FORMATS)
         check.seed(seed)
         device = check.device("--device", device or TrainingConfig.device)
-        preflight_destination(out, replace, protect=[model])
+        names = [t for value in keep or [] for t in value.split(",") if t]
+        if bool(given) != bool(names):
+            which = "--keep" if names else "--given"
+            raise OptionError(which, "--given and --keep go together: --keep names the tables of --given to hold")
+        protect = [model] + ([given] if given else [])
+        preflight_destination(out, replace, protect=protect)
         synth = Synthesizer.load(model)
         synth.device = device
         synth.check_scale(scale, option="--scale")
+        source = read(given, tables=_with_parents(synth.schema_, names)) if given else None
         started = time.monotonic()
-        db = synth.sample(scale=scale, random_state=seed)
+        with check.cli_names():
+            db = synth.sample(scale=scale, random_state=seed, given=source, given_tables=names or None)
         seconds = time.monotonic() - started
-        write(db, out, replace=replace, file_format=file_format, protect=[model])  # type: ignore[arg-type]
+        write(db, out, replace=replace, file_format=file_format, protect=protect)  # type: ignore[arg-type]
     console.print(
         f"sampled {db.total_rows:,} rows in {seconds:.1f} s; wrote {len(db.tables)} tables to {text(display(out))}"
     )
+    if names:
+        console.print(f"held as given: {text(', '.join(t for t in db.schema.table_names if t in source.tables))}")
+
+
+def _with_parents(schema, names: list[str]) -> list[str] | None:
+    """``names`` and the tables above them in ``schema`` (None where a name is not in it: the sampler
+    says so)."""
+    if any(n not in schema.tables for n in names):
+        return None
+    found, pending = set(names), list(names)
+    while pending:
+        for fk in schema.foreign_keys_of(pending.pop()):
+            if fk.parent not in found:
+                found.add(fk.parent)
+                pending.append(fk.parent)
+    return [t for t in schema.table_names if t in found]
 
 
 @app.command()
@@ -478,6 +543,8 @@ def _print_scores(metrics: dict[str, Any], title: str) -> None:
         table.add_row(f"exact relations ({len(kept['rules'])}): lowest share kept", _fmt(kept["score"]))
     checks = metrics["integrity"]
     table.add_row("FK violations / PK duplicates", f"{checks['fk_violations']} / {checks['pk_duplicates']}")
+    if checks.get("kept_tables"):
+        table.add_row("kept as they are (real rows)", text(", ".join(checks["kept_tables"])))
     console.print(table)
 
 
@@ -557,8 +624,9 @@ def _show_summary(source: str, summary: dict) -> None:
         for kind, columns in sorted(by_type.items()):
             semantic.add_row(kind, text(", ".join(columns)))
         console.print(semantic)
-    if summary["dimension_tables"]:
-        console.print(f"copied whole by design (dimension tables): {text(', '.join(summary['dimension_tables']))}")
+    if summary["lookup_tables"]:
+        listing = "; ".join(f"{t} ({why})" for t, why in summary["lookup_tables"].items())
+        console.print(f"lookup tables a twin keeps as they are (unless --no-keep-lookups): {text(listing)}")
     for problem in summary["problems"]:
         style = "red" if problem["severity"] == "error" else "yellow"
         console.print(f"[{style}]{problem['severity']}[/]: {text(problem['message'])}")

@@ -176,19 +176,30 @@ def fit_config(path: Path | None, options: dict[str, Any]) -> SynthesizerConfig:
             base = SynthesizerConfig.from_dict(data)
         except OptionError as exc:
             raise OptionError("--config", f"'{path}': {exc}") from None
-    try:
+    with cli_names():
         settings = base.replace(**options)
-    except OptionError as exc:
-        name = CLI_NAMES.get(exc.option, "--" + exc.option.replace("_", "-"))
-        raise OptionError(name, str(exc).removeprefix(f"{exc.option}: ")) from None
     device("--device", settings.training.device)
     return settings
+
+
+@contextmanager
+def cli_names() -> Iterator[None]:
+    """An :class:`OptionError` raised inside names the option as the command line spells it
+    (``train_steps`` -> ``--steps``, ``keep_lookups`` -> ``--keep-lookups``)."""
+    try:
+        yield
+    except OptionError as exc:
+        if exc.option.startswith("-"):
+            raise
+        name = CLI_NAMES.get(exc.option, "--" + exc.option.replace("_", "-"))
+        raise OptionError(name, str(exc).removeprefix(f"{exc.option}: ")) from None
 
 
 __all__ = [
     "CLI_NAMES",
     "MAX_SEED",
     "choice",
+    "cli_names",
     "device",
     "err_console",
     "fail",

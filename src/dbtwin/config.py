@@ -60,10 +60,21 @@ class StructureConfig:
     kind: Structure = "sbm"
     #: group rows by their values as well as their links, and give the denoiser each row's block
     block_inputs: bool = True
+    #: tables kept as they are: their real rows in every sample at every scale, never noised, the
+    #: generated rows linked to them (their parent tables come along)
+    keep: tuple[str, ...] = ()
+    #: keep lookup tables too (:func:`dbtwin.synthesizer.keys.lookup_tables`: a list of genres, a
+    #: status table); a table's ``"keep": false`` in the metadata leaves it out
+    keep_lookups: bool = True
 
     def __post_init__(self) -> None:
         _choice("structure", self.kind, Structure)
         _flag("block_inputs", self.block_inputs)
+        _flag("keep_lookups", self.keep_lookups)
+        keep = (self.keep,) if isinstance(self.keep, str) else self.keep
+        if not isinstance(keep, list | tuple) or not all(isinstance(t, str) and t for t in keep):
+            raise OptionError("keep", f"must be a list of table names, not {self.keep!r}")
+        object.__setattr__(self, "keep", tuple(dict.fromkeys(keep)))  # as given, once each; JSON lists too
 
 
 @dataclass(frozen=True)
@@ -281,6 +292,8 @@ class SynthesizerConfig:
 FLAT_NAMES: dict[str, tuple[str, str]] = {
     "structure": ("structure", "kind"),
     "block_inputs": ("structure", "block_inputs"),
+    "keep": ("structure", "keep"),
+    "keep_lookups": ("structure", "keep_lookups"),
     "num_hops": ("denoiser", "num_hops"),
     "hidden": ("denoiser", "hidden"),
     "degree_inputs": ("denoiser", "degree_inputs"),

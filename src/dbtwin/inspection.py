@@ -6,7 +6,7 @@ The JSON form is a stable interface::
      "foreign_keys": [{"child": T, "columns": [..], "parent": T, "parent_columns": [..], "orphans": N, ...}],
      "depth": D, "relations": {"rules": [{"kind": K, "table": T, "column": C, "rule": TEXT}, ..],
                                "near_misses": [..], "seconds": S},
-     "semantic": {TABLE: {COL: TYPE}}, "dimension_tables": [T, ..], ...}
+     "semantic": {TABLE: {COL: TYPE}}, "lookup_tables": {T: WHY}, "dimension_tables": [T, ..], ...}
 
 Keys may be added in later versions; the ones above keep their meaning.
 """
@@ -19,14 +19,14 @@ from dbtwin.database import NULL_REF, ORPHAN_REF, Database
 from dbtwin.encode.rare import Protection
 from dbtwin.relations.report import summarize_relations
 from dbtwin.semantic.plan import semantic_types
-from dbtwin.synthesizer.keys import dimension_tables
+from dbtwin.synthesizer.kept import lookup_tables
 from dbtwin.validate import find_problems
 
 
 def summarize(db: Database) -> dict[str, Any]:
     """Tables (rows, keys, column kinds, missing-value rates), foreign keys (orphans, NULLs), depth,
     cycles, every validation problem, the exact relations the rows keep (:mod:`dbtwin.relations`),
-    the semantic type of each string column and the tables a twin copies whole (dimension tables)."""
+    the semantic type of each string column and the lookup tables a twin keeps as they are, with why."""
     tables: dict[str, Any] = {}
     for name, table in db.schema.tables.items():
         frame = db[name]
@@ -40,7 +40,7 @@ def summarize(db: Database) -> dict[str, Any]:
             "missing": {c.name: round(float(frame[c.name].isna().mean()), 6) if n else 0.0 for c in table.columns},
         }
     problems = [p for p in find_problems(db) if p.severity == "error"]
-    dimensions = dimension_tables(db) if not problems else []
+    lookups = lookup_tables(db) if not problems else {}
     fks = []
     for fk in db.schema.foreign_keys:
         pos = db.parent_positions(fk)
@@ -65,9 +65,10 @@ def summarize(db: Database) -> dict[str, Any]:
             {"code": p.code, "severity": p.severity, "table": p.table, "column": p.column, "message": p.message}
             for p in find_problems(db, include_orphans=False)
         ],
-        "relations": summarize_relations(db, Protection(exempt=tuple(dimensions)))
+        "relations": summarize_relations(db, Protection(exempt=tuple(lookups)))
         if not problems
         else {"rules": [], "near_misses": [], "seconds": 0.0},
         "semantic": {t: {c: s.value for c, s in cols.items()} for t, cols in semantic_types(db.schema, db).items()},
-        "dimension_tables": dimensions,
+        "lookup_tables": lookups,
+        "dimension_tables": list(lookups),  # the name of earlier versions, kept for scripts that read it
     }

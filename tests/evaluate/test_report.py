@@ -36,7 +36,11 @@ def test_report_is_self_contained_with_every_section(chinook, degraded, metrics)
     assert len(re.findall(r'src="data:image/png;base64,', page)) >= 10
     verdicts = table_verdicts(chinook, metrics)
     assert verdicts["track"].startswith("poor") and "detected with accuracy" in verdicts["track"]
-    assert verdicts["playlist_track"] == "keys only: integrity checked"
+    # the degraded copy holds every table but track row for row: kept, not generated
+    assert set(metrics["integrity"]["kept_tables"]) == set(chinook.schema.table_names) - {"track"}
+    assert verdicts["playlist_track"] == "kept: the real rows as they are, keys and values (not generated)"
+    generated = {**metrics, "integrity": {**metrics["integrity"], "kept_tables": []}}
+    assert table_verdicts(chinook, generated)["playlist_track"] == "keys only: integrity checked"
 
 
 def test_names_with_dollars_and_dates_render(tmp_path):

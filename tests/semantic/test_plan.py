@@ -52,8 +52,8 @@ def test_no_rare_real_value_appears_in_any_sample(chinook, fitted, samples):
         assert "General Manager" not in set(syn["employee"]["title"].dropna())
 
 
-def test_dimension_tables_are_exempt_and_copied_whole(chinook, fitted, samples):
-    assert fitted.values_.exempt == ["genre", "media_type"]
+def test_kept_tables_are_exempt_and_copied_whole(chinook, fitted, samples):
+    assert fitted.values_.exempt == ["genre", "media_type", "playlist"]
     pd.testing.assert_frame_equal(samples[0]["genre"].reset_index(drop=True), chinook["genre"].reset_index(drop=True))
 
 

@@ -72,7 +72,7 @@ def test_implied_key_follows_the_composite_one(flights_jan):
         assert all(by_child[c] == w_airport[w] for c, w in zip(weather.child_rows, weather.parent_rows, strict=True))
 
 
-def test_scale_changes_row_counts_but_not_dimension_tables(chinook):
+def test_scale_changes_row_counts_but_not_kept_tables(chinook):
     fitted = structure_model("degree", fixed_tables=("genre", "media_type")).fit(chinook, random_state=0)
     graph, _ = fitted.sample(2.0, np.random.default_rng(0))
     assert graph.num_nodes["track"] == 7006 and graph.num_nodes["genre"] == 25

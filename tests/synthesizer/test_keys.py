@@ -1,4 +1,4 @@
-"""Keys of synthetic rows: dimension tables, key formats, unique composite keys."""
+"""Keys of synthetic rows: lookup tables, key formats, unique composite keys."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from dbtwin.schema import StorageType
+from dbtwin.synthesizer.kept import lookup_tables
 from dbtwin.synthesizer.keys import (
-    dimension_tables,
     fresh_keys,
     key_formats,
     key_steps,
@@ -16,9 +16,10 @@ from dbtwin.synthesizer.keys import (
 )
 
 
-def test_dimension_tables_and_structural_columns(chinook, flights_jan):
-    assert dimension_tables(chinook) == ["genre", "media_type"]
-    assert dimension_tables(flights_jan) == ["airlines"]
+def test_lookup_tables_and_structural_columns(chinook, flights_jan):
+    assert list(lookup_tables(chinook)) == ["genre", "media_type", "playlist"]
+    assert lookup_tables(chinook)["playlist"] == "a lookup table: 18 rows, referenced by 8,715 rows of 'playlist_track'"
+    assert list(lookup_tables(flights_jan)) == ["airlines"]
     assert structural_columns(flights_jan.schema, "weather") == {"origin"}  # time_hour is data
     assert structural_columns(chinook.schema, "track") == {"track_id", "album_id", "media_type_id", "genre_id"}
 

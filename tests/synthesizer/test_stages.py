@@ -30,7 +30,7 @@ SMALL = {"train_steps": 3, "sample_steps": 2, "hidden": 8, "batch_size": 16, "pr
 def test_stages_fit_on_their_own_from_the_prepared_database(chinook):
     config = SynthesizerConfig(random_state=0)
     prepared = prepare(chinook, None, "drop")
-    assert set(prepared.fixed_tables) == {"genre", "media_type"}  # dimension tables, found once
+    assert set(prepared.fixed_tables) == {"genre", "media_type", "playlist"}  # lookup tables, found once
     stages = Stages(schema=prepared.schema, fixed_tables=list(prepared.fixed_tables))
     stages.relations = RelationsStage().fit(prepared, config, stages)
     assert "total" in stages.relations.derived_columns("invoice")  # invoice.total sums its lines

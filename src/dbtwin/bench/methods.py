@@ -67,8 +67,10 @@ def fit_and_sample(
     max_minutes: float | None,
     sample_steps: int,
     torch_threads: int = 2,
+    keep: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Fit ``method`` on the training split in ``train_dir``, write its sample to ``out_dir``."""
+    """Fit ``method`` on the training split in ``train_dir``, write its sample to ``out_dir``; dbtwin's
+    methods keep the tables ``keep`` names as they are (HMA and MOSTLY AI cannot)."""
     logging.basicConfig(level=logging.WARNING)
     import torch
 
@@ -91,7 +93,7 @@ def fit_and_sample(
         notes.append("fit and sample timed together (MOSTLY AI trains its foreign-key models while generating)")
     else:
         synthetic, fit_seconds, sample_seconds, notes, training = _dbtwin(
-            method, train, Path(model_dir), seed, train_steps, max_minutes, sample_steps, torch_threads
+            method, train, Path(model_dir), seed, train_steps, max_minutes, sample_steps, torch_threads, keep or []
         )
     rss = peak_rss_mb()
     write_directory(synthetic, out_dir, replace=True)
@@ -107,7 +109,7 @@ def fit_and_sample(
     }
 
 
-def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, sample_steps, threads: int):
+def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, sample_steps, threads: int, keep: list):
     from dbtwin.synthesizer import Synthesizer
 
     notes, training = [], {}
@@ -133,6 +135,7 @@ def _dbtwin(method, train, model_dir: Path, seed, train_steps, max_minutes, samp
             relations=method != "dbtwin-norules",
             sequences=method != "dbtwin-norules",
             rare_categories=method != "dbtwin-keeprare",
+            keep=keep,
         )
         synth.fit(train)
         state = synth.train_state_

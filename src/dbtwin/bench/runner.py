@@ -165,7 +165,10 @@ def _run_one(
         "max_minutes": config.max_minutes,
         "sample_steps": config.sample_steps,
         "torch_threads": config.threads,
+        "keep": list(spec.keep),
     }
+    if spec.keep and method.startswith("dbtwin"):
+        record["kept"] = list(spec.keep)
     started = time.monotonic()
     status, result = run_isolated(fit_and_sample, kwargs, config.hma_timeout if method == "hma" else config.timeout)
     record["wall_seconds"] = round(time.monotonic() - started, 1)

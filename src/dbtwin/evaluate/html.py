@@ -32,7 +32,7 @@ _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .8em;border-bottom:1px solid #eee;text-align:left}
-.good{color:#1a7f37}.fair{color:#9a6700}.poor{color:#cf222e}img{max-width:100%}.note{color:#666;font-size:.9em}
+.good{color:#1a7f37}.kept{color:#0550ae}.fair{color:#9a6700}.poor{color:#cf222e}img{max-width:100%}.note{color:#666;font-size:.9em}
 """
 
 
@@ -58,7 +58,11 @@ def table_verdicts(real: Database, metrics: dict[str, Any]) -> dict[str, str]:
     trends = metrics["intra_table_trends"]["details"]
     detect = metrics.get("detection", {}).get("details", {})
     single = metrics.get("detection", {}).get("single_table", {}).get("details", {})
+    kept = set(metrics.get("integrity", {}).get("kept_tables", ()))
     for table in real.schema.table_names:
+        if table in kept:
+            verdicts[table] = "kept: the real rows as they are, keys and values (not generated)"
+            continue
         s = [v for k, v in shapes.items() if k.split(".", 1)[0] == table]
         t = [v for k, v in trends.items() if k.split(".", 1)[0] == table]
         d = detect.get(table, single.get(table))
@@ -246,6 +250,9 @@ def _render(real: Database, synthetic: Database, metrics: dict[str, Any], title:
         f"<p>Integrity: {checks['fk_violations']} foreign-key violations, {checks['pk_duplicates']} duplicate keys, "
         f"{checks['nulls_in_not_null']} NULLs in NOT NULL columns, {checks['schema_mismatches']} schema mismatches.</p>"
     )
+    if checks.get("kept_tables"):
+        kept = ", ".join(checks["kept_tables"])
+        parts.append(f"<p>Kept as they are (the real rows, not generated): {esc(kept)}.</p>")
     parts.append("<h2>Verdict per table</h2><table>")
     for table, verdict in table_verdicts(real, metrics).items():
         grade = verdict.split(":", 1)[0]

@@ -1,11 +1,12 @@
 """Diagnostics a dbtwin sample must pass: the real schema, unique keys, resolving foreign keys,
-NULLs only where allowed. Each count must be zero."""
+NULLs only where allowed (each count must be zero); and the tables the sample keeps as they are."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dbtwin.database import Database
+from dbtwin.evaluate.privacy import _same_rows
 from dbtwin.validate import find_problems
 
 
@@ -42,4 +43,18 @@ def integrity(real: Database, synthetic: Database) -> dict[str, Any]:
         "nulls_in_not_null": count("null_in_not_null"),
         "schema_mismatches": len(mismatches),
         "details": [str(p) for p in problems] + mismatches,
+        "kept_tables": kept_tables(real, synthetic),
     }
+
+
+def kept_tables(real: Database, synthetic: Database) -> list[str]:
+    """The tables the sample holds as the real database does, keys included, row for row (kept tables,
+    not generated ones)."""
+    return [
+        name
+        for name in real.schema.table_names
+        if name in synthetic.tables
+        and len(real[name])
+        and list(synthetic[name].columns) == list(real[name].columns)
+        and _same_rows(real[name], synthetic[name])
+    ]

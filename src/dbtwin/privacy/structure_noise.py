@@ -51,7 +51,7 @@ def noised_templates(
             null = _draw(nulls + rng.normal(0, sigma, 2), len(target), rng) == 0
         child_target[fk.name] = np.where(null, -1, 0).astype(np.int64)
     blocks = {t: np.zeros_like(b) for t, b in templates.blocks.items()}
-    return Templates(blocks, child_target, parent_degree, templates.unique_links, templates.fixed)
+    return Templates(blocks, child_target, parent_degree, templates.unique_links, templates.fixed, templates.kept_links)
 
 
 def _draw(noisy: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -32,6 +32,7 @@ def schema_to_dict(schema: Schema) -> dict[str, Any]:
             t.name: {
                 "primary_key": list(t.primary_key),
                 "time_column": t.time_column,
+                **({"keep": t.keep} if t.keep is not None else {}),
                 "columns": {c.name: _column_dict(c) for c in t.columns},
             }
             for t in schema.tables.values()
@@ -93,7 +94,10 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
                 f'table \'{tname}\': "primary_key" must be a list of column names and "time_column" a name or null',
                 table=tname,
             )
-        tables[tname] = Table(tname, columns, tuple(pk), time_column)
+        keep = tdata.get("keep")
+        if keep is not None and not isinstance(keep, bool):
+            raise SchemaError(f"table '{tname}': \"keep\" must be true, false or null, not {keep!r}", table=tname)
+        tables[tname] = Table(tname, columns, tuple(pk), time_column, keep)
     fks = []
     foreign_keys = data.get("foreign_keys", [])
     if not isinstance(foreign_keys, list):

@@ -134,6 +134,9 @@ class Table:
     columns: list[Column]
     primary_key: tuple[str, ...] = ()
     time_column: str | None = None
+    #: True: kept as it is in every sample (its real rows); False: never kept as a lookup table;
+    #: None: as the synthesizer's settings say
+    keep: bool | None = None
 
     def __post_init__(self) -> None:
         self.primary_key = tuple(self.primary_key)

@@ -19,6 +19,7 @@ Tables copied whole by design (dimension tables) are exempt.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,15 +120,15 @@ class ValuePlan:
         return cls(types, plans, sorted(exempt), rare, _default_locale(db, types), min_count)
 
     # ------------------------------------------------------------------------------------- apply
-    def apply(self, db: Database, rng: np.random.Generator) -> dict[str, int]:
-        """Fill in ``db`` (in place) every value outside its column's frequent ones; returns how many
-        values each ``table.column`` had filled."""
+    def apply(self, db: Database, rng: np.random.Generator, skip: Collection[str] = ()) -> dict[str, int]:
+        """Fill in ``db`` (in place) every value outside its column's frequent ones, but in the tables
+        ``skip`` names (rows given as they are); returns how many values each ``table.column`` had filled."""
         filled: dict[str, int] = {}
         by_table: dict[str, list[ColumnPlan]] = {}
         for plan in self.columns:
             by_table.setdefault(plan.table, []).append(plan)
         for table, plans in by_table.items():
-            if table not in db.tables or not len(db[table]):
+            if table not in db.tables or table in skip or not len(db[table]):
                 continue
             frame = db[table]
             redrawn: dict[str, np.ndarray] = {}

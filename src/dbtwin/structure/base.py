@@ -12,7 +12,7 @@ from dbtwin.database import Database
 from dbtwin.graph.row_graph import RowGraph
 from dbtwin.npz import load_arrays, save_arrays
 from dbtwin.schema.model import Schema
-from dbtwin.structure.links import Templates, generate_links
+from dbtwin.structure.links import GivenRows, Templates, generate_links
 
 
 class StructureModel(ABC):
@@ -34,7 +34,11 @@ class StructureModel(ABC):
         encoded values) lets a block model group rows by their values too."""
 
     @abstractmethod
-    def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, np.ndarray] | None]: ...
+    def sample(
+        self, scale: float, rng: np.random.Generator, given: GivenRows | None = None
+    ) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
+        """A synthetic row graph at ``scale`` (with ``given``: holding those rows and links, and rows
+        under them), and the real row whose template each synthetic row took."""
 
     @abstractmethod
     def save(self, directory: Path) -> dict[str, Any]:
@@ -67,8 +71,10 @@ class TemplateStructure(StructureModel):
         self.templates_ = build_templates(db, self._blocks(db, rng, features), set(self.fixed_tables))
         return self
 
-    def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
-        return generate_links(self.schema_, self.templates_, self.sizes_, scale, rng)
+    def sample(
+        self, scale: float, rng: np.random.Generator, given: GivenRows | None = None
+    ) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
+        return generate_links(self.schema_, self.templates_, self.sizes_, scale, rng, given)
 
     def save(self, directory: Path) -> dict[str, Any]:
         save_arrays(directory / f"structure_{self.name}.npz", self.templates_.arrays())

@@ -14,7 +14,7 @@ re-matched away where the real data has none; self-references become forests wit
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,23 +34,27 @@ class Templates:
     child_target: dict[str, np.ndarray]  # fk name -> parent block of each child row, -1 for none
     parent_degree: dict[str, np.ndarray]  # fk name -> number of children of each parent row
     unique_links: dict[str, list[str]]  # table -> foreign keys whose combination never repeats
-    fixed: set[str]  # tables copied at their real size (dimension tables)
+    fixed: set[str]  # tables kept as they are, at their real size (their parents kept too)
+    #: fk name -> the real parent row of each row of a kept table (-1: none), for its kept parents
+    kept_links: dict[str, np.ndarray] = field(default_factory=dict)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {f"blocks/{t}": v for t, v in self.blocks.items()}
         out |= {f"child_target/{k}": v for k, v in self.child_target.items()}
         out |= {f"parent_degree/{k}": v for k, v in self.parent_degree.items()}
+        out |= {f"kept_links/{k}": v for k, v in self.kept_links.items()}
         return out
 
     @classmethod
     def from_arrays(
         cls, arrays: dict[str, np.ndarray], unique_links: dict[str, list[str]], fixed: set[str]
     ) -> Templates:
-        parts: dict[str, dict[str, np.ndarray]] = {"blocks": {}, "child_target": {}, "parent_degree": {}}
+        groups = ("blocks", "child_target", "parent_degree", "kept_links")
+        parts: dict[str, dict[str, np.ndarray]] = {g: {} for g in groups}
         for key, value in arrays.items():
             group, name = key.split("/", 1)
             parts[group][name] = np.asarray(value, dtype=np.int64)
-        return cls(parts["blocks"], parts["child_target"], parts["parent_degree"], unique_links, fixed)
+        return cls(*(parts[g] for g in groups[:3]), unique_links, fixed, parts["kept_links"])
 
     def check(self, schema: Schema, sizes: dict[str, int]) -> None:
         """Raise ValueError naming the array that does not fit ``schema`` and the real ``sizes``: a
@@ -60,6 +64,10 @@ class Templates:
         for fk in schema.foreign_keys:
             _check_array(self.child_target, fk.name, f"child_target/{fk.name}", sizes[fk.child], -1)
             _check_array(self.parent_degree, fk.name, f"parent_degree/{fk.name}", sizes[fk.parent], 0)
+            if fk.child in self.fixed and fk.name in self.kept_links:
+                _check_array(self.kept_links, fk.name, f"kept_links/{fk.name}", sizes[fk.child], -1)
+                if len(self.kept_links[fk.name]) and self.kept_links[fk.name].max() >= sizes[fk.parent]:
+                    raise ValueError(f"array 'kept_links/{fk.name}' points past the rows of '{fk.parent}'")
 
 
 def _check_array(arrays: dict[str, np.ndarray], key: str, label: str, rows: int, lowest: int) -> None:
@@ -87,7 +95,12 @@ def build_templates(db: Database, blocks: dict[str, np.ndarray], fixed: set[str]
         parent_degree[fk.name] = np.bincount(link.parent_rows, minlength=db.num_rows(fk.parent)).astype(np.int64)
     for table in db.schema.table_names:
         unique[table] = _unique_foreign_keys(db, table, links)
-    return Templates(blocks, child_target, parent_degree, unique, fixed)
+    kept_links = {
+        fk.name: _parent_row_array(links[fk.name], db.num_rows(fk.child))
+        for fk in db.schema.foreign_keys
+        if fk.child in fixed
+    }
+    return Templates(blocks, child_target, parent_degree, unique, fixed, kept_links)
 
 
 def _unique_foreign_keys(db: Database, table: str, links: dict[str, ForeignKeyEdges]) -> list[str]:
@@ -145,20 +158,60 @@ def _agree_on_overlaps(
     return None
 
 
+@dataclass
+class GivenRows:
+    """Rows a sample must hold as they are (generation around given rows): per table its number of
+    rows, and per foreign key of those tables the parent row of each row (-1: none); the parents of a
+    given table are given too."""
+
+    rows: dict[str, int]
+    links: dict[str, np.ndarray]
+
+
+def given_sizes(
+    schema: Schema, templates: Templates, real_sizes: dict[str, int], given: GivenRows | None
+) -> dict[str, int]:
+    """The rows of the given tables and of the tables below them: a table under given rows has as many
+    rows per parent row as the real one, at the smallest ratio of its parents' (sampled to real) rows."""
+    if not given:
+        return {}
+    ratio: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    for table in schema.topological_order():
+        n_real = real_sizes[table]
+        if table in given.rows:
+            sizes[table] = given.rows[table]
+        elif table not in templates.fixed:
+            parents = [ratio[fk.parent] for fk in schema.foreign_keys_of(table) if fk.parent in ratio]
+            if not parents:
+                continue
+            sizes[table] = round(n_real * min(parents))
+        else:
+            continue
+        ratio[table] = sizes[table] / n_real if n_real else 1.0
+    return sizes
+
+
 def generate_links(
     schema: Schema,
     templates: Templates,
     real_sizes: dict[str, int],
     scale: float,
     rng: np.random.Generator,
+    given: GivenRows | None = None,
 ) -> tuple[RowGraph, dict[str, np.ndarray]]:
-    """A new row graph with ``round(n * scale)`` rows per table (real size for fixed tables), and for
-    every table the real row whose template each synthetic row took."""
+    """A new row graph with ``round(n * scale)`` rows per table (real size for fixed tables; the given
+    rows, and as many rows under them as the real ones have, with ``given``), and for every table the
+    real row whose template each synthetic row took (a given row: a real row drawn at random)."""
     if scale <= 0:
         raise ValueError("scale must be positive")
+    around = given_sizes(schema, templates, real_sizes, given)
     picks: dict[str, np.ndarray] = {}
     for table, n_real in real_sizes.items():
-        if table in templates.fixed or scale == 1.0:
+        if table in around:
+            n = around[table] if n_real else 0
+            picks[table] = rng.integers(0, n_real, size=n) if n else np.zeros(0, dtype=np.int64)
+        elif table in templates.fixed or scale == 1.0:
             picks[table] = rng.permutation(n_real) if table not in templates.fixed else np.arange(n_real)
         else:
             n = max(1, round(n_real * scale)) if n_real else 0
@@ -168,6 +221,13 @@ def generate_links(
     links: dict[str, ForeignKeyEdges] = {}
     for table in schema.topological_order():
         fks = schema.foreign_keys_of(table)
+        kept = given.links if given and table in given.rows else templates.kept_links
+        if table in templates.fixed or (given and table in given.rows):  # real links (parents kept too)
+            for fk in fks:
+                rows = kept[fk.name]
+                child_rows = np.flatnonzero(rows >= 0)
+                links[fk.name] = ForeignKeyEdges(fk, child_rows.astype(np.int64), rows[child_rows])
+            continue
         parent_rows: dict[str, np.ndarray] = {}
         for fk in fks:
             if fk.is_self_reference:

@@ -8,10 +8,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dbtwin.database import Database
+from dbtwin.errors import OptionError
 from dbtwin.graph.row_graph import ForeignKeyEdges, RowGraph
 from dbtwin.npz import load_arrays, save_arrays
 from dbtwin.schema.model import Schema
 from dbtwin.structure.base import StructureModel
+from dbtwin.structure.links import GivenRows
 
 
 class RealStructure(StructureModel):
@@ -31,7 +33,13 @@ class RealStructure(StructureModel):
         self.links_ = {name: (link.child_rows, link.parent_rows) for name, link in graph.links.items()}
         return self
 
-    def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
+    def sample(
+        self, scale: float, rng: np.random.Generator, given: GivenRows | None = None
+    ) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
+        if given:
+            raise OptionError(
+                "given", "the 'real' structure copies the real links: it cannot generate around given rows"
+            )
         if scale != 1.0:
             raise ValueError("the 'real' structure keeps the real row counts: only scale=1 is possible")
         links = {fk.name: ForeignKeyEdges(fk, *self.links_[fk.name]) for fk in self.schema_.foreign_keys}

@@ -10,7 +10,7 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.encode.columns import _fill_shape, _shape
-from dbtwin.schema.model import ColumnKind, Schema, StorageType
+from dbtwin.schema.model import Schema, StorageType
 
 
 def foreign_key_columns(schema: Schema, table: str) -> set[str]:
@@ -30,22 +30,6 @@ def structural_columns(schema: Schema, table: str) -> set[str]:
     cols = foreign_key_columns(schema, table)
     key = surrogate_key(schema, table)
     return cols | ({key} if key else set())
-
-
-def dimension_tables(db: Database) -> list[str]:
-    """Lookup tables copied as they are: no foreign keys of their own, and every attribute a
-    categorical whose values are all distinct (a list of airlines, genres, media types)."""
-    out = []
-    for name, table in db.schema.tables.items():
-        if db.schema.foreign_keys_of(name) or not db.schema.foreign_keys_to(name):
-            continue
-        attrs = [c for c in table.columns if c.name not in structural_columns(db.schema, name)]
-        frame = db[name]
-        if attrs and all(
-            c.kind == ColumnKind.CATEGORICAL and frame[c.name].notna().all() and frame[c.name].is_unique for c in attrs
-        ):
-            out.append(name)
-    return out
 
 
 def key_formats(db: Database) -> dict[str, dict[str, Any]]:

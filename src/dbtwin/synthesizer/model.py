@@ -1,12 +1,11 @@
 """The :class:`Synthesizer`: structure model plus graph-conditional mixed-type diffusion over all tables.
 
 A thin facade over the stages of :mod:`dbtwin.synthesizer.stages`: ``fit`` prepares the database once
-(validated, orphans resolved, dimension tables found) and fits the stages in order (relations,
+(validated, orphans resolved, kept tables chosen) and fits the stages in order (kept, relations,
 encoders, values, keys, structure, features); ``sample`` runs them back (draw a structure, denoise all
-rows of all tables together, decode, fill keys, apply the rules and the rare-value plan) and checks
-the result; ``save`` and ``load`` loop over them. A fitted synthesizer is saved as a directory:
-``config.json`` plus weight and array files, never a pickle.
-"""
+rows of all tables together, decode, fill keys, apply the rules and the rare-value plan, put the kept
+rows in) and checks the result; ``save`` and ``load`` loop over them. A fitted synthesizer is saved as
+a directory: ``config.json`` plus weight and array files, never a pickle."""
 
 from __future__ import annotations
 
@@ -15,22 +14,22 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from dbtwin.atomic import atomic_directory
 from dbtwin.config import FLAT_NAMES, SynthesizerConfig
 from dbtwin.database import Database
-from dbtwin.errors import DataValidationError, DbtwinError, OptionError
-from dbtwin.graph.sequences import order_times
+from dbtwin.errors import DbtwinError, OptionError
 from dbtwin.nn.device import physical_memory, resolve_device
 from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
+from dbtwin.synthesizer.given import given_rows
 from dbtwin.synthesizer.model_file import (
     CONFIG_FILE,
     MODEL_FORMAT,
@@ -38,8 +37,8 @@ from dbtwin.synthesizer.model_file import (
     load_synthesizer,
     refuse_foreign_directory,
 )
+from dbtwin.synthesizer.sampling import assemble
 from dbtwin.synthesizer.stages import STAGE_CLASSES, FeaturesStage, Stages, StructureStage, prepare
-from dbtwin.validate import find_problems
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,7 @@ BYTES_PER_SAMPLED_ROW = 8_000
 FITTED: dict[str, tuple[str, str]] = {
     "schema_": ("", "schema"),
     "fixed_tables_": ("", "fixed_tables"),
+    "kept_": ("kept", "reasons"),
     "discovery_": ("relations", "discovery"),
     "rules_": ("relations", "rules"),
     "encoders_": ("encoders", "encoders"),
@@ -126,7 +126,7 @@ class Synthesizer:
         """Learn ``db``. With ``checkpoint_dir``, training checkpoints there and resumes from it."""
         started = time.monotonic()
         resolve_device(self.config.training.device)  # a device torch does not see: refused before any work
-        prepared = prepare(db, self.metadata, self.config.relations.orphans)
+        prepared = prepare(db, self.metadata, self.config.relations.orphans, self.config.structure)
         stages = Stages(schema=prepared.schema, fixed_tables=list(prepared.fixed_tables))
         fingerprint = fit_fingerprint(prepared.db, self.config) if checkpoint_dir is not None else ""
         checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
@@ -145,7 +145,7 @@ class Synthesizer:
         started = time.monotonic()
         other = copy.copy(self)
         other.structure = structure
-        prepared = prepare(db, self.metadata, self.config.relations.orphans)
+        prepared = prepare(db, self.metadata, self.config.relations.orphans, self.config.structure)
         stages = copy.copy(self.stages_)
         stages.structure = StructureStage().fit(prepared, other.config, stages)
         stages.structure.blocks = self.stages_.structure.blocks  # the blocks the denoiser was trained with
@@ -164,40 +164,31 @@ class Synthesizer:
         return self.stages_.structure.blocks_of(picks)
 
     # ------------------------------------------------------------------------------------- sample
-    def sample(self, scale: float = 1.0, random_state: int | None = None) -> Database:
-        """A synthetic database with about ``scale`` times the real rows per table (dimension tables
-        keep their size), validated: unique primary keys, every foreign key resolves, NULLs only where
-        the real schema allows them."""
+    def sample(
+        self,
+        scale: float = 1.0,
+        random_state: int | None = None,
+        given: Database | None = None,
+        given_tables: Sequence[str] | None = None,
+    ) -> Database:
+        """A synthetic database with about ``scale`` times the real rows per table (kept tables
+        keep theirs), validated: unique primary keys, every foreign key resolves, NULLs only where
+        the real schema allows them. With ``given``: ``given``'s rows of ``given_tables`` (by default
+        all its tables) and of their parents as they are, every other table generated around them
+        (:mod:`dbtwin.synthesizer.given`)."""
         self.check_scale(scale)
         stages = self.stages_
+        around = given_rows(given, given_tables, stages.schema, stages.fixed_tables) if given is not None else None
         seed_seq = np.random.SeedSequence(self.random_state if random_state is None else random_state)
         rng = np.random.default_rng(seed_seq.spawn(1)[0])
         generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
-        graph, blocks = stages.structure.sample(scale, rng)
-        x_num, x_cat = stages.features.generate(
-            graph, stages.encoders.fixed, self.config, generator, blocks, self.progress
-        )
-        attributes: dict[str, pd.DataFrame] = {}
-        for t in stages.encoders.encoders:
-            frame = stages.encoders.decode(t, x_num[t], x_cat[t], rng)
-            stages.keys.fill_surrogate(t, frame, rng)
-            for seq in stages.features.sequences:
-                if seq.table == t:
-                    order_times(frame, graph, seq)
-            for column in stages.relations.derived_columns(t):
-                frame[column] = None  # computed below, once every column it reads is final
-            attributes[t] = frame
-        db = graph.to_database(attributes, prepare=stages.keys.unique)
-        stages.relations.apply(db, rng)
-        stages.values.apply(db, rng)  # believable values for the rare ones, then copies of them again
-        stages.relations.apply(db, rng, copies_only=True)
-        errors = [p for p in find_problems(db) if p.severity == "error"]
-        if errors:
-            raise DataValidationError(errors)
-        return db
+        graph, blocks = stages.structure.sample(scale, rng, around.rows if around else None)
+        fixed = {**stages.encoders.fixed, **(around.features(stages.encoders.encode) if around else {})}
+        x_num, x_cat = stages.features.generate(graph, fixed, self.config, generator, blocks, self.progress)
+        return assemble(stages, graph, x_num, x_cat, rng, around)
 
     def expected_rows(self, scale: float) -> int:
-        """About how many rows :meth:`sample` draws at ``scale`` (dimension tables keep their size)."""
+        """About how many rows :meth:`sample` draws at ``scale`` (kept tables keep their size)."""
         sizes = getattr(self.structure_, "sizes_", {})
         fixed = set(self.fixed_tables_)
         return int(sum(n if t in fixed else n * scale for t, n in sizes.items()))

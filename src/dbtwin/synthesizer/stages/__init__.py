@@ -1,9 +1,10 @@
 """The stages of the synthesizer, fitted in order on the prepared database and saved each under its
-own fields: relations, encoders, values, keys, structure, features (see :mod:`.base`)."""
+own fields: kept, relations, encoders, values, keys, structure, features (see :mod:`.base`)."""
 
 from dbtwin.synthesizer.stages.base import ORDER, Prepared, Stage, Stages, prepare
 from dbtwin.synthesizer.stages.encoders import EncodersStage
 from dbtwin.synthesizer.stages.features import FeaturesStage
+from dbtwin.synthesizer.stages.kept import KeptStage
 from dbtwin.synthesizer.stages.keys import KeysStage
 from dbtwin.synthesizer.stages.relations import RelationsStage
 from dbtwin.synthesizer.stages.structure import StructureStage
@@ -11,6 +12,7 @@ from dbtwin.synthesizer.stages.values import ValuesStage
 
 #: The class of each stage, by its attribute in :class:`Stages`.
 STAGE_CLASSES: dict[str, type] = {
+    "kept": KeptStage,
     "relations": RelationsStage,
     "encoders": EncodersStage,
     "values": ValuesStage,
@@ -24,6 +26,7 @@ __all__ = [
     "STAGE_CLASSES",
     "EncodersStage",
     "FeaturesStage",
+    "KeptStage",
     "KeysStage",
     "Prepared",
     "RelationsStage",

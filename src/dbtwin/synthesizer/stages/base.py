@@ -13,16 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
+from dbtwin.config import StructureConfig, SynthesizerConfig
 from dbtwin.database import Database
 from dbtwin.errors import DataValidationError, DbtwinError, InvalidFileError
 from dbtwin.schema.model import Schema
-from dbtwin.synthesizer.keys import dimension_tables
+from dbtwin.synthesizer.kept import kept_tables
 from dbtwin.validate import find_problems, resolve_orphans
-
-if TYPE_CHECKING:
-    from dbtwin.config import SynthesizerConfig
 
 log = logging.getLogger(__name__)
 
@@ -30,23 +28,30 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Prepared:
     """The database as fitted, prepared once: the metadata applied, orphans resolved, validated; and
-    its dimension tables (copied whole into every sample)."""
+    the tables its twins keep as they are, each with the reason (:mod:`dbtwin.synthesizer.kept`)."""
 
     db: Database
-    fixed_tables: tuple[str, ...]
+    kept: dict[str, str] = field(default_factory=dict)
 
     @property
     def schema(self) -> Schema:
         return self.db.schema
 
     @property
+    def fixed_tables(self) -> tuple[str, ...]:
+        """The kept tables, in schema order: their rows enter every sample as they are."""
+        return tuple(self.kept)
+
+    @property
     def modelled_rows(self) -> int:
-        """Rows of the tables the model generates (all but the dimension tables)."""
-        return sum(self.db.num_rows(t) for t in self.schema.table_names if t not in self.fixed_tables)
+        """Rows of the tables the model generates (all but the kept tables)."""
+        return sum(self.db.num_rows(t) for t in self.schema.table_names if t not in self.kept)
 
 
-def prepare(db: Database, metadata: Schema | None, orphans: str) -> Prepared:
-    """``db`` prepared for fitting (see :class:`Prepared`); invalid data raise :class:`DataValidationError`."""
+def prepare(db: Database, metadata: Schema | None, orphans: str, structure: StructureConfig | None = None) -> Prepared:
+    """``db`` prepared for fitting (see :class:`Prepared`), its kept tables chosen as ``structure`` says
+    (by default: its lookup tables); invalid data raise :class:`DataValidationError`, a kept table that
+    is not in ``db`` :class:`OptionError`."""
     if metadata is not None:
         db = Database.from_frames(db.tables, metadata)
     db = db.keep_positions()  # every foreign key resolved once from here on (the caller's db untouched)
@@ -58,7 +63,10 @@ def prepare(db: Database, metadata: Schema | None, orphans: str) -> Prepared:
     errors = [p for p in find_problems(db) if p.severity == "error"]
     if errors:
         raise DataValidationError(errors)
-    return Prepared(db, tuple(dimension_tables(db)))
+    kept = kept_tables(db, structure or StructureConfig())
+    for table, reason in kept.items():
+        log.info("table '%s' kept as it is: %s", table, reason)
+    return Prepared(db, kept)
 
 
 @dataclass
@@ -66,6 +74,7 @@ class Stages:
     """The stages of one synthesizer, in the order they are fitted (None until fitted or loaded)."""
 
     # typed loosely: each stage's module imports this one (RelationsStage, EncodersStage, ...)
+    kept: Any = None
     relations: Any = None
     encoders: Any = None
     values: Any = None
@@ -84,7 +93,7 @@ class Stages:
 
 
 #: The stages' attribute names in :class:`Stages`, in the order they are fitted and saved.
-ORDER = ("relations", "encoders", "values", "keys", "structure", "features")
+ORDER = ("kept", "relations", "encoders", "values", "keys", "structure", "features")
 
 
 class Stage(Protocol):

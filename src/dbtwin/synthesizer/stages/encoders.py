@@ -55,11 +55,14 @@ class EncodersStage:
     def features(self, db: Database) -> Features:
         """Every table of ``db`` encoded: numeric scores and categorical codes as tensors."""
         num, cat = {}, {}
-        for t, enc in self.encoders.items():
-            scores, codes = enc.transform(db[t])
-            num[t] = torch.from_numpy(scores.astype(np.float32))
-            cat[t] = torch.from_numpy(codes)
+        for t in self.encoders:
+            num[t], cat[t] = self.encode(t, db[t])
         return num, cat
+
+    def encode(self, table: str, frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows of ``frame`` (of ``table``) as the denoiser's inputs: numeric scores, categorical codes."""
+        scores, codes = self.encoders[table].transform(frame)
+        return torch.from_numpy(scores.astype(np.float32)), torch.from_numpy(codes)
 
     def decode(self, table: str, num: torch.Tensor, cat: torch.Tensor, rng: np.random.Generator) -> pd.DataFrame:
         """The columns of ``table`` the denoiser generated, decoded from its features."""

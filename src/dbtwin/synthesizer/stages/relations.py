@@ -3,6 +3,7 @@ sample instead of generated (:mod:`dbtwin.relations`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,15 +40,21 @@ class RelationsStage:
         guard = protection(config, prepared.fixed_tables)
         self.schema = prepared.schema
         self.discovery = fit_relations(prepared.db, config.relations.discover, guard, config.random_state)
+        # a kept table's rows are never generated: nothing to compute in them
+        self.discovery.rules = [r for r in self.discovery.rules if r.table not in prepared.kept]
         return self
 
     def derived_columns(self, table: str) -> set[str]:
         """Columns of ``table`` that rules compute from others."""
         return {r.column for r in self.rules if r.derives and r.table == table}
 
-    def apply(self, db: Database, rng: np.random.Generator, copies_only: bool = False) -> None:
-        """Compute the derived columns of ``db`` in place (``copies_only``: copies of a parent's column)."""
-        apply_rules(db, [r for r in self.rules if isinstance(r, Copy)] if copies_only else self.rules, rng)
+    def apply(
+        self, db: Database, rng: np.random.Generator, copies_only: bool = False, skip: Collection[str] = ()
+    ) -> None:
+        """Compute the derived columns of ``db`` in place (``copies_only``: copies of a parent's column),
+        none in the tables ``skip`` names (kept or given rows)."""
+        rules = [r for r in self.rules if r.table not in skip and (isinstance(r, Copy) or not copies_only)]
+        apply_rules(db, rules, rng)
 
     def save(self, directory: Path) -> dict[str, Any]:
         assert self.schema is not None

@@ -19,6 +19,7 @@ from dbtwin.privacy.budget import PrivacyBudget, default_delta
 from dbtwin.privacy.structure_noise import noised_templates
 from dbtwin.privacy.structure_noise import sensitivity as structure_sensitivity
 from dbtwin.structure import StructureModel, structure_class, structure_model
+from dbtwin.structure.links import GivenRows
 from dbtwin.synthesizer.run_settings import planned_steps
 from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, reading, short
 
@@ -87,10 +88,13 @@ class StructureStage:
             return {}
         return {t: b.astype(np.int64) for t, b in templates.blocks.items() if len(b) and b.max() > 0 and t not in fixed}
 
-    def sample(self, scale: float, rng: np.random.Generator) -> tuple[RowGraph, dict[str, torch.Tensor] | None]:
-        """A synthetic row graph at ``scale``, and the block of each of its rows (None without blocks)."""
+    def sample(
+        self, scale: float, rng: np.random.Generator, given: GivenRows | None = None
+    ) -> tuple[RowGraph, dict[str, torch.Tensor] | None]:
+        """A synthetic row graph at ``scale`` (holding the ``given`` rows), and the block of each of its
+        rows (None without blocks)."""
         assert self.model is not None
-        graph, picks = self.model.sample(scale, rng)
+        graph, picks = self.model.sample(scale, rng, given)
         return graph, self.blocks_of(picks)
 
     def blocks_of(self, picks: dict[str, np.ndarray] | None) -> dict[str, torch.Tensor] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,10 +34,10 @@ class ValuesStage:
         self.plan = ValuePlan.fit(prepared.db, guard, follows=dependents(rules), skip=copied(rules))
         return self
 
-    def apply(self, db: Database, rng: np.random.Generator) -> None:
-        """Replace the rare values of ``db`` in place."""
+    def apply(self, db: Database, rng: np.random.Generator, skip: Collection[str] = ()) -> None:
+        """Replace the rare values of ``db`` in place, none in the tables ``skip`` names (kept or given rows)."""
         assert self.plan is not None
-        self.plan.apply(db, rng)
+        self.plan.apply(db, rng, skip)
 
     def save(self, directory: Path) -> dict[str, Any]:
         assert self.plan is not None

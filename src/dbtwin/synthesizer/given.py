@@ -1,0 +1,130 @@
+"""Generation around given rows: a sample that holds a source's real rows of some tables (keys and
+values byte for byte) and generates every other table's rows, links and values around them: invoices
+and lines for these customers, students and scores for these schools.
+
+The given tables' parents come along from the source (a given row's references must resolve). The
+given rows enter the denoiser clean, as kept tables do; each takes the link template of a real row
+drawn at random, and the tables below them get as many rows per given row as the real ones have
+(:func:`dbtwin.structure.links.given_sizes`). Rows that do not fit the model's schema are refused
+with the table and column named, before anything is generated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dbtwin.database import Database
+from dbtwin.errors import DataValidationError, OptionError, SchemaError
+from dbtwin.graph.row_graph import RowGraph
+from dbtwin.schema.model import Schema
+from dbtwin.structure.links import GivenRows
+from dbtwin.validate import find_problems
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Given:
+    """The given rows of each table (``frames``, exact), their counts and links for the structure
+    (``rows``), and why each table is given (``reasons``)."""
+
+    frames: dict[str, pd.DataFrame]
+    rows: GivenRows
+    reasons: dict[str, str]
+
+    def features(self, encode) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Each given table's rows encoded by ``encode(table, frame) -> (num, cat)``, as the denoiser's
+        clean inputs."""
+        return {t: encode(t, frame) for t, frame in self.frames.items()}
+
+    def put(self, db: Database) -> None:
+        """The given rows into ``db`` (a sample generated around them), in place."""
+        for table, frame in self.frames.items():
+            db.tables[table] = frame.copy()
+
+
+def given_rows(source: Database, tables: Sequence[str] | None, schema: Schema, kept: Sequence[str]) -> Given:
+    """The rows of ``tables`` (by default every table of ``source``) and of their parents, read from
+    ``source`` and checked against the model's ``schema``; ``kept`` are the tables the model keeps."""
+    names = list(tables) if tables is not None else list(source.schema.table_names)
+    for name in names:
+        if name not in schema.tables:
+            raise OptionError(
+                "given", f"table '{name}' is not in the model's database (its tables: {', '.join(schema.table_names)})"
+            )
+        if name not in source.schema.tables:
+            raise OptionError("given", f"table '{name}' is not in the given database")
+    reasons = {t: "given" for t in names}
+    pending = list(names)
+    while pending:  # a given row's parents come along
+        table = pending.pop()
+        for fk in schema.foreign_keys_of(table):
+            if fk.parent not in reasons:
+                if fk.parent not in source.schema.tables:
+                    raise OptionError(
+                        "given",
+                        f"table '{table}' needs its parent '{fk.parent}' ({fk}), which the given database lacks",
+                    )
+                reasons[fk.parent] = f"parent of given table '{table}' through {fk}"
+                log.warning("table '%s' comes along with the given rows of '%s' (%s)", fk.parent, table, fk)
+                pending.append(fk.parent)
+    for table in kept:
+        parents = [fk.parent for fk in schema.foreign_keys_of(table) if fk.parent in reasons]
+        if table not in reasons and parents:
+            raise OptionError(
+                "given",
+                f"the model keeps table '{table}' as it is, and it references the given table '{parents[0]}': "
+                f"give '{table}' too",
+            )
+    ordered = [t for t in schema.table_names if t in reasons]
+    db = _checked(source, ordered, schema.subset(ordered))
+    links = RowGraph.from_database(db).links
+    parent_rows = {}
+    for table in ordered:
+        for fk in schema.foreign_keys_of(table):
+            rows = np.full(db.num_rows(table), -1, dtype=np.int64)
+            rows[links[fk.name].child_rows] = links[fk.name].parent_rows
+            parent_rows[fk.name] = rows
+    frames = {t: db[t].reset_index(drop=True) for t in ordered}
+    return Given(
+        frames, GivenRows({t: len(f) for t, f in frames.items()}, parent_rows), {t: reasons[t] for t in ordered}
+    )
+
+
+def _checked(source: Database, tables: list[str], schema: Schema) -> Database:
+    """The given tables in the model's column types, refused with the table and column named where a
+    column is missing, extra, of another type, or a row breaks a key or a foreign key."""
+    for name in tables:
+        want, have = schema.table(name), source.schema.table(name)
+        missing = [c for c in want.column_names if not have.has_column(c)]
+        extra = [c for c in have.column_names if not want.has_column(c)]
+        if missing or extra:
+            column = (missing or extra)[0]
+            what = "lacks column" if missing else "has a column the model does not know,"
+            raise SchemaError(f"given table '{name}' {what} '{column}'", table=name, column=column)
+        for col in want.columns:
+            if have.column(col.name).dtype != col.dtype:
+                raise SchemaError(
+                    f"given column '{name}.{col.name}' is stored as {have.column(col.name).dtype.value}, the model's "
+                    f"as {col.dtype.value}",
+                    table=name,
+                    column=col.name,
+                )
+        if want.primary_key != have.primary_key:
+            raise SchemaError(
+                f"given table '{name}' has primary key {have.primary_key}, the model's {want.primary_key}", table=name
+            )
+    db = Database.from_frames({t: source[t] for t in tables}, schema)
+    errors = [p for p in find_problems(db) if p.severity == "error" and p.code != "empty_table"]
+    if errors:
+        raise DataValidationError(errors)
+    return db
+
+
+__all__ = ["Given", "given_rows"]
