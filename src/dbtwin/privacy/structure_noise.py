@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from dbtwin.schema.model import Schema
-from dbtwin.structure.links import Templates
+from dbtwin.structure.templates import Templates
 
 MAX_DEGREE = 64
 

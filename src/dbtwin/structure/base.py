@@ -12,7 +12,8 @@ from dbtwin.database import Database
 from dbtwin.graph.row_graph import RowGraph
 from dbtwin.npz import load_arrays, save_arrays
 from dbtwin.schema.model import Schema
-from dbtwin.structure.links import GivenRows, Templates, generate_links
+from dbtwin.structure.links import generate_links
+from dbtwin.structure.templates import GivenRows, Templates
 
 
 class StructureModel(ABC):
@@ -66,7 +67,7 @@ class TemplateStructure(StructureModel):
         rng = np.random.default_rng(random_state)
         self.schema_ = db.schema
         self.sizes_ = {t: db.num_rows(t) for t in db.schema.table_names}
-        from dbtwin.structure.links import build_templates
+        from dbtwin.structure.templates import build_templates
 
         self.templates_ = build_templates(db, self._blocks(db, rng, features), set(self.fixed_tables))
         return self

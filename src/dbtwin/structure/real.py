@@ -13,7 +13,7 @@ from dbtwin.graph.row_graph import ForeignKeyEdges, RowGraph
 from dbtwin.npz import load_arrays, save_arrays
 from dbtwin.schema.model import Schema
 from dbtwin.structure.base import StructureModel
-from dbtwin.structure.links import GivenRows
+from dbtwin.structure.templates import GivenRows
 
 
 class RealStructure(StructureModel):

@@ -20,7 +20,7 @@ from sklearn.cluster import KMeans
 
 from dbtwin.database import Database
 from dbtwin.structure.base import TemplateStructure
-from dbtwin.structure.links import real_links
+from dbtwin.structure.templates import real_links
 
 
 class SbmStructure(TemplateStructure):

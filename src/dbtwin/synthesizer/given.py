@@ -23,7 +23,7 @@ from dbtwin.database import Database
 from dbtwin.errors import DataValidationError, OptionError, SchemaError
 from dbtwin.graph.row_graph import RowGraph
 from dbtwin.schema.model import Schema
-from dbtwin.structure.links import GivenRows
+from dbtwin.structure.templates import GivenRows
 from dbtwin.validate import find_problems
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from dbtwin.privacy.budget import PrivacyBudget, default_delta
 from dbtwin.privacy.structure_noise import noised_templates
 from dbtwin.privacy.structure_noise import sensitivity as structure_sensitivity
 from dbtwin.structure import StructureModel, structure_class, structure_model
-from dbtwin.structure.links import GivenRows
+from dbtwin.structure.templates import GivenRows
 from dbtwin.synthesizer.run_settings import planned_steps
 from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, reading, short
 
