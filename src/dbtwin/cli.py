@@ -14,6 +14,7 @@ from rich.table import Table as RichTable
 
 from dbtwin import cli_support as check
 from dbtwin.cli_bench import bench_app
+from dbtwin.cli_impute import impute
 from dbtwin.cli_predict import predict_app
 from dbtwin.cli_support import err_console, guard, text
 from dbtwin.config import DenoiserConfig, RelationsConfig, StructureConfig, TrainingConfig, ValuesConfig
@@ -31,6 +32,7 @@ STRUCTURES = ("degree", "sbm", "real")
 FORMATS = ("parquet", "csv")
 app.add_typer(bench_app, name="bench")
 app.add_typer(predict_app, name="predict")
+app.command(name="impute")(impute)
 
 SourceArg = Annotated[
     str, typer.Argument(help="A bundled dataset name, a SQLite file, a SQLAlchemy URL or a directory.")

@@ -2,12 +2,16 @@
 (numerics) or fully masked (categoricals) and all rows are denoised together, step by step; each step
 is one pass of the denoiser over the graph (each row with at most ``fanout`` neighbours of each edge
 type, as in training), in node batches with their K-hop neighbourhoods when the graph is too large for
-one pass. Dimension tables hold their real values throughout.
+one pass. Kept tables hold their real values throughout. With ``known`` (imputation), the known
+values of a table are held too: its known codes are never masked, and its known numbers are noised
+to each step's time and put back after every step (RePaint), so the rest is drawn conditioned on them.
 
 The rows' states and every random draw stay on the CPU; each pass of the denoiser runs on ``device``
 (the model is moved there), so a seed draws the same noise whatever the device."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -21,6 +25,24 @@ from dbtwin.nn.device import to_device
 from dbtwin.progress import Progress
 
 CPU = torch.device("cpu")
+
+
+@dataclass
+class Known:
+    """The values inpainting holds in one table: clean numeric scores and categorical codes, each with
+    a mask of the cells known; ``forbidden``: per categorical column, a code never drawn for its
+    unknown cells (NULL, for cells that must be filled)."""
+
+    num: torch.Tensor
+    num_mask: torch.Tensor
+    cat: torch.Tensor
+    cat_mask: torch.Tensor
+    forbidden: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def whole_rows(self) -> torch.Tensor:
+        """Rows whose every value is known: they enter the denoiser clean, at time 0."""
+        return self.num_mask.all(1) & self.cat_mask.all(1)
 
 
 def denoise_graph(
@@ -38,21 +60,15 @@ def denoise_graph(
     progress: bool = True,
     blocks: dict[str, torch.Tensor] | None = None,
     device: torch.device | None = None,
+    known: dict[str, Known] | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Features of every row after ``steps`` reverse steps; ``fixed_*`` hold the dimension tables;
-    ``blocks`` each row's block, for a denoiser that takes them; the denoiser runs on ``device``
-    (default: the CPU)."""
+    """Features of every row after ``steps`` reverse steps; ``fixed_*`` hold the kept tables;
+    ``blocks`` each row's block, for a denoiser that takes them; ``known`` the values held in other
+    tables (inpainting); the denoiser runs on ``device`` (default: the CPU)."""
     device = device or CPU
     model.to(device).eval()
-    x_num, x_cat, mask_codes = {}, {}, {}
-    for table, spec in model.tables.items():
-        n = graph.num_nodes[table]
-        mask_codes[table] = torch.tensor(spec.cardinalities, dtype=torch.long)
-        if table in fixed_num:
-            x_num[table], x_cat[table] = fixed_num[table], fixed_cat[table]
-        else:
-            x_num[table] = torch.randn((n, spec.num_numeric), generator=generator)
-            x_cat[table] = mask_codes[table].expand(n, -1).clone()
+    known = known or {}
+    x_num, x_cat, mask_codes = _start(model, graph, fixed_num, fixed_cat, known, generator)
     moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
     full = sum(graph.num_nodes.values()) <= max_full_nodes
     all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
@@ -70,6 +86,8 @@ def denoise_graph(
         bar.advance()
         t, s = float(times[i]), float(times[i + 1])
         t_node = {tb: torch.full((graph.num_nodes[tb],), 0.0 if tb in fixed_num else t) for tb in model.tables}
+        for tb, held in known.items():
+            t_node[tb][held.whole_rows] = 0.0
         # the rows each categorical unmasks in this step, drawn first: logits are computed for them only
         chosen = {tb: masked.choose(x_cat[tb], mask_codes[tb], t, s, generator) for tb in moving}
         rows = {tb: torch.unique(torch.cat(c)) if c else torch.zeros(0, dtype=torch.long) for tb, c in chosen.items()}
@@ -86,14 +104,46 @@ def denoise_graph(
             eps, logits = out[table]
             if x_num[table].shape[1]:
                 x_num[table] = gaussian.step(x_num[table], eps, t, s, generator)
+                if table in known:
+                    x_num[table] = _put_back(known[table], x_num[table], gaussian, s, generator)
             if logits:
                 picked = [
                     lg.index_select(0, torch.searchsorted(rows[table], c))
                     for lg, c in zip(logits, chosen[table], strict=True)
                 ]
+                for j, code in known[table].forbidden.items() if table in known else ():
+                    picked[j] = picked[j].clone()
+                    picked[j][:, code] = -torch.inf
                 x_cat[table] = fill(x_cat[table], chosen[table], picked, generator)
     bar.close()
     return x_num, x_cat
+
+
+def _start(model, graph, fixed_num, fixed_cat, known, generator):
+    """The rows' states before the first step: noise and masks, the kept tables' and known values."""
+    x_num, x_cat, mask_codes = {}, {}, {}
+    for table, spec in model.tables.items():
+        n = graph.num_nodes[table]
+        mask_codes[table] = torch.tensor(spec.cardinalities, dtype=torch.long)
+        if table in fixed_num:
+            x_num[table], x_cat[table] = fixed_num[table], fixed_cat[table]
+        else:
+            x_num[table] = torch.randn((n, spec.num_numeric), generator=generator)
+            x_cat[table] = mask_codes[table].expand(n, -1).clone()
+            if table in known:
+                x_cat[table] = torch.where(known[table].cat_mask, known[table].cat, x_cat[table])
+    return x_num, x_cat, mask_codes
+
+
+def _put_back(
+    held: Known, x_num: torch.Tensor, gaussian: GaussianScheduler, s: float, generator: torch.Generator
+) -> torch.Tensor:
+    """``x_num`` with the known numbers put back, noised to time ``s`` (clean at ``s = 0``)."""
+    if s <= 0:
+        return torch.where(held.num_mask, held.num, x_num)
+    noise = torch.randn(held.num.shape, generator=generator)
+    noised = gaussian.add_noise(held.num, torch.full((held.num.shape[0],), s), noise)
+    return torch.where(held.num_mask, noised, x_num)
 
 
 def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) -> torch.Tensor:

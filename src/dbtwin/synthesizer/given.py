@@ -83,7 +83,7 @@ def given_rows(source: Database, tables: Sequence[str] | None, schema: Schema, k
                 f"give '{table}' too",
             )
     ordered = [t for t in schema.table_names if t in reasons]
-    db = _checked(source, ordered, schema.subset(ordered))
+    db = checked_rows(source, ordered, schema.subset(ordered))
     links = RowGraph.from_database(db).links
     parent_rows = {}
     for table in ordered:
@@ -97,9 +97,9 @@ def given_rows(source: Database, tables: Sequence[str] | None, schema: Schema, k
     )
 
 
-def _checked(source: Database, tables: list[str], schema: Schema) -> Database:
-    """The given tables in the model's column types, refused with the table and column named where a
-    column is missing, extra, of another type, or a row breaks a key or a foreign key."""
+def checked_rows(source: Database, tables: list[str], schema: Schema, allow_orphans: bool = False) -> Database:
+    """``tables`` of ``source`` in the model's column types (``schema``), refused with the table and
+    column named where a column is missing, extra, of another type, or a row breaks a key or a foreign key."""
     for name in tables:
         want, have = schema.table(name), source.schema.table(name)
         missing = [c for c in want.column_names if not have.has_column(c)]
@@ -121,10 +121,11 @@ def _checked(source: Database, tables: list[str], schema: Schema) -> Database:
                 f"given table '{name}' has primary key {have.primary_key}, the model's {want.primary_key}", table=name
             )
     db = Database.from_frames({t: source[t] for t in tables}, schema)
-    errors = [p for p in find_problems(db) if p.severity == "error" and p.code != "empty_table"]
+    allowed = {"empty_table"} | ({"orphan_foreign_key"} if allow_orphans else set())
+    errors = [p for p in find_problems(db) if p.severity == "error" and p.code not in allowed]
     if errors:
         raise DataValidationError(errors)
     return db
 
 
-__all__ = ["Given", "given_rows"]
+__all__ = ["Given", "checked_rows", "given_rows"]

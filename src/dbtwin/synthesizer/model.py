@@ -30,6 +30,7 @@ from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
 from dbtwin.synthesizer.given import given_rows
+from dbtwin.synthesizer.impute import impute
 from dbtwin.synthesizer.model_file import (
     CONFIG_FILE,
     MODEL_FORMAT,
@@ -186,6 +187,14 @@ class Synthesizer:
         fixed = {**stages.encoders.fixed, **(around.features(stages.encoders.encode) if around else {})}
         x_num, x_cat = stages.features.generate(graph, fixed, self.config, generator, blocks, self.progress)
         return assemble(stages, graph, x_num, x_cat, rng, around)
+
+    def impute(self, db: Database, columns: Sequence[str] | None = None, random_state: int | None = None) -> Database:
+        """``db`` with its NULL cells filled (those of ``columns``, ``table.column``, or of every column the
+        model generates or computes), drawn conditioned on every known cell around them; known cells,
+        keys and row counts unchanged (:mod:`dbtwin.synthesizer.impute`)."""
+        self._check_fitted()
+        seed = self.random_state if random_state is None else random_state
+        return impute(self.stages_, self.config, db, columns, seed, self.progress)
 
     def expected_rows(self, scale: float) -> int:
         """About how many rows :meth:`sample` draws at ``scale`` (kept tables keep their size)."""

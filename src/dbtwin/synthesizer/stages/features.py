@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from dbtwin.config import SynthesizerConfig
+from dbtwin.database import Database
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.errors import InvalidFileError
 from dbtwin.graph import RowGraph
@@ -20,7 +21,7 @@ from dbtwin.nn import HeteroDenoiser, TableSpec
 from dbtwin.nn.device import resolve_device
 from dbtwin.privacy.budget import privacy_report
 from dbtwin.privacy.dp_sgd import DPConfig
-from dbtwin.synthesizer.generation import denoise_graph
+from dbtwin.synthesizer.generation import Known, denoise_graph
 from dbtwin.synthesizer.keys import structural_columns
 from dbtwin.synthesizer.run_settings import TrainConfig, TrainState, planned_steps
 from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, reading, same_tables
@@ -103,11 +104,14 @@ class FeaturesStage:
         generator: torch.Generator,
         blocks: dict[str, torch.Tensor] | None,
         progress: bool,
+        known: dict[str, Known] | None = None,
+        real: Database | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Every row's features of the synthetic ``graph`` (its sequences added here), by reverse
-        diffusion; the dimension tables' rows (``fixed``) held as they are."""
+        diffusion; the kept tables' rows (``fixed``) held as they are, and the ``known`` values
+        (imputation of ``real``, the database ``graph`` was built from: its own order in time)."""
         assert self.model is not None
-        add_sequences(graph, self.sequences)
+        add_sequences(graph, self.sequences, real)
         return denoise_graph(
             self.model,
             graph,
@@ -121,6 +125,7 @@ class FeaturesStage:
             progress=progress,
             blocks=blocks,
             device=resolve_device(config.training.device),
+            known=known,
         )
 
     def save(self, directory: Path) -> dict[str, Any]:

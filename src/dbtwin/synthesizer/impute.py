@@ -1,0 +1,176 @@
+"""Imputation: the NULL cells of a database filled with values drawn conditioned on every known cell of
+the row and of its K-hop neighbourhood, by the fitted model's reverse diffusion with the known values
+held (inpainting, :class:`dbtwin.synthesizer.generation.Known`).
+
+Known cells, keys and row counts never change, and a filled cell is never NULL (NULL is never drawn for
+it). The cells filled are the NULL cells of every column the model generates, or of the columns named;
+a column computed by an exact relation is filled by its rule once the cells it reads are known. Each
+row keeps its links, so the graph is the database's own; its rows' blocks are those the model learnt
+when it is the database the model was fitted on (same tables and row counts), else drawn by their
+frequency in it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dbtwin.config import SynthesizerConfig
+from dbtwin.database import Database
+from dbtwin.errors import OptionError
+from dbtwin.graph import RowGraph
+from dbtwin.schema.dtypes import to_storage
+from dbtwin.schema.model import Schema
+from dbtwin.synthesizer.generation import Known
+from dbtwin.synthesizer.given import checked_rows
+
+if TYPE_CHECKING:
+    from dbtwin.synthesizer.stages import Stages
+
+log = logging.getLogger(__name__)
+
+
+def cells_to_fill(db: Database, stages: Stages, columns: Sequence[str] | None) -> dict[str, dict[str, np.ndarray]]:
+    """Per table and column, the rows whose NULL cells are filled: every column the model generates or
+    computes (by default) or the ``columns`` named as ``table.column``; a key is refused."""
+    schema = db.schema
+    fillable = {t: _fillable(schema, stages, t) for t in schema.table_names}
+    if columns is None:
+        wanted = {t: cols for t, cols in fillable.items()}
+    else:
+        wanted = {}
+        for spec in columns:
+            table, column = _split(schema, spec)
+            if column in schema.key_columns(table):
+                raise OptionError("columns", f"'{spec}' is a key: keys are never imputed")
+            if column not in fillable[table]:
+                raise OptionError("columns", f"'{spec}' is not a column the model generates or computes")
+            wanted.setdefault(table, []).append(column)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for table, cols in wanted.items():
+        for column in cols:
+            rows = np.flatnonzero(db[table][column].isna().to_numpy())
+            if len(rows):
+                out.setdefault(table, {})[column] = rows
+    return out
+
+
+def _fillable(schema: Schema, stages: Stages, table: str) -> list[str]:
+    encoder = stages.encoders.encoders.get(table)
+    modelled = {e.column for e in encoder.numeric} | {e.column for e in encoder.categorical} if encoder else set()
+    derived = stages.relations.derived_columns(table)
+    return [c for c in schema.table(table).column_names if c in modelled or c in derived]
+
+
+def _split(schema: Schema, spec: str) -> tuple[str, str]:
+    """``table.column`` split where a table of ``schema`` ends (names may hold dots)."""
+    for table in sorted(schema.table_names, key=len, reverse=True):
+        if spec.startswith(table + ".") and schema.table(table).has_column(spec[len(table) + 1 :]):
+            return table, spec[len(table) + 1 :]
+    raise OptionError("columns", f"'{spec}' names no table.column of the model's database")
+
+
+def known_values(db: Database, stages: Stages, fill: dict[str, dict[str, np.ndarray]]) -> dict[str, Known]:
+    """What the reverse diffusion holds in each table: every encoded value but those of the cells to fill;
+    NULL forbidden for those."""
+    known = {}
+    for table, encoder in stages.encoders.encoders.items():
+        if not encoder.has_features:
+            continue
+        num, cat = stages.encoders.encode(table, db[table])
+        num_mask, cat_mask = torch.ones_like(num, dtype=torch.bool), torch.ones_like(cat, dtype=torch.bool)
+        forbidden = {}
+        for column, rows in fill.get(table, {}).items():
+            idx = torch.from_numpy(rows)
+            for j, enc in enumerate(encoder.numeric):
+                if enc.column == column:
+                    num_mask[idx, j] = False
+                    if column in encoder.missing_flag:
+                        flag = encoder.missing_flag[column]
+                        cat_mask[idx, flag] = False
+                        if enc.has_missing:
+                            forbidden[flag] = 1  # the flag's code for NULL
+            for j, enc in enumerate(encoder.categorical):
+                if enc.column == column:
+                    cat_mask[idx, j] = False
+                    if None in enc.categories:
+                        forbidden[j] = enc.categories.index(None)
+        known[table] = Known(num, num_mask, cat, cat_mask, forbidden)
+    return known
+
+
+def row_blocks(db: Database, stages: Stages, rng: np.random.Generator) -> dict[str, torch.Tensor] | None:
+    """Each row's block: the learnt ones where ``db`` has the fitted row counts, else drawn by frequency."""
+    blocks = stages.structure.blocks
+    if not blocks:
+        return None
+    out = {}
+    for table, learnt in blocks.items():
+        n = db.num_rows(table)
+        if len(learnt) == n:
+            out[table] = torch.from_numpy(learnt)
+        else:
+            out[table] = torch.from_numpy(rng.choice(learnt, size=n) if len(learnt) else np.zeros(n, np.int64))
+    return out
+
+
+def impute(
+    stages: Stages,
+    config: SynthesizerConfig,
+    db: Database,
+    columns: Sequence[str] | None,
+    seed: int | None,
+    progress: bool,
+) -> Database:
+    """``db`` with its NULL cells filled (see the module docstring); ``db`` itself is not changed."""
+    schema = stages.schema
+    missing = [t for t in schema.table_names if t not in db.schema.tables]
+    if missing:
+        raise OptionError("impute", f"the database lacks table '{missing[0]}' of the model's")
+    db = checked_rows(db, schema.table_names, schema, allow_orphans=True)  # an orphan row keeps its key, unlinked
+    fill = cells_to_fill(db, stages, columns)
+    out = Database(db.schema, {t: f.reset_index(drop=True).copy() for t, f in db.tables.items()})
+    if not fill:
+        log.warning("no NULL cell to fill")
+        return out
+    seed_seq = np.random.SeedSequence(seed)
+    rng = np.random.default_rng(seed_seq.spawn(1)[0])
+    generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
+    graph = RowGraph.from_database(db)
+    known = known_values(db, stages, fill)
+    x_num, x_cat = stages.features.generate(
+        graph, {}, config, generator, row_blocks(db, stages, rng), progress, known=known, real=db
+    )
+    decoded = {t: stages.encoders.decode(t, x_num[t], x_cat[t], rng) for t in fill if t in stages.encoders.encoders}
+    _take(out, decoded, fill)
+    believable = Database(out.schema, {t: f.copy() for t, f in out.tables.items()})
+    stages.values.apply(believable, rng)  # a stand-in for the rare values drawn as "another value"
+    stages.relations.apply(believable, rng)  # computed columns, from the filled cells they read
+    _take(out, believable.tables, fill)
+    left = {f"{t}.{c}": int(out[t][c].iloc[rows].isna().sum()) for t, cols in fill.items() for c, rows in cols.items()}
+    if any(left.values()):
+        log.warning("left NULL where the column's exact relation gives NULL: %s", {k: v for k, v in left.items() if v})
+    log.info("filled %d cells in %d columns", sum(len(r) for c in fill.values() for r in c.values()), len(left))
+    return out
+
+
+def _take(out: Database, source: dict[str, pd.DataFrame], fill: dict[str, dict[str, np.ndarray]]) -> None:
+    """The cells to fill of ``out`` set from ``source`` where it has their column (in place), in the
+    column's storage type."""
+    for table, cols in fill.items():
+        frame = out[table]
+        for column, rows in cols.items():
+            if table not in source or column not in source[table].columns:
+                continue
+            values = frame[column].astype(object).to_numpy()
+            values[rows] = source[table][column].astype(object).to_numpy()[rows]
+            dtype = out.schema.table(table).column(column).dtype
+            frame[column] = to_storage(pd.Series(values, index=frame.index), dtype)
+
+
+__all__ = ["cells_to_fill", "impute", "known_values"]
