@@ -121,6 +121,9 @@ def test_save_load_gives_the_same_samples(chinook_model, tmp_path):
     assert files == [
         "config.json",
         "fixed_tables.npz",
+        "kept_0.parquet",  # the real rows of the kept lookup tables: genre, media_type, playlist
+        "kept_1.parquet",
+        "kept_2.parquet",
         "rare_values.npz",
         "row_blocks.npz",
         "structure_sbm.npz",
