@@ -276,7 +276,7 @@ def fit(
         check.privacy(epsilon, delta, structure)
         options = {
             "structure": structure or ("degree" if epsilon is not None else None),
-            "keep": [t for value in keep for t in value.split(",") if t] if keep else None,
+            "keep": check.listed(keep) if keep else None,
             "keep_lookups": keep_lookups,
             "train_steps": steps,
             "num_hops": hops,
@@ -367,7 +367,7 @@ def sample(
         check.choice("--format", file_format, FORMATS)
         check.seed(seed)
         device = check.device("--device", device or TrainingConfig.device)
-        names = [t for value in keep or [] for t in value.split(",") if t]
+        names = check.listed(keep)
         if bool(given) != bool(names):
             which = "--keep" if names else "--given"
             raise OptionError(which, "--given and --keep go together: --keep names the tables of --given to hold")
@@ -376,7 +376,10 @@ def sample(
         synth = Synthesizer.load(model)
         synth.device = device
         synth.check_scale(scale, option="--scale")
-        source = read(given, tables=_with_parents(synth.schema_, names)) if given else None
+        source = None
+        if given:  # the tables named and their parents (a name not in the model: the sampler says so)
+            known = all(n in synth.schema_.tables for n in names)
+            source = read(given, tables=list(synth.schema_.with_parents(names)) if known else None)
         started = time.monotonic()
         with check.cli_names():
             db = synth.sample(scale=scale, random_state=seed, given=source, given_tables=names or None)
@@ -387,20 +390,6 @@ def sample(
     )
     if names:
         console.print(f"held as given: {text(', '.join(t for t in db.schema.table_names if t in source.tables))}")
-
-
-def _with_parents(schema, names: list[str]) -> list[str] | None:
-    """``names`` and the tables above them in ``schema`` (None where a name is not in it: the sampler
-    says so)."""
-    if any(n not in schema.tables for n in names):
-        return None
-    found, pending = set(names), list(names)
-    while pending:
-        for fk in schema.foreign_keys_of(pending.pop()):
-            if fk.parent not in found:
-                found.add(fk.parent)
-                pending.append(fk.parent)
-    return [t for t in schema.table_names if t in found]
 
 
 @app.command()

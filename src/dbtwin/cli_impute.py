@@ -44,7 +44,7 @@ def impute(
     with guard():
         check.choice("--format", file_format, ("parquet", "csv"))
         check.seed(seed)
-        names = [c for value in columns or [] for c in value.split(",") if c] or None
+        names = check.listed(columns) or None
         preflight_destination(out, replace, protect=[model, source])
         synth = Synthesizer.load(model)
         db = read(source, tables=synth.schema_.table_names)

@@ -182,6 +182,11 @@ def fit_config(path: Path | None, options: dict[str, Any]) -> SynthesizerConfig:
     return settings
 
 
+def listed(values: list[str] | None) -> list[str]:
+    """The names an option takes comma-separated or repeated (``--keep a,b --keep c``), in order."""
+    return [name for value in values or [] for name in value.split(",") if name]
+
+
 @contextmanager
 def cli_names() -> Iterator[None]:
     """An :class:`OptionError` raised inside names the option as the command line spells it
@@ -205,6 +210,7 @@ __all__ = [
     "fail",
     "fit_config",
     "guard",
+    "listed",
     "non_negative_int",
     "positive",
     "privacy",

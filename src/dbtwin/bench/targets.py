@@ -26,9 +26,10 @@ def _mean(groups: Groups, ds: str, method: str, get: Callable[[dict], float | No
 
 def _throughput(groups: Groups) -> list[str]:
     """Target 1: training rows denoised per second by dbtwin's default."""
-    lines: list[str] = []
-    lines.append("**1. Training rows denoised per second (dbtwin default).**")
-    lines.append("")
+    lines = [
+        "**1. Training rows denoised per second (dbtwin default).**",
+        "",
+    ]
     for ds, by_method in groups.items():
         runs = [r for r in ok(by_method.get("dbtwin", [])) if (r.get("training") or {}).get("rows_per_second")]
         if runs:
@@ -46,9 +47,10 @@ def _throughput(groups: Groups) -> list[str]:
 
 def _hops_against_k0(groups: Groups) -> list[str]:
     """Target 2: K = 2 at least as good as K = 0 on column shapes and intra-table trends."""
-    lines: list[str] = []
-    lines.append("**2. K = 2 at least as good as K = 0 on column shapes and intra-table trends, on every dataset.**")
-    lines.append("")
+    lines = [
+        "**2. K = 2 at least as good as K = 0 on column shapes and intra-table trends, on every dataset.**",
+        "",
+    ]
     for ds in groups:
         parts, met = [], True
         for label, get in FIDELITY[1:3]:
@@ -91,12 +93,11 @@ def _references(groups: Groups) -> list[str]:
 
 def _against_peers(groups: Groups) -> list[str]:
     """Target 4: every fidelity score at or above MOSTLY AI's and HMA's, and 97% of the hold-out ceiling."""
-    lines: list[str] = []
-    lines.append(
+    lines = [
         "**4. Every fidelity score of dbtwin at or above MOSTLY AI's and HMA's where they finish, and at "
-        "least 97% of the hold-out ceiling.**"
-    )
-    lines.append("")
+        "least 97% of the hold-out ceiling.**",
+        "",
+    ]
     for ds, by_method in groups.items():
         if not ok(by_method.get("dbtwin", [])):
             continue
@@ -126,11 +127,10 @@ def _against_peers(groups: Groups) -> list[str]:
 
 def _hop_goals(groups: Groups) -> list[str]:
     """Target 5: the inter-table trends at every hop at or above each dataset's goal."""
-    lines: list[str] = []
-    lines.append(
-        "**5. Chinook 1-, 2- and 3-hop trends at or above 0.85; nycflights13-January and Lahman at or above 0.92.**"
-    )
-    lines.append("")
+    lines = [
+        "**5. Chinook 1-, 2- and 3-hop trends at or above 0.85; nycflights13-January and Lahman at or above 0.92.**",
+        "",
+    ]
     for ds, goal in HOP_GOALS.items():
         runs = ok(groups.get(ds, {}).get("dbtwin", []))
         if not runs:
@@ -156,9 +156,10 @@ def _hop_goals(groups: Groups) -> list[str]:
 
 def _sampling(sampling: dict | None) -> list[str]:
     """Target 6: sampling throughput, and quality against the reverse diffusion steps."""
-    lines: list[str] = []
-    lines.append("**6. Sampling throughput on nycflights13 at scale 1, and quality against diffusion steps.**")
-    lines.append("")
+    lines = [
+        "**6. Sampling throughput on nycflights13 at scale 1, and quality against diffusion steps.**",
+        "",
+    ]
     if sampling and sampling.get("throughput", {}).get("status") == "ok":
         t = sampling["throughput"]
         lines.append(

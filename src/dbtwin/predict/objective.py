@@ -56,10 +56,11 @@ class TaskObjective:
         return {f"val_{k}": v for k, v in self.scores(model).items()}
 
     def state_dict(self) -> dict[str, Any]:
+        """Nothing: the predictor trains without checkpoints (its loop is given none to resume)."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
+        """Nothing to restore (see :meth:`state_dict`)."""
 
 
 __all__ = ["TaskObjective"]

@@ -277,6 +277,19 @@ class Schema:
                         column=ccol,
                     )
 
+    def with_parents(self, tables: Iterable[str]) -> dict[str, ForeignKey | None]:
+        """``tables`` and every table above them, each with the foreign key it was first reached
+        through (None for ``tables`` themselves), in the order they were reached."""
+        found: dict[str, ForeignKey | None] = dict.fromkeys(tables)
+        pending = list(found)
+        while pending:
+            table = pending.pop()
+            for fk in self.foreign_keys_of(table):
+                if fk.parent not in found:
+                    found[fk.parent] = fk
+                    pending.append(fk.parent)
+        return found
+
     def parents_of(self, table: str) -> list[str]:
         """Distinct parent tables of ``table``, self-references excluded."""
         return sorted({fk.parent for fk in self.foreign_keys_of(table) if not fk.is_self_reference})

@@ -80,9 +80,8 @@ def generate_links(
     around = given_sizes(schema, templates, real_sizes, given)
     picks: dict[str, np.ndarray] = {}
     for table, n_real in real_sizes.items():
-        if table in around:
-            n = around[table] if n_real else 0
-            picks[table] = rng.integers(0, n_real, size=n) if n else np.zeros(0, dtype=np.int64)
+        if table in around:  # a fitted table has rows: each given (or derived) row takes a real one's template
+            picks[table] = rng.integers(0, n_real, size=around[table])
         elif table in templates.fixed or scale == 1.0:
             picks[table] = rng.permutation(n_real) if table not in templates.fixed else np.arange(n_real)
         else:
@@ -93,10 +92,12 @@ def generate_links(
     links: dict[str, ForeignKeyEdges] = {}
     for table in schema.topological_order():
         fks = schema.foreign_keys_of(table)
-        kept = given.links if given and table in given.rows else templates.kept_links
-        if table in templates.fixed or (given and table in given.rows):  # real links (parents kept too)
+        real = (
+            given.links if given and table in given.rows else templates.kept_links if table in templates.fixed else None
+        )
+        if real is not None:  # a kept or given table keeps its real links (its parents are kept or given too)
             for fk in fks:
-                rows = kept[fk.name]
+                rows = real[fk.name]
                 child_rows = np.flatnonzero(rows >= 0)
                 links[fk.name] = ForeignKeyEdges(fk, child_rows.astype(np.int64), rows[child_rows])
             continue

@@ -43,11 +43,6 @@ class Given:
         clean inputs."""
         return {t: encode(t, frame) for t, frame in self.frames.items()}
 
-    def put(self, db: Database) -> None:
-        """The given rows into ``db`` (a sample generated around them), in place."""
-        for table, frame in self.frames.items():
-            db.tables[table] = frame.copy()
-
 
 def given_rows(source: Database, tables: Sequence[str] | None, schema: Schema, kept: Sequence[str]) -> Given:
     """The rows of ``tables`` (by default every table of ``source``) and of their parents, read from
@@ -60,20 +55,17 @@ def given_rows(source: Database, tables: Sequence[str] | None, schema: Schema, k
             )
         if name not in source.schema.tables:
             raise OptionError("given", f"table '{name}' is not in the given database")
-    reasons = {t: "given" for t in names}
-    pending = list(names)
-    while pending:  # a given row's parents come along
-        table = pending.pop()
-        for fk in schema.foreign_keys_of(table):
-            if fk.parent not in reasons:
-                if fk.parent not in source.schema.tables:
-                    raise OptionError(
-                        "given",
-                        f"table '{table}' needs its parent '{fk.parent}' ({fk}), which the given database lacks",
-                    )
-                reasons[fk.parent] = f"parent of given table '{table}' through {fk}"
-                log.warning("table '%s' comes along with the given rows of '%s' (%s)", fk.parent, table, fk)
-                pending.append(fk.parent)
+    reasons: dict[str, str] = {}
+    for table, fk in schema.with_parents(names).items():  # a given row's parents come along
+        if fk is None:
+            reasons[table] = "given"
+            continue
+        if table not in source.schema.tables:
+            raise OptionError(
+                "given", f"table '{fk.child}' needs its parent '{table}' ({fk}), which the given database lacks"
+            )
+        reasons[table] = f"parent of given table '{fk.child}' through {fk}"
+        log.warning("table '%s' comes along with the given rows of '%s' (%s)", table, fk.child, fk)
     for table in kept:
         parents = [fk.parent for fk in schema.foreign_keys_of(table) if fk.parent in reasons]
         if table not in reasons and parents:

@@ -41,7 +41,7 @@ def cells_to_fill(db: Database, stages: Stages, columns: Sequence[str] | None) -
     schema = db.schema
     fillable = {t: _fillable(schema, stages, t) for t in schema.table_names}
     if columns is None:
-        wanted = {t: cols for t, cols in fillable.items()}
+        wanted = dict(fillable)
     else:
         wanted = {}
         for spec in columns:
@@ -149,7 +149,8 @@ def impute(
     decoded = {t: stages.encoders.decode(t, x_num[t], x_cat[t], rng) for t in fill if t in stages.encoders.encoders}
     _take(out, decoded, fill)
     believable = Database(out.schema, {t: f.copy() for t, f in out.tables.items()})
-    stages.values.apply(believable, rng)  # a stand-in for the rare values drawn as "another value"
+    untouched = set(out.tables) - set(fill)
+    stages.values.apply(believable, rng, skip=untouched)  # stand-ins for the rare values drawn as "another value"
     stages.relations.apply(believable, rng)  # computed columns, from the filled cells they read
     _take(out, believable.tables, fill)
     left = {f"{t}.{c}": int(out[t][c].iloc[rows].isna().sum()) for t, cols in fill.items() for c, rows in cols.items()}

@@ -61,13 +61,9 @@ def kept_tables(db: Database, settings: StructureConfig) -> dict[str, str]:
         for name, reason in lookup_tables(db).items():
             if schema.table(name).keep is not False:
                 why.setdefault(name, reason)
-    pending = list(why)
-    while pending:  # a kept row's parents come along
-        table = pending.pop()
-        for fk in schema.foreign_keys_of(table):
-            if fk.parent not in why:
-                why[fk.parent] = f"parent of kept table '{table}' through {fk}"
-                pending.append(fk.parent)
+    for table, fk in schema.with_parents(why).items():  # a kept row's parents come along
+        if fk is not None:
+            why[table] = f"parent of kept table '{fk.child}' through {fk}"
     return {t: why[t] for t in schema.table_names if t in why}
 
 

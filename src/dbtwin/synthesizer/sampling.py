@@ -44,9 +44,8 @@ def assemble(
     stages.relations.apply(db, rng, skip=set(real))
     stages.values.apply(db, rng, skip=set(real))  # believable values for the rare ones, then their copies
     stages.relations.apply(db, rng, copies_only=True, skip=set(real))
-    stages.kept.put(db)
-    if given:
-        given.put(db)
+    for table, frame in real.items():  # kept and given rows exactly as they are, whatever ran above
+        db.tables[table] = frame.copy()
     errors = [p for p in find_problems(db) if p.severity == "error"]
     if errors:
         raise DataValidationError(errors)

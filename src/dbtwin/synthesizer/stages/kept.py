@@ -1,6 +1,6 @@
 """The kept stage: the real rows of the tables every twin keeps as they are (which, and why:
 :mod:`dbtwin.synthesizer.kept`), saved exactly (Parquet: decimals, NaN apart from NULL, every type dbtwin
-reads) and put into every sample in place of generated ones."""
+reads) and put into every sample in place of generated ones (:func:`dbtwin.synthesizer.sampling.assemble`)."""
 
 from __future__ import annotations
 
@@ -36,11 +36,6 @@ class KeptStage:
         self.reasons = dict(prepared.kept)
         self.frames = {t: prepared.db[t].reset_index(drop=True) for t in prepared.kept}
         return self
-
-    def put(self, db: Database) -> None:
-        """Every kept table's real rows into ``db`` (a sample whose generated rows link to them), in place."""
-        for table, frame in self.frames.items():
-            db.tables[table] = frame.copy()
 
     def save(self, directory: Path) -> dict[str, Any]:
         assert self.schema is not None
