@@ -19,8 +19,8 @@ import numpy as np
 
 from dbtwin import datasets
 from dbtwin.evaluate import column_shapes
-from dbtwin.validate import find_problems
 from dbtwin.synthesizer import Synthesizer
+from dbtwin.validate import find_problems
 
 RESULTS = Path(__file__).resolve().parent / "results" / "private_fits.json"
 BUNDLED = ("chinook", "nycflights13_jan", "nycflights13", "lahman", "bakeoff", "tpch")

@@ -27,8 +27,8 @@ import numpy as np
 
 from dbtwin import Database, datasets
 from dbtwin.evaluate import cardinality, column_shapes
-from dbtwin.validate import find_problems, resolve_orphans
 from dbtwin.synthesizer import Synthesizer
+from dbtwin.validate import find_problems, resolve_orphans
 
 RESULTS = Path(__file__).resolve().parent / "results" / "synthesizer.json"
 

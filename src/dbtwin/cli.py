@@ -174,6 +174,15 @@ KeepLookupsOpt = Annotated[
     ),
 ]
 
+KnownShareOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--known-share",
+        help="Share of training steps that teach the model to complete rows from the cells they hold, for "
+        "`dbtwin impute` (e.g. 0.5; default 0: a model for generation).",
+    ),
+]
+
 StepsOpt = Annotated[
     int | None,
     typer.Option("--steps", help="Training steps (default: chosen from the data's size, 1,000 to 5,000)."),
@@ -240,6 +249,7 @@ def fit(
     structure: StructureOpt = None,
     keep: KeepOpt = None,
     keep_lookups: KeepLookupsOpt = None,
+    known_share: KnownShareOpt = None,
     steps: StepsOpt = None,
     hops: HopsOpt = None,
     orphans: OrphansOpt = None,
@@ -278,6 +288,7 @@ def fit(
             "structure": structure or ("degree" if epsilon is not None else None),
             "keep": check.listed(keep) if keep else None,
             "keep_lookups": keep_lookups,
+            "known_share": known_share,
             "train_steps": steps,
             "num_hops": hops,
             "max_minutes": max_minutes,

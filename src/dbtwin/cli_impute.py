@@ -33,6 +33,14 @@ def impute(
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    draws: Annotated[
+        int,
+        typer.Option(
+            "--draws",
+            help="1: one draw per cell, keeping the values' spread. k > 1: each cell's best guess from k draws "
+            "(the mean of numbers and dates, the most frequent value otherwise); k times the time.",
+        ),
+    ] = 1,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite what the destination holds.")] = False,
     file_format: Annotated[str, typer.Option("--format", help="Directory file format: parquet or csv.")] = "parquet",
 ) -> None:
@@ -44,13 +52,14 @@ def impute(
     with guard():
         check.choice("--format", file_format, ("parquet", "csv"))
         check.seed(seed)
+        check.positive("--draws", draws, integer=True)
         names = check.listed(columns) or None
         preflight_destination(out, replace, protect=[model, source])
         synth = Synthesizer.load(model)
         db = read(source, tables=synth.schema_.table_names)
         started = time.monotonic()
         with check.cli_names():
-            filled = synth.impute(db, columns=names, random_state=seed)
+            filled = synth.impute(db, columns=names, random_state=seed, draws=draws)
         seconds = time.monotonic() - started
         write(filled, out, replace=replace, file_format=file_format, protect=[model, source])  # type: ignore[arg-type]
     cells = sum(int(db[t].isna().sum().sum() - filled[t].isna().sum().sum()) for t in db.schema.table_names)

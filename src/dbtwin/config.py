@@ -120,6 +120,11 @@ class TrainingConfig:
     outer_weight: float = 0.25
     #: share of steps whose batch holds the seed rows alone
     alone_share: float = 0.0
+    #: share of steps whose batch holds random cells clean and flagged as known (each noised row keeps a
+    #: share of its cells drawn uniformly from 0 to 1): above 0 the denoiser takes the flags as inputs and
+    #: learns to complete rows from the cells they hold, which imputation and generation around given
+    #: values use (:mod:`dbtwin.synthesizer.impute`)
+    known_share: float = 0.0
     #: where the denoiser runs: auto, cpu, cuda or cuda:N (:mod:`dbtwin.nn.device`)
     device: str = "auto"
 
@@ -140,6 +145,7 @@ class TrainingConfig:
         _whole("checkpoint_every", self.checkpoint_every, 1, 10**9)
         _number("outer_weight", self.outer_weight, 0.0, 1.0)
         _number("alone_share", self.alone_share, 0.0, 1.0)
+        _number("known_share", self.known_share, 0.0, 1.0)
         if not isinstance(self.device, str):
             raise OptionError("device", f"must be one of auto, cpu, cuda or cuda:N, not {self.device!r}")
 
@@ -311,6 +317,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "checkpoint_every": ("training", "checkpoint_every"),
     "outer_weight": ("training", "outer_weight"),
     "alone_share": ("training", "alone_share"),
+    "known_share": ("training", "known_share"),
     "device": ("training", "device"),
     "sample_steps": ("sampling", "steps"),
     "relations": ("relations", "discover"),

@@ -7,6 +7,7 @@ import copy
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -57,6 +58,7 @@ def test_no_known_cell_changes_and_no_masked_cell_stays_null(name):
     synth = Synthesizer(**QUICK).fit(holed)
     filled = synth.impute(holed, random_state=1)
     assert_known_cells_kept(holed, filled)
+    assert_known_cells_kept(holed, synth.impute(holed, random_state=1, draws=2))  # estimates too
     derived = {(t, c) for t in real.schema.table_names for c in synth.derived_columns(t)}
     for (table, column), rows in masked.items():
         still = filled[table][column].isna().to_numpy() & rows
@@ -151,3 +153,112 @@ def test_the_command_line_fills_a_copy_and_never_writes_the_source(tmp_path, hol
         ["impute", str(src), "--model", str(model), "--out", str(tmp_path / "x.sqlite"), "--columns", "track.track_id"],
     )
     assert bad.exit_code == 2 and "--columns: 'track.track_id' is a key" in " ".join(bad.output.split())
+
+
+@pytest.fixture(scope="module")
+def completing_chinook(chinook):
+    """A model trained to complete rows: every batch holds random cells clean, flagged as known."""
+    holed, masked = with_holes(chinook, 0.2, seed=4)
+    return holed, masked, Synthesizer(**QUICK, known_share=1.0).fit(holed)
+
+
+def test_a_model_trained_to_complete_rows_takes_flags_keeps_known_cells_and_reloads(completing_chinook, tmp_path):
+    holed, masked, synth = completing_chinook
+    model = synth.stages_.features.model
+    assert model.known_inputs and synth.config.training.known_share == 1.0
+    filled = synth.impute(holed, random_state=5)
+    assert_known_cells_kept(holed, filled)
+    for (table, column), rows in masked.items():
+        if column in synth.derived_columns(table):
+            continue
+        assert not (filled[table][column].isna().to_numpy() & rows).any(), f"{table}.{column}"
+    synth.save(tmp_path / "model")
+    again = Synthesizer.load(tmp_path / "model")
+    assert again.stages_.features.model.known_inputs
+    refilled = again.impute(holed, random_state=5)
+    for name in holed.schema.table_names:
+        assert filled[name].astype(object).equals(refilled[name].astype(object)), name
+
+
+def test_the_known_flags_change_what_the_denoiser_predicts(completing_chinook):
+    _, _, synth = completing_chinook
+    model = synth.stages_.features.model
+    spec = model.tables["track"]
+    x_num, x_cat = torch.zeros(4, spec.num_numeric), torch.zeros(4, len(spec.cardinalities), dtype=torch.long)
+    flags = torch.ones(4, spec.num_numeric, dtype=torch.bool)
+    plain = model.inputs[model.keys.table["track"]](x_num, x_cat)
+    flagged = model.inputs[model.keys.table["track"]](x_num, x_cat, flags)
+    assert not torch.allclose(plain, flagged)
+    assert torch.equal(plain, model.inputs[model.keys.table["track"]](x_num, x_cat, ~flags))  # absent = not known
+
+
+def test_known_share_is_refused_outside_0_to_1():
+    with pytest.raises(OptionError, match="known_share"):
+        Synthesizer(known_share=1.5)
+
+
+def test_several_draws_give_each_cell_the_mean_or_the_most_frequent_value():
+    from dbtwin.schema.model import Column, ColumnKind, Schema, StorageType, Table
+    from dbtwin.synthesizer.impute import estimate
+
+    schema = Schema(
+        {
+            "t": Table(
+                "t",
+                [
+                    Column("id", StorageType.INT64, ColumnKind.ID),
+                    Column("n", StorageType.INT64, ColumnKind.INTEGER),
+                    Column("x", StorageType.FLOAT64, ColumnKind.FLOAT),
+                    Column("d", StorageType.DATETIME, ColumnKind.DATETIME),
+                    Column("c", StorageType.STRING, ColumnKind.CATEGORICAL),
+                ],
+                primary_key=["id"],
+            )
+        }
+    )
+    draws = [
+        Database.from_frames(
+            {
+                "t": pd.DataFrame(
+                    {
+                        "id": [1, 2],
+                        "n": [n, 7],
+                        "x": [x, 0.5],
+                        "d": pd.to_datetime([d, "2020-01-01"]),
+                        "c": [c, "keep"],
+                    }
+                )
+            },
+            schema,
+        )
+        for n, x, d, c in ((1, 1.0, "2020-01-01", "a"), (2, 2.0, "2020-01-03", "b"), (4, 4.5, "2020-01-05", "b"))
+    ]
+    rows = np.array([0])
+    out = estimate(draws, {"t": {"n": rows, "x": rows, "d": rows, "c": rows}})["t"]
+    assert out["n"].tolist() == [2, 7]  # mean 2.33, rounded
+    assert out["x"].tolist() == [2.5, 0.5]
+    assert pd.Timestamp(out["d"][0]) == pd.Timestamp("2020-01-03") and out["c"].tolist() == ["b", "keep"]
+
+
+def test_draws_above_one_fill_every_cell_and_keep_known_ones(holed_chinook):
+    holed, masked, synth = holed_chinook
+    one = synth.impute(holed, random_state=7)
+    best = synth.impute(holed, random_state=7, draws=3)
+    assert_known_cells_kept(holed, best)
+    rows = masked[("track", "milliseconds")]
+    assert best["track"]["milliseconds"][rows].notna().all()
+    assert not best["track"]["milliseconds"][rows].equals(one["track"]["milliseconds"][rows])
+    with pytest.raises(OptionError, match="draws"):
+        synth.impute(holed, draws=0)
+
+
+def test_null_cells_of_a_not_null_column_are_filled_and_it_is_declared_not_null_again(chinook):
+    synth = Synthesizer(**QUICK).fit(chinook)  # fitted where track.milliseconds is NOT NULL
+    assert not synth.schema_.table("track").column("milliseconds").nullable
+    frames = {t: f.copy() for t, f in chinook.tables.items()}
+    frames["track"]["milliseconds"] = frames["track"]["milliseconds"].astype("Int64")
+    frames["track"].loc[:9, "milliseconds"] = pd.NA
+    holes = Database(copy.deepcopy(synth.schema_), frames)
+    filled = synth.impute(holes, columns=["track.milliseconds"], random_state=0)
+    assert filled["track"]["milliseconds"].notna().all()
+    assert not filled.schema.table("track").column("milliseconds").nullable

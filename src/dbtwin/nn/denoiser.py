@@ -57,22 +57,26 @@ class SinusoidalTime(nn.Module):
 class TableInput(nn.Module):
     """Projection of one table's noisy features (codes embedded, mask token included)."""
 
-    def __init__(self, spec: TableSpec, hidden: int, cat_dim: int) -> None:
+    def __init__(self, spec: TableSpec, hidden: int, cat_dim: int, known_inputs: bool = False) -> None:
         super().__init__()
         self.spec = spec
+        self.known_inputs = known_inputs and spec.num_numeric > 0
         offsets = [0]
         for k in spec.cardinalities:
             offsets.append(offsets[-1] + k + 1)
         self.register_buffer("offsets", torch.tensor(offsets[:-1], dtype=torch.long), persistent=False)
         self.embed = nn.Embedding(max(offsets[-1], 1), cat_dim)
-        width = spec.num_numeric + cat_dim * len(spec.cardinalities)
+        width = spec.num_numeric * (2 if self.known_inputs else 1) + cat_dim * len(spec.cardinalities)
         self.proj = nn.Linear(width, hidden) if width else None
         self.bias = nn.Parameter(torch.zeros(hidden))
 
-    def forward(self, x_num: Tensor, x_cat: Tensor) -> Tensor:
+    def forward(self, x_num: Tensor, x_cat: Tensor, known: Tensor | None = None) -> Tensor:
+        """The rows' input states; ``known`` flags the numbers given clean (1) rather than noised (0)."""
         parts = []
         if self.spec.num_numeric:
             parts.append(x_num)
+            if self.known_inputs:
+                parts.append(known.to(x_num.dtype) if known is not None else torch.zeros_like(x_num))
         if self.spec.cardinalities:
             parts.append(self.embed(x_cat + self.offsets).flatten(1))
         n = x_num.shape[0] if x_num.numel() or not self.spec.cardinalities else x_cat.shape[0]
@@ -97,6 +101,9 @@ class HeteroDenoiser(nn.Module):
     block_counts: per table, the number of blocks of a block structure model (``sbm``); a table
         with more than one gets its rows' block, one-hot, as an input (known when sampling: each
         synthetic row follows a real row's template, block included).
+    known_inputs: give every numeric column a flag saying its value is given clean (known) rather than
+        noised, for a model trained to complete rows (``TrainingConfig.known_share``); categorical
+        codes need none (a code that is not the mask code is clean).
     """
 
     def __init__(
@@ -109,8 +116,10 @@ class HeteroDenoiser(nn.Module):
         head_mult: int = 1,
         degree_inputs: bool = False,
         block_counts: dict[str, int] | None = None,
+        known_inputs: bool = False,
     ) -> None:
         super().__init__()
+        self.known_inputs = known_inputs
         self.tables = tables
         self.edge_types = [tuple(et) for et in edge_types]
         self.hidden = hidden
@@ -118,7 +127,9 @@ class HeteroDenoiser(nn.Module):
         self.time = SinusoidalTime(hidden)
         self.keys = ModuleKeys(tables, self.edge_types)  # modules keyed by position: any name works
         key = self.keys.table
-        self.inputs = ModuleDict({key[t]: TableInput(spec, hidden, cat_dim) for t, spec in tables.items()})
+        self.inputs = ModuleDict(
+            {key[t]: TableInput(spec, hidden, cat_dim, known_inputs) for t, spec in tables.items()}
+        )
         self.cat_dim, self.head_mult = cat_dim, head_mult
         self.message_passing = RelationalMessagePassing(list(tables), self.edge_types, hidden, num_layers)
         self.degree_inputs = degree_inputs
@@ -149,6 +160,7 @@ class HeteroDenoiser(nn.Module):
         graph: PackedGraph | None = None,
         logit_rows: dict[str, Tensor] | None = None,
         structure: dict[str, Tensor] | None = None,
+        known: dict[str, Tensor] | None = None,
     ) -> dict[str, tuple[Tensor, list[Tensor]]]:
         """Per table present in the inputs: (predicted noise of numerics, logits per categorical).
         ``graph``, from :meth:`pack` for the same rows and edges, saves packing them again (sampling
@@ -156,10 +168,12 @@ class HeteroDenoiser(nn.Module):
         of its rows only (in that order), the noise for all: a sampling step unmasks few rows, and a
         wide categorical's logits for every row would cost most of the pass and its memory.
         ``structure`` (from :meth:`structure_inputs`, rows as in the inputs) is needed when the model
-        has ``degree_inputs`` or ``block_counts``."""
+        has ``degree_inputs`` or ``block_counts``. ``known``: per table, the flags of the numbers given
+        clean, for a model with ``known_inputs`` (absent: none)."""
         key = self.keys.table
         names = [name for name in x_num if name in key]
-        inputs = {name: self.inputs[key[name]](x_num[name], x_cat[name]) for name in names}
+        known = known or {}
+        inputs = {name: self.inputs[key[name]](x_num[name], x_cat[name], known.get(name)) for name in names}
         if len(self.structure_proj):
             if structure is None:
                 raise ValueError("this denoiser takes structure inputs: pass structure=model.structure_inputs(...)")
@@ -226,6 +240,7 @@ class HeteroDenoiser(nn.Module):
             "head_mult": self.head_mult,
             "degree_inputs": self.degree_inputs,
             "block_counts": self.block_counts,
+            "known_inputs": self.known_inputs,
         }
 
     def reset_parameters(self) -> None:
@@ -239,7 +254,7 @@ class HeteroDenoiser(nn.Module):
             f"{type(self).__name__}({len(self.tables)} tables, {len(self.edge_types)} edge types, "
             f"hidden={self.hidden}, num_layers={self.num_layers}, cat_dim={self.cat_dim}, "
             f"head_mult={self.head_mult}, degree_inputs={self.degree_inputs}, "
-            f"block_counts={len(self.block_counts)} tables)"
+            f"block_counts={len(self.block_counts)} tables, known_inputs={self.known_inputs})"
         )
 
     @classmethod
@@ -253,4 +268,5 @@ class HeteroDenoiser(nn.Module):
             head_mult=config["head_mult"],
             degree_inputs=bool(config.get("degree_inputs", False)),
             block_counts={t: int(k) for t, k in config.get("block_counts", {}).items()},
+            known_inputs=bool(config.get("known_inputs", False)),
         )

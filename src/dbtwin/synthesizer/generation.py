@@ -3,8 +3,9 @@
 is one pass of the denoiser over the graph (each row with at most ``fanout`` neighbours of each edge
 type, as in training), in node batches with their K-hop neighbourhoods when the graph is too large for
 one pass. Kept tables hold their real values throughout. With ``known`` (imputation), the known
-values of a table are held too: its known codes are never masked, and its known numbers are noised
-to each step's time and put back after every step (RePaint), so the rest is drawn conditioned on them.
+values of a table are held too: its known codes are never masked, and its known numbers are given
+clean and flagged to a denoiser trained to complete rows (``known_inputs``), else noised to each
+step's time and put back after every step (RePaint), so the rest is drawn conditioned on them.
 
 The rows' states and every random draw stay on the CPU; each pass of the denoiser runs on ``device``
 (the model is moved there), so a seed draws the same noise whatever the device."""
@@ -69,6 +70,7 @@ def denoise_graph(
     model.to(device).eval()
     known = known or {}
     x_num, x_cat, mask_codes = _start(model, graph, fixed_num, fixed_cat, known, generator)
+    flags = {tb: held.num_mask for tb, held in known.items()} if model.known_inputs else {}
     moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
     full = sum(graph.num_nodes.values()) <= max_full_nodes
     all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
@@ -93,19 +95,20 @@ def denoise_graph(
         rows = {tb: torch.unique(torch.cat(c)) if c else torch.zeros(0, dtype=torch.long) for tb, c in chosen.items()}
         with torch.no_grad():
             if full:
-                inputs = to_device((x_num, x_cat, t_node, rows, structure), device)
-                out = model(*inputs[:3], edges, packed, logit_rows=inputs[3], structure=inputs[4])
+                inputs = to_device((x_num, x_cat, t_node, rows, structure, flags), device)
+                out = model(*inputs[:3], edges, packed, logit_rows=inputs[3], structure=inputs[4], known=inputs[5])
                 out = to_device(out, CPU)
             else:  # each batch's predictions come back to the CPU as they are made
                 out = _batched(
-                    model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, rows, device
+                    model, graph, sampler, (x_num, x_cat, t_node, structure, flags), moving, batch_nodes, rows, device
                 )
         for table in moving:
             eps, logits = out[table]
             if x_num[table].shape[1]:
                 x_num[table] = gaussian.step(x_num[table], eps, t, s, generator)
                 if table in known:
-                    x_num[table] = _put_back(known[table], x_num[table], gaussian, s, generator)
+                    at = 0.0 if model.known_inputs else s  # given clean, or noised to the step's time
+                    x_num[table] = _put_back(known[table], x_num[table], gaussian, at, generator)
             if logits:
                 picked = [
                     lg.index_select(0, torch.searchsorted(rows[table], c))
@@ -132,6 +135,8 @@ def _start(model, graph, fixed_num, fixed_cat, known, generator):
             x_cat[table] = mask_codes[table].expand(n, -1).clone()
             if table in known:
                 x_cat[table] = torch.where(known[table].cat_mask, known[table].cat, x_cat[table])
+                if model.known_inputs:
+                    x_num[table] = torch.where(known[table].num_mask, known[table].num, x_num[table])
     return x_num, x_cat, mask_codes
 
 
@@ -160,9 +165,11 @@ def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) ->
     return edge_index[:, keep]
 
 
-def _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, batch_nodes, logit_rows, device):
+def _batched(model, graph, sampler, state, moving, batch_nodes, logit_rows, device):
     """Predictions for every row of the moving tables, a batch of rows and its neighbourhood at a time
-    (logits for the rows in ``logit_rows`` only, in that order)."""
+    (logits for the rows in ``logit_rows`` only, in that order); ``state``: the rows' numbers, codes,
+    times, structure inputs and known flags."""
+    x_num, x_cat, t_node, structure, flags = state
     out = {}
     for table in moving:
         n = graph.num_nodes[table]
@@ -182,9 +189,10 @@ def _batched(model, graph, sampler, x_num, x_cat, t_node, structure, moving, bat
                 {tb: t_node[tb][i] for tb, i in idx.items()},
                 edges,
                 {tb: structure[tb][i] for tb, i in idx.items() if tb in structure},
+                {tb: flags[tb][i] for tb, i in idx.items() if tb in flags},
             )
-            *tensors, sub_structure = to_device(inputs, device)
-            eps, logits = to_device(model(*tensors, structure=sub_structure)[table], CPU)
+            *tensors, sub_structure, sub_flags = to_device(inputs, device)
+            eps, logits = to_device(model(*tensors, structure=sub_structure, known=sub_flags)[table], CPU)
             sel = torch.from_numpy(seed_local[table])
             eps_parts.append(eps[sel])
             wanted = logit_rows[table]

@@ -11,6 +11,7 @@ with the table and column named, before anything is generated.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,9 +90,13 @@ def given_rows(source: Database, tables: Sequence[str] | None, schema: Schema, k
     )
 
 
-def checked_rows(source: Database, tables: list[str], schema: Schema, allow_orphans: bool = False) -> Database:
+def checked_rows(
+    source: Database, tables: list[str], schema: Schema, allow_orphans: bool = False, allow_nulls: bool = False
+) -> Database:
     """``tables`` of ``source`` in the model's column types (``schema``), refused with the table and
-    column named where a column is missing, extra, of another type, or a row breaks a key or a foreign key."""
+    column named where a column is missing, extra, of another type, or a row breaks a key or a foreign
+    key. ``allow_nulls``: NULL cells are allowed in every column but the keys (cells to impute), and the
+    database returned declares them nullable."""
     for name in tables:
         want, have = schema.table(name), source.schema.table(name)
         missing = [c for c in want.column_names if not have.has_column(c)]
@@ -112,6 +117,12 @@ def checked_rows(source: Database, tables: list[str], schema: Schema, allow_orph
             raise SchemaError(
                 f"given table '{name}' has primary key {have.primary_key}, the model's {want.primary_key}", table=name
             )
+    if allow_nulls:
+        schema = copy.deepcopy(schema)
+        for name in tables:
+            keys = set(schema.key_columns(name))
+            for col in schema.table(name).columns:
+                col.nullable = col.nullable or col.name not in keys
     db = Database.from_frames({t: source[t] for t in tables}, schema)
     allowed = {"empty_table"} | ({"orphan_foreign_key"} if allow_orphans else set())
     errors = [p for p in find_problems(db) if p.severity == "error" and p.code not in allowed]

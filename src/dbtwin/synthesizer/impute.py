@@ -13,6 +13,7 @@ frequency in it.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,8 @@ from dbtwin.config import SynthesizerConfig
 from dbtwin.database import Database
 from dbtwin.errors import OptionError
 from dbtwin.graph import RowGraph
-from dbtwin.schema.dtypes import to_storage
-from dbtwin.schema.model import Schema
+from dbtwin.schema.dtypes import decimal_shape, nanoseconds, to_storage
+from dbtwin.schema.model import Column, ColumnKind, Schema, StorageType
 from dbtwin.synthesizer.generation import Known
 from dbtwin.synthesizer.given import checked_rows
 
@@ -126,13 +127,18 @@ def impute(
     columns: Sequence[str] | None,
     seed: int | None,
     progress: bool,
+    draws: int = 1,
 ) -> Database:
-    """``db`` with its NULL cells filled (see the module docstring); ``db`` itself is not changed."""
+    """``db`` with its NULL cells filled (see the module docstring); ``db`` itself is not changed. With
+    ``draws`` above 1, each cell gets the estimate of that many draws (:func:`estimate`)."""
+    if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1:
+        raise OptionError("draws", f"must be a whole number of at least 1, not {draws!r}")
     schema = stages.schema
     missing = [t for t in schema.table_names if t not in db.schema.tables]
     if missing:
         raise OptionError("impute", f"the database lacks table '{missing[0]}' of the model's")
-    db = checked_rows(db, schema.table_names, schema, allow_orphans=True)  # an orphan row keeps its key, unlinked
+    # an orphan row keeps its key, unlinked; a NULL cell is what imputation fills, whatever the model's schema says
+    db = checked_rows(db, schema.table_names, schema, allow_orphans=True, allow_nulls=True)
     fill = cells_to_fill(db, stages, columns)
     out = Database(db.schema, {t: f.reset_index(drop=True).copy() for t, f in db.tables.items()})
     if not fill:
@@ -143,21 +149,90 @@ def impute(
     generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
     graph = RowGraph.from_database(db)
     known = known_values(db, stages, fill)
-    x_num, x_cat = stages.features.generate(
-        graph, {}, config, generator, row_blocks(db, stages, rng), progress, known=known, real=db
-    )
-    decoded = {t: stages.encoders.decode(t, x_num[t], x_cat[t], rng) for t in fill if t in stages.encoders.encoders}
-    _take(out, decoded, fill)
-    believable = Database(out.schema, {t: f.copy() for t, f in out.tables.items()})
-    untouched = set(out.tables) - set(fill)
-    stages.values.apply(believable, rng, skip=untouched)  # stand-ins for the rare values drawn as "another value"
-    stages.relations.apply(believable, rng)  # computed columns, from the filled cells they read
-    _take(out, believable.tables, fill)
+    blocks = row_blocks(db, stages, rng)
+    drawn = []
+    for _ in range(draws):
+        x_num, x_cat = stages.features.generate(graph, {}, config, generator, blocks, progress, known=known, real=db)
+        decoded = {t: stages.encoders.decode(t, x_num[t], x_cat[t], rng) for t in fill if t in stages.encoders.encoders}
+        one = Database(out.schema, {t: f.copy() for t, f in out.tables.items()})
+        _take(one, decoded, fill)
+        stages.values.apply(one, rng, skip=set(one.tables) - set(fill))  # stand-ins for rare values ("another value")
+        stages.relations.apply(one, rng)  # computed columns, from the filled cells they read
+        drawn.append(one)
+    if draws == 1:
+        _take(out, drawn[0].tables, fill)
+    else:
+        best = Database(out.schema, {t: f.copy() for t, f in out.tables.items()})
+        _take(best, estimate(drawn, fill), fill)
+        stages.relations.apply(best, rng)  # a computed column agrees with the estimates it reads
+        _take(out, best.tables, fill)  # and no known cell changes
+    _declare_filled(out, schema)
     left = {f"{t}.{c}": int(out[t][c].iloc[rows].isna().sum()) for t, cols in fill.items() for c, rows in cols.items()}
     if any(left.values()):
         log.warning("left NULL where the column's exact relation gives NULL: %s", {k: v for k, v in left.items() if v})
     log.info("filled %d cells in %d columns", sum(len(r) for c in fill.values() for r in c.values()), len(left))
     return out
+
+
+def _declare_filled(out: Database, model_schema: Schema) -> None:
+    """A column the model's schema declares NOT NULL is declared so again once no NULL is left in it."""
+    for name in out.schema.table_names:
+        for col in out.schema.table(name).columns:
+            if not model_schema.table(name).column(col.name).nullable and not out[name][col.name].isna().any():
+                col.nullable = False
+
+
+#: Kinds whose estimate over draws is their mean; every other kind's is its most frequent value.
+_AVERAGED = frozenset({ColumnKind.INTEGER, ColumnKind.FLOAT, ColumnKind.DATETIME})
+
+
+def estimate(drawn: list[Database], fill: dict[str, dict[str, np.ndarray]]) -> dict[str, pd.DataFrame]:
+    """Per cell to fill, one value from several draws: numbers and dates their mean (integers rounded,
+    decimals to the column's places), anything else the most frequent value (ties: the first drawn).
+    The mean minimises the expected squared error and the mode the expected error rate, where a single
+    draw keeps the spread of the real values instead."""
+    first = drawn[0]
+    out = {t: first[t].copy() for t in fill}
+    for table, cols in fill.items():
+        for column, rows in cols.items():
+            spec = first.schema.table(table).column(column)
+            values = [d[table][column].iloc[rows] for d in drawn]
+            combined = _mean(values, spec) if spec.kind in _AVERAGED else _mode(values)
+            merged = out[table][column].astype(object).to_numpy()
+            merged[rows] = combined
+            out[table][column] = pd.Series(merged, index=out[table].index)
+    return out
+
+
+def _mean(values: list[pd.Series], spec: Column) -> np.ndarray:
+    if spec.dtype == StorageType.DATETIME:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a cell NULL in every draw stays NULL
+            mean = np.nanmean(np.stack([nanoseconds(v) for v in values]), axis=0)
+        return np.array([pd.NaT if np.isnan(m) else pd.Timestamp(round(m)) for m in mean], dtype=object)
+    numbers = np.stack([pd.to_numeric(v.astype(object), errors="coerce").astype(float).to_numpy() for v in values])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(numbers, axis=0)
+    if spec.dtype == StorageType.INT64 or spec.kind == ColumnKind.INTEGER:
+        mean = np.round(mean)
+    elif spec.dtype == StorageType.DECIMAL:
+        places = spec.scale if spec.scale is not None else decimal_shape(pd.concat(values))[1]
+        mean = np.round(mean, places)
+    return np.array([None if np.isnan(m) else m for m in mean], dtype=object)
+
+
+def _mode(values: list[pd.Series]) -> np.ndarray:
+    table = pd.DataFrame({i: v.astype(object).to_numpy() for i, v in enumerate(values)})
+    out = np.empty(len(table), dtype=object)
+    for i, row in enumerate(table.itertuples(index=False, name=None)):
+        present = [v for v in row if not _is_null(v)]
+        out[i] = max(present, key=present.count) if present else None
+    return out
+
+
+def _is_null(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 def _take(out: Database, source: dict[str, pd.DataFrame], fill: dict[str, dict[str, np.ndarray]]) -> None:
@@ -174,4 +249,4 @@ def _take(out: Database, source: dict[str, pd.DataFrame], fill: dict[str, dict[s
             frame[column] = to_storage(pd.Series(values, index=frame.index), dtype)
 
 
-__all__ = ["cells_to_fill", "impute", "known_values"]
+__all__ = ["cells_to_fill", "estimate", "impute", "known_values"]

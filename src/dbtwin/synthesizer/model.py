@@ -188,13 +188,22 @@ class Synthesizer:
         x_num, x_cat = stages.features.generate(graph, fixed, self.config, generator, blocks, self.progress)
         return assemble(stages, graph, x_num, x_cat, rng, around)
 
-    def impute(self, db: Database, columns: Sequence[str] | None = None, random_state: int | None = None) -> Database:
+    def impute(
+        self,
+        db: Database,
+        columns: Sequence[str] | None = None,
+        random_state: int | None = None,
+        draws: int = 1,
+    ) -> Database:
         """``db`` with its NULL cells filled (those of ``columns``, ``table.column``, or of every column the
         model generates or computes), drawn conditioned on every known cell around them; known cells,
-        keys and row counts unchanged (:mod:`dbtwin.synthesizer.impute`)."""
+        keys and row counts unchanged (:mod:`dbtwin.synthesizer.impute`). ``draws=1`` gives one draw per
+        cell, which keeps the values' spread (for a database to analyse as real); ``draws=k`` gives the
+        mean of k draws for numbers and dates and their most frequent value otherwise (the best guess of
+        each cell, for accuracy)."""
         self._check_fitted()
         seed = self.random_state if random_state is None else random_state
-        return impute(self.stages_, self.config, db, columns, seed, self.progress)
+        return impute(self.stages_, self.config, db, columns, seed, self.progress, draws)
 
     def expected_rows(self, scale: float) -> int:
         """About how many rows :meth:`sample` draws at ``scale`` (kept tables keep their size)."""

@@ -65,6 +65,8 @@ class TrainConfig:
     #: 0.905, seeds 0 and 1) but Chinook lost (0.853 / 0.689 / 0.694 / 0.588 against 0.868 / 0.737 / 0.744
     #: / 0.614) and F1 stayed level (GRDM's protocol, seeds 0 and 2)
     alone_share: float = _DEFAULTS.alone_share
+    #: share of steps with random cells given clean and flagged as known (``TrainingConfig.known_share``)
+    known_share: float = _DEFAULTS.known_share
     #: "steps": the learning rate decays over ``steps`` and ``max_minutes`` is a cap whose cut is
     #: reported; "time": it decays over ``max_minutes`` (or the steps, whichever runs out first)
     schedule: str = "steps"

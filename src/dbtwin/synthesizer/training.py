@@ -115,7 +115,8 @@ class Trainer:
                 start += len(rows)
             edges, num_seeds = {}, start
         t_seed = torch.rand(num_seeds, generator=generator)
-        x_num, x_cat, times, targets = {}, {}, {}, {}
+        give_known = self.model.known_inputs and float(rng.random()) < self.config.known_share
+        x_num, x_cat, times, targets, known = {}, {}, {}, {}, {}
         for table, rows in nodes.items():
             idx = torch.from_numpy(rows)
             clean_num, clean_cat = self.num[table][idx], self.cat[table][idx]
@@ -128,15 +129,23 @@ class Trainer:
             x_num[table] = self.gaussian.add_noise(clean_num, tt, noise)
             x_cat[table], masked = self.masked.add_noise(clean_cat, tt, self.mask_codes[table], generator)
             times[table] = tt
+            free = None  # the numbers scored: all, or those not given clean
+            if give_known:
+                given_num, given_cat = _known_cells(clean_num.shape, clean_cat.shape, generator)
+                x_num[table] = torch.where(given_num, clean_num, x_num[table])
+                x_cat[table] = torch.where(given_cat, clean_cat, x_cat[table])
+                masked, free, known[table] = masked & ~given_cat, ~given_num, given_num
             if self.config.loss_on == "seeds":
                 if table in seed_local:
                     s = torch.from_numpy(seed_local[table])
-                    targets[table] = (s, noise[s], clean_cat[s], masked[s], None)
+                    targets[table] = (s, noise[s], clean_cat[s], masked[s], None, None if free is None else free[s])
                 continue
-            targets[table] = self._subgraph_targets(hop[table], noise, clean_cat, masked)
-        targets = {t: v for t, v in targets.items() if v is not None}
+            found = self._subgraph_targets(hop[table], noise, clean_cat, masked)
+            if found is not None:
+                s = found[0]
+                targets[table] = (*found, None if free is None else free[s])
         structure = {t: self.structure[t][torch.from_numpy(r)] for t, r in nodes.items() if t in self.structure}
-        return x_num, x_cat, times, edges, targets, structure
+        return x_num, x_cat, times, edges, targets, structure, known
 
     def _subgraph_targets(self, hop: np.ndarray, noise, clean_cat, masked) -> tuple | None:
         """Loss rows and weights of one table's subgraph nodes: weight 1 for the rows reached in fewer
@@ -151,12 +160,12 @@ class Trainer:
         return torch.arange(len(hop)), noise, clean_cat, masked, torch.where(inner, 1.0, weight)
 
     def _loss(self, model: HeteroDenoiser, batch: tuple) -> torch.Tensor:
-        x_num, x_cat, times, edges, targets, structure = to_device(batch, self.device)
-        out = model(x_num, x_cat, times, edges, structure=structure)
+        x_num, x_cat, times, edges, targets, structure, known = to_device(batch, self.device)
+        out = model(x_num, x_cat, times, edges, structure=structure, known=known)
         total = torch.zeros((), device=self.device)
-        for table, (s, noise, clean_cat, masked, w) in targets.items():
+        for table, (s, noise, clean_cat, masked, w, free) in targets.items():
             eps_hat, logits = out[table]
-            loss = _mean((eps_hat[s] - noise).pow(2).mean(1), w) if noise.shape[1] else eps_hat.new_zeros(())
+            loss = _noise_loss(eps_hat[s], noise, w, free) if noise.shape[1] else eps_hat.new_zeros(())
             for j, lg in enumerate(logits):
                 m = masked[:, j]
                 if m.any():
@@ -234,6 +243,25 @@ class Trainer:
     def ema(self) -> HeteroDenoiser:
         """The moving average of the weights: the model kept (after :meth:`fit`, the best one)."""
         return self.loop.average  # type: ignore[return-value]
+
+
+def _known_cells(num_shape, cat_shape, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cells given clean in a batch that trains completion: each row keeps a share of its cells drawn
+    uniformly from 0 to 1, so the denoiser sees rows from nearly empty to nearly whole."""
+    share = torch.rand(num_shape[0], 1, generator=generator)
+    given_num = torch.rand(num_shape, generator=generator) < share
+    given_cat = torch.rand(cat_shape, generator=generator) < share
+    return given_num, given_cat
+
+
+def _noise_loss(eps_hat: torch.Tensor, noise: torch.Tensor, w, free: torch.Tensor | None) -> torch.Tensor:
+    """The squared error of the predicted noise per row (over the numbers not given clean), weighted
+    mean over rows."""
+    err = (eps_hat - noise).pow(2)
+    if free is None:
+        return _mean(err.mean(1), w)
+    per_row = (err * free).sum(1) / free.sum(1).clamp(min=1)
+    return _mean(per_row, w)
 
 
 def _mean(values: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:

@@ -202,6 +202,7 @@ def _denoiser(
             num_layers=0 if private else config.denoiser.num_hops,
             degree_inputs=config.denoiser.degree_inputs and not private,
             block_counts=block_counts,
+            known_inputs=config.training.known_share > 0 and not private,
         )
 
 
