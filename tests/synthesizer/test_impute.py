@@ -153,6 +153,12 @@ def test_the_command_line_fills_a_copy_and_never_writes_the_source(tmp_path, hol
         ["impute", str(src), "--model", str(model), "--out", str(tmp_path / "x.sqlite"), "--columns", "track.track_id"],
     )
     assert bad.exit_code == 2 and "--columns: 'track.track_id' is a key" in " ".join(bad.output.split())
+    zero = runner.invoke(
+        app, ["impute", str(src), "--model", str(model), "--out", str(tmp_path / "y.sqlite"), "--draws", "0"]
+    )
+    assert zero.exit_code == 2 and "--draws" in zero.output and not (tmp_path / "y.sqlite").exists()
+    share = runner.invoke(app, ["fit", str(src), "--out", str(tmp_path / "m2"), "--known-share", "1.5"])
+    assert share.exit_code == 2 and "--known-share" in share.output and not (tmp_path / "m2").exists()
 
 
 @pytest.fixture(scope="module")

@@ -257,7 +257,7 @@ def test_the_time_budget_is_used_and_decays_the_learning_rate(company, caplog, m
     assert Synthesizer(**TINY).fit(company).train_state_.stopped == "4 steps done"  # a step cap alone
 
 
-def _trainer_factory(db):
+def _trainer_factory(db, known_inputs: bool = False):
     """A function that makes Trainers of a fresh K = 2 denoiser for ``db`` with the given TrainConfig."""
     from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
     from dbtwin.graph import RowGraph
@@ -268,7 +268,7 @@ def _trainer_factory(db):
     num, cat = synth.stages_.encoders.features(db)
     graph = RowGraph.from_database(db)
     specs = {t: TableSpec(e.num_numeric, e.cardinalities) for t, e in synth.encoders_.items()}
-    model = HeteroDenoiser(specs, graph.edge_types(), hidden=16)
+    model = HeteroDenoiser(specs, graph.edge_types(), hidden=16, known_inputs=known_inputs)
 
     def trainer(**config):
         return Trainer(model, graph, num, cat, set(), GaussianScheduler(), MaskedScheduler(), TrainConfig(**config), 0)
@@ -302,7 +302,7 @@ def test_loss_weighs_down_rows_that_miss_their_neighbourhood(chinook):
 
     sub, targets = step(outer_weight=0.0)
     missing_outer = 0
-    for table, (rows, _, _, _, weight) in targets.items():
+    for table, (rows, _, _, _, weight, _) in targets.items():
         rows = rows.numpy()
         assert weight is None and rows.tolist() == np.flatnonzero(sub.hop[table] < 2).tolist()
         outer = np.flatnonzero(sub.hop[table] == 2)
@@ -316,11 +316,11 @@ def test_loss_weighs_down_rows_that_miss_their_neighbourhood(chinook):
             missing_outer += int(((inside[outer] == 0) & (full[outer] > 0)).sum())
     assert missing_outer > 0  # the rows left out do miss neighbours
     sub, targets = step(outer_weight=0.25)
-    for table, (rows, _, _, _, weight) in targets.items():
+    for table, (rows, _, _, _, weight, _) in targets.items():
         assert len(rows) == len(sub.nodes[table])
         assert weight.tolist() == np.where(sub.hop[table] < 2, 1.0, 0.25).tolist()
     sub, targets = step(outer_weight=1.0)
-    assert all(w is None and len(r) == len(sub.nodes[t]) for t, (r, _, _, _, w) in targets.items())
+    assert all(w is None and len(r) == len(sub.nodes[t]) for t, (r, _, _, _, w, _) in targets.items())
     sub, targets = step(loss_on="seeds")
     assert all(r.tolist() == sub.seed_local[t].tolist() for t, (r, *_) in targets.items())
     assert set(targets) == set(sub.seed_local)
@@ -329,12 +329,29 @@ def test_loss_weighs_down_rows_that_miss_their_neighbourhood(chinook):
     assert torch.isfinite(t._loss(t.model, batch))  # the weighted loss
 
 
+def test_completion_steps_give_cells_clean_flag_them_and_score_the_rest(chinook):
+    t = _trainer_factory(chinook, known_inputs=True)(steps=2, known_share=1.0)
+    seeds = t._seeds(t.train_rows, 64, np.random.default_rng(0))
+    batch = t._batch(seeds, np.random.default_rng(1), torch.Generator().manual_seed(0))
+    x_num, _, _, _, targets, _, known = batch
+    given = known["track"]
+    assert given.dtype == torch.bool and given.any() and (~given).any()
+    sub = t.sampler.sample(seeds, random_state=int(np.random.default_rng(1).integers(2**31)))  # the batch's rows
+    clean = t.num["track"][torch.from_numpy(sub.nodes["track"])]
+    assert torch.equal(x_num["track"][given], clean[given]) and not torch.equal(x_num["track"], clean)
+    rows, *_, free = targets["track"]
+    assert torch.equal(free, ~given[rows])  # the given numbers are not scored
+    assert torch.isfinite(t._loss(t.model, batch))
+    plain = _trainer_factory(chinook)(steps=1, known_share=1.0)  # a denoiser without the flags: no such steps
+    assert plain._batch(seeds, np.random.default_rng(1), torch.Generator())[6] == {}
+
+
 def test_steps_alone_hold_the_seed_rows_without_neighbours(chinook):
     trainer = _trainer_factory(chinook)
     t = trainer(steps=1, alone_share=0.5)
     rng = np.random.default_rng(0)
     seeds = t._seeds(t.train_rows, 64, rng)
-    x_num, _, _, edges, targets, _ = t._batch(seeds, rng, torch.Generator().manual_seed(0), alone=True)
+    x_num, _, _, edges, targets, _, _ = t._batch(seeds, rng, torch.Generator().manual_seed(0), alone=True)
     assert edges == {} and {tb: x.shape[0] for tb, x in x_num.items()} == {tb: len(r) for tb, r in seeds.items()}
     assert all(len(r) == len(seeds[tb]) for tb, (r, *_) in targets.items())
     state = t.fit(progress=False)
