@@ -42,6 +42,22 @@ def test_config_round_trips_as_made():
     assert HeteroDenoiser.from_config({**config, "aggr": "mean"}).config() == config  # models saved with 'aggr'
 
 
+def test_known_flags_are_an_input_of_a_model_made_with_them():
+    model = _model(known_inputs=True)
+    assert HeteroDenoiser.from_config(model.config()).known_inputs
+    old = {k: v for k, v in model.config().items() if k != "known_inputs"}
+    assert not HeteroDenoiser.from_config(old).known_inputs  # models saved before the flags
+    x_num, x_cat, t, edges = _inputs("cpu")
+    known = {"parent": torch.tensor([[True, False]] * 3), "child": torch.ones(5, 1, dtype=torch.bool)}
+    with torch.no_grad():
+        none = model(x_num, x_cat, t, edges)
+        flagged = model(x_num, x_cat, t, edges, known=known)
+        zeros = model(x_num, x_cat, t, edges, known={k: torch.zeros_like(v) for k, v in known.items()})
+    assert not torch.allclose(none["parent"][0], flagged["parent"][0])
+    assert torch.equal(none["parent"][0], zeros["parent"][0])  # no flags: nothing known
+    assert model.inputs[model.keys.table["parent"]].proj.in_features == 2 * 2 + 5  # numbers, flags, one code
+
+
 def test_repr_shows_the_hyperparameters():
     text = repr(_model(degree_inputs=True))
     assert text.startswith("HeteroDenoiser(2 tables, 2 edge types, hidden=8, num_layers=1, cat_dim=5, head_mult=2")
