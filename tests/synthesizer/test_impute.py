@@ -268,3 +268,19 @@ def test_null_cells_of_a_not_null_column_are_filled_and_it_is_declared_not_null_
     filled = synth.impute(holes, columns=["track.milliseconds"], random_state=0)
     assert filled["track"]["milliseconds"].notna().all()
     assert not filled.schema.table("track").column("milliseconds").nullable
+
+
+def test_rows_with_cells_to_fill_get_blocks_of_rows_without():
+    """A learnt block says which rows were NULL (blocks are learnt from the values, NULLs included), so
+    a row to fill draws its block from the rows with nothing to fill; the others keep theirs."""
+    from types import SimpleNamespace
+
+    from dbtwin.synthesizer.impute import row_blocks
+
+    learnt = np.array([0, 0, 1, 1, 2, 2, 2, 2])  # block 2: the rows whose cells are NULL
+    stages = SimpleNamespace(structure=SimpleNamespace(blocks={"t": learnt}))
+    db = SimpleNamespace(num_rows=lambda table: len(learnt))
+    fill = {"t": {"a": np.array([4, 5]), "b": np.array([6, 7])}}
+    blocks = row_blocks(db, stages, np.random.default_rng(0), fill)["t"].numpy()
+    assert blocks[:4].tolist() == learnt[:4].tolist() and set(blocks[4:]) <= {0, 1}
+    assert row_blocks(db, stages, np.random.default_rng(0))["t"].numpy().tolist() == learnt.tolist()
