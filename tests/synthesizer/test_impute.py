@@ -270,17 +270,19 @@ def test_null_cells_of_a_not_null_column_are_filled_and_it_is_declared_not_null_
     assert not filled.schema.table("track").column("milliseconds").nullable
 
 
-def test_rows_with_cells_to_fill_get_blocks_of_rows_without():
-    """A learnt block says which rows were NULL (blocks are learnt from the values, NULLs included), so
-    a row to fill draws its block from the rows with nothing to fill; the others keep theirs."""
+def test_rows_to_fill_in_a_block_that_marks_them_get_blocks_of_rows_without():
+    """A learnt block may say which rows were NULL (blocks are learnt from the values, NULLs included):
+    its rows to fill draw their block from the rows with nothing to fill; the others keep theirs."""
     from types import SimpleNamespace
 
     from dbtwin.synthesizer.impute import row_blocks
 
-    learnt = np.array([0, 0, 1, 1, 2, 2, 2, 2])  # block 2: the rows whose cells are NULL
+    learnt = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2])  # block 2: rows whose cells are NULL
     stages = SimpleNamespace(structure=SimpleNamespace(blocks={"t": learnt}))
     db = SimpleNamespace(num_rows=lambda table: len(learnt))
-    fill = {"t": {"a": np.array([4, 5]), "b": np.array([6, 7])}}
+    fill = {"t": {"a": np.array([0, 8]), "b": np.array([9])}}
     blocks = row_blocks(db, stages, np.random.default_rng(0), fill)["t"].numpy()
-    assert blocks[:4].tolist() == learnt[:4].tolist() and set(blocks[4:]) <= {0, 1}
+    assert blocks[:8].tolist() == learnt[:8].tolist() and set(blocks[8:]) <= {0, 1}  # row 0's block marks nothing
     assert row_blocks(db, stages, np.random.default_rng(0))["t"].numpy().tolist() == learnt.tolist()
+    most = {"t": {"a": np.arange(9)}}  # most rows have a cell to fill: no block marks them
+    assert row_blocks(db, stages, np.random.default_rng(0), most)["t"].numpy().tolist() == learnt.tolist()

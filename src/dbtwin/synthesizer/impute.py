@@ -109,10 +109,13 @@ def row_blocks(
     db: Database, stages: Stages, rng: np.random.Generator, fill: dict[str, dict[str, np.ndarray]] | None = None
 ) -> dict[str, torch.Tensor] | None:
     """Each row's block: the learnt ones where ``db`` has the fitted row counts, else drawn by frequency.
-    A row with cells to ``fill`` gets a block drawn by frequency among the rows with none: blocks are
-    learnt from the rows' values, NULLs included, so its learnt block says its cells are NULL (on Berka,
-    88 of the 93 cards whose type was masked shared one block, and the types filled with it were the
-    rare ones: 10 classic of 93 where 73 were)."""
+
+    Blocks are learnt from the rows' values, NULLs included, so a block can stand for "these cells are
+    NULL": on Berka, 88 of the 93 cards whose type was masked shared one block, and the types filled with
+    it were the rare ones (10 classic of 93 where 73 were). A row with cells to ``fill`` in a block where
+    such rows are over twice as common as in the whole table draws its block by frequency among the rows
+    with nothing to fill; elsewhere its block is kept (with 10% of the cells masked most rows of a wide
+    table have one, and their blocks still say much about them)."""
     blocks = stages.structure.blocks
     if not blocks:
         return None
@@ -122,15 +125,23 @@ def row_blocks(
         if len(learnt) != n:
             out[table] = torch.from_numpy(rng.choice(learnt, size=n) if len(learnt) else np.zeros(n, np.int64))
             continue
-        holed = np.zeros(n, dtype=bool)
-        for rows in (fill or {}).get(table, {}).values():
-            holed[rows] = True
-        own = learnt.copy()
-        if holed.any():
-            pool = learnt[~holed] if (~holed).any() else learnt
-            own[holed] = rng.choice(pool, size=int(holed.sum()))
-        out[table] = torch.from_numpy(own)
+        out[table] = torch.from_numpy(_unmarked(learnt, fill.get(table, {}) if fill else {}, rng))
     return out
+
+
+def _unmarked(learnt: np.ndarray, cells: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """``learnt`` with the blocks that mark the rows to fill (``cells``) drawn again for those rows."""
+    holed = np.zeros(len(learnt), dtype=bool)
+    for rows in cells.values():
+        holed[rows] = True
+    if not holed.any() or holed.all():
+        return learnt.copy()
+    share = np.bincount(learnt, weights=holed.astype(float)) / np.maximum(np.bincount(learnt), 1)
+    marking = np.flatnonzero(share > 2 * holed.mean())
+    redraw = holed & np.isin(learnt, marking)
+    own = learnt.copy()
+    own[redraw] = rng.choice(learnt[~holed], size=int(redraw.sum()))
+    return own
 
 
 def impute(
