@@ -189,18 +189,11 @@ class Synthesizer:
         return assemble(stages, graph, x_num, x_cat, rng, around)
 
     def impute(
-        self,
-        db: Database,
-        columns: Sequence[str] | None = None,
-        random_state: int | None = None,
-        draws: int = 1,
+        self, db: Database, columns: Sequence[str] | None = None, random_state: int | None = None, draws: int = 1
     ) -> Database:
-        """``db`` with its NULL cells filled (those of ``columns``, ``table.column``, or of every column the
-        model generates or computes), drawn conditioned on every known cell around them; known cells,
-        keys and row counts unchanged (:mod:`dbtwin.synthesizer.impute`). ``draws=1`` gives one draw per
-        cell, which keeps the values' spread (for a database to analyse as real); ``draws=k`` gives the
-        mean of k draws for numbers and dates and their most frequent value otherwise (the best guess of
-        each cell, for accuracy)."""
+        """``db`` with its NULL cells filled (of ``columns``, ``table.column``, or of every generated or computed
+        column), conditioned on every known cell around them; known cells, keys, row counts unchanged. ``draws=k``:
+        each cell's best guess from k draws (:mod:`dbtwin.synthesizer.impute`)."""
         self._check_fitted()
         seed = self.random_state if random_state is None else random_state
         return impute(self.stages_, self.config, db, columns, seed, self.progress, draws)
