@@ -343,10 +343,9 @@ def run_one(name: str, real: Database, mask: str, args) -> dict:
         _check_known(db, filled, name)
         print(name, mask, label, rows[label], flush=True)
     if args.dbtwin_only:  # the baselines' rows of an earlier run stay as they were
-        return {
-            "fit_seconds": round(fit, 1),
-            "methods": {**rows, **args.earlier.get(name, {}).get(mask, {}).get("methods", {}), **rows},
-        }
+        earlier = args.earlier.get(name, {}).get(mask, {}).get("methods", {})
+        kept = {k: v for k, v in earlier.items() if not k.startswith("dbtwin")}
+        return {"fit_seconds": round(fit, 1), "methods": {**rows, **kept}}
     started = time.monotonic()
     rows["mean/mode"] = {**score(real, mean_mode(db, masked), masked), "seconds": round(time.monotonic() - started, 1)}
     print(name, mask, "mean/mode", rows["mean/mode"], flush=True)

@@ -178,7 +178,7 @@ def impute(
     for _ in range(draws):
         x_num, x_cat = stages.features.generate(graph, {}, config, generator, blocks, progress, known=known, real=db)
         decoded = {t: stages.encoders.decode(t, x_num[t], x_cat[t], rng) for t in fill if t in stages.encoders.encoders}
-        one = Database(out.schema, {t: f.copy() for t, f in out.tables.items()})
+        one = out.copy()
         _take(one, decoded, fill)
         stages.values.apply(one, rng, skip=set(one.tables) - set(fill))  # stand-ins for rare values ("another value")
         stages.relations.apply(one, rng)  # computed columns, from the filled cells they read
@@ -186,7 +186,7 @@ def impute(
     if draws == 1:
         _take(out, drawn[0].tables, fill)
     else:
-        best = Database(out.schema, {t: f.copy() for t, f in out.tables.items()})
+        best = out.copy()
         _take(best, estimate(drawn, fill), fill)
         stages.relations.apply(best, rng)  # a computed column agrees with the estimates it reads
         _take(out, best.tables, fill)  # and no known cell changes
@@ -229,15 +229,13 @@ def estimate(drawn: list[Database], fill: dict[str, dict[str, np.ndarray]]) -> d
 
 
 def _mean(values: list[pd.Series], spec: Column) -> np.ndarray:
-    if spec.dtype == StorageType.DATETIME:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a cell NULL in every draw stays NULL
-            mean = np.nanmean(np.stack([nanoseconds(v) for v in values]), axis=0)
-        return np.array([pd.NaT if np.isnan(m) else pd.Timestamp(round(m)) for m in mean], dtype=object)
-    numbers = np.stack([pd.to_numeric(v.astype(object), errors="coerce").astype(float).to_numpy() for v in values])
+    dates = spec.dtype == StorageType.DATETIME
+    as_numbers = nanoseconds if dates else lambda v: pd.to_numeric(v.astype(object), errors="coerce").to_numpy(float)
     with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(numbers, axis=0)
+        warnings.simplefilter("ignore", RuntimeWarning)  # a cell NULL in every draw stays NULL
+        mean = np.nanmean(np.stack([as_numbers(v) for v in values]), axis=0)
+    if dates:
+        return np.array([pd.NaT if np.isnan(m) else pd.Timestamp(round(m)) for m in mean], dtype=object)
     if spec.dtype == StorageType.INT64 or spec.kind == ColumnKind.INTEGER:
         mean = np.round(mean)
     elif spec.dtype == StorageType.DECIMAL:
