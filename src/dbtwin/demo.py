@@ -48,5 +48,5 @@ def run_demo(
         "sample_seconds": sample_seconds,
         "column_shapes": float(np.mean(list(column_shapes(real, fake).values()))),
         "cardinality": float(np.mean(list(cardinality(real, fake).values()))),
-        "relations": [(r.describe(real.schema), keeping(fake, r).share) for r in synth.rules_],
+        "relations": [(r.describe(real.schema), keeping(fake, r, holes=r.holes).share) for r in synth.rules_],
     }

@@ -54,7 +54,7 @@ def test_sampled_weather_is_ordered_and_scored(flights_jan, tmp_path):
     assert scored["score"] is not None and 0 <= scored["score"] <= 2
     assert autocorrelation_gaps(flights_jan, flights_jan)["score"] == 0.0
     for rule in synth.rules_:
-        assert keeping(fake, rule).holds, rule.describe(fake.schema)
+        assert keeping(fake, rule, holes=rule.holes).holds, rule.describe(fake.schema)
 
 
 def test_datetime_parts_with_a_time_zone(flights_jan):
@@ -62,7 +62,12 @@ def test_datetime_parts_with_a_time_zone(flights_jan):
     hour = Part("weather", "hour", Ref("time_hour"), "hour", -5)
     assert hour in rules
     # flights.time_hour belongs to the key to weather: the structure draws it, so nothing is derived from it
-    assert not any(isinstance(r, Part) and r.table == "flights" for r in rules)
+    assert not any(isinstance(r, Part) and r.table == "flights" and not r.source.path for r in rules)
+    # the linked weather row's time gives a flight's day and hour, but not where a flight has no weather
+    # row: those rules have holes, and the columns stay generated
+    through = {r.column: r for r in rules if isinstance(r, Part) and r.table == "flights"}
+    assert set(through) == {"day", "hour"} and all(r.holes and not r.derives for r in through.values())
+    assert not keeping(flights_jan, through["hour"]).holds and keeping(flights_jan, through["hour"], holes=True).holds
     assert keeping(flights_jan, hour).holds
     tables = {t: f.copy() for t, f in flights_jan.tables.items()}
     tables["weather"].loc[10, "hour"] = (tables["weather"].loc[10, "hour"] + 1) % 24

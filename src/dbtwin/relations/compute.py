@@ -23,6 +23,10 @@ class Kept:
 
     rows: int
     kept: int
+    #: rows left out: only one of the column and what the rule gives is NULL (``keeping(holes=True)``)
+    holes: int = 0
+    #: rows where both the column and what the rule gives are NULL (among ``rows``)
+    empty: int = 0
 
     @property
     def share(self) -> float | None:
@@ -104,28 +108,74 @@ def copy_values(rows: Rows, rule: Copy) -> pd.Series:
     return rows.series(Ref(rule.parent_column, (rule.foreign_key,)))
 
 
-def keeping(db: Database, rule: Rule, views: Views | None = None) -> Kept:
+def keeping(db: Database, rule: Rule, views: Views | None = None, holes: bool = False) -> Kept:
     """How many rows of ``db`` the rule applies to, and how many keep it (``views``: the tables of
-    ``db`` already resolved)."""
+    ``db`` already resolved). With ``holes``, a row where only one of the column and what the rule gives
+    is NULL is left out (counted in ``Kept.holes``) instead of breaking the rule."""
     views = views or Views(db)
     rows = views.of(rule.table)
-    if isinstance(rule, Copy):
-        return _same(rows.series(Ref(rule.column)), copy_values(rows, rule))
-    if isinstance(rule, Dependency):
-        return Kept(len(rows), int(dependent_agrees(rows.codes(rule.determinant), rows.codes(Ref(rule.column))).sum()))
-    if isinstance(rule, Aggregate):
-        actual = rows.numbers(Ref(rule.column))
-        return Kept(len(rows), int(close(actual, aggregate_values(db, rule, views), rule.decimals).sum()))
-    if isinstance(rule, Formula):
-        actual = rows.numbers(Ref(rule.column))
-        return Kept(len(rows), int(close(actual, formula_values(rows, rule), rule.decimals).sum()))
-    if isinstance(rule, Part):
-        actual = rows.numbers(Ref(rule.column))
-        return Kept(len(rows), int(close(actual, part_values(rows, rule), 0).sum()))
     if isinstance(rule, Order):
         later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
         both = np.isfinite(later) & np.isfinite(earlier)
         return Kept(int(both.sum()), int((later[both] >= earlier[both]).sum()))
+    actual_null, expected_null = _nulls(db, rule, views)
+    checked = ~(actual_null ^ expected_null) if holes else np.ones(len(rows), dtype=bool)
+    if isinstance(rule, Dependency):
+        agrees = dependent_agrees(rows.codes(rule.determinant)[checked], rows.codes(Ref(rule.column))[checked])
+    else:
+        agrees = _agrees(db, rule, views)
+        if holes:  # NULL where the rule gives nothing (an aggregate over a child's NULL) keeps it
+            agrees = agrees | (actual_null & expected_null)
+        agrees = agrees[checked]
+    empty = int((actual_null & expected_null).sum())
+    return Kept(int(checked.sum()), int(agrees.sum()), int((~checked).sum()), empty)
+
+
+def _agrees(db: Database, rule: Rule, views: Views) -> np.ndarray:
+    """Per row, whether it keeps ``rule`` (a copy, an aggregate, a formula or a part)."""
+    rows = views.of(rule.table)
+    if isinstance(rule, Copy):
+        return _same(rows.series(Ref(rule.column)), copy_values(rows, rule))
+    actual = rows.numbers(Ref(rule.column))
+    if isinstance(rule, Aggregate):
+        return close(actual, aggregate_values(db, rule, views), rule.decimals)
+    if isinstance(rule, Formula):
+        return close(actual, formula_values(rows, rule), rule.decimals)
+    if isinstance(rule, Part):
+        return close(actual, part_values(rows, rule), 0)
+    raise TypeError(f"unknown rule {rule!r}")
+
+
+def unknown_given(db: Database, rule: Rule, views: Views | None = None) -> np.ndarray:
+    """Per row of ``rule.table``: whether the rule gives no value there (an input is NULL)."""
+    return _nulls(db, rule, views or Views(db))[1]
+
+
+def _nulls(db: Database, rule: Rule, views: Views) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: whether its column is NULL, and whether what the rule gives is unknown (an input NULL;
+    for an aggregate, a child's input NULL: its sum is not known either)."""
+    rows = views.of(rule.table)
+    actual = rows.series(Ref(rule.column)).isna().to_numpy()
+    if isinstance(rule, Dependency):
+        return actual, rows.series(rule.determinant).isna().to_numpy()
+    if isinstance(rule, Copy):
+        return actual, copy_values(rows, rule).isna().to_numpy()
+    if isinstance(rule, Aggregate):
+        unknown = np.isnan(aggregate_values(db, rule, views))
+        if rule.child_columns:
+            fk = db.schema.foreign_key(rule.foreign_key)
+            child = views.of(fk.child)
+            pos = child.positions(fk.name)
+            holed = np.zeros(len(pos), dtype=bool)
+            for column in rule.child_columns:
+                holed |= np.isnan(child.numbers(Ref(column)))
+            linked = pos >= 0
+            unknown |= np.bincount(pos[linked], weights=holed[linked], minlength=len(actual)) > 0
+        return actual, unknown
+    if isinstance(rule, Formula):
+        return actual, np.isnan(formula_values(rows, rule))
+    if isinstance(rule, Part):
+        return actual, np.isnan(part_values(rows, rule))
     raise TypeError(f"unknown rule {rule!r}")
 
 
@@ -137,7 +187,7 @@ def dependent_agrees(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return top.reindex(x).to_numpy() == y
 
 
-def _same(actual: pd.Series, expected: pd.Series) -> Kept:
+def _same(actual: pd.Series, expected: pd.Series) -> np.ndarray:
     a_missing, e_missing = actual.isna().to_numpy(), expected.isna().to_numpy()
     a = actual.to_numpy(dtype=object)
     e = expected.to_numpy(dtype=object)
@@ -145,7 +195,16 @@ def _same(actual: pd.Series, expected: pd.Series) -> Kept:
     equal = np.zeros(len(a), dtype=bool)
     equal[both] = a[both] == e[both]
     equal |= a_missing & e_missing
-    return Kept(len(a), int(equal.sum()))
+    return equal
 
 
-__all__ = ["Kept", "aggregate_by_parent", "aggregate_values", "as_numbers", "formula_values", "keeping", "operate"]
+__all__ = [
+    "Kept",
+    "aggregate_by_parent",
+    "aggregate_values",
+    "as_numbers",
+    "formula_values",
+    "keeping",
+    "operate",
+    "unknown_given",
+]

@@ -6,6 +6,7 @@ its determinant to the dependent value seen with it in the real data; a determin
 data did not show (a placeholder for rare text) draws one dependent value, the same for all its rows.
 An order lifts a value that falls below its bound to the bound plus a difference seen in the real data.
 A copy into a NOT NULL column from a parent whose value is NULL takes another row's copied value.
+A rule with holes sets its (generated) column only where it gives a value and the cell is not NULL.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.encode.columns import _json_value
-from dbtwin.relations.compute import aggregate_values, copy_values, formula_values, part_values
+from dbtwin.relations.compute import aggregate_values, copy_values, formula_values, part_values, unknown_given
 from dbtwin.relations.graph import application_order
 from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
 from dbtwin.relations.values import Rows, Views, from_numbers
@@ -32,7 +33,7 @@ def apply_rules(db: Database, rules: list[Rule], rng: np.random.Generator) -> No
         dtype = db.schema.table(rule.table).column(rule.column).dtype
         if isinstance(rule, Copy):
             values = copy_values(rows, rule)
-            if not db.schema.table(rule.table).column(rule.column).nullable:
+            if not rule.holes and not db.schema.table(rule.table).column(rule.column).nullable:
                 values = _never_null(pd.Series(values, dtype=object), rng)
         elif isinstance(rule, Dependency):
             values = _dependent(rows, rule, rng)
@@ -46,7 +47,12 @@ def apply_rules(db: Database, rules: list[Rule], rng: np.random.Generator) -> No
             values = _ordered(rows, rule, rng, dtype)
         else:
             raise TypeError(f"unknown rule {rule!r}")
-        rows.frame[rule.column] = to_storage(pd.Series(values).reset_index(drop=True), dtype).array
+        values = pd.Series(values).reset_index(drop=True)
+        if rule.holes:  # the generated cell stays where the rule gives nothing, and a NULL stays NULL
+            generated = rows.frame[rule.column].reset_index(drop=True)
+            given = ~unknown_given(db, rule, views) & generated.notna().to_numpy()
+            values = generated.astype(object).where(~given, values.astype(object))
+        rows.frame[rule.column] = to_storage(values, dtype).array
 
 
 def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> pd.Series:

@@ -3,7 +3,10 @@
 Candidates are proposed by column type (labels for dependencies, numbers for formulas and
 aggregates, numbers and datetimes for orders), checked first on a few hundred rows and only then on
 every row; a rule broken by a single row is not kept (the closest such candidates are reported as
-near misses). Rules are accepted in a fixed order (declared ones first, then copies, aggregates,
+near misses). A candidate that NULLs break (only one of its column and what it gives NULL on some
+rows) is checked again on the other rows, and kept with ``holes`` set when at least
+:data:`HOLE_SUPPORT` of them keep it and none breaks it (see :mod:`dbtwin.relations.rules`).
+Rules are accepted in a fixed order (declared ones first, then copies, aggregates,
 formulas, datetime parts, dependencies, orders), each only if its column is not derived already and if it does not
 make the columns depend on themselves, so that sampling can compute them one after another.
 """
@@ -39,7 +42,7 @@ from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, k
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.orders import orders, without_implied_orders
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
-from dbtwin.relations.values import Rows, Views, close, decimals_of, is_label, is_number
+from dbtwin.relations.values import Rows, Views, agree_where_known, decimals_of, is_label, is_number
 from dbtwin.schema.model import ColumnKind, StorageType
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ DEPENDENCY_CHANCE = 1e-3
 NEAR_MISS = 0.99
 #: Most distinct determinant values a dependency keeps a mapping for.
 MAX_MAPPING = 20_000
+#: Fewest rows that must keep a rule checked around holes (rows where one side is NULL).
+HOLE_SUPPORT = 30
 #: The kinds of rules searched for, in the order they are accepted.
 KINDS = ("copy", "aggregate", "formula", "part", "dependency", "order")
 
@@ -99,7 +104,7 @@ def discover(
 
     for rule in declared or []:
         rule = _completed(views, rule, protection)
-        kept = keeping(db, rule, views)
+        kept = _checked(db, rule, views)
         if not kept.holds:
             log.warning(
                 "declared relation %s is broken by %d of %d rows: not kept",
@@ -124,7 +129,7 @@ def discover(
             checked += 1
             if graph.derived(candidate.target) or turned_off(candidate):
                 continue
-            kept = keeping(db, candidate, views)
+            kept = _checked(db, candidate, views)
             if kept.holds and kept.rows >= 1:
                 accept(candidate)
             elif kept.share is not None and kept.share >= NEAR_MISS:
@@ -134,6 +139,19 @@ def discover(
     if kinds:
         out.rules = without_implied_orders(out.rules)
     return out
+
+
+def _checked(db: Database, rule: Rule, views: Views) -> Kept:
+    """How the rows keep ``rule``: all of them, else those without holes (``rule.holes`` is then set
+    if they keep it, at least :data:`HOLE_SUPPORT` of them with both sides known)."""
+    kept = keeping(db, rule, views)
+    if kept.holds or isinstance(rule, Order):
+        return kept
+    around = keeping(db, rule, views, holes=True)
+    if around.holes and around.holds and around.rows - around.empty >= HOLE_SUPPORT:
+        rule.holes = True
+        return around
+    return kept
 
 
 def _completed(views: Views, rule: Rule, protection: Protection) -> Rule:
@@ -177,7 +195,8 @@ def _copies(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Itera
                 source = db[fk.parent][pcol]
                 a = values.iloc[probe].reset_index(drop=True)
                 b = source.iloc[pos[probe]].reset_index(drop=True)
-                if (a.isna() != b.isna()).any() or not (a[a.notna()] == b[a.notna()]).all():
+                both = a.notna() & b.notna()
+                if not both.any() or not (a[both] == b[both]).all():
                     continue
                 yield Copy(fk.child, col, fk.name, pcol)
 
@@ -224,7 +243,10 @@ def _aggregates(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> I
                     empty,
                     decimals,  # type: ignore[arg-type]
                 )
-                if close(actual[probe], expected, decimals).all():
+                if function != "count":  # a parent with a child's value missing has no known aggregate
+                    holed = chosen & np.isnan(values)
+                    expected[np.bincount(local[holed], minlength=len(probe)) > 0] = np.nan
+                if agree_where_known(actual[probe], expected, decimals).all():
                     yield Aggregate(fk.parent, target, fk.name, function, cols, decimals, empty)  # type: ignore[arg-type]
 
 
@@ -235,9 +257,10 @@ def _empty_value(values: np.ndarray, function: str) -> float | bool | None:
         return 0.0 if function in ("count", "sum") else None
     if np.isnan(values).all():
         return None
-    if np.isnan(values).any() or values.min() != values.max():
-        return False
-    return float(values[0])
+    known = values[np.isfinite(values)]
+    if known.min() != known.max() or (len(known) < len(values) and function in ("min", "max", "mean")):
+        return False  # NULL is what those give without children: a value beside NULLs breaks it
+    return float(known[0])
 
 
 def _number(c) -> bool:
@@ -263,9 +286,15 @@ def _formulas(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Ite
             valid = np.isfinite(grid)
             for target, (probed, decimals) in varying.items():
                 t = probed[:, None, None]
-                ok = close(np.broadcast_to(t, grid.shape), grid, decimals).all(axis=0)
+                # a sum or difference is exact: rounding would take 0.01 of rain for no change of the day
+                exact = None if operation in ("+", "-") else decimals
+                ok = agree_where_known(np.broadcast_to(t, grid.shape), grid, exact).all(axis=0)
                 support = (
-                    valid & (np.abs(t) > 0) & (grid != operands[:, :, None]) & (grid != operands[:, None, :])
+                    valid
+                    & np.isfinite(t)
+                    & (np.abs(t) > 0)
+                    & (grid != operands[:, :, None])
+                    & (grid != operands[:, None, :])
                 ).sum(0)
                 ok &= support >= min(MIN_SUPPORT, len(probe))
                 j = own[target]
@@ -301,7 +330,8 @@ def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
             actual = rows.numbers(Ref(target))[probe]
             for source in sources:
                 shift = (actual - datetime_part(rows.series(source).iloc[probe], "hour")) % 24
-                if len(shift) and np.isfinite(shift).all() and (shift == shift[0]).all():
+                shift = shift[np.isfinite(shift)]
+                if len(shift) and (shift == shift[0]).all():
                     offsets.add(int(shift[0]) - 24 if shift[0] > 12 else int(shift[0]))
         parts = {
             (s, p, o): datetime_part(rows.series(s).iloc[probe], p, o) for s in sources for p in PARTS for o in offsets
@@ -311,7 +341,8 @@ def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
             if not varies(actual):
                 continue
             for (source, part, offset), values in parts.items():
-                if close(actual[probe], values, 0).all():
+                both = np.isfinite(actual[probe]) & np.isfinite(values)
+                if both.sum() >= min(MIN_SUPPORT, len(probe)) and agree_where_known(actual[probe], values, 0).all():
                     yield Part(table, target, source, part, offset)
 
 
@@ -335,19 +366,37 @@ def _dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> I
             ny = int(y.max()) + 1
             if ny < 2:
                 continue
+            y_null = y == _null_code(rows.series(Ref(column)), y)
             collision = float((np.bincount(y) / n) @ (np.bincount(y) / n))
-            for distinct, ref, x in determinants:
-                if ref == Ref(column) or distinct > MAX_MAPPING or distinct < ny:
-                    continue
-                repeats = int((x != null_code[ref]).sum()) - (distinct - int((x == null_code[ref]).any()))
-                if repeats * math.log(max(collision, 1e-300)) > math.log(DEPENDENCY_CHANCE):
-                    continue
-                if len(np.unique(x * ny + y)) != distinct:
-                    continue
-                rule = _dependency(rows, table, column, ref, protection)
-                if rule is not None:
-                    yield rule
-                    break
+            usable = [(r, x) for d, r, x in determinants if r != Ref(column) and ny <= d <= MAX_MAPPING]
+            # a determinant of every row first; one of the rows without holes only when there is none
+            found = next((r for r, x in usable if _determines(x, y, x == null_code[r], collision)), None)
+            if found is None:
+                found = next(
+                    (r for r, x in usable if _determines_around(x, y, x == null_code[r], y_null, collision)), None
+                )
+            rule = None if found is None else _dependency(rows, table, column, found, protection)
+            if rule is not None:
+                yield rule
+
+
+def _determines_around(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, y_null: np.ndarray, collision: float) -> bool:
+    """:func:`_determines` on the rows where ``x`` and ``y`` are both known or both NULL, if some are
+    not and at least :data:`HOLE_SUPPORT` rows have both known."""
+    checked = x_null == y_null
+    if checked.all() or (checked & ~x_null).sum() < HOLE_SUPPORT:
+        return False
+    return _determines(x[checked], y[checked], x_null[checked], collision)
+
+
+def _determines(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, collision: float) -> bool:
+    """Whether the codes ``x`` determine the codes ``y`` on these rows, and too often to be chance
+    (``collision``: the chance two rows share a ``y``)."""
+    seen = len(np.unique(x))
+    repeats = int((~x_null).sum()) - (seen - int(x_null.any()))
+    if repeats * math.log(max(collision, 1e-300)) > math.log(DEPENDENCY_CHANCE):
+        return False
+    return len(np.unique(x * (int(y.max()) + 1) + y)) == seen
 
 
 def _null_code(values: pd.Series, codes: np.ndarray) -> int:
@@ -362,6 +411,7 @@ def _dependency(rows: Rows, table: str, column: str, ref: Ref, protection: Prote
     schema = rows.db.schema
     x, y = rows.series(ref), rows.series(Ref(column))
     pairs = pd.DataFrame({"x": x.astype(object), "y": y.astype(object)})
+    pairs = pairs[x.isna().to_numpy() == y.isna().to_numpy()]  # holes say nothing of the function
     counts = pairs.value_counts(dropna=False).reset_index(name="n")
     min_count = protection.min_count
     x_text = protection.covers(schema, ref.table(schema, table), ref.column)

@@ -48,6 +48,8 @@ def fit_relations(db: Database, enabled: bool, protection: Protection, random_st
 
 def rule_summary(rule: Rule, schema: Schema, kept: Kept | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": rule.kind, "table": rule.table, "column": rule.column, "rule": rule.describe(schema)}
+    if rule.holes:
+        out["holes"] = True  # kept where both sides are known
     if kept is not None:
         out.update(rows=kept.rows, kept=kept.kept, share=None if kept.share is None else round(kept.share, 6))
     return out
@@ -85,7 +87,7 @@ def relations_kept(real: Database, synthetic: Database) -> dict[str, Any]:
     """Per rule found in ``real``, the share of ``synthetic``'s rows that keep it; ``score`` is the
     lowest share (1.0 when every rule holds on every row)."""
     found = discover(real)
-    rules = [rule_summary(r, real.schema, keeping(synthetic, r)) for r in found.rules]
+    rules = [rule_summary(r, real.schema, keeping(synthetic, r, holes=r.holes)) for r in found.rules]
     shares = [r["share"] for r in rules if r["share"] is not None]
     broken = sum(r["rows"] - r["kept"] for r in rules)
     return {"score": min(shares) if shares else None, "rules": rules, "rows_breaking": int(broken)}

@@ -15,6 +15,13 @@ of the row a foreign key references (its parent), or of the rows that reference 
 * :class:`Order`: the column is never below another one, its own or a parent's (a child's date after
   its parent's). Unlike the others it is still generated; the rule only repairs what breaks it.
 
+A rule that every row keeps, NULLs included, derives its column: the column is left out of the
+generative model and computed. Where values are missing (a database with holes in it, or one whose
+rows reach no parent), a rule may hold only where both the column and what the rule gives are known, a
+row where one of them is NULL being a hole, not a break: such a rule has ``holes`` set; its column is
+still generated, NULLs and all, and the rule sets it wherever it gives a value and the generated cell is
+not NULL (imputation fills a hole by the rule wherever its inputs are known).
+
 A rule is saved as a JSON object with a ``kind`` (``copy``, ``dependency``, ``aggregate``,
 ``formula``, ``part``, ``order``) and is declared in the metadata JSON in the same form (docs/metadata.md).
 """
@@ -73,11 +80,19 @@ class Rule(ABC):
     """A rule that sets ``table.column`` from other columns."""
 
     kind: ClassVar[str] = ""
-    #: whether the target is left out of the generative model and computed (False: generated, then repaired)
-    derives: ClassVar[bool] = True
+    #: whether a rule of this kind computes its target (False: the target is generated, then repaired)
+    computes: ClassVar[bool] = True
 
     table: str
     column: str
+    #: found around missing values: the target is generated and the rule sets it where it gives a value
+    holes: bool = field(default=False, kw_only=True)
+
+    @property
+    def derives(self) -> bool:
+        """Whether the target is left out of the generative model and computed (else generated, then
+        set or repaired by the rule)."""
+        return self.computes and not self.holes
 
     @abstractmethod
     def inputs(self, schema: Schema) -> list[tuple[str, str]]:
@@ -95,6 +110,8 @@ class Rule(ABC):
         out: dict[str, Any] = {"kind": self.kind}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "holes" and not value:
+                continue  # the saved form of a rule without holes stays as it was
             out[f.name] = value.to_dict() if isinstance(value, Ref) else _plain(value)
         return out
 
@@ -208,7 +225,7 @@ class Order(Rule):
     differences, from which a row that breaks the order draws a new one."""
 
     kind: ClassVar[str] = "order"
-    derives: ClassVar[bool] = False
+    computes: ClassVar[bool] = False
     earlier: Ref = field(default_factory=lambda: Ref(""))
     gaps: tuple[float, ...] = field(default=(), compare=False)
 
@@ -258,6 +275,8 @@ def check_rule(rule: Rule, schema: Schema) -> None:
     """Raise :class:`SchemaError` when ``rule`` names a table, column or key the schema lacks, or an
     unknown function or operation."""
     where = f"relation {rule.kind} on {rule.table}.{rule.column}"
+    if not isinstance(rule.holes, bool):
+        raise SchemaError(f"{where}: 'holes' is true or false", table=rule.table, column=rule.column)
     if rule.table not in schema.tables or not schema.table(rule.table).has_column(rule.column):
         raise SchemaError(f"{where}: no such column", table=rule.table, column=rule.column)
     if rule.column in schema.key_columns(rule.table):

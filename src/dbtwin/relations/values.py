@@ -127,6 +127,11 @@ def close(actual: np.ndarray, expected: np.ndarray, decimals: int | None) -> np.
         return both_missing | (np.abs(actual - expected) <= tol)
 
 
+def agree_where_known(actual: np.ndarray, expected: np.ndarray, decimals: int | None) -> np.ndarray:
+    """Per row: :func:`close`, or a hole (only one of the two NULL), which breaks nothing."""
+    return close(actual, expected, decimals) | (np.isnan(actual) != np.isnan(expected))
+
+
 def rounded(values: np.ndarray, decimals: int | None) -> np.ndarray:
     return values if decimals is None else np.round(values, decimals)
 
