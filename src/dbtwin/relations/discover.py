@@ -301,6 +301,8 @@ def _formulas(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Ite
                 ok[j, :] = ok[:, j] = False
                 if operation in ("+", "*"):
                     ok &= np.triu(np.ones((m, m), dtype=bool), 1)
+                else:  # a - a and a / a are constants, not formulas
+                    ok &= ~np.eye(m, dtype=bool)
                 for a, b in zip(*np.nonzero(ok), strict=True):
                     yield Formula(table, target, operation, refs[a], refs[b], decimals)
 
