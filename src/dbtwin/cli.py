@@ -606,11 +606,11 @@ def _show_summary(source: str, summary: dict) -> None:
     relations = summary["relations"]
     if relations["rules"]:
         title = f"{len(relations['rules'])} exact relations kept on every row ({relations['seconds']:.1f} s)"
-        found = RichTable(title=title)
-        for col in ("kind", "relation"):
+        found = RichTable(title=title, caption="holes: kept where both sides are known; the column is generated")
+        for col in ("kind", "relation", "holes"):
             found.add_column(col)
         for rule in relations["rules"]:
-            found.add_row(rule["kind"], text(rule["rule"]))
+            found.add_row(rule["kind"], text(rule["rule"]), "yes" if rule.get("holes") else "")
         console.print(found)
     for miss in relations["near_misses"][:10]:
         broken = miss["rows"] - miss["kept"]
