@@ -25,10 +25,16 @@ from dbtwin.relations.values import Rows, Views, from_numbers
 from dbtwin.schema.dtypes import to_storage
 
 
-def apply_rules(db: Database, rules: list[Rule], rng: np.random.Generator) -> None:
-    """Set every derived column of ``db`` (in place) and repair every order."""
+def apply_rules(
+    db: Database, rules: list[Rule], rng: np.random.Generator, only: dict[str, dict[str, np.ndarray]] | None = None
+) -> None:
+    """Set every derived column of ``db`` (in place) and repair every order; with ``only`` (per table
+    and column, rows), no other cell is written (imputation: the cells being filled)."""
     views = Views(db)
     for rule in application_order(rules, db.schema):
+        writable = None if only is None else only.get(rule.table, {}).get(rule.column)
+        if only is not None and writable is None:
+            continue
         rows = views.of(rule.table)
         dtype = db.schema.table(rule.table).column(rule.column).dtype
         if isinstance(rule, Copy):
@@ -48,10 +54,19 @@ def apply_rules(db: Database, rules: list[Rule], rng: np.random.Generator) -> No
         else:
             raise TypeError(f"unknown rule {rule!r}")
         values = pd.Series(values).reset_index(drop=True)
-        if rule.holes:  # the generated cell stays where the rule gives nothing, and a NULL stays NULL
-            generated = rows.frame[rule.column].reset_index(drop=True)
-            given = ~unknown_given(db, rule, views) & generated.notna().to_numpy()
-            values = generated.astype(object).where(~given, values.astype(object))
+        if rule.holes or writable is not None:
+            # a rule with holes: the generated cell stays where the rule gives nothing, and a NULL stays
+            # NULL; a cell being filled keeps its draw where a dependency's determinant is one the real
+            # data did not show (the dependent value it would draw knows nothing of the row)
+            current = rows.frame[rule.column].reset_index(drop=True)
+            given = np.ones(len(current), dtype=bool)
+            if rule.holes:
+                given = ~unknown_given(db, rule, views) & current.notna().to_numpy()
+            if writable is not None:
+                given &= np.isin(np.arange(len(current)), writable)
+                if isinstance(rule, Dependency):
+                    given &= _seen(rows, rule)
+            values = current.astype(object).where(~given, values.astype(object))
         rows.frame[rule.column] = to_storage(values, dtype).array
 
 
@@ -67,6 +82,12 @@ def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> pd.Ser
         drawn = rng.choice(len(values), size=len(unseen), p=weights / weights.sum())
         mapping.update({x: values[i] for x, i in zip(unseen, drawn, strict=True)})
     return pd.Series([mapping[x] for x in determinant], dtype=object)
+
+
+def _seen(rows: Rows, rule: Dependency) -> np.ndarray:
+    """Per row: whether its determinant value is one the dependency's mapping holds."""
+    seen = {_key(x) for x, _ in rule.mapping}
+    return np.array([_key(_json_value(v)) in seen for v in rows.series(rule.determinant).to_numpy(dtype=object)])
 
 
 def _never_null(values: pd.Series, rng: np.random.Generator) -> pd.Series:

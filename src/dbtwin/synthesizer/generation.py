@@ -32,13 +32,15 @@ CPU = torch.device("cpu")
 class Known:
     """The values inpainting holds in one table: clean numeric scores and categorical codes, each with
     a mask of the cells known; ``forbidden``: per categorical column, a code never drawn for its
-    unknown cells (NULL, for cells that must be filled)."""
+    unknown cells (NULL, for cells that must be filled); ``probs``: when not None, filled per
+    categorical column with the distribution each unknown cell was drawn from (rows x codes)."""
 
     num: torch.Tensor
     num_mask: torch.Tensor
     cat: torch.Tensor
     cat_mask: torch.Tensor
     forbidden: dict[int, int] = field(default_factory=dict)
+    probs: dict[int, torch.Tensor] | None = None
 
     @property
     def whole_rows(self) -> torch.Tensor:
@@ -117,9 +119,18 @@ def denoise_graph(
                 for j, code in known[table].forbidden.items() if table in known else ():
                     picked[j] = picked[j].clone()
                     picked[j][:, code] = -torch.inf
+                if table in known and known[table].probs is not None:
+                    _record(known[table].probs, chosen[table], picked, graph.num_nodes[table])
                 x_cat[table] = fill(x_cat[table], chosen[table], picked, generator)
     bar.close()
     return x_num, x_cat
+
+
+def _record(probs: dict[int, torch.Tensor], chosen: list[torch.Tensor], logits: list[torch.Tensor], n: int) -> None:
+    """The distributions the ``chosen`` rows of each categorical column are drawn from, into ``probs``."""
+    for j, (rows, lg) in enumerate(zip(chosen, logits, strict=True)):
+        if rows.numel():
+            probs.setdefault(j, torch.zeros(n, lg.shape[1]))[rows] = torch.softmax(lg.float(), dim=1)
 
 
 def _start(model, graph, fixed_num, fixed_cat, known, generator):

@@ -174,27 +174,68 @@ def impute(
     graph = RowGraph.from_database(db)
     known = known_values(db, stages, fill)
     blocks = row_blocks(db, stages, rng, fill)
-    drawn = []
+    drawn, codes, total = [], [], {}
     for _ in range(draws):
+        for held in known.values():
+            held.probs = {} if draws > 1 else None
         x_num, x_cat = stages.features.generate(graph, {}, config, generator, blocks, progress, known=known, real=db)
+        if draws > 1:
+            codes.append({t: x_cat[t] for t in fill if t in known})
+            _add_probs(total, known, fill)
         decoded = {t: stages.encoders.decode(t, x_num[t], x_cat[t], rng) for t in fill if t in stages.encoders.encoders}
+        stand_ins = out.copy()
+        _take(stand_ins, decoded, fill)
+        # stand-ins drawn for rare values ("another value"): the stage rewrites every rare value of a
+        # table, so only the filled cells are taken from it; the rules then read the known cells as they are
+        stages.values.apply(stand_ins, rng, skip=set(stand_ins.tables) - set(fill))
         one = out.copy()
-        _take(one, decoded, fill)
-        stages.values.apply(one, rng, skip=set(one.tables) - set(fill))  # stand-ins for rare values ("another value")
-        stages.relations.apply(one, rng)  # computed columns, from the filled cells they read
+        _take(one, stand_ins.tables, fill)
+        stages.relations.apply(one, rng, only=fill)  # computed cells, from the cells they read
         drawn.append(one)
     if draws == 1:
         _take(out, drawn[0].tables, fill)
     else:
         best = out.copy()
-        _take(best, estimate(drawn, fill), fill)
-        stages.relations.apply(best, rng)  # a computed column agrees with the estimates it reads
+        _take(best, estimate(drawn, fill, likeliest(stages, fill, codes, total)), fill)
+        stages.relations.apply(best, rng, only=fill)  # a computed cell agrees with the estimates it reads
         _take(out, best.tables, fill)  # and no known cell changes
     _declare_filled(out, schema)
     left = {f"{t}.{c}": int(out[t][c].iloc[rows].isna().sum()) for t, cols in fill.items() for c, rows in cols.items()}
     if any(left.values()):
         log.warning("left NULL where the column's exact relation gives NULL: %s", {k: v for k, v in left.items() if v})
     log.info("filled %d cells in %d columns", sum(len(r) for c in fill.values() for r in c.values()), len(left))
+    return out
+
+
+def _add_probs(total: dict[str, dict[int, torch.Tensor]], known: dict[str, Known], fill) -> None:
+    """The distributions this draw drew the cells to fill from, added to ``total``."""
+    for table in fill:
+        for j, p in (known[table].probs or {}).items() if table in known else ():
+            sums = total.setdefault(table, {})
+            sums[j] = sums[j] + p if j in sums else p
+
+
+def likeliest(
+    stages: Stages,
+    fill: dict[str, dict[str, np.ndarray]],
+    codes: list[dict[str, torch.Tensor]],
+    total: dict[str, dict[int, torch.Tensor]],
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per categorical column to fill and per row to fill, the draw whose code the model found likeliest:
+    the highest probability summed over the draws' distributions, a steadier guess than counting
+    the codes drawn (five draws from a flat distribution often agree on nothing)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for table, cols in fill.items():
+        encoder = stages.encoders.encoders.get(table)
+        if encoder is None or table not in total:
+            continue
+        flags = set(encoder.missing_flag.values())
+        for j, enc in enumerate(encoder.categorical):
+            if j in flags or enc.column not in cols or j not in total[table]:
+                continue
+            rows = torch.from_numpy(cols[enc.column])
+            scores = torch.stack([total[table][j][rows, drawn[table][rows, j]] for drawn in codes])
+            out.setdefault(table, {})[enc.column] = scores.argmax(0).numpy()
     return out
 
 
@@ -210,18 +251,30 @@ def _declare_filled(out: Database, model_schema: Schema) -> None:
 _AVERAGED = frozenset({ColumnKind.INTEGER, ColumnKind.FLOAT, ColumnKind.DATETIME})
 
 
-def estimate(drawn: list[Database], fill: dict[str, dict[str, np.ndarray]]) -> dict[str, pd.DataFrame]:
+def estimate(
+    drawn: list[Database],
+    fill: dict[str, dict[str, np.ndarray]],
+    picks: dict[str, dict[str, np.ndarray]] | None = None,
+) -> dict[str, pd.DataFrame]:
     """Per cell to fill, one value from several draws: numbers and dates their mean (integers rounded,
-    decimals to the column's places), anything else the most frequent value (ties: the first drawn).
-    The mean minimises the expected squared error and the mode the expected error rate, where a single
-    draw keeps the spread of the real values instead."""
+    decimals to the column's places); any other column in ``picks`` (per row to fill, the index of a
+    draw) that draw's value; anything else the most frequent value (ties: the first drawn). The mean minimises the
+    expected squared error and the likeliest value the expected error rate, where a single draw keeps
+    the spread of the real values instead."""
+    picks = picks or {}
     first = drawn[0]
     out = {t: first[t].copy() for t in fill}
     for table, cols in fill.items():
         for column, rows in cols.items():
             spec = first.schema.table(table).column(column)
             values = [d[table][column].iloc[rows] for d in drawn]
-            combined = _mean(values, spec) if spec.kind in _AVERAGED else _mode(values)
+            if spec.kind in _AVERAGED:
+                combined = _mean(values, spec)
+            elif column in picks.get(table, {}):
+                stacked = np.stack([v.astype(object).to_numpy() for v in values])
+                combined = stacked[picks[table][column], np.arange(len(rows))]
+            else:
+                combined = _mode(values)
             merged = out[table][column].astype(object).to_numpy()
             merged[rows] = combined
             out[table][column] = pd.Series(merged, index=out[table].index)
@@ -271,4 +324,4 @@ def _take(out: Database, source: dict[str, pd.DataFrame], fill: dict[str, dict[s
             frame[column] = to_storage(pd.Series(values, index=frame.index), dtype)
 
 
-__all__ = ["cells_to_fill", "estimate", "impute", "known_values"]
+__all__ = ["cells_to_fill", "estimate", "impute", "known_values", "likeliest"]

@@ -49,12 +49,18 @@ class RelationsStage:
         return {r.column for r in self.rules if r.derives and r.table == table}
 
     def apply(
-        self, db: Database, rng: np.random.Generator, copies_only: bool = False, skip: Collection[str] = ()
+        self,
+        db: Database,
+        rng: np.random.Generator,
+        copies_only: bool = False,
+        skip: Collection[str] = (),
+        only: dict[str, dict[str, np.ndarray]] | None = None,
     ) -> None:
         """Compute the derived columns of ``db`` in place (``copies_only``: copies of a parent's column),
-        none in the tables ``skip`` names (kept or given rows)."""
+        none in the tables ``skip`` names (kept or given rows); with ``only`` (per table and column, the
+        rows), no other cell."""
         rules = [r for r in self.rules if r.table not in skip and (isinstance(r, Copy) or not copies_only)]
-        apply_rules(db, rules, rng)
+        apply_rules(db, rules, rng, only)
 
     def save(self, directory: Path) -> dict[str, Any]:
         assert self.schema is not None
