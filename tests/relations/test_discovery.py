@@ -93,6 +93,10 @@ def test_found_on_chinook(chinook):
         ("invoice_line", "unit_price", "unit_price"),
     }
     assert _found(rules, Dependency("customer", "country", Ref("city")))
+    # a number with few values, fixed by a parent's label: every genre has one price
+    price = [r for r in rules if isinstance(r, Dependency) and r.target == ("track", "unit_price")]
+    assert price and price[0].determinant == Ref("name", ("track.genre_id->genre",))
+    assert not any(isinstance(r, Dependency) and r.column in ("milliseconds", "bytes") for r in rules)
     totals = [r for r in rules if isinstance(r, Aggregate) and r.target == ("invoice", "total")]
     assert totals and totals[0].function == "sum"
     # every rule claimed holds on every real row

@@ -53,6 +53,8 @@ DEPENDENCY_CHANCE = 1e-3
 NEAR_MISS = 0.99
 #: Most distinct determinant values a dependency keeps a mapping for.
 MAX_MAPPING = 20_000
+#: Most distinct values of a number a dependency may determine (a price per genre, a rate per class).
+MAX_LEVELS = 20
 #: Fewest rows that must keep a rule checked around holes (rows where one side is NULL).
 HOLE_SUPPORT = 30
 #: The kinds of rules searched for, in the order they are accepted.
@@ -361,12 +363,12 @@ def _dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> I
                 determinants.append((distinct, ref, codes))
         determinants.sort(key=lambda d: d[0])
         null_code = {ref: _null_code(rows.series(ref), codes) for _, ref, codes in determinants}
-        for column in columns_where(schema, table, lambda c: is_label(c.kind)):
+        for column in columns_where(schema, table, lambda c: is_label(c.kind) or _number(c)):
             if graph.derived((table, column)):
                 continue
             y = rows.codes(Ref(column))
             ny = int(y.max()) + 1
-            if ny < 2:
+            if ny < 2 or (ny > MAX_LEVELS and not is_label(schema.table(table).column(column).kind)):
                 continue
             y_null = y == _null_code(rows.series(Ref(column)), y)
             collision = float((np.bincount(y) / n) @ (np.bincount(y) / n))
