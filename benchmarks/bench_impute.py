@@ -350,6 +350,8 @@ def run_one(name: str, real: Database, mask: str, args) -> dict:
     rows["mean/mode"] = {**score(real, mean_mode(db, masked), masked), "seconds": round(time.monotonic() - started, 1)}
     print(name, mask, "mean/mode", rows["mean/mode"], flush=True)
     for label, make in baselines().items():
+        if args.skip and any(word.lower() in label.lower() for word in args.skip.split(",")):
+            continue
         started = time.monotonic()
         filled = sklearn_impute(db, masked, columns, make)
         rows[label] = {**score(real, filled, masked), "seconds": round(time.monotonic() - started, 1)}
@@ -403,6 +405,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--dbtwin-only", action="store_true", help="rerun dbtwin, keep the baselines' earlier rows")
+    parser.add_argument("--skip", default="", help="baselines left out, by words of their names (KNN)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = json.loads(args.results.read_text()) if args.results.exists() else {}
