@@ -310,5 +310,10 @@ def test_rows_to_fill_in_a_block_that_marks_them_get_blocks_of_rows_without():
     blocks = row_blocks(db, stages, np.random.default_rng(0), fill)["t"].numpy()
     assert blocks[:8].tolist() == learnt[:8].tolist() and set(blocks[8:]) <= {0, 1}  # row 0's block marks nothing
     assert row_blocks(db, stages, np.random.default_rng(0))["t"].numpy().tolist() == learnt.tolist()
-    most = {"t": {"a": np.arange(9)}}  # most rows have a cell to fill: no block marks them
+    # most rows have a cell to fill, in one column or another: no block marks a column's NULLs
+    most = {"t": {"a": np.array([0, 4]), "b": np.array([1, 5]), "c": np.array([2, 6]), "d": np.array([3, 7])}}
     assert row_blocks(db, stages, np.random.default_rng(0), most)["t"].numpy().tolist() == learnt.tolist()
+    # most of a column NULL, all of it in blocks 1 and 2 (Berka at 50%): their rows draw block 0
+    held = {"t": {"a": np.array([0, 4, 5, 6, 7, 8, 9])}}
+    blocks = row_blocks(db, stages, np.random.default_rng(0), held)["t"].numpy()
+    assert blocks.tolist() == [0] * 10

@@ -130,17 +130,31 @@ def row_blocks(
 
 
 def _unmarked(learnt: np.ndarray, cells: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """``learnt`` with the blocks that mark the rows to fill (``cells``) drawn again for those rows."""
-    holed = np.zeros(len(learnt), dtype=bool)
+    """``learnt`` with the blocks that mark the NULLs of a column (``cells``: per column, the rows to
+    fill) drawn again for those rows, from the blocks that mark none. A block marks a column's NULLs
+    where their share in it is over twice their share in the table, or over halfway from that share
+    to 1 when the column is more than a quarter NULL (on Berka with half the cells masked, the blocks
+    of accounts held 0%, 46%, 56%, 90% or 100% NULL frequencies, and with the 90% and 100% blocks the
+    denoiser gave a NULL-free frequency at random: 28% right where the most frequent value is 92%)."""
+    counts = np.bincount(learnt)
+    marking = np.zeros(len(counts), dtype=bool)
+    redraw = np.zeros(len(learnt), dtype=bool)
     for rows in cells.values():
+        holed = np.zeros(len(learnt), dtype=bool)
         holed[rows] = True
-    if not holed.any() or holed.all():
-        return learnt.copy()
-    share = np.bincount(learnt, weights=holed.astype(float)) / np.maximum(np.bincount(learnt), 1)
-    marking = np.flatnonzero(share > 2 * holed.mean())
-    redraw = holed & np.isin(learnt, marking)
+        rate = holed.mean()
+        if rate in (0.0, 1.0):
+            continue
+        share = np.bincount(learnt, weights=holed.astype(float), minlength=len(counts)) / np.maximum(counts, 1)
+        marks = share > min(2 * rate, (1 + rate) / 2)
+        marking |= marks
+        redraw |= holed & marks[learnt]
     own = learnt.copy()
-    own[redraw] = rng.choice(learnt[~holed], size=int(redraw.sum()))
+    source = learnt[~marking[learnt]]
+    if not len(source):
+        source = learnt[~redraw]
+    if redraw.any() and len(source):
+        own[redraw] = rng.choice(source, size=int(redraw.sum()))
     return own
 
 
