@@ -15,6 +15,8 @@ from dbtwin.schema.model import Schema, StorageType
 PROBE_ROWS = 256
 #: Rows (of the probe and of the full check) on which a numeric rule must say something non-trivial.
 MIN_SUPPORT = 10
+#: Fewest rows with both sides known that must keep a rule checked around holes (rows where one side is NULL).
+HOLE_SUPPORT = 30
 
 
 def columns_where(schema: Schema, table: str, test) -> list[str]:

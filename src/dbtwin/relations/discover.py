@@ -14,18 +14,16 @@ make the columns depend on themselves, so that sampling can compute them one aft
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from dbtwin.database import Database
-from dbtwin.encode.columns import _json_value
 from dbtwin.encode.rare import Protection
 from dbtwin.relations.candidates import (
+    HOLE_SUPPORT,
     MIN_SUPPORT,
     PROBE_ROWS,
     columns_where,
@@ -39,24 +37,17 @@ from dbtwin.relations.candidates import (
     varies,
 )
 from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping, operate
+from dbtwin.relations.dependencies import dependencies, dependency
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.orders import orders, without_implied_orders
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
-from dbtwin.relations.values import Rows, Views, agree_where_known, decimals_of, is_label, is_number
+from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number
 from dbtwin.schema.model import ColumnKind, StorageType
 
 log = logging.getLogger(__name__)
 
-#: A dependency is kept only if agreeing this often by chance is less likely than this.
-DEPENDENCY_CHANCE = 1e-3
 #: Share of rows a near miss keeps (reported, never kept).
 NEAR_MISS = 0.99
-#: Most distinct determinant values a dependency keeps a mapping for.
-MAX_MAPPING = 20_000
-#: Most distinct values of a number a dependency may determine (a price per genre, a rate per class).
-MAX_LEVELS = 20
-#: Fewest rows that must keep a rule checked around holes (rows where one side is NULL).
-HOLE_SUPPORT = 30
 #: The kinds of rules searched for, in the order they are accepted.
 KINDS = ("copy", "aggregate", "formula", "part", "dependency", "order")
 
@@ -121,7 +112,7 @@ def discover(
         "aggregate": _aggregates,
         "formula": _formulas,
         "part": _parts,
-        "dependency": lambda v, g, r: _dependencies(v, g, protection),
+        "dependency": lambda v, g, r: dependencies(v, g, protection),
         "order": orders,
     }
     for kind in kinds:
@@ -161,7 +152,7 @@ def _completed(views: Views, rule: Rule, protection: Protection) -> Rule:
     decimals of a computed number, the differences an order draws from)."""
     rows = views.of(rule.table)
     if isinstance(rule, Dependency) and not rule.mapping and not rule.fallback:
-        return _dependency(rows, rule.table, rule.column, rule.determinant, protection) or rule
+        return dependency(rows, rule.table, rule.column, rule.determinant, protection) or rule
     if isinstance(rule, Aggregate | Formula) and rule.decimals is None:
         rule.decimals = decimals_of(rows.numbers(Ref(rule.column)))
     if isinstance(rule, Order) and not rule.gaps:
@@ -348,82 +339,3 @@ def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
                 both = np.isfinite(actual[probe]) & np.isfinite(values)
                 if both.sum() >= min(MIN_SUPPORT, len(probe)) and agree_where_known(actual[probe], values, 0).all():
                     yield Part(table, target, source, part, offset)
-
-
-# ------------------------------------------------------------------------------- dependencies
-def _dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> Iterator[Rule]:
-    schema = views.db.schema
-    for table, rows in tables_with(views, 2):
-        n = len(rows)
-        determinants = []
-        for ref in refs_where(schema, table, lambda c: is_label(c.kind)):
-            codes = rows.codes(ref)
-            distinct = int(codes.max()) + 1 if len(codes) else 0
-            if 2 <= distinct < n:
-                determinants.append((distinct, ref, codes))
-        determinants.sort(key=lambda d: d[0])
-        null_code = {ref: _null_code(rows.series(ref), codes) for _, ref, codes in determinants}
-        for column in columns_where(schema, table, lambda c: is_label(c.kind) or _number(c)):
-            if graph.derived((table, column)):
-                continue
-            y = rows.codes(Ref(column))
-            ny = int(y.max()) + 1
-            if ny < 2 or (ny > MAX_LEVELS and not is_label(schema.table(table).column(column).kind)):
-                continue
-            y_null = y == _null_code(rows.series(Ref(column)), y)
-            collision = float((np.bincount(y) / n) @ (np.bincount(y) / n))
-            usable = [(r, x) for d, r, x in determinants if r != Ref(column) and ny <= d <= MAX_MAPPING]
-            # a determinant of every row first; one of the rows without holes only when there is none
-            found = next((r for r, x in usable if _determines(x, y, x == null_code[r], collision)), None)
-            if found is None:
-                found = next(
-                    (r for r, x in usable if _determines_around(x, y, x == null_code[r], y_null, collision)), None
-                )
-            rule = None if found is None else _dependency(rows, table, column, found, protection)
-            if rule is not None:
-                yield rule
-
-
-def _determines_around(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, y_null: np.ndarray, collision: float) -> bool:
-    """:func:`_determines` on the rows where ``x`` and ``y`` are both known or both NULL, if some are
-    not and at least :data:`HOLE_SUPPORT` rows have both known."""
-    checked = x_null == y_null
-    if checked.all() or (checked & ~x_null).sum() < HOLE_SUPPORT:
-        return False
-    return _determines(x[checked], y[checked], x_null[checked], collision)
-
-
-def _determines(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, collision: float) -> bool:
-    """Whether the codes ``x`` determine the codes ``y`` on these rows, and too often to be chance
-    (``collision``: the chance two rows share a ``y``)."""
-    seen = len(np.unique(x))
-    repeats = int((~x_null).sum()) - (seen - int(x_null.any()))
-    if repeats * math.log(max(collision, 1e-300)) > math.log(DEPENDENCY_CHANCE):
-        return False
-    return len(np.unique(x * (int(y.max()) + 1) + y)) == seen
-
-
-def _null_code(values: pd.Series, codes: np.ndarray) -> int:
-    """The code NULL took (-1 when there is none): repeats of NULL say nothing about a dependency."""
-    missing = values.isna().to_numpy()
-    return int(codes[missing][0]) if missing.any() else -1
-
-
-def _dependency(rows: Rows, table: str, column: str, ref: Ref, protection: Protection) -> Dependency | None:
-    """The dependency with the pairs that may be shown again: a protected value seen fewer than
-    ``protection.min_count`` times is neither a key nor a value of the mapping."""
-    schema = rows.db.schema
-    x, y = rows.series(ref), rows.series(Ref(column))
-    pairs = pd.DataFrame({"x": x.astype(object), "y": y.astype(object)})
-    pairs = pairs[x.isna().to_numpy() == y.isna().to_numpy()]  # holes say nothing of the function
-    counts = pairs.value_counts(dropna=False).reset_index(name="n")
-    min_count = protection.min_count
-    x_text = protection.covers(schema, ref.table(schema, table), ref.column)
-    y_text = protection.covers(schema, table, column)
-    shown = counts[counts["n"] >= min_count] if x_text else counts
-    mapping = [(_json_value(a), _json_value(b)) for a, b in zip(shown["x"], shown["y"], strict=True)]
-    weights = counts.groupby("y", dropna=False)["n"].sum()
-    fallback = [(_json_value(v), float(w)) for v, w in weights.items() if not y_text or w >= min_count]
-    if not mapping and not fallback:
-        return None
-    return Dependency(table, column, ref, mapping, fallback)

@@ -1,0 +1,103 @@
+"""Dependencies: a label, or a number with few values, that is a function of another label of the row
+or of a parent (``city -> country``, ``genre.name -> track.unit_price``), found on every row or on every
+row without holes (see :mod:`dbtwin.relations.discover`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from dbtwin.encode.columns import _json_value
+from dbtwin.encode.rare import Protection
+from dbtwin.relations.candidates import HOLE_SUPPORT, columns_where, refs_where, tables_with
+from dbtwin.relations.graph import ColumnGraph
+from dbtwin.relations.rules import Dependency, Ref, Rule
+from dbtwin.relations.values import Rows, Views, is_label, is_number
+
+#: A dependency is kept only if agreeing this often by chance is less likely than this.
+DEPENDENCY_CHANCE = 1e-3
+#: Most distinct determinant values a dependency keeps a mapping for.
+MAX_MAPPING = 20_000
+#: Most distinct values of a number a dependency may determine (a price per genre, a rate per class).
+MAX_LEVELS = 20
+
+
+def dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> Iterator[Rule]:
+    schema = views.db.schema
+    for table, rows in tables_with(views, 2):
+        n = len(rows)
+        determinants = []
+        for ref in refs_where(schema, table, lambda c: is_label(c.kind)):
+            codes = rows.codes(ref)
+            distinct = int(codes.max()) + 1 if len(codes) else 0
+            if 2 <= distinct < n:
+                determinants.append((distinct, ref, codes))
+        determinants.sort(key=lambda d: d[0])
+        null_code = {ref: _null_code(rows.series(ref), codes) for _, ref, codes in determinants}
+        for column in columns_where(schema, table, lambda c: is_label(c.kind) or is_number(c.kind, c.dtype)):
+            if graph.derived((table, column)):
+                continue
+            y = rows.codes(Ref(column))
+            ny = int(y.max()) + 1
+            if ny < 2 or (ny > MAX_LEVELS and not is_label(schema.table(table).column(column).kind)):
+                continue
+            y_null = y == _null_code(rows.series(Ref(column)), y)
+            collision = float((np.bincount(y) / n) @ (np.bincount(y) / n))
+            usable = [(r, x) for d, r, x in determinants if r != Ref(column) and ny <= d <= MAX_MAPPING]
+            # a determinant of every row first; one of the rows without holes only when there is none
+            found = next((r for r, x in usable if _determines(x, y, x == null_code[r], collision)), None)
+            if found is None:
+                found = next(
+                    (r for r, x in usable if _determines_around(x, y, x == null_code[r], y_null, collision)), None
+                )
+            rule = None if found is None else dependency(rows, table, column, found, protection)
+            if rule is not None:
+                yield rule
+
+
+def _determines_around(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, y_null: np.ndarray, collision: float) -> bool:
+    """:func:`_determines` on the rows where ``x`` and ``y`` are both known or both NULL, if some are
+    not and at least :data:`HOLE_SUPPORT` rows have both known."""
+    checked = x_null == y_null
+    if checked.all() or (checked & ~x_null).sum() < HOLE_SUPPORT:
+        return False
+    return _determines(x[checked], y[checked], x_null[checked], collision)
+
+
+def _determines(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, collision: float) -> bool:
+    """Whether the codes ``x`` determine the codes ``y`` on these rows, and too often to be chance
+    (``collision``: the chance two rows share a ``y``)."""
+    seen = len(np.unique(x))
+    repeats = int((~x_null).sum()) - (seen - int(x_null.any()))
+    if repeats * math.log(max(collision, 1e-300)) > math.log(DEPENDENCY_CHANCE):
+        return False
+    return len(np.unique(x * (int(y.max()) + 1) + y)) == seen
+
+
+def _null_code(values: pd.Series, codes: np.ndarray) -> int:
+    """The code NULL took (-1 when there is none): repeats of NULL say nothing about a dependency."""
+    missing = values.isna().to_numpy()
+    return int(codes[missing][0]) if missing.any() else -1
+
+
+def dependency(rows: Rows, table: str, column: str, ref: Ref, protection: Protection) -> Dependency | None:
+    """The dependency with the pairs that may be shown again: a protected value seen fewer than
+    ``protection.min_count`` times is neither a key nor a value of the mapping."""
+    schema = rows.db.schema
+    x, y = rows.series(ref), rows.series(Ref(column))
+    pairs = pd.DataFrame({"x": x.astype(object), "y": y.astype(object)})
+    pairs = pairs[x.isna().to_numpy() == y.isna().to_numpy()]  # holes say nothing of the function
+    counts = pairs.value_counts(dropna=False).reset_index(name="n")
+    min_count = protection.min_count
+    x_text = protection.covers(schema, ref.table(schema, table), ref.column)
+    y_text = protection.covers(schema, table, column)
+    shown = counts[counts["n"] >= min_count] if x_text else counts
+    mapping = [(_json_value(a), _json_value(b)) for a, b in zip(shown["x"], shown["y"], strict=True)]
+    weights = counts.groupby("y", dropna=False)["n"].sum()
+    fallback = [(_json_value(v), float(w)) for v, w in weights.items() if not y_text or w >= min_count]
+    if not mapping and not fallback:
+        return None
+    return Dependency(table, column, ref, mapping, fallback)
