@@ -303,17 +303,19 @@ def test_rows_to_fill_in_a_block_that_marks_them_get_blocks_of_rows_without():
 
     from dbtwin.synthesizer.impute import row_blocks
 
-    learnt = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2])  # block 2: rows whose cells are NULL
+    learnt = np.repeat([0, 1, 2], [100, 100, 50])  # block 2: rows whose cells are NULL
     stages = SimpleNamespace(structure=SimpleNamespace(blocks={"t": learnt}))
     db = SimpleNamespace(num_rows=lambda table: len(learnt))
-    fill = {"t": {"a": np.array([0, 8]), "b": np.array([9])}}
+    fill = {"t": {"a": np.r_[0, 200:230], "b": np.arange(230, 250)}}
     blocks = row_blocks(db, stages, np.random.default_rng(0), fill)["t"].numpy()
-    assert blocks[:8].tolist() == learnt[:8].tolist() and set(blocks[8:]) <= {0, 1}  # row 0's block marks nothing
+    assert blocks[:200].tolist() == learnt[:200].tolist() and set(blocks[200:]) == {0, 1}  # row 0's block marks nothing
     assert row_blocks(db, stages, np.random.default_rng(0))["t"].numpy().tolist() == learnt.tolist()
     # most rows have a cell to fill, in one column or another: no block marks a column's NULLs
-    most = {"t": {"a": np.array([0, 4]), "b": np.array([1, 5]), "c": np.array([2, 6]), "d": np.array([3, 7])}}
-    assert row_blocks(db, stages, np.random.default_rng(0), most)["t"].numpy().tolist() == learnt.tolist()
+    spread = {c: np.r_[25 * i : 25 * i + 25, 100 + 25 * i : 125 + 25 * i] for i, c in enumerate("abcd")}
+    assert row_blocks(db, stages, np.random.default_rng(0), {"t": spread})["t"].numpy().tolist() == learnt.tolist()
+    # a few NULLs in a small block are chance, not a mark
+    chance = {"t": {"a": np.r_[0:3, 200:203]}}  # 3 of block 2's 50 rows: over twice the table's share
+    assert row_blocks(db, stages, np.random.default_rng(0), chance)["t"].numpy().tolist() == learnt.tolist()
     # most of a column NULL, all of it in blocks 1 and 2 (Berka at 50%): their rows draw block 0
-    held = {"t": {"a": np.array([0, 4, 5, 6, 7, 8, 9])}}
-    blocks = row_blocks(db, stages, np.random.default_rng(0), held)["t"].numpy()
-    assert blocks.tolist() == [0] * 10
+    held = {"t": {"a": np.r_[0, 100:250]}}
+    assert row_blocks(db, stages, np.random.default_rng(0), held)["t"].numpy().tolist() == [0] * 250
