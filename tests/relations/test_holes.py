@@ -162,3 +162,19 @@ def test_sampled_and_imputed(with_holes, planted_db):
     theirs = customer.reindex(invoice["customer_id"].iloc[rows].astype(int)).to_numpy()
     known = np.array([isinstance(v, str) for v in theirs])
     assert known.sum() > 20 and (invoice["billing_country"].iloc[rows].to_numpy()[known] == theirs[known]).all()
+
+
+def test_a_constant_with_holes_is_no_dependency(with_holes):
+    from dbtwin.schema.model import Column, ColumnKind, StorageType
+
+    db, _ = with_holes
+    schema = deepcopy(db.schema)
+    tables = {t: f.copy() for t, f in db.tables.items()}
+    values = np.where(np.random.default_rng(3).random(len(tables["invoice"])) < 0.2, None, "2013")
+    tables["invoice"]["era"] = pd.Series(values, dtype=object)
+    schema.table("invoice").columns = [
+        *schema.table("invoice").columns,
+        Column("era", StorageType.STRING, ColumnKind.CATEGORICAL),
+    ]
+    rules = discover(Database.from_frames(tables, schema)).rules
+    assert not any(isinstance(r, Dependency) and r.column == "era" for r in rules)

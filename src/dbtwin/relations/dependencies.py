@@ -64,6 +64,8 @@ def _determines_around(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, y_null:
     checked = x_null == y_null
     if checked.all() or (checked & ~x_null).sum() < HOLE_SUPPORT:
         return False
+    if len(np.unique(y[checked & ~y_null])) < 2:  # one value wherever known: a constant, not a function
+        return False
     return _determines(x[checked], y[checked], x_null[checked], collision)
 
 
