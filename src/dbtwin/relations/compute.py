@@ -113,17 +113,42 @@ def keeping(db: Database, rule: Rule, views: Views | None = None, holes: bool = 
     ``db`` already resolved). With ``holes``, a row where only one of the column and what the rule gives
     is NULL is left out (counted in ``Kept.holes``) instead of breaking the rule."""
     views = views or Views(db)
-    rows = views.of(rule.table)
     if isinstance(rule, Order):
-        later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
-        both = np.isfinite(later) & np.isfinite(earlier)
-        return Kept(int(both.sum()), int((later[both] >= earlier[both]).sum()))
-    actual_null, expected_null = _nulls(db, rule, views)
-    checked = ~(actual_null ^ expected_null) if holes else np.ones(len(rows), dtype=bool)
-    if isinstance(rule, Dependency):
+        return _order_kept(views.of(rule.table), rule)
+    return _kept(views.of(rule.table), rule, _sides(db, rule, views), holes)
+
+
+def keeping_around(db: Database, rule: Rule, views: Views | None = None) -> tuple[Kept, Kept]:
+    """``keeping(db, rule)`` and ``keeping(db, rule, holes=True)``, what the rule gives computed once."""
+    views = views or Views(db)
+    if isinstance(rule, Order):
+        kept = _order_kept(views.of(rule.table), rule)
+        return kept, kept
+    rows, sides = views.of(rule.table), _sides(db, rule, views)
+    kept = _kept(rows, rule, sides, False)
+    if not (sides[1] ^ sides[2]).any():  # no holes: the same rows are checked either way
+        return kept, kept
+    return kept, _kept(rows, rule, sides, True)
+
+
+def unknown_given(db: Database, rule: Rule, views: Views | None = None) -> np.ndarray:
+    """Per row of ``rule.table``: whether the rule gives no value there (an input is NULL)."""
+    return _sides(db, rule, views or Views(db))[2]
+
+
+def _order_kept(rows: Rows, rule: Order) -> Kept:
+    later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
+    both = np.isfinite(later) & np.isfinite(earlier)
+    return Kept(int(both.sum()), int((later[both] >= earlier[both]).sum()))
+
+
+def _kept(rows: Rows, rule: Rule, sides: tuple[np.ndarray | None, np.ndarray, np.ndarray], holes: bool) -> Kept:
+    """:func:`keeping` from the rule's :func:`_sides`."""
+    agrees, actual_null, expected_null = sides
+    checked = ~(actual_null ^ expected_null) if holes else np.ones(len(actual_null), dtype=bool)
+    if agrees is None:  # a dependency: its most common value per determinant, among the rows checked
         agrees = dependent_agrees(rows.codes(rule.determinant)[checked], rows.codes(Ref(rule.column))[checked])
     else:
-        agrees = _agrees(db, rule, views)
         if holes:  # NULL where the rule gives nothing (an aggregate over a child's NULL) keeps it
             agrees = agrees | (actual_null & expected_null)
         agrees = agrees[checked]
@@ -131,52 +156,44 @@ def keeping(db: Database, rule: Rule, views: Views | None = None, holes: bool = 
     return Kept(int(checked.sum()), int(agrees.sum()), int((~checked).sum()), empty)
 
 
-def _agrees(db: Database, rule: Rule, views: Views) -> np.ndarray:
-    """Per row, whether it keeps ``rule`` (a copy, an aggregate, a formula or a part)."""
-    rows = views.of(rule.table)
-    if isinstance(rule, Copy):
-        return _same(rows.series(Ref(rule.column)), copy_values(rows, rule))
-    actual = rows.numbers(Ref(rule.column))
-    if isinstance(rule, Aggregate):
-        return close(actual, aggregate_values(db, rule, views), rule.decimals)
-    if isinstance(rule, Formula):
-        return close(actual, formula_values(rows, rule), rule.decimals)
-    if isinstance(rule, Part):
-        return close(actual, part_values(rows, rule), 0)
-    raise TypeError(f"unknown rule {rule!r}")
-
-
-def unknown_given(db: Database, rule: Rule, views: Views | None = None) -> np.ndarray:
-    """Per row of ``rule.table``: whether the rule gives no value there (an input is NULL)."""
-    return _nulls(db, rule, views or Views(db))[1]
-
-
-def _nulls(db: Database, rule: Rule, views: Views) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: whether its column is NULL, and whether what the rule gives is unknown (an input NULL;
+def _sides(db: Database, rule: Rule, views: Views) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Per row: whether it keeps ``rule`` (None for a dependency, whose agreement depends on the rows
+    counted), whether its column is NULL, and whether what the rule gives is unknown (an input NULL;
     for an aggregate, a child's input NULL: its sum is not known either)."""
     rows = views.of(rule.table)
-    actual = rows.series(Ref(rule.column)).isna().to_numpy()
+    actual = rows.series(Ref(rule.column))
+    actual_null = actual.isna().to_numpy()
     if isinstance(rule, Dependency):
-        return actual, rows.series(rule.determinant).isna().to_numpy()
+        return None, actual_null, rows.series(rule.determinant).isna().to_numpy()
     if isinstance(rule, Copy):
-        return actual, copy_values(rows, rule).isna().to_numpy()
+        copied = copy_values(rows, rule)
+        return _same(actual, copied), actual_null, copied.isna().to_numpy()
     if isinstance(rule, Aggregate):
-        unknown = np.isnan(aggregate_values(db, rule, views))
-        if rule.child_columns:
-            fk = db.schema.foreign_key(rule.foreign_key)
-            child = views.of(fk.child)
-            pos = child.positions(fk.name)
-            holed = np.zeros(len(pos), dtype=bool)
-            for column in rule.child_columns:
-                holed |= np.isnan(child.numbers(Ref(column)))
-            linked = pos >= 0
-            unknown |= np.bincount(pos[linked], weights=holed[linked], minlength=len(actual)) > 0
-        return actual, unknown
-    if isinstance(rule, Formula):
-        return actual, np.isnan(formula_values(rows, rule))
-    if isinstance(rule, Part):
-        return actual, np.isnan(part_values(rows, rule))
-    raise TypeError(f"unknown rule {rule!r}")
+        expected, decimals = aggregate_values(db, rule, views), rule.decimals
+        unknown = np.isnan(expected) | _holed_children(db, rule, views, len(actual))
+    elif isinstance(rule, Formula):
+        expected, decimals = formula_values(rows, rule), rule.decimals
+        unknown = np.isnan(expected)
+    elif isinstance(rule, Part):
+        expected, decimals = part_values(rows, rule), 0
+        unknown = np.isnan(expected)
+    else:
+        raise TypeError(f"unknown rule {rule!r}")
+    return close(as_numbers(actual), expected, decimals), actual_null, unknown
+
+
+def _holed_children(db: Database, rule: Aggregate, views: Views, n: int) -> np.ndarray:
+    """Per parent row: whether a child's column the aggregate reads is NULL."""
+    if not rule.child_columns:
+        return np.zeros(n, dtype=bool)
+    fk = db.schema.foreign_key(rule.foreign_key)
+    child = views.of(fk.child)
+    pos = child.positions(fk.name)
+    holed = np.zeros(len(pos), dtype=bool)
+    for column in rule.child_columns:
+        holed |= np.isnan(child.numbers(Ref(column)))
+    linked = pos >= 0
+    return np.bincount(pos[linked], weights=holed[linked], minlength=n) > 0
 
 
 def dependent_agrees(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -205,6 +222,7 @@ __all__ = [
     "as_numbers",
     "formula_values",
     "keeping",
+    "keeping_around",
     "operate",
     "unknown_given",
 ]

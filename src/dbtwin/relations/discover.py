@@ -36,7 +36,7 @@ from dbtwin.relations.candidates import (
     tables_with,
     varies,
 )
-from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping, operate
+from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping_around, operate
 from dbtwin.relations.dependencies import dependencies, dependency
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.orders import orders, without_implied_orders
@@ -137,10 +137,9 @@ def discover(
 def _checked(db: Database, rule: Rule, views: Views) -> Kept:
     """How the rows keep ``rule``: all of them, else those without holes (``rule.holes`` is then set
     if they keep it, at least :data:`HOLE_SUPPORT` of them with both sides known)."""
-    kept = keeping(db, rule, views)
+    kept, around = keeping_around(db, rule, views)
     if kept.holds or isinstance(rule, Order):
         return kept
-    around = keeping(db, rule, views, holes=True)
     if around.holes and around.holds and around.rows - around.empty >= HOLE_SUPPORT:
         rule.holes = True
         return around
