@@ -112,10 +112,10 @@ def row_blocks(
 
     Blocks are learnt from the rows' values, NULLs included, so a block can stand for "these cells are
     NULL": on Berka, 88 of the 93 cards whose type was masked shared one block, and the types filled with
-    it were the rare ones (10 classic of 93 where 73 were). A row with cells to ``fill`` in a block where
-    such rows are over twice as common as in the whole table draws its block by frequency among the rows
-    with nothing to fill; elsewhere its block is kept (with 10% of the cells masked most rows of a wide
-    table have one, and their blocks still say much about them)."""
+    it were the rare ones (10 classic of 93 where 73 were). A row with cells to ``fill`` in a block that
+    marks the NULLs of one of their columns draws another block (:func:`_unmarked`); elsewhere its block
+    is kept (with 10% of the cells masked most rows of a wide table have one, and their blocks still say
+    much about them)."""
     blocks = stages.structure.blocks
     if not blocks:
         return None
@@ -278,9 +278,9 @@ def estimate(
 ) -> dict[str, pd.DataFrame]:
     """Per cell to fill, one value from several draws: numbers and dates their mean (integers rounded,
     decimals to the column's places); any other column in ``picks`` (per row to fill, the index of a
-    draw) that draw's value; anything else the most frequent value (ties: the first drawn). The mean minimises the
-    expected squared error and the likeliest value the expected error rate, where a single draw keeps
-    the spread of the real values instead."""
+    draw) that draw's value; anything else the most frequent value (ties: the first drawn). The mean
+    minimises the expected squared error and the likeliest value the expected error rate, where a
+    single draw keeps the spread of the real values instead."""
     picks = picks or {}
     first = drawn[0]
     out = {t: first[t].copy() for t in fill}
