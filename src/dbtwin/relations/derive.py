@@ -37,12 +37,13 @@ def apply_rules(
             continue
         rows = views.of(rule.table)
         dtype = db.schema.table(rule.table).column(rule.column).dtype
+        seen = None  # a dependency's rows whose determinant value the real data showed
         if isinstance(rule, Copy):
             values = copy_values(rows, rule)
             if not rule.holes and not db.schema.table(rule.table).column(rule.column).nullable:
                 values = _never_null(pd.Series(values, dtype=object), rng)
         elif isinstance(rule, Dependency):
-            values = _dependent(rows, rule, rng)
+            values, seen = _dependent(rows, rule, rng)
         elif isinstance(rule, Aggregate):
             values = from_numbers(aggregate_values(db, rule, views), dtype)
         elif isinstance(rule, Formula):
@@ -64,15 +65,18 @@ def apply_rules(
                 given = ~unknown_given(db, rule, views) & current.notna().to_numpy()
             if writable is not None:
                 given &= np.isin(np.arange(len(current)), writable)
-                if isinstance(rule, Dependency):
-                    given &= _seen(rows, rule)
+                if seen is not None:
+                    given &= seen
             values = current.astype(object).where(~given, values.astype(object))
         rows.frame[rule.column] = to_storage(values, dtype).array
 
 
-def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> pd.Series:
+def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> tuple[pd.Series, np.ndarray]:
+    """Per row, the dependent value of its determinant, and whether the mapping holds that determinant
+    (else its value is drawn from the fallback, once per unseen determinant value)."""
     mapping = {_key(x): y for x, y in rule.mapping}
     determinant = [_key(_json_value(v)) for v in rows.series(rule.determinant).to_numpy(dtype=object)]
+    seen = np.array([x in mapping for x in determinant], dtype=bool)
     unseen = sorted({x for x in determinant if x not in mapping}, key=repr)
     if unseen:
         if not rule.fallback:
@@ -81,13 +85,7 @@ def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> pd.Ser
         weights = np.array([w for _, w in rule.fallback], dtype=np.float64)
         drawn = rng.choice(len(values), size=len(unseen), p=weights / weights.sum())
         mapping.update({x: values[i] for x, i in zip(unseen, drawn, strict=True)})
-    return pd.Series([mapping[x] for x in determinant], dtype=object)
-
-
-def _seen(rows: Rows, rule: Dependency) -> np.ndarray:
-    """Per row: whether its determinant value is one the dependency's mapping holds."""
-    seen = {_key(x) for x, _ in rule.mapping}
-    return np.array([_key(_json_value(v)) in seen for v in rows.series(rule.determinant).to_numpy(dtype=object)])
+    return pd.Series([mapping[x] for x in determinant], dtype=object), seen
 
 
 def _never_null(values: pd.Series, rng: np.random.Generator) -> pd.Series:
