@@ -3,7 +3,18 @@
 from dbtwin.relations.compute import Kept, keeping
 from dbtwin.relations.derive import apply_rules
 from dbtwin.relations.discover import Discovery, discover
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule, rule_from_dict
+from dbtwin.relations.rules import (
+    Aggregate,
+    Copy,
+    Dependency,
+    Formula,
+    Numbering,
+    Order,
+    Part,
+    Ref,
+    Rule,
+    rule_from_dict,
+)
 
 __all__ = [
     "Aggregate",
@@ -12,6 +23,7 @@ __all__ = [
     "Discovery",
     "Formula",
     "Kept",
+    "Numbering",
     "Order",
     "Part",
     "Ref",

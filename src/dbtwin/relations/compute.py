@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from dbtwin.database import Database
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
+from dbtwin.relations.numbering import numbering_kept
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Numbering, Order, Part, Ref, Rule
 from dbtwin.relations.values import Rows, Views, as_numbers, close, rounded
 
 
@@ -115,6 +116,8 @@ def keeping(db: Database, rule: Rule, views: Views | None = None, holes: bool = 
     views = views or Views(db)
     if isinstance(rule, Order):
         return _order_kept(views.of(rule.table), rule)
+    if isinstance(rule, Numbering):
+        return Kept(*numbering_kept(views.of(rule.table), rule, holes))
     return _kept(views.of(rule.table), rule, _sides(db, rule, views), holes)
 
 
@@ -124,6 +127,9 @@ def keeping_around(db: Database, rule: Rule, views: Views | None = None) -> tupl
     if isinstance(rule, Order):
         kept = _order_kept(views.of(rule.table), rule)
         return kept, kept
+    if isinstance(rule, Numbering):
+        rows = views.of(rule.table)
+        return Kept(*numbering_kept(rows, rule, False)), Kept(*numbering_kept(rows, rule, True))
     rows, sides = views.of(rule.table), _sides(db, rule, views)
     kept = _kept(rows, rule, sides, False)
     if not (sides[1] ^ sides[2]).any():  # no holes: the same rows are checked either way

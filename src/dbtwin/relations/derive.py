@@ -5,6 +5,7 @@ reads it (children's columns before a parent's aggregate). A dependency maps eac
 its determinant to the dependent value seen with it in the real data; a determinant value the real
 data did not show (a placeholder for rare text) draws one dependent value, the same for all its rows.
 An order lifts a value that falls below its bound to the bound plus a difference seen in the real data.
+A numbering gives each group's rows the numbers 1..n in the order of their generated values.
 A copy into a NOT NULL column from a parent whose value is NULL takes another row's copied value.
 A rule with holes sets its (generated) column only where it gives a value and the cell is not NULL.
 """
@@ -20,7 +21,8 @@ from dbtwin.database import Database
 from dbtwin.encode.columns import _json_value
 from dbtwin.relations.compute import aggregate_values, copy_values, formula_values, part_values, unknown_given
 from dbtwin.relations.graph import application_order
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
+from dbtwin.relations.numbering import numbered
+from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Numbering, Order, Part, Ref, Rule
 from dbtwin.relations.values import Rows, Views, from_numbers
 from dbtwin.schema.dtypes import to_storage
 
@@ -37,6 +39,9 @@ def apply_rules(
             continue
         rows = views.of(rule.table)
         dtype = db.schema.table(rule.table).column(rule.column).dtype
+        if isinstance(rule, Numbering):  # fills only the writable cells itself, from the numbers left free
+            rows.frame[rule.column] = to_storage(from_numbers(numbered(rows, rule, rng, writable), dtype), dtype).array
+            continue
         seen = None  # a dependency's rows whose determinant value the real data showed
         if isinstance(rule, Copy):
             values = copy_values(rows, rule)

@@ -6,9 +6,9 @@ every row; a rule broken by a single row is not kept (the closest such candidate
 near misses). A candidate that NULLs break (only one of its column and what it gives NULL on some
 rows) is checked again on the other rows, and kept with ``holes`` set when at least
 :data:`HOLE_SUPPORT` of them keep it and none breaks it (see :mod:`dbtwin.relations.rules`).
-Rules are accepted in a fixed order (declared ones first, then copies, aggregates,
-formulas, datetime parts, dependencies, orders), each only if its column is not derived already and if it does not
-make the columns depend on themselves, so that sampling can compute them one after another.
+Rules are accepted in a fixed order (declared ones first, then copies, aggregates, formulas, datetime
+parts, dependencies, numberings, orders), each only if its column is not derived already and if it does
+not make the columns depend on themselves, so that sampling can compute them one after another.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from dbtwin.relations.candidates import (
 from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping_around, operate
 from dbtwin.relations.dependencies import dependencies, dependency
 from dbtwin.relations.graph import ColumnGraph
+from dbtwin.relations.numbering import numberings
 from dbtwin.relations.orders import orders, without_implied_orders
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
 from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 #: Share of rows a near miss keeps (reported, never kept).
 NEAR_MISS = 0.99
 #: The kinds of rules searched for, in the order they are accepted.
-KINDS = ("copy", "aggregate", "formula", "part", "dependency", "order")
+KINDS = ("copy", "aggregate", "formula", "part", "dependency", "numbering", "order")
 
 
 @dataclass
@@ -113,6 +114,7 @@ def discover(
         "formula": _formulas,
         "part": _parts,
         "dependency": lambda v, g, r: dependencies(v, g, protection),
+        "numbering": numberings,
         "order": orders,
     }
     for kind in kinds:

