@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dbtwin.database import Database
-from dbtwin.relations import Aggregate, Copy, Dependency, Formula, Order, Ref, discover, keeping
+from dbtwin.relations import Aggregate, Copy, Dependency, Formula, Numbering, Order, Ref, discover, keeping
 from dbtwin.schema.model import Column, ColumnKind, StorageType
 from dbtwin.synthesizer import Synthesizer
 
@@ -17,8 +17,8 @@ REGION = {"USA": "Americas", "Canada": "Americas", "Brazil": "Americas", "Chile"
 
 def planted(chinook: Database) -> Database:
     """Chinook with one rule of each kind added: formulas on a row's own and its parent's columns,
-    a child aggregate (count, max), a dependency on a parent's column, orders within a row and
-    against a parent."""
+    a child aggregate (count, max), a dependency on a parent's column, a line number within each
+    invoice, orders within a row and against a parent."""
     rng = np.random.default_rng(0)
     tables = {t: f.copy() for t, f in chinook.tables.items()}
     schema = chinook.schema
@@ -39,12 +39,19 @@ def planted(chinook: Database) -> Database:
     customer["region"] = customer["country"].map(REGION).fillna("Elsewhere")
     counts = invoice.groupby("customer_id").size()
     customer["invoices"] = pd.array(counts.reindex(customer["customer_id"]).fillna(0).astype(int), dtype="Int64")
+    shuffled = pd.Series(rng.random(len(lines)), index=lines.index)  # line numbers in an order of their own
+    lines["line_no"] = shuffled.groupby(lines["invoice_id"]).rank(method="first").astype("Int64")
     customer["biggest"] = invoice.groupby("customer_id")["total"].max().reindex(customer["customer_id"]).to_numpy()
     f, i, s, d = StorageType.FLOAT64, StorageType.INT64, StorageType.STRING, StorageType.DATETIME
     k = ColumnKind
     added = {
         "track": [Column("rate", f, k.FLOAT)],
-        "invoice_line": [Column("amount", f, k.FLOAT), Column("net", f, k.FLOAT), Column("shipped", d, k.DATETIME)],
+        "invoice_line": [
+            Column("amount", f, k.FLOAT),
+            Column("net", f, k.FLOAT),
+            Column("shipped", d, k.DATETIME),
+            Column("line_no", i, k.INTEGER),
+        ],
         "invoice": [Column("due", d, k.DATETIME)],
         "customer": [
             Column("region", s, k.CATEGORICAL),
@@ -72,6 +79,7 @@ PLANTED = [
     Aggregate("customer", "invoices", "invoice.customer_id->customer", "count", (), 0, 0.0),
     Aggregate("customer", "biggest", "invoice.customer_id->customer", "max", ("total",), 2, None),
     Dependency("customer", "region", Ref("country")),
+    Numbering("invoice_line", "line_no", group=("invoice_id",), start=1),
     Order("invoice", "due", Ref("invoice_date")),
     Order("invoice_line", "shipped", Ref("invoice_date", (LINE_INVOICE,))),
 ]
@@ -107,7 +115,7 @@ def test_each_planted_kind_is_found(planted_db):
     found = discover(planted_db)
     for wanted in PLANTED:
         assert _found(found.rules, wanted), wanted.describe(planted_db.schema)
-    assert set(found.seconds) == {"copy", "aggregate", "formula", "part", "dependency", "order"}
+    assert set(found.seconds) == {"copy", "aggregate", "formula", "part", "dependency", "numbering", "order"}
 
 
 @pytest.mark.parametrize("wanted", PLANTED, ids=lambda r: f"{r.kind}-{r.table}.{r.column}")
@@ -132,7 +140,7 @@ def test_a_rule_broken_on_one_row_is_not_claimed(planted_db, wanted):
 def test_kept_in_samples_at_every_scale(planted_db, tmp_path):
     synth = Synthesizer(train_steps=5, sample_steps=3, progress=False, random_state=0).fit(planted_db)
     kinds = {r.kind for r in synth.rules_}
-    assert kinds == {"copy", "aggregate", "formula", "dependency", "order"}
+    assert kinds == {"copy", "aggregate", "formula", "dependency", "numbering", "order"}
     assert {"total", "billing_city"} <= synth.derived_columns("invoice")
     assert all(e.column != "total" for e in synth.encoders_["invoice"].numeric)  # derived, not modelled
     for scale in (0.5, 1.0, 2.0):

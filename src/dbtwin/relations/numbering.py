@@ -27,9 +27,9 @@ STARTS = (0, 1)
 
 
 def numberings(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
-    """Candidates: every integer column without NULLs that starts at 0 or 1, grouped by each foreign
-    key of its table, where each group holds its start once and sums to what ``start .. start + n - 1``
-    sums to (the full check follows).
+    """Candidates: every integer column whose known values start at 0 or 1, grouped by each foreign
+    key of its table, where each group without NULLs holds its start once and sums to what ``start ..
+    start + n - 1`` sums to (the full check follows, around holes where there are NULLs).
 
     Groups by other columns are declared, not searched: how many rows share a parent is what the
     structure draws, so a numbering within parents keeps the column's real distribution, while how
@@ -44,10 +44,11 @@ def numberings(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> It
             if not is_number(column.kind, column.dtype) or graph.derived((table, column.name)):
                 continue
             values = rows.numbers(Ref(column.name))
-            if np.isnan(values).any() or not (values == np.round(values)).all():
+            known = values[np.isfinite(values)]
+            if not len(known) or not (known == np.round(known)).all():
                 continue
-            start = int(values.min()) if len(values) else 0
-            if start not in STARTS or values.max() == start:
+            start = int(known.min())
+            if start not in STARTS or known.max() == start:
                 continue
             for group, codes in groups.items():
                 if column.name not in group and _sums_match(values, codes, start):
@@ -55,13 +56,17 @@ def numberings(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> It
 
 
 def _sums_match(values: np.ndarray, codes: np.ndarray, start: int) -> bool:
-    """Whether each group holds ``start`` once and its values sum as ``start .. start + n - 1`` do,
-    with at least :data:`MIN_SUPPORT` groups of two rows or more."""
+    """Whether each group without NULLs holds ``start`` once and its values sum as ``start .. start +
+    n - 1`` do, with at least :data:`MIN_SUPPORT` such groups of two rows or more."""
     size = np.bincount(codes).astype(np.float64)
-    if (size >= 2).sum() < MIN_SUPPORT or (values == start).sum() != len(size):
+    holed = np.bincount(codes, weights=np.isnan(values), minlength=len(size)) > 0
+    whole = ~holed & (size >= 2)
+    if whole.sum() < MIN_SUPPORT:
         return False
-    sums = np.bincount(codes, weights=values, minlength=len(size))
-    return bool(np.allclose(sums, size * (size - 1) / 2 + start * size))
+    firsts = np.bincount(codes, weights=values == start, minlength=len(size))
+    sums = np.bincount(codes, weights=np.nan_to_num(values), minlength=len(size))
+    expected = size * (size - 1) / 2 + start * size
+    return bool((firsts[~holed] == 1).all() and np.allclose(sums[~holed], expected[~holed]))
 
 
 def group_codes(rows: Rows, rule: Numbering) -> np.ndarray:
