@@ -75,6 +75,22 @@ def holed_chinook(chinook):
     return holed, masked, Synthesizer(**QUICK).fit(holed)
 
 
+def test_a_copy_runs_backwards_to_its_parent(holed_chinook):
+    """A customer's masked country is its invoices' billing country wherever one of them is known."""
+    holed, masked, synth = holed_chinook
+    copies = [r for r in synth.rules_ if r.kind == "copy" and r.column == "billing_country"]
+    assert copies and copies[0].parent_column == "country"
+    rows = np.flatnonzero(masked[("customer", "country")])
+    invoices = holed["invoice"]
+    shown = set(invoices.loc[invoices["billing_country"].notna(), "customer_id"])
+    seen = [r for r in rows if holed["customer"]["customer_id"].iloc[r] in shown]
+    assert seen
+    filled = synth.impute(holed, columns=["customer.country"], random_state=4)
+    truth = datasets.load("chinook")["customer"]["country"]
+    assert filled["customer"]["country"].iloc[seen].tolist() == truth.iloc[seen].tolist()
+    assert_known_cells_kept(holed, filled)
+
+
 def test_only_the_named_columns_are_filled(holed_chinook):
     holed, _, synth = holed_chinook
     filled = synth.impute(holed, columns=["track.milliseconds", "customer.country"], random_state=2)

@@ -76,6 +76,39 @@ def apply_rules(
         rows.frame[rule.column] = to_storage(values, dtype).array
 
 
+def copied_back(
+    db: Database, rules: list[Rule], fill: dict[str, dict[str, np.ndarray]]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Imputation runs a copy backwards: a parent's cell to fill that a copy rule shows in a known cell of
+    one of its children (one not being filled) is set to that value, in place (where the children
+    differ, the most common). Returns ``fill`` without the cells so set."""
+    views = Views(db)
+    left = {t: dict(cols) for t, cols in fill.items()}
+    for rule in (r for r in rules if isinstance(r, Copy)):
+        fk = db.schema.foreign_key(rule.foreign_key)
+        targets = left.get(fk.parent, {}).get(rule.parent_column)
+        if targets is None or not len(targets):
+            continue
+        pos = views.of(fk.child).positions(fk.name)
+        values = db[fk.child][rule.column].reset_index(drop=True)
+        usable = (pos >= 0) & values.notna().to_numpy()
+        usable[left.get(fk.child, {}).get(rule.column, np.zeros(0, dtype=np.int64))] = False
+        wanted = np.zeros(len(db[fk.parent]), dtype=bool)
+        wanted[targets] = True
+        usable &= wanted[np.where(pos >= 0, pos, 0)]
+        if not usable.any():
+            continue
+        pairs = pd.DataFrame({"p": pos[usable], "v": values[usable].to_numpy(dtype=object)})
+        top = pairs.value_counts().reset_index(name="n").drop_duplicates("p")  # most common first
+        column = db[fk.parent][rule.parent_column].astype(object).to_numpy()
+        column[top["p"].to_numpy()] = top["v"].to_numpy()
+        dtype = db.schema.table(fk.parent).column(rule.parent_column).dtype
+        db[fk.parent][rule.parent_column] = to_storage(pd.Series(column), dtype).array
+        left[fk.parent][rule.parent_column] = np.setdiff1d(targets, top["p"].to_numpy())
+    left = {t: {c: r for c, r in cols.items() if len(r)} for t, cols in left.items()}
+    return {t: cols for t, cols in left.items() if cols}
+
+
 def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> tuple[pd.Series, np.ndarray]:
     """Per row, the dependent value of its determinant, and whether the mapping holds that determinant
     (else its value is drawn from the fallback, once per unseen determinant value)."""

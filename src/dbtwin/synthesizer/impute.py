@@ -4,7 +4,9 @@ held (inpainting, :class:`dbtwin.synthesizer.generation.Known`).
 
 Known cells, keys and row counts never change, and a filled cell is never NULL (NULL is never drawn for
 it). The cells filled are the NULL cells of every column the model generates, or of the columns named;
-a column computed by an exact relation is filled by its rule once the cells it reads are known. Each
+a column computed by an exact relation is filled by its rule once the cells it reads are known, and a
+parent's cell that a copy rule shows in a known cell of a child is that value (set before the draws,
+which it then conditions like any known cell). Each
 row keeps its links, so the graph is the database's own; its rows' blocks are those the model learnt
 when it is the database the model was fitted on (same tables and row counts), else drawn by their
 frequency in it.
@@ -188,11 +190,35 @@ def impute(
     if not fill:
         log.warning("no NULL cell to fill")
         return out
+    # a parent's cell a child's known copy shows is known: it conditions the draws like any other
+    wanted, fill = fill, stages.relations.copied_back(out, fill)
+    if fill:
+        _draw(stages, config, db, out, fill, seed, progress, draws)
+    _declare_filled(out, schema)
+    left = {f"{t}.{c}": int(out[t][c].iloc[r].isna().sum()) for t, cols in wanted.items() for c, r in cols.items()}
+    if any(left.values()):
+        log.warning("left NULL where the column's exact relation gives NULL: %s", {k: v for k, v in left.items() if v})
+    log.info("filled %d cells in %d columns", sum(len(r) for c in wanted.values() for r in c.values()), len(left))
+    return out
+
+
+def _draw(
+    stages: Stages,
+    config: SynthesizerConfig,
+    db: Database,
+    out: Database,
+    fill: dict[str, dict[str, np.ndarray]],
+    seed: int | None,
+    progress: bool,
+    draws: int,
+) -> None:
+    """``out``'s cells to ``fill`` set from ``draws`` draws of the model conditioned on every other cell
+    (in place); ``db`` is the database as given, for its graph and blocks."""
     seed_seq = np.random.SeedSequence(seed)
     rng = np.random.default_rng(seed_seq.spawn(1)[0])
     generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
     graph = RowGraph.from_database(db)
-    known = known_values(db, stages, fill)
+    known = known_values(out, stages, fill)
     blocks = row_blocks(db, stages, rng, fill)
     drawn, total = [], {}
     for _ in range(draws):
@@ -213,12 +239,6 @@ def impute(
         _take(best, _decoded(stages, out, x_num, labels, fill, rng).tables, columns)
         stages.relations.apply(best, rng, only=fill)  # a computed cell agrees with the estimates it reads
         _take(out, best.tables, fill)  # and no known cell changes
-    _declare_filled(out, schema)
-    left = {f"{t}.{c}": int(out[t][c].iloc[rows].isna().sum()) for t, cols in fill.items() for c, rows in cols.items()}
-    if any(left.values()):
-        log.warning("left NULL where the column's exact relation gives NULL: %s", {k: v for k, v in left.items() if v})
-    log.info("filled %d cells in %d columns", sum(len(r) for c in fill.values() for r in c.values()), len(left))
-    return out
 
 
 def _add_probs(total: dict[str, dict[int, torch.Tensor]], known: dict[str, Known], fill) -> None:

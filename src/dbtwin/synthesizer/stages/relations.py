@@ -13,6 +13,7 @@ from dbtwin.config import SynthesizerConfig
 from dbtwin.database import Database
 from dbtwin.encode.rare import Protection
 from dbtwin.relations import Copy, Rule, apply_rules
+from dbtwin.relations.derive import copied_back
 from dbtwin.relations.report import Discovery, fit_relations, relations_from_dict, relations_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, mapping, reading
@@ -61,6 +62,11 @@ class RelationsStage:
         rows), no other cell."""
         rules = [r for r in self.rules if r.table not in skip and (isinstance(r, Copy) or not copies_only)]
         apply_rules(db, rules, rng, only)
+
+    def copied_back(self, db: Database, fill: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+        """Imputation: the parent cells to fill whose value a child's known copy shows, set in place;
+        returns the cells still to fill (:func:`dbtwin.relations.derive.copied_back`)."""
+        return copied_back(db, self.rules, fill)
 
     def save(self, directory: Path) -> dict[str, Any]:
         assert self.schema is not None
