@@ -32,13 +32,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from bench_impute import apply_mask
+from bench_impute import apply_mask, fit_for_imputation
 
 from dbtwin.bench.suite import DATASETS
 from dbtwin.database import Database
 from dbtwin.evaluate import evaluate
 from dbtwin.evaluate.split import holdout_split
-from dbtwin.synthesizer import Synthesizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "inpaint.json"
 #: dataset -> (parent table the split follows, child table masked)
@@ -106,13 +105,7 @@ def run(name: str, args) -> dict:
     split = holdout_split(real, 0.2, table=parent, random_state=args.seed)
     train, hold = split.train, split.holdout
     started = time.monotonic()
-    synth = Synthesizer(
-        keep_lookups=False,
-        known_share=args.known_share,
-        max_minutes=args.minutes,
-        random_state=args.seed,
-        progress=False,
-    ).fit(train)
+    synth = fit_for_imputation(train, args)
     out: dict = {"fit_seconds": round(time.monotonic() - started, 1), "rows": {"holdout": hold.num_rows(child)}}
     given = [t for t in hold.schema.table_names if t != child]
     started = time.monotonic()
@@ -159,7 +152,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--minutes", type=float, default=4.0, help="cap on the fit (default: the planned steps)")
-    parser.add_argument("--known-share", type=float, default=0.5)
+    parser.add_argument("--known-share", type=float, default=1.0)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
