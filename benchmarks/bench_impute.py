@@ -10,7 +10,7 @@ accuracy (share exactly right) for categories and booleans.
 
 Methods, all given the same masked database:
 - ``dbtwin (1 draw)``: one draw per cell (the values keep their spread);
-- ``dbtwin (k draws)``: each cell's best guess from k draws (mean of numbers and dates, mode otherwise);
+- ``dbtwin (k draws)``: each cell's best guess from k draws (mean of numbers and dates, the likeliest label);
 - ``mean/mode``: the column's mean or most frequent known value;
 - ``IterativeImputer (BayesianRidge)``, ``MissForest`` (IterativeImputer with a random forest) and
   ``KNNImputer`` (5 neighbours): scikit-learn's, on each table flattened with its parents' columns (one
@@ -21,7 +21,7 @@ MOSTLY AI's imputation does not apply: it generates synthetic rows without NULLs
 cells of given rows.
 
     python benchmarks/bench_impute.py [--datasets chinook,nycflights13_jan,f1,berka] [--masks 10,50,column]
-        [--minutes 5] [--known-share 0.5] [--draws 5] [--threads 1] [--seed 0]
+        [--minutes 5] [--known-share 1.0] [--draws 5] [--threads 1] [--seed 0]
         [--results benchmarks/results/impute.json]
 
 Writes the results file after every dataset and mask (a rerun of a subset updates its entries), and
