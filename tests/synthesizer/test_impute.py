@@ -260,9 +260,12 @@ def test_several_draws_give_each_cell_the_mean_or_the_most_frequent_value():
     assert out["n"].tolist() == [2, 7]  # mean 2.33, rounded
     assert out["x"].tolist() == [2.5, 0.5]
     assert pd.Timestamp(out["d"][0]) == pd.Timestamp("2020-01-03") and out["c"].tolist() == ["b", "keep"]
+    # a label picked per row by the draws' summed probabilities: the likeliest, not the most drawn
+    picked = estimate(draws, {"t": {"n": rows, "c": rows}}, {"t": {"c": np.array([0]), "n": np.array([0])}})["t"]
+    assert picked["c"].tolist() == ["a", "keep"] and picked["n"].tolist() == [2, 7]  # numbers: still the mean
 
 
-def test_the_likeliest_code_is_the_one_the_summed_distributions_favour():
+def test_the_likeliest_draw_is_the_one_whose_code_the_summed_distributions_favour():
     from types import SimpleNamespace
 
     import torch
@@ -273,16 +276,16 @@ def test_the_likeliest_code_is_the_one_the_summed_distributions_favour():
         missing_flag={"n": 1}, categorical=[SimpleNamespace(column="c"), SimpleNamespace(column="n")]
     )
     stages = SimpleNamespace(encoders=SimpleNamespace(encoders={"t": encoder}))
-    # the last draw's codes of three rows (row 2 is known); the distributions summed over three draws
-    drawn = {"t": torch.tensor([[1, 0], [0, 1], [2, 1]])}
-    total = {"t": {0: torch.tensor([[1.5, 1.2, 0.3], [0.4, 0.3, 2.3], [0.0, 0.0, 0.0]]), 1: torch.ones(3, 2)}}
-    fill = {"t": {"c": np.array([0, 1]), "n": np.array([0, 1])}}
-    codes, columns = likeliest(stages, fill, drawn, total)
-    # row 0: code 0 (1.5) though this draw drew 1; row 1: code 2, whatever was drawn; row 2 as it was;
-    # the numbers' NULL flags (column 1) are not labels and stay as drawn
-    assert codes["t"].tolist() == [[0, 0], [2, 1], [2, 1]]
-    assert list(columns) == ["t"] and list(columns["t"]) == ["c"]
-    assert drawn["t"].tolist() == [[1, 0], [0, 1], [2, 1]]  # the draw itself is not changed
+    # three draws of two rows: codes drawn 1, 1, 0 (row 0) and 2, 0, 0 (row 1)
+    codes = [
+        {"t": torch.tensor([[1, 0], [2, 0]])},
+        {"t": torch.tensor([[1, 0], [0, 0]])},
+        {"t": torch.tensor([[0, 0], [0, 0]])},
+    ]
+    total = {"t": {0: torch.tensor([[1.5, 1.2, 0.3], [0.4, 0.3, 2.3]]), 1: torch.ones(2, 2)}}
+    picks = likeliest(stages, {"t": {"c": np.array([0, 1]), "n": np.array([0, 1])}}, codes, total)
+    # row 0: code 0 (1.5) beats code 1 (1.2) though drawn once against twice; row 1: code 2, drawn once
+    assert picks == {"t": {"c": picks["t"]["c"]}} and picks["t"]["c"].tolist() == [2, 0]
 
 
 def test_draws_above_one_fill_every_cell_and_keep_known_ones(holed_chinook):

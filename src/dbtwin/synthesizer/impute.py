@@ -220,12 +220,13 @@ def _draw(
     graph = RowGraph.from_database(db)
     known = known_values(out, stages, fill)
     blocks = row_blocks(db, stages, rng, fill)
-    drawn, total = [], {}
+    drawn, codes, total = [], [], {}
     for _ in range(draws):
         for held in known.values():
             held.probs = {} if draws > 1 else None
         x_num, x_cat = stages.features.generate(graph, {}, config, generator, blocks, progress, known=known, real=db)
         if draws > 1:
+            codes.append({t: x_cat[t] for t in fill if t in known})
             _add_probs(total, known, fill)
         one = _decoded(stages, out, x_num, x_cat, fill, rng)
         stages.relations.apply(one, rng, only=fill)  # computed cells, from the cells they read
@@ -234,9 +235,7 @@ def _draw(
         _take(out, drawn[0].tables, fill)
     else:
         best = out.copy()
-        _take(best, estimate(drawn, fill), fill)
-        labels, columns = likeliest(stages, fill, x_cat, total)
-        _take(best, _decoded(stages, out, x_num, labels, fill, rng).tables, columns)
+        _take(best, estimate(drawn, fill, likeliest(stages, fill, codes, total)), fill)
         stages.relations.apply(best, rng, only=fill)  # a computed cell agrees with the estimates it reads
         _take(out, best.tables, fill)  # and no known cell changes
 
@@ -252,15 +251,13 @@ def _add_probs(total: dict[str, dict[int, torch.Tensor]], known: dict[str, Known
 def likeliest(
     stages: Stages,
     fill: dict[str, dict[str, np.ndarray]],
-    x_cat: dict[str, torch.Tensor],
+    codes: list[dict[str, torch.Tensor]],
     total: dict[str, dict[int, torch.Tensor]],
-) -> tuple[dict[str, torch.Tensor], dict[str, dict[str, np.ndarray]]]:
-    """The codes of ``x_cat`` (one draw) with each label cell to fill set to the code of highest
-    probability summed over the draws' distributions (the Bayes guess for the error rate: five draws
-    from a flat distribution often agree on nothing, and may all miss the likeliest code), and the
-    cells so set (per table and column, the rows)."""
-    codes = {t: x.clone() for t, x in x_cat.items()}
-    columns: dict[str, dict[str, np.ndarray]] = {}
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per categorical column to fill and per row to fill, the draw whose code the model found likeliest:
+    the highest probability summed over the draws' distributions, a steadier guess than counting
+    the codes drawn (five draws from a flat distribution often agree on nothing)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
     for table, cols in fill.items():
         encoder = stages.encoders.encoders.get(table)
         if encoder is None or table not in total:
@@ -270,9 +267,9 @@ def likeliest(
             if j in flags or enc.column not in cols or j not in total[table]:
                 continue
             rows = torch.from_numpy(cols[enc.column])
-            codes[table][rows, j] = total[table][j][rows].argmax(1)
-            columns.setdefault(table, {})[enc.column] = cols[enc.column]
-    return codes, columns
+            scores = torch.stack([total[table][j][rows, drawn[table][rows, j]] for drawn in codes])
+            out.setdefault(table, {})[enc.column] = scores.argmax(0).numpy()
+    return out
 
 
 def _decoded(
@@ -310,19 +307,27 @@ _AVERAGED = frozenset({ColumnKind.INTEGER, ColumnKind.FLOAT, ColumnKind.DATETIME
 def estimate(
     drawn: list[Database],
     fill: dict[str, dict[str, np.ndarray]],
+    picks: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Per cell to fill, one value from several draws: numbers and dates their mean (integers rounded,
-    decimals to the column's places); anything else the most frequent value (ties: the first drawn),
-    which :func:`likeliest` replaces for labels. The mean minimises the expected squared error and the
-    likeliest value the expected error rate, where a single draw keeps the spread of the real values
-    instead."""
+    decimals to the column's places); any other column in ``picks`` (per row to fill, the index of a
+    draw) that draw's value; anything else the most frequent value (ties: the first drawn). The mean
+    minimises the expected squared error and the likeliest value the expected error rate, where a
+    single draw keeps the spread of the real values instead."""
+    picks = picks or {}
     first = drawn[0]
     out = {t: first[t].copy() for t in fill}
     for table, cols in fill.items():
         for column, rows in cols.items():
             spec = first.schema.table(table).column(column)
             values = [d[table][column].iloc[rows] for d in drawn]
-            combined = _mean(values, spec) if spec.kind in _AVERAGED else _mode(values)
+            if spec.kind in _AVERAGED:
+                combined = _mean(values, spec)
+            elif column in picks.get(table, {}):
+                stacked = np.stack([v.astype(object).to_numpy() for v in values])
+                combined = stacked[picks[table][column], np.arange(len(rows))]
+            else:
+                combined = _mode(values)
             merged = out[table][column].astype(object).to_numpy()
             merged[rows] = combined
             out[table][column] = pd.Series(merged, index=out[table].index)
