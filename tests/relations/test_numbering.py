@@ -135,3 +135,15 @@ def test_holes_in_the_column():
     assert len(rules) == 1 and rules[0].holes
     kept = keeping(holed, rules[0], holes=True)
     assert kept.holds and kept.holes == frame["grid"].isna().sum()
+
+
+@pytest.mark.parametrize("share, found", [(0.5, True), (0.95, False)])
+def test_found_around_many_holes_only_with_the_evidence_for_it(share, found):
+    """Half the positions NULL: still no repeat where independent values would repeat dozens of times;
+    with 95% NULL too few races hold two known positions to tell a numbering from chance."""
+    db = race_db(races=200, seed=4)
+    frame = db["entry"].copy()
+    frame.loc[np.random.default_rng(5).random(len(frame)) < share, "grid"] = pd.NA
+    holed = Database.from_frames({"race": db["race"], "entry": frame}, db.schema)
+    rules = [r for r in discover(holed).rules if isinstance(r, Numbering)]
+    assert [r.holes for r in rules] == ([True] if found else [])

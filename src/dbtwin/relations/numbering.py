@@ -24,6 +24,9 @@ from dbtwin.relations.values import Rows, Views, is_number
 
 #: First numbers a numbering may start from.
 STARTS = (0, 1)
+#: Repeats within groups that independent values would make, at least, for a numbering to be claimed
+#: (none seen then has a chance below e^-10).
+CHANCE_REPEATS = 10.0
 
 
 def numberings(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
@@ -56,17 +59,27 @@ def numberings(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> It
 
 
 def _sums_match(values: np.ndarray, codes: np.ndarray, start: int) -> bool:
-    """Whether each group without NULLs holds ``start`` once and its values sum as ``start .. start +
-    n - 1`` do, with at least :data:`MIN_SUPPORT` such groups of two rows or more."""
+    """Whether the column may number ``codes``' groups (the full check follows): each group without
+    NULLs holds ``start`` once and sums as ``start .. start + n - 1`` do; in a group with NULLs the known
+    values are distinct and within that range. With at least :data:`MIN_SUPPORT` groups of two known
+    values or more, and unlikely by chance: values drawn independently from the column's would repeat
+    within a group at least :data:`CHANCE_REPEATS` times in all (points scored in a race repeat; the
+    positions never do)."""
     size = np.bincount(codes).astype(np.float64)
-    holed = np.bincount(codes, weights=np.isnan(values), minlength=len(size)) > 0
-    whole = ~holed & (size >= 2)
-    if whole.sum() < MIN_SUPPORT:
+    known = np.isfinite(values)
+    count = np.bincount(codes, weights=known, minlength=len(size))
+    if (count >= 2).sum() < MIN_SUPPORT or (values[known] > start + size[codes[known]] - 1).any():
         return False
+    holed = count < size
     firsts = np.bincount(codes, weights=values == start, minlength=len(size))
     sums = np.bincount(codes, weights=np.nan_to_num(values), minlength=len(size))
     expected = size * (size - 1) / 2 + start * size
-    return bool((firsts[~holed] == 1).all() and np.allclose(sums[~holed], expected[~holed]))
+    if not ((firsts[~holed] == 1).all() and np.allclose(sums[~holed], expected[~holed])):
+        return False
+    if pd.DataFrame({"g": codes[known], "v": values[known]}).duplicated().any():
+        return False
+    shares = pd.Series(values[known]).value_counts(normalize=True).to_numpy()
+    return float((count * (count - 1) / 2).sum() * (shares**2).sum()) >= CHANCE_REPEATS
 
 
 def group_codes(rows: Rows, rule: Numbering) -> np.ndarray:
