@@ -117,7 +117,7 @@ def keeping(db: Database, rule: Rule, views: Views | None = None, holes: bool = 
     if isinstance(rule, Order):
         return _order_kept(views.of(rule.table), rule)
     if isinstance(rule, Numbering):
-        return Kept(*numbering_kept(views.of(rule.table), rule, holes))
+        return Kept(*numbering_kept(views.of(rule.table), rule)[holes])
     return _kept(views.of(rule.table), rule, _sides(db, rule, views), holes)
 
 
@@ -128,8 +128,8 @@ def keeping_around(db: Database, rule: Rule, views: Views | None = None) -> tupl
         kept = _order_kept(views.of(rule.table), rule)
         return kept, kept
     if isinstance(rule, Numbering):
-        rows = views.of(rule.table)
-        return Kept(*numbering_kept(rows, rule, False)), Kept(*numbering_kept(rows, rule, True))
+        strict, around = numbering_kept(views.of(rule.table), rule)
+        return Kept(*strict), Kept(*around)
     rows, sides = views.of(rule.table), _sides(db, rule, views)
     kept = _kept(rows, rule, sides, False)
     if not (sides[1] ^ sides[2]).any():  # no holes: the same rows are checked either way

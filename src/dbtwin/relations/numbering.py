@@ -41,7 +41,7 @@ def numberings(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> It
     0.855 against 0.89-0.91 generated) and its trends with the standings' points."""
     schema = views.db.schema
     for table, rows in tables_with(views, MIN_SUPPORT):
-        groups = {tuple(fk.columns): _codes(rows, tuple(fk.columns)) for fk in parent_keys(schema, table)}
+        groups = {tuple(fk.columns): group_codes(rows, tuple(fk.columns)) for fk in parent_keys(schema, table)}
         keys = set(schema.key_columns(table))
         for column in (c for c in schema.table(table).columns if c.name not in keys):
             if not is_number(column.kind, column.dtype) or graph.derived((table, column.name)):
@@ -76,18 +76,15 @@ def _sums_match(values: np.ndarray, codes: np.ndarray, start: int) -> bool:
     expected = size * (size - 1) / 2 + start * size
     if not ((firsts[~holed] == 1).all() and np.allclose(sums[~holed], expected[~holed])):
         return False
-    if pd.DataFrame({"g": codes[known], "v": values[known]}).duplicated().any():
+    if _repeated(codes, values, known).any():
         return False
     shares = pd.Series(values[known]).value_counts(normalize=True).to_numpy()
     return float((count * (count - 1) / 2).sum() * (shares**2).sum()) >= CHANCE_REPEATS
 
 
-def group_codes(rows: Rows, rule: Numbering) -> np.ndarray:
-    """Per row, the number of its group (NULL in a group column is a value of its own)."""
-    return _codes(rows, rule.group)
-
-
-def _codes(rows: Rows, group: tuple[str, ...]) -> np.ndarray:
+def group_codes(rows: Rows, group: tuple[str, ...]) -> np.ndarray:
+    """Per row, the number of its group of rows sharing the ``group`` columns' values (NULL in a group
+    column is a value of its own)."""
     frame = rows.frame[list(group)].reset_index(drop=True)
     if len(group) == 1:
         codes, _ = pd.factorize(frame.iloc[:, 0], use_na_sentinel=False)
@@ -95,23 +92,29 @@ def _codes(rows: Rows, group: tuple[str, ...]) -> np.ndarray:
     return frame.groupby(list(group), dropna=False, sort=False).ngroup().to_numpy(dtype=np.int64)
 
 
-def numbering_kept(rows: Rows, rule: Numbering, holes: bool) -> tuple[int, int, int]:
-    """Rows counted, rows in a group numbered as the rule says, and rows left out as holes (NULL in
-    the column, with ``holes``; a NULL breaks its group otherwise). With holes, a group is numbered
-    when its known values are distinct and within ``start .. start + n - 1``."""
+def numbering_kept(rows: Rows, rule: Numbering) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """How the rows keep ``rule``, strictly (a NULL breaks its group) and around holes (a NULL in the
+    column is left out, and a group is numbered when its known values are distinct and within ``start ..
+    start + n - 1``): each as rows counted, rows in a group numbered as the rule says, rows left out."""
     values = rows.numbers(Ref(rule.column))
-    groups = group_codes(rows, rule)
+    groups = group_codes(rows, rule.group)
     known = np.isfinite(values)
-    size = np.bincount(groups, minlength=groups.max() + 1 if len(groups) else 0)
-    ok_row = known & (values >= rule.start) & (values <= rule.start + size[groups] - 1) & (values == np.round(values))
-    frame = pd.DataFrame({"g": groups[known], "v": values[known]})
+    size = np.bincount(groups)
+    in_range = (values >= rule.start) & (values <= rule.start + size[groups] - 1) & (values == np.round(values))
+    bad_known = known & (~in_range | _repeated(groups, values, known))
+    counts = []
+    for bad, counted in ((bad_known | ~known, np.ones(len(values), dtype=bool)), (bad_known, known)):
+        bad_group = np.bincount(groups, weights=bad, minlength=len(size)) > 0
+        counts.append((int(counted.sum()), int((counted & ~bad_group[groups]).sum()), int((~counted).sum())))
+    return counts[0], counts[1]
+
+
+def _repeated(groups: np.ndarray, values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Per row: whether its known value is held by another row of its group too."""
     repeated = np.zeros(len(values), dtype=bool)
-    repeated[np.flatnonzero(known)] = frame.duplicated(keep=False).to_numpy()
-    bad_row = (known & (~ok_row | repeated)) | (~known & (not holes))
-    bad_group = np.bincount(groups, weights=bad_row, minlength=len(size)) > 0
-    counted = known if holes else np.ones(len(values), dtype=bool)
-    kept = counted & ~bad_group[groups]
-    return int(counted.sum()), int(kept.sum()), int((~counted).sum())
+    pairs = pd.DataFrame({"g": groups[known], "v": values[known]})
+    repeated[np.flatnonzero(known)] = pairs.duplicated(keep=False).to_numpy()
+    return repeated
 
 
 def numbered(rows: Rows, rule: Numbering, rng: np.random.Generator, writable: np.ndarray | None) -> np.ndarray:
@@ -123,7 +126,7 @@ def numbered(rows: Rows, rule: Numbering, rng: np.random.Generator, writable: np
     n = len(values)
     if not n:
         return values
-    groups = group_codes(rows, rule)
+    groups = group_codes(rows, rule.group)
     write = np.ones(n, dtype=bool) if writable is None else np.isin(np.arange(n), writable)
     if rule.holes and writable is None:
         write &= np.isfinite(values)
