@@ -21,7 +21,7 @@ class ColumnGraph:
         self._derived: set[Column] = set()
         self._written: set[Column] = set()
         self._set: set[Column] = set()
-        self._numbered: set[Column] = set()
+        self._alone: set[Column] = set()
 
     def derived(self, column: Column) -> bool:
         """Whether a rule computes ``column`` (it is not generated)."""
@@ -29,23 +29,23 @@ class ColumnGraph:
 
     def can_add(self, rule: Rule, schema: Schema) -> bool:
         """Whether ``rule`` may join: its target not derived already (an order's not derived at all,
-        and not an input of a rule that derives from it; one rule with holes at most, a numbering
-        alone), and no cycle."""
+        and not an input of a rule that derives from it; one rule with holes at most; a rule that
+        must be alone on its column, such as a numbering, with no other), and no cycle."""
         target = rule.target
         if target in self._derived or (rule.derives and target in self._written):
             return False
         if rule.holes and target in self._set:  # one rule sets a generated column
             return False
-        if target in self._numbered or (rule.kind == "numbering" and target in self._written):
-            return False  # a numbering is the only rule on its column (another would break it)
+        if target in self._alone or (rule.alone and target in self._written):
+            return False  # a rule that must be alone on its column (a numbering), and another
         return not any(i == target or self._reaches(target, i) for i in rule.inputs(schema))
 
     def add(self, rule: Rule, schema: Schema) -> None:
         for i in rule.inputs(schema):
             self._out.setdefault(i, set()).add(rule.target)
         self._written.add(rule.target)
-        if rule.kind == "numbering":
-            self._numbered.add(rule.target)
+        if rule.alone:
+            self._alone.add(rule.target)
         if rule.holes:
             self._set.add(rule.target)
         if rule.derives:

@@ -84,6 +84,8 @@ class Rule(ABC):
     kind: ClassVar[str] = ""
     #: whether a rule of this kind computes its target (False: the target is generated, then repaired)
     computes: ClassVar[bool] = True
+    #: whether a rule of this kind must be the only one that writes its target (another would break it)
+    alone: ClassVar[bool] = False
 
     table: str
     column: str
@@ -249,6 +251,7 @@ class Numbering(Rule):
 
     kind: ClassVar[str] = "numbering"
     computes: ClassVar[bool] = False
+    alone: ClassVar[bool] = True
     group: tuple[str, ...] = ()
     start: int = 1
 
