@@ -21,7 +21,7 @@ MOSTLY AI's imputation does not apply: it generates synthetic rows without NULLs
 cells of given rows.
 
     python benchmarks/bench_impute.py [--datasets chinook,nycflights13_jan,f1,berka] [--masks 10,50,column]
-        [--minutes 5] [--known-share 1.0] [--draws 5] [--threads 1] [--seed 0]
+        [--minutes 5] [--known-share 1.0] [--draws 5] [--rounds 3] [--threads 1] [--seed 0]
         [--results benchmarks/results/impute.json]
 
 Writes the results file after every dataset and mask (a rerun of a subset updates its entries), and
@@ -47,6 +47,7 @@ from dbtwin.database import Database
 from dbtwin.schema.dtypes import nanoseconds, to_storage
 from dbtwin.schema.model import ColumnKind, Schema, StorageType
 from dbtwin.synthesizer import Synthesizer
+from dbtwin.synthesizer.impute import ROUNDS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "impute.json"
 NUMERIC = {ColumnKind.INTEGER, ColumnKind.FLOAT, ColumnKind.DATETIME}
@@ -343,7 +344,7 @@ def run_one(name: str, real: Database, mask: str, args) -> dict:
     fit = time.monotonic() - started
     for draws in (1, args.draws):
         started = time.monotonic()
-        filled = synth.impute(db, random_state=args.seed, draws=draws)
+        filled = synth.impute(db, random_state=args.seed, draws=draws, rounds=args.rounds)
         label = "dbtwin (1 draw)" if draws == 1 else f"dbtwin ({draws} draws)"
         rows[label] = {**score(real, filled, masked), "seconds": round(fit + time.monotonic() - started, 1)}
         _check_known(db, filled, name)
@@ -407,6 +408,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="cap on each fit (default: the planned steps)")
     parser.add_argument("--known-share", type=float, default=1.0)
     parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="RePaint's resampling rounds per step")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -420,6 +422,7 @@ def main() -> None:
         "max_minutes": args.minutes,
         "known_share": args.known_share,
         "draws": args.draws,
+        "rounds": args.rounds,
         "threads": args.threads,
         "seed": args.seed,
     }

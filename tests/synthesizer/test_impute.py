@@ -108,7 +108,8 @@ def test_keys_and_unknown_columns_are_refused(holed_chinook):
         synth.impute(holed, columns=["track.colour"])
 
 
-def test_the_engine_holds_known_values_and_never_draws_a_forbidden_code(holed_chinook):
+@pytest.mark.parametrize("rounds", [1, 3])
+def test_the_engine_holds_known_values_and_never_draws_a_forbidden_code(holed_chinook, rounds):
     holed, _, synth = holed_chinook
     stages = synth.stages_
     from dbtwin.graph import RowGraph
@@ -117,7 +118,9 @@ def test_the_engine_holds_known_values_and_never_draws_a_forbidden_code(holed_ch
     known = known_values(holed, stages, cells_to_fill(holed, stages, None))
     blocks = row_blocks(holed, stages, np.random.default_rng(0))
     graph, generator = RowGraph.from_database(holed), torch.Generator().manual_seed(0)
-    x_num, x_cat = stages.features.generate(graph, {}, synth.config, generator, blocks, False, known=known, real=holed)
+    x_num, x_cat = stages.features.generate(
+        graph, {}, synth.config, generator, blocks, False, known=known, real=holed, rounds=rounds
+    )
     for table, held in known.items():
         assert torch.equal(x_num[table][held.num_mask], held.num[held.num_mask])
         assert torch.equal(x_cat[table][held.cat_mask], held.cat[held.cat_mask])
@@ -156,6 +159,8 @@ def test_the_command_line_fills_a_copy_and_never_writes_the_source(tmp_path, hol
             "track.milliseconds",
             "--seed",
             "0",
+            "--rounds",
+            "2",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -173,6 +178,13 @@ def test_the_command_line_fills_a_copy_and_never_writes_the_source(tmp_path, hol
         app, ["impute", str(src), "--model", str(model), "--out", str(tmp_path / "y.sqlite"), "--draws", "0"]
     )
     assert zero.exit_code == 2 and "--draws" in zero.output and not (tmp_path / "y.sqlite").exists()
+    no_rounds = runner.invoke(
+        app, ["impute", str(src), "--model", str(model), "--out", str(tmp_path / "y.sqlite"), "--rounds", "0"]
+    )
+    assert no_rounds.exit_code == 2 and "--rounds" in no_rounds.output and not (tmp_path / "y.sqlite").exists()
+    from dbtwin.synthesizer.impute import ROUNDS
+
+    assert f"(default: {ROUNDS})" in " ".join(runner.invoke(app, ["impute", "--help"]).output.split())
     share = runner.invoke(app, ["fit", str(src), "--out", str(tmp_path / "m2"), "--known-share", "1.5"])
     assert share.exit_code == 2 and "--known-share" in share.output and not (tmp_path / "m2").exists()
 
@@ -335,3 +347,33 @@ def test_rows_to_fill_in_a_block_that_marks_them_get_blocks_of_rows_without():
     # most of a column NULL, all of it in blocks 1 and 2 (Berka at 50%): their rows draw block 0
     held = {"t": {"a": np.r_[0, 100:250]}}
     assert row_blocks(db, stages, np.random.default_rng(0), held)["t"].numpy().tolist() == [0] * 250
+
+
+def test_resampling_rounds_redraw_the_numbers_to_fill_and_keep_known_ones(holed_chinook):
+    holed, masked, synth = holed_chinook
+    once, thrice = (synth.impute(holed, random_state=7, rounds=r) for r in (1, 3))
+    assert_known_cells_kept(holed, thrice)
+    rows = masked[("track", "milliseconds")]
+    assert thrice["track"]["milliseconds"][rows].notna().all()
+    assert not thrice["track"]["milliseconds"][rows].equals(once["track"]["milliseconds"][rows])
+    for bad in (0, 1.5, True):
+        with pytest.raises(OptionError, match="rounds"):
+            synth.impute(holed, rounds=bad)
+
+
+def test_a_jump_back_noises_the_unknown_numbers_to_the_later_time_and_leaves_the_known():
+    from dbtwin.diffusion import GaussianScheduler
+    from dbtwin.synthesizer.generation import _renoised
+
+    n, gaussian = 200_000, GaussianScheduler()
+    known_rows = torch.arange(n) % 4 == 0
+    held = Known(
+        torch.zeros(n, 1), known_rows[:, None], torch.zeros(n, 0, dtype=torch.long), torch.ones(n, 0, dtype=torch.bool)
+    )
+    x_s = torch.full((n, 1), 2.0)
+    out = _renoised(held, x_s, gaussian, 0.3, 0.5, torch.Generator().manual_seed(0))
+    ratio = float(gaussian.alpha_bar(torch.tensor(0.5)) / gaussian.alpha_bar(torch.tensor(0.3)))
+    assert torch.equal(out[known_rows], x_s[known_rows])
+    moved = out[~known_rows]
+    assert abs(moved.mean().item() - 2.0 * ratio**0.5) < 0.01
+    assert abs(moved.std().item() - (1 - ratio) ** 0.5) < 0.01

@@ -64,10 +64,13 @@ def denoise_graph(
     blocks: dict[str, torch.Tensor] | None = None,
     device: torch.device | None = None,
     known: dict[str, Known] | None = None,
+    rounds: int = 1,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Features of every row after ``steps`` reverse steps; ``fixed_*`` hold the kept tables;
     ``blocks`` each row's block, for a denoiser that takes them; ``known`` the values held in other
-    tables (inpainting); the denoiser runs on ``device`` (default: the CPU)."""
+    tables (inpainting), with the numbers of each step denoised ``rounds`` times (RePaint's resampling:
+    after each round but the last they are noised back to the step's start); the denoiser runs on
+    ``device`` (default: the CPU)."""
     device = device or CPU
     model.to(device).eval()
     known = known or {}
@@ -85,6 +88,7 @@ def denoise_graph(
         else KHopSampler(graph, num_hops=model.num_layers, max_neighbors=fanout, disjoint=False)
     )
     times = np.linspace(1.0, 0.0, steps + 1)
+    rounds = rounds if known else 1
     bar = Progress("sampling", steps, unit="steps", enabled=progress)
     for i in range(steps):
         bar.advance()
@@ -95,35 +99,48 @@ def denoise_graph(
         # the rows each categorical unmasks in this step, drawn first: logits are computed for them only
         chosen = {tb: masked.choose(x_cat[tb], mask_codes[tb], t, s, generator) for tb in moving}
         rows = {tb: torch.unique(torch.cat(c)) if c else torch.zeros(0, dtype=torch.long) for tb, c in chosen.items()}
-        with torch.no_grad():
-            if full:
-                inputs = to_device((x_num, x_cat, t_node, rows, structure, flags), device)
-                out = model(*inputs[:3], edges, packed, logit_rows=inputs[3], structure=inputs[4], known=inputs[5])
-                out = to_device(out, CPU)
-            else:  # each batch's predictions come back to the CPU as they are made
-                out = _batched(
-                    model, graph, sampler, (x_num, x_cat, t_node, structure, flags), moving, batch_nodes, rows, device
-                )
+        for r in range(rounds):
+            with torch.no_grad():
+                if full:
+                    inputs = to_device((x_num, x_cat, t_node, rows, structure, flags), device)
+                    out = model(*inputs[:3], edges, packed, logit_rows=inputs[3], structure=inputs[4], known=inputs[5])
+                    out = to_device(out, CPU)
+                else:  # each batch's predictions come back to the CPU as they are made
+                    state = (x_num, x_cat, t_node, structure, flags)
+                    out = _batched(model, graph, sampler, state, moving, batch_nodes, rows, device)
+            for table in moving:
+                if x_num[table].shape[1]:
+                    x_num[table] = gaussian.step(x_num[table], out[table][0], t, s, generator)
+                    if table in known:
+                        at = 0.0 if model.known_inputs else s  # given clean, or noised to the step's time
+                        x_num[table] = _put_back(known[table], x_num[table], gaussian, at, generator)
+                        if r < rounds - 1:  # RePaint: back to time t, to be denoised again in harmony with the known
+                            x_num[table] = _renoised(known[table], x_num[table], gaussian, s, t, generator)
         for table in moving:
-            eps, logits = out[table]
-            if x_num[table].shape[1]:
-                x_num[table] = gaussian.step(x_num[table], eps, t, s, generator)
-                if table in known:
-                    at = 0.0 if model.known_inputs else s  # given clean, or noised to the step's time
-                    x_num[table] = _put_back(known[table], x_num[table], gaussian, at, generator)
-            if logits:
-                picked = [
-                    lg.index_select(0, torch.searchsorted(rows[table], c))
-                    for lg, c in zip(logits, chosen[table], strict=True)
-                ]
-                for j, code in known[table].forbidden.items() if table in known else ():
-                    picked[j] = picked[j].clone()
-                    picked[j][:, code] = -torch.inf
-                if table in known and known[table].probs is not None:
-                    _record(known[table].probs, chosen[table], picked, graph.num_nodes[table])
-                x_cat[table] = fill(x_cat[table], chosen[table], picked, generator)
+            if out[table][1]:
+                _unmask(x_cat, table, chosen[table], rows[table], out[table][1], known.get(table), generator)
     bar.close()
     return x_num, x_cat
+
+
+def _unmask(
+    x_cat: dict[str, torch.Tensor],
+    table: str,
+    chosen: list[torch.Tensor],
+    rows: torch.Tensor,
+    logits: list[torch.Tensor],
+    held: Known | None,
+    generator: torch.Generator,
+) -> None:
+    """The ``chosen`` cells of each categorical column of ``table`` drawn from their logits (computed
+    for ``rows``), in place; a cell to fill never draws its column's forbidden code."""
+    picked = [lg.index_select(0, torch.searchsorted(rows, c)) for lg, c in zip(logits, chosen, strict=True)]
+    for j, code in held.forbidden.items() if held is not None else ():
+        picked[j] = picked[j].clone()
+        picked[j][:, code] = -torch.inf
+    if held is not None and held.probs is not None:
+        _record(held.probs, chosen, picked, x_cat[table].shape[0])
+    x_cat[table] = fill(x_cat[table], chosen, picked, generator)
 
 
 def _record(probs: dict[int, torch.Tensor], chosen: list[torch.Tensor], logits: list[torch.Tensor], n: int) -> None:
@@ -160,6 +177,18 @@ def _put_back(
     noise = torch.randn(held.num.shape, generator=generator)
     noised = gaussian.add_noise(held.num, torch.full((held.num.shape[0],), s), noise)
     return torch.where(held.num_mask, noised, x_num)
+
+
+def _renoised(
+    held: Known, x_num: torch.Tensor, gaussian: GaussianScheduler, s: float, t: float, generator: torch.Generator
+) -> torch.Tensor:
+    """``x_num`` at time ``s`` noised forward to the later time ``t`` (one RePaint jump back), its known
+    numbers left as they are."""
+    ab_t = gaussian.alpha_bar(torch.tensor(t, dtype=x_num.dtype))
+    ab_s = gaussian.alpha_bar(torch.tensor(s, dtype=x_num.dtype)) if s > 0 else torch.tensor(1.0, dtype=x_num.dtype)
+    ratio = ab_t / ab_s
+    noised = ratio.sqrt() * x_num + (1 - ratio).sqrt() * torch.randn(x_num.shape, generator=generator)
+    return torch.where(held.num_mask, x_num, noised)
 
 
 def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) -> torch.Tensor:

