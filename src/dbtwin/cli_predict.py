@@ -32,23 +32,23 @@ TaskOpt = Annotated[str, typer.Option("--task", help="A task JSON file or the na
 def resolve_task(task_ref: str):
     """A task from a JSON file or a bundled task's name."""
     from dbtwin.predict.task import EntityTask
-    from dbtwin.predict.tasks import BUNDLED, load_task
+    from dbtwin.predict.tasks import TASKS, load_task
 
     if Path(task_ref).is_file():
         return EntityTask.load(task_ref)
-    if task_ref in BUNDLED:
+    if task_ref in TASKS:
         return load_task(task_ref)
-    raise DbtwinError(f"task '{task_ref}' is neither a task file nor a bundled task ({', '.join(BUNDLED)})")
+    raise DbtwinError(f"task '{task_ref}' is neither a task file nor a bundled task ({', '.join(TASKS)})")
 
 
 def _task_and_db(source: str | None, task_ref: str | None, default=None):
-    from dbtwin.predict.tasks import BUNDLED, load_task_database
+    from dbtwin.predict.tasks import TASKS, load_task_database
     from dbtwin.sources import read
 
     task = resolve_task(task_ref) if task_ref is not None else default
     task_ref = task_ref or task.name
     if source is None:
-        if task_ref not in BUNDLED:
+        if task_ref not in TASKS:
             raise DbtwinError("give the database to run the task on (only bundled tasks bring their own)")
         return task, load_task_database(task_ref)
     return task, read(source)
@@ -57,7 +57,7 @@ def _task_and_db(source: str | None, task_ref: str | None, default=None):
 @predict_app.command("tasks")
 def tasks() -> None:
     """List the bundled tasks."""
-    from dbtwin.predict.tasks import BUNDLED, load_task
+    from dbtwin.predict.tasks import BUNDLED, SHARED, load_task
 
     table = RichTable(title="bundled tasks")
     for col in ("task", "dataset", "type", "predicts"):
@@ -66,7 +66,36 @@ def tasks() -> None:
         task = load_task(name)
         opts = ", ".join(f"{k}={v}" for k, v in options.items())
         table.add_row(name, dataset + (f" ({opts})" if opts else ""), task.task_type.value, task.description)
+    for name, folder in SHARED.items():
+        task = load_task(name)
+        table.add_row(name, f"{folder} (given, or ../shared/data)", task.task_type.value, task.description)
     console.print(table)
+
+
+@predict_app.command("labels")
+def labels(
+    source: SourceArg = None,
+    task: TaskOpt = ...,  # type: ignore[assignment]
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for train.parquet, val.parquet and test.parquet.")
+    ] = ...,  # type: ignore[assignment]
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite what the directory holds.")] = False,
+) -> None:
+    """Write the task's examples per split (columns entity, timestamp, label), to check them against
+    another implementation's tables."""
+    with guard():
+        from dbtwin.io.files import holds_files
+        from dbtwin.io.locations import check_destination
+        from dbtwin.predict.labels import label_tables, write_label_tables
+
+        check_destination(out, [] if source is None else [source])
+        holds_files(out, replace)
+        the_task, db = _task_and_db(source, task)
+        tables = label_tables(the_task, db)
+        write_label_tables(tables, out, replace=replace)
+    for split, frame in tables.items():
+        console.print(f"{split}: {len(frame):,} examples at {frame['timestamp'].nunique()} timestamps")
+    console.print(f"wrote {', '.join(f'{s}.parquet' for s in tables)} to {out}")
 
 
 @predict_app.command("fit")

@@ -56,7 +56,10 @@ class EntityTask:
         query: DuckDB SQL giving ``entity``, ``timestamp`` and ``label`` (see the module docstring).
         window_days: length of the prediction window after each timestamp.
         timestamps: ``start``, ``end`` (ISO dates) and ``every_days`` or ``freq`` (a pandas frequency
-            such as ``"YS"``, every 1 January): the moments examples are made.
+            such as ``"YS"``, every 1 January): the moments examples are made. Or ``every_days`` and
+            ``eval_count`` alone, RelBench's schedule (:meth:`EntityTask.split_grids`): training moments
+            step back from ``val_timestamp`` to the database's first row time, validation and test
+            moments step forward from their cut-offs, ``eval_count`` of each at most.
         val_timestamp: first moment of the validation period.
         test_timestamp: first moment of the test period.
         row_times: per table, a SQL expression over its columns giving the moment each row became
@@ -65,6 +68,9 @@ class EntityTask:
         drop_columns: per table, columns the model must not see because a static row holds them
             from the future (a player's last game, a death date).
         description: what the task predicts, in words.
+        cut_at_test: compute training and validation labels on the database cut at
+            ``test_timestamp`` (every timed row after it left out), test labels on the whole database,
+            as RelBench does: a query that looks past its window cannot see the test period.
     """
 
     name: str
@@ -78,14 +84,25 @@ class EntityTask:
     row_times: dict[str, str] = field(default_factory=dict)
     drop_columns: dict[str, list[str]] = field(default_factory=dict)
     description: str = ""
+    cut_at_test: bool = False
 
     def __post_init__(self) -> None:
         self.task_type = TaskType(self.task_type)
-        for key in ("start", "end"):
-            if key not in self.timestamps:
-                raise ValueError(f"task '{self.name}': timestamps needs '{key}'")
+        if self.relative:
+            extra = sorted(set(self.timestamps) - {"every_days", "eval_count"})
+            if extra or "every_days" not in self.timestamps:
+                raise ValueError(f"task '{self.name}': timestamps with 'eval_count' takes 'every_days' and no {extra}")
+            count = self.timestamps["eval_count"]
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise ValueError(f"task '{self.name}': 'eval_count' must be a whole number of at least 1")
+        else:
+            for key in ("start", "end"):
+                if key not in self.timestamps:
+                    raise ValueError(f"task '{self.name}': timestamps needs '{key}'")
         if ("every_days" in self.timestamps) == ("freq" in self.timestamps):
             raise ValueError(f"task '{self.name}': timestamps needs one of 'every_days' and 'freq'")
+        if "every_days" in self.timestamps and not float(self.timestamps["every_days"]) > 0:
+            raise ValueError(f"task '{self.name}': 'every_days' must be above 0")
         if pd.Timestamp(self.val_timestamp) >= pd.Timestamp(self.test_timestamp):
             raise ValueError(f"task '{self.name}': val_timestamp must come before test_timestamp")
 
@@ -123,12 +140,35 @@ class EntityTask:
         return replace(self, drop_columns=drop)
 
     # ------------------------------------------------------------------ examples
+    @property
+    def relative(self) -> bool:
+        """Whether the moments follow RelBench's schedule around the cut-offs (``eval_count``)."""
+        return "eval_count" in self.timestamps
+
     def timestamp_grid(self) -> pd.DatetimeIndex:
+        """The moments of a fixed schedule (``start`` to ``end``)."""
+        if self.relative:
+            raise ValueError(f"task '{self.name}': its moments depend on the database (see split_grids)")
         if "freq" in self.timestamps:  # a pandas frequency: "YS" (each 1 January), "MS", "7D"
             step = self.timestamps["freq"]
         else:
             step = pd.Timedelta(days=float(self.timestamps["every_days"]))
         return pd.date_range(pd.Timestamp(self.timestamps["start"]), pd.Timestamp(self.timestamps["end"]), freq=step)
+
+    def split_grids(self, first: pd.Timestamp, last: pd.Timestamp) -> dict[str, pd.DatetimeIndex]:
+        """RelBench's moments per split, for a database whose row times run from ``first`` (of the
+        training view) to ``last`` (of the whole database): training moments from ``val_timestamp``
+        minus the window back to ``first``, in steps of the window; validation moments from
+        ``val_timestamp`` and test moments from ``test_timestamp`` forward, ``eval_count`` at most, each
+        window closing by the next cut-off (the test ones by ``last``)."""
+        window = pd.Timedelta(days=float(self.timestamps["every_days"]))
+        count = int(self.timestamps["eval_count"])
+        val, test = pd.Timestamp(self.val_timestamp), pd.Timestamp(self.test_timestamp)
+        return {
+            "train": pd.date_range(val - window, first, freq=-window),
+            "val": pd.date_range(val, min(val + (count - 1) * window, test - window), freq=window),
+            "test": pd.date_range(test, min(test + (count - 1) * window, last - window), freq=window),
+        }
 
     def check(self, db: Database) -> None:
         """Raise a :class:`SchemaError` naming the table at fault if the task does not fit ``db``."""
@@ -159,14 +199,31 @@ class EntityTask:
 
     def examples(self, db: Database) -> TaskExamples:
         """Run the task's query on ``db``: examples with entity row positions, split by time."""
-        import duckdb
+        from dbtwin.predict.times import row_times, rows_until, time_span
 
         self.check(db)
+        if not self.relative and not self.cut_at_test:
+            return TaskExamples.build(self, db, self._labels(db, self.timestamp_grid()))
+        times = row_times(db, self.row_times)
+        early = rows_until(db, times, self.test_timestamp) if self.cut_at_test else db
+        if self.relative:
+            grids = self.split_grids(time_span(row_times(early, self.row_times))[0], time_span(times)[1])
+            before, after = grids["train"].append(grids["val"]), grids["test"]
+        else:
+            grid, test = self.timestamp_grid(), pd.Timestamp(self.test_timestamp)
+            before, after = grid[grid < test], grid[grid >= test]
+        frames = [self._labels(early, before), self._labels(db, after)]
+        return TaskExamples.build(self, db, pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True))
+
+    def _labels(self, db: Database, moments: pd.DatetimeIndex) -> pd.DataFrame:
+        """The query's rows on ``db`` for the examples made at ``moments``."""
+        import duckdb
+
         con = duckdb.connect()
         try:
             for table in db.schema.table_names:
                 con.register(table, db[table])
-            con.register("timestamps", pd.DataFrame({"timestamp": self.timestamp_grid()}))
+            con.register("timestamps", pd.DataFrame({"timestamp": moments.sort_values()}))
             sql = self.query.replace("{window_days}", _number(self.window_days))
             try:
                 frame = con.execute(sql).df()
@@ -179,7 +236,7 @@ class EntityTask:
             raise ValueError(
                 f"task '{self.name}': the query must return entity, timestamp and label; missing {missing}"
             )
-        return TaskExamples.build(self, db, frame)
+        return frame
 
 
 @dataclass

@@ -51,6 +51,26 @@ def known_before(times: Mapping[str, np.ndarray], moment: str | pd.Timestamp) ->
     return {table: values < cutoff for table, values in times.items()}
 
 
+def rows_until(db: Database, times: Mapping[str, np.ndarray], moment: str | pd.Timestamp) -> Database:
+    """``db`` cut at ``moment``: each timed table's rows whose time is at or before it (rows without a
+    time left out), static tables whole."""
+    cutoff = pd.Timestamp(moment).to_datetime64().astype("datetime64[ns]").astype(np.int64)
+    tables = {}
+    for name in db.schema.table_names:
+        frame = db[name]
+        tables[name] = frame[times[name] <= cutoff].reset_index(drop=True) if name in times else frame
+    return Database(db.schema, tables)
+
+
+def time_span(times: Mapping[str, np.ndarray]) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The earliest and the latest row time of any table (rows without a time left out)."""
+    known = [t[t != NEVER] for t in times.values()]
+    known = [t for t in known if len(t)]
+    if not known:
+        raise SchemaError("the task's schedule needs row times, and no table has any")
+    return pd.Timestamp(min(int(t.min()) for t in known)), pd.Timestamp(max(int(t.max()) for t in known))
+
+
 def calendar_columns(db: Database, times: Mapping[str, np.ndarray], agreement: float = 0.99) -> dict[str, list[str]]:
     """Per timed table, the columns that repeat where the row lies in absolute time: equal to the row's
     time itself, its year or its month on at least ``agreement`` of the rows with both (a local-time
