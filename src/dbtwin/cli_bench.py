@@ -134,7 +134,7 @@ def report(results: ResultsOpt = Path("benchmarks/results/bench"), docs: DocsOpt
 
 @bench_app.command("predict")
 def predict(
-    tasks: Annotated[str, typer.Option(help="Comma-separated bundled tasks.")] = (
+    tasks: Annotated[str, typer.Option(help="Comma-separated bundled tasks (rel-f1's read from ../shared/data).")] = (
         "lahman-allstar,lahman-team-wins,nycflights13-plane-delay"
     ),
     models: Annotated[str, typer.Option(help="Comma-separated models.")] = (
@@ -151,11 +151,11 @@ def predict(
     entity tasks; one JSON per run, then docs/predict.md."""
     from dbtwin.bench.predict import run_predict_benchmark
     from dbtwin.bench.predict_report import write_predict_report
-    from dbtwin.predict.tasks import BUNDLED
+    from dbtwin.predict.tasks import TASKS
 
-    unknown = [t for t in _names(tasks) if t not in BUNDLED]
+    unknown = [t for t in _names(tasks) if t not in TASKS]
     if unknown:
-        raise typer.BadParameter(f"unknown task(s) {unknown}; bundled: {', '.join(BUNDLED)}")
+        raise typer.BadParameter(f"unknown task(s) {unknown}; bundled: {', '.join(TASKS)}")
     records = run_predict_benchmark(
         results,
         _names(tasks),

@@ -19,3 +19,19 @@ def test_quick_prediction_benchmark(tmp_path):
     assert run_predict_benchmark(results, threads=1, text_cache=tmp_path / "cache", **args) == []  # resumes
     page = write_predict_report(results, tmp_path / "predict.md").read_text()
     assert "## lahman-team-wins" in page and "| gnn-notext |" in page and "lightgbm-entity on test mae" in page
+
+
+def test_a_rel_f1_task_is_shown_beside_relbench_s_published_rows(tmp_path):
+    results = tmp_path / "results"
+    for model, mae in (("gnn", 3.9), ("lightgbm-aggregated", 2.8)):
+        path = run_path(results, "rel-f1-driver-position", model, 0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"task": "rel-f1-driver-position", "model": model, "seed": 0, "status": "ok", "threads": 1}
+        record |= {"rows": 96_700, "fit_seconds": 10.0, "peak_rss_mb": 900.0}
+        record |= {"examples": {"test": {"examples": 760, "label_mean": 11.93}}, "scores": {"test": {"mae": mae}}}
+        path.write_text(json.dumps(record))
+    page = write_predict_report(results, tmp_path / "predict.md").read_text()
+    assert "| RelBench RDL (GraphSAGE) (published) | | 4.0220 ± 0.1190 |" in page
+    assert "lightgbm-aggregated beats RelBench RDL (GraphSAGE) on test mae: 2.8000 against 4.0220" in page
+    assert "gnn beats RelBench RDL (GraphSAGE)" in page and "gnn stays behind KumoRFM fine-tuned" in page
+    assert "dataset rel-f1" in page

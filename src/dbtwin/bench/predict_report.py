@@ -13,9 +13,32 @@ import numpy as np
 from dbtwin.atomic import atomic_write_text
 from dbtwin.bench.predict import MODELS, load_records
 from dbtwin.predict.metrics import LOWER_IS_BETTER, primary
-from dbtwin.predict.tasks import BUNDLED, load_task
+from dbtwin.predict.tasks import BUNDLED, SHARED, TASKS, load_task
 
 COMMAND = "dbtwin -v bench predict && dbtwin bench predict-report"
+
+#: RelBench 1.0's leaderboard on its rel-f1 tasks (test split, mean and standard deviation over runs),
+#: and KumoRFM fine-tuned (single figures), beside which dbtwin's rows are shown
+PUBLISHED: dict[str, dict[str, tuple[float, float | None]]] = {
+    "rel-f1-driver-dnf": {
+        "RelBench LightGBM": (0.6856, 0.0389),
+        "RelBench RDL (GraphSAGE)": (0.7262, 0.0027),
+        "RelBench data scientist": (0.6980, 0.0100),
+        "KumoRFM fine-tuned": (0.8263, None),
+    },
+    "rel-f1-driver-top3": {
+        "RelBench LightGBM": (0.7392, 0.0575),
+        "RelBench RDL (GraphSAGE)": (0.7554, 0.0063),
+        "RelBench data scientist": (0.8238, 0.0079),
+        "KumoRFM fine-tuned": (0.9962, None),
+    },
+    "rel-f1-driver-position": {
+        "RelBench LightGBM": (4.170, 0.137),
+        "RelBench RDL (GraphSAGE)": (4.022, 0.119),
+        "RelBench data scientist": (3.963, 0.044),
+        "KumoRFM fine-tuned": (2.731, None),
+    },
+}
 
 
 def _stat(values: list[float]) -> str:
@@ -66,13 +89,13 @@ def write_predict_report(results_dir: Path, docs: Path) -> Path:
         "",
     ]
     for task_name in sorted(by_task):
-        task = load_task(task_name) if task_name in BUNDLED else None
+        task = load_task(task_name) if task_name in TASKS else None
         models = by_task[task_name]
         metric = primary(task.task_type) if task else "score"
         first = next(iter(models.values()))[0]
         lines += [f"## {task_name}", ""]
         if task:
-            dataset, options = BUNDLED[task_name]
+            dataset, options = BUNDLED[task_name] if task_name in BUNDLED else (SHARED[task_name], {})
             opts = ", ".join(f"{k}={v}" for k, v in options.items())
             lines += [
                 f"{task.description} Entity `{task.entity_table}`, {task.task_type.value}, window "
@@ -101,7 +124,9 @@ def write_predict_report(results_dir: Path, docs: Path) -> Path:
                 f"| {model} | {_stat(val)} | {_stat(test)} | {_mean([r['fit_seconds'] for r in runs]):.0f} | "
                 f"{_mean([r['peak_rss_mb'] for r in runs]):.0f} | {len(runs)} |"
             )
-        lines += ["", *_verdicts(models, metric), ""]
+        for name, (mean, sd) in PUBLISHED.get(task_name, {}).items():
+            lines.append(f"| {name} (published) | | {mean:.4f}{'' if sd is None else f' ± {sd:.4f}'} | | | |")
+        lines += ["", *_verdicts(models, metric), *_against_published(models, metric, task_name), ""]
     if failed:
         lines += ["## Runs that did not finish", ""]
         lines += [f"- {r['task']} / {r['model']} / seed {r['seed']}: {r['status']} ({r.get('error')})" for r in failed]
@@ -111,6 +136,30 @@ def write_predict_report(results_dir: Path, docs: Path) -> Path:
         lines += [notes.read_text().strip(), ""]
     atomic_write_text(docs, "\n".join(lines))
     return docs
+
+
+def _against_published(models: dict[str, list[dict[str, Any]]], metric: str, task: str) -> list[str]:
+    """Where dbtwin's best model and its default GNN stand against the published rows."""
+    published = PUBLISHED.get(task)
+    if not published:
+        return []
+    lower = metric in LOWER_IS_BETTER
+    means = {m: _mean([r["scores"].get("test", {}).get(metric) for r in runs]) for m, runs in models.items()}
+    means = {m: v for m, v in means.items() if not np.isnan(v)}
+    if not means:
+        return []
+    best = (min if lower else max)(means, key=means.get)
+    out = []
+    for model in dict.fromkeys([best, "gnn"]):
+        if model not in means:
+            continue
+        for name, (value, _) in published.items():
+            wins = means[model] < value if lower else means[model] > value
+            out.append(
+                f"- {model} {'beats' if wins else 'stays behind'} {name} on test {metric}: {means[model]:.4f} "
+                f"against {value:.4f} ({means[model] - value:+.4f})."
+            )
+    return out
 
 
 def _verdicts(models: dict[str, list[dict[str, Any]]], metric: str) -> list[str]:
