@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from dbtwin import Database, write
@@ -141,3 +142,20 @@ def test_rdl_utility_drops_the_real_calendar_columns_in_both_models(chinook, mon
     assert len(seen) == 2 and all("month" not in numeric and "total" in numeric for numeric in seen)
     alone = Predictor(**{**QUICK, "max_epochs": 1}, progress=False)
     assert "month" in fit(alone, twin, EntityTask.from_dict(dict(CHINOOK_CHURN))).encoder_.tables["invoice"].numeric
+
+
+def test_late_validation_holds_out_the_latest_training_moments_only():
+    from dbtwin.predict.task import TaskExamples
+    from dbtwin.predict.utility import late_validation_split
+
+    times = np.repeat(pd.date_range("2000-01-01", periods=10, freq="MS").to_numpy(), 3)
+    split = np.array(["train"] * 24 + ["val"] * 3 + ["test"] * 3, dtype=object)  # 8 training moments
+    examples = TaskExamples(np.arange(30) % 5, times, np.arange(30, dtype=float), split)
+    late = late_validation_split(examples, 0.25)
+    assert len(late) == 24 and set(late.split) == {"train", "val"}  # the database's own val and test dropped
+    assert late.subset("val").times.min() == times[18] and len(late.subset("val")) == 6  # the last 2 of 8 moments
+    assert late.subset("train").times.max() < late.subset("val").times.min()
+    assert len(late_validation_split(examples, 0.01).subset("val")) == 3  # one moment at least
+    assert len(late_validation_split(examples, 0.99).subset("train")) == 3  # and one left to train on
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        late_validation_split(examples, 1.0)

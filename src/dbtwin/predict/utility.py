@@ -12,35 +12,62 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from dbtwin.database import Database
 from dbtwin.predict.metrics import LOWER_IS_BETTER, primary, score
 from dbtwin.predict.predictor import Predictor
-from dbtwin.predict.task import EntityTask
+from dbtwin.predict.task import EntityTask, TaskExamples
 from dbtwin.predict.times import calendar_columns, row_times
 
 
-def rdl_utility(real: Database, synthetic: Database, task: EntityTask, **predictor_options: Any) -> dict[str, Any]:
+def rdl_utility(
+    real: Database,
+    synthetic: Database,
+    task: EntityTask,
+    real_training: Database | None = None,
+    late_validation: float | None = None,
+    **predictor_options: Any,
+) -> dict[str, Any]:
     """Test scores of the GNN trained on real and on synthetic data, and their ratio on the primary
-    score (1.0: the synthetic data teach as much as the real data)."""
+    score (1.0: the synthetic data teach as much as the real data). The test examples and the rows they
+    see are ``real``'s; the real model trains on ``real_training`` (default: ``real``), as the twin was
+    fitted on it (a twin fitted on the rows before the validation cut-off has no validation period).
+    ``late_validation``: each model early-stops on the latest share of its own training moments
+    instead of its database's validation examples (:func:`late_validation_split`)."""
     predictor_options.setdefault("progress", False)
     task = task.dropping(calendar_columns(real, row_times(real, task.row_times)))
-    real_examples = task.examples(real)
-    test = real_examples.subset("test")
+    test = task.examples(real).subset("test")
     if not len(test):
         raise ValueError(f"task '{task.name}' has no test examples in the real database")
-    synthetic_examples = task.examples(synthetic)
-    if not len(synthetic_examples.subset("train")):
-        raise ValueError(f"task '{task.name}' finds no training examples in the synthetic database")
-    results: dict[str, Any] = {"task": task.name, "metric": primary(task.task_type)}
-    for name, db, examples in (
-        ("train_on_real", real, real_examples),
-        ("train_on_synthetic", synthetic, synthetic_examples),
-    ):
+    training = {"train_on_real": real_training if real_training is not None else real, "train_on_synthetic": synthetic}
+    results: dict[str, Any] = {"task": task.name, "metric": primary(task.task_type), "examples": {}}
+    for name, db in training.items():
+        examples = task.examples(db)
+        if late_validation is not None:
+            examples = late_validation_split(examples, late_validation)
+        if not len(examples.subset("train")):
+            raise ValueError(f"task '{task.name}' finds no training examples in the {name.split('_')[-1]} database")
         model = Predictor(**predictor_options).fit(db, task, examples)
         results[name] = score(task.task_type, test.labels, model.predict(real, test))
         results[f"{name}_seconds"] = round(model.history_.seconds, 1)
+        results["examples"][name.removeprefix("train_on_")] = examples.summary()
     metric = results["metric"]
     a, b = results["train_on_synthetic"][metric], results["train_on_real"][metric]
     results["ratio"] = round(b / a if metric in LOWER_IS_BETTER else a / b, 6) if a and b else None
-    results["examples"] = {"real": real_examples.summary(), "synthetic": synthetic_examples.summary()}
     return results
+
+
+def late_validation_split(examples: TaskExamples, share: float) -> TaskExamples:
+    """``examples`` with its training examples of the latest ``share`` of the training moments made
+    the validation examples (at least one moment, and one left to train on), the rest as they were;
+    its own validation and test examples dropped."""
+    if not 0 < share < 1:
+        raise ValueError(f"late_validation must lie between 0 and 1, not {share}")
+    train = examples.subset("train")
+    moments = np.unique(train.times)
+    if len(moments) < 2:
+        return train
+    first_late = moments[min(max(1, round(len(moments) * (1 - share))), len(moments) - 1)]
+    split = np.where(train.times >= first_late, "val", "train").astype(object)
+    return TaskExamples(train.entity_rows, train.times, train.labels, split, train.classes)
