@@ -89,44 +89,7 @@ def write_predict_report(results_dir: Path, docs: Path) -> Path:
         "",
     ]
     for task_name in sorted(by_task):
-        task = load_task(task_name) if task_name in TASKS else None
-        models = by_task[task_name]
-        metric = primary(task.task_type) if task else "score"
-        first = next(iter(models.values()))[0]
-        lines += [f"## {task_name}", ""]
-        if task:
-            dataset, options = BUNDLED[task_name] if task_name in BUNDLED else (SHARED[task_name], {})
-            opts = ", ".join(f"{k}={v}" for k, v in options.items())
-            lines += [
-                f"{task.description} Entity `{task.entity_table}`, {task.task_type.value}, window "
-                f"{task.window_days:g} days, dataset {dataset}{f' ({opts})' if opts else ''}, "
-                f"{first['rows']:,} rows.",
-                "",
-            ]
-        ex = first["examples"]
-        lines.append(
-            "Examples: "
-            + ", ".join(
-                f"{s} {ex[s]['examples']:,} (label mean {ex[s]['label_mean']})" for s in ex if ex[s]["examples"]
-            )
-            + "."
-        )
-        lines += [
-            "",
-            f"| model | validation {metric} | test {metric} | fit s | peak RSS MB | runs |",
-            "|---|---|---|---|---|---|",
-        ]
-        for model in [m for m in MODELS if m in models]:
-            runs = models[model]
-            val = [r["scores"].get("val", {}).get(metric) for r in runs]
-            test = [r["scores"].get("test", {}).get(metric) for r in runs]
-            lines.append(
-                f"| {model} | {_stat(val)} | {_stat(test)} | {_mean([r['fit_seconds'] for r in runs]):.0f} | "
-                f"{_mean([r['peak_rss_mb'] for r in runs]):.0f} | {len(runs)} |"
-            )
-        for name, (mean, sd) in PUBLISHED.get(task_name, {}).items():
-            lines.append(f"| {name} (published) | | {mean:.4f}{'' if sd is None else f' ± {sd:.4f}'} | | | |")
-        lines += ["", *_verdicts(models, metric), *_against_published(models, metric, task_name), ""]
+        lines += _task_section(task_name, by_task[task_name])
     if failed:
         lines += ["## Runs that did not finish", ""]
         lines += [f"- {r['task']} / {r['model']} / seed {r['seed']}: {r['status']} ({r.get('error')})" for r in failed]
@@ -136,6 +99,48 @@ def write_predict_report(results_dir: Path, docs: Path) -> Path:
         lines += [notes.read_text().strip(), ""]
     atomic_write_text(docs, "\n".join(lines))
     return docs
+
+
+def _task_section(task_name: str, models: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One task's section: what it predicts, its examples, a row per model (and the published ones),
+    and where the models stand."""
+    lines: list[str] = []
+    task = load_task(task_name) if task_name in TASKS else None
+    metric = primary(task.task_type) if task else "score"
+    first = next(iter(models.values()))[0]
+    lines += [f"## {task_name}", ""]
+    if task:
+        dataset, options = BUNDLED[task_name] if task_name in BUNDLED else (SHARED[task_name], {})
+        opts = ", ".join(f"{k}={v}" for k, v in options.items())
+        lines += [
+            f"{task.description} Entity `{task.entity_table}`, {task.task_type.value}, window "
+            f"{task.window_days:g} days, dataset {dataset}{f' ({opts})' if opts else ''}, "
+            f"{first['rows']:,} rows.",
+            "",
+        ]
+    ex = first["examples"]
+    lines.append(
+        "Examples: "
+        + ", ".join(f"{s} {ex[s]['examples']:,} (label mean {ex[s]['label_mean']})" for s in ex if ex[s]["examples"])
+        + "."
+    )
+    lines += [
+        "",
+        f"| model | validation {metric} | test {metric} | fit s | peak RSS MB | runs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model in [m for m in MODELS if m in models]:
+        runs = models[model]
+        val = [r["scores"].get("val", {}).get(metric) for r in runs]
+        test = [r["scores"].get("test", {}).get(metric) for r in runs]
+        lines.append(
+            f"| {model} | {_stat(val)} | {_stat(test)} | {_mean([r['fit_seconds'] for r in runs]):.0f} | "
+            f"{_mean([r['peak_rss_mb'] for r in runs]):.0f} | {len(runs)} |"
+        )
+    for name, (mean, sd) in PUBLISHED.get(task_name, {}).items():
+        lines.append(f"| {name} (published) | | {mean:.4f}{'' if sd is None else f' ± {sd:.4f}'} | | | |")
+    lines += ["", *_verdicts(models, metric), *_against_published(models, metric, task_name), ""]
+    return lines
 
 
 def _against_published(models: dict[str, list[dict[str, Any]]], metric: str, task: str) -> list[str]:
