@@ -469,7 +469,7 @@ def evaluate(
     ] = 10.0,
     rdl_text: Annotated[
         bool, typer.Option("--rdl-text/--rdl-no-text", help="Embed text columns in the RDL utility models.")
-    ] = True,
+    ] = False,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite metrics.json and report.html in OUT.")] = False,
 ) -> None:
     """Score a synthetic database against the real one: cardinality, column shapes, intra-table and

@@ -103,9 +103,19 @@ def fit(
     source: SourceArg = None,
     task: TaskOpt = ...,  # type: ignore[assignment]
     out: Annotated[Path, typer.Option("--out", help="Directory to save the fitted model in.")] = ...,  # type: ignore[assignment]
-    text: Annotated[bool, typer.Option("--text/--no-text", help="Embed text columns with MiniLM.")] = True,
+    text: Annotated[
+        bool,
+        typer.Option(
+            "--text/--no-text",
+            help="Embed text columns with MiniLM (the hybrid; off by default: on five of six benchmark tasks it "
+            "scored below the GNN without text, docs/predict.md).",
+        ),
+    ] = False,
     finetune_text_layers: Annotated[
-        int, typer.Option(help="Fine-tune a copy of MiniLM's last N layers on the task (0: frozen).")
+        int,
+        typer.Option(
+            help="Fine-tune a copy of MiniLM's last N layers on the task (0: frozen; above 0 implies --text)."
+        ),
     ] = 0,
     hidden: Annotated[int, typer.Option(help="Width of the row states.")] = 64,
     layers: Annotated[int, typer.Option(help="GraphSAGE layers (hops).")] = 2,

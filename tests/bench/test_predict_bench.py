@@ -23,7 +23,7 @@ def test_quick_prediction_benchmark(tmp_path):
 
 def test_a_rel_f1_task_is_shown_beside_relbench_s_published_rows(tmp_path):
     results = tmp_path / "results"
-    for model, mae in (("gnn", 3.9), ("lightgbm-aggregated", 2.8)):
+    for model, mae in (("gnn-notext", 3.9), ("lightgbm-aggregated", 2.8)):
         path = run_path(results, "rel-f1-driver-position", model, 0)
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"task": "rel-f1-driver-position", "model": model, "seed": 0, "status": "ok", "threads": 1}
@@ -33,5 +33,5 @@ def test_a_rel_f1_task_is_shown_beside_relbench_s_published_rows(tmp_path):
     page = write_predict_report(results, tmp_path / "predict.md").read_text()
     assert "| RelBench RDL (GraphSAGE) (published) | | 4.0220 ± 0.1190 |" in page
     assert "lightgbm-aggregated beats RelBench RDL (GraphSAGE) on test mae: 2.8000 against 4.0220" in page
-    assert "gnn beats RelBench RDL (GraphSAGE)" in page and "gnn stays behind KumoRFM fine-tuned" in page
+    assert "gnn-notext beats RelBench RDL (GraphSAGE)" in page and "gnn-notext stays behind KumoRFM fine-tuned" in page
     assert "dataset rel-f1" in page
