@@ -116,3 +116,13 @@ def test_the_kept_weights_are_the_validated_average(chinook, chinook_gnn):
     one = raw.fit(chinook, chinook_gnn.task_).predict(chinook, examples)
     two = averaged.fit(chinook, chinook_gnn.task_).predict(chinook, examples)
     assert not np.allclose(one, two)
+
+
+def test_neighbour_caps_follow_the_layers(chinook):
+    from dbtwin.predict.predictor import per_hop
+
+    assert per_hop((16, 8), 2) == [16, 8] and per_hop((16, 8), 3) == [16, 8, 8] and per_hop((16, 8), 1) == [16]
+    assert per_hop(12, 3) == 12
+    task = EntityTask.from_dict(dict(CHINOOK_CHURN))
+    three = Predictor(num_layers=3, **{**SMALL, "max_epochs": 1, "steps_per_epoch": 2}).fit(chinook, task)
+    assert three.model_.num_layers == 3 and len(three.history_.epochs) == 1

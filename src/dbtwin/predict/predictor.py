@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ class Predictor:
     Args:
         hidden: width of the row states.
         num_layers: GraphSAGE layers, also the hops sampled (K).
-        max_neighbors: neighbours kept per row, edge type and hop (the most recent ones).
+        max_neighbors: neighbours kept per row, edge type and hop (the most recent ones): one number for
+            every hop, or one per hop (a list shorter than the hops repeats its last number for the rest).
         batch_size: examples per step.
         lr, weight_decay: AdamW settings.
         max_epochs, patience: early stopping on the validation score.
@@ -236,7 +238,7 @@ class Predictor:
             self.task_.entity_table,
             self.task_.row_times,
             self.num_layers,
-            self.max_neighbors,
+            per_hop(self.max_neighbors, self.num_layers),
             text_states=states,
         )
 
@@ -366,6 +368,17 @@ class Predictor:
         history = config["history"]
         pred.history_ = FitHistory(history["epochs"], history["best_epoch"], history["seconds"], history["stopped"])
         return pred
+
+
+def per_hop(max_neighbors: int | Sequence[int], num_layers: int) -> int | list[int]:
+    """``max_neighbors`` as the sampler takes it for ``num_layers`` hops: a number as it is, a list cut
+    to the hops or lengthened with its last number (the default ``(16, 8)`` gives 16, 8, 8 for three)."""
+    if isinstance(max_neighbors, int):
+        return max_neighbors
+    caps = list(max_neighbors)
+    if not caps:
+        raise ValueError("max_neighbors needs at least one number")
+    return (caps + [caps[-1]] * num_layers)[: max(num_layers, 1)]
 
 
 def _history(state: TrainState, per_epoch: int) -> FitHistory:
