@@ -166,3 +166,11 @@ def test_the_command_writes_three_tables_and_refuses_to_overwrite(tmp_path):
         app, ["predict", "labels", str(source), "--task", str(task_file), "--out", str(source), "--replace"]
     )
     assert onto.exit_code == 2 and (source / "events.parquet").exists()
+
+
+def test_a_rel_f1_task_without_its_database_asks_for_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBTWIN_BENCH_DATA", str(tmp_path / "nothing"))
+    out = tmp_path / "labels"
+    result = CliRunner().invoke(app, ["predict", "labels", "--task", "rel-f1-driver-dnf", "--out", str(out)])
+    assert result.exit_code == 2 and "rel-f1" in result.output and "give it" in result.output
+    assert not out.exists()

@@ -9,14 +9,13 @@ folder named by ``DBTWIN_BENCH_DATA``), and never copied: without it they are sk
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from dbtwin import datasets
+from dbtwin.data_folder import bench_data_folder
 from dbtwin.database import Database
 
 #: The scores a reference row gives, in the order GRDM's Table 1 gives them.
@@ -60,19 +59,6 @@ class BenchDataset:
                 "project, or DBTWIN_BENCH_DATA); skipped"
             )
         return None
-
-
-def bench_data_folder() -> Path | None:
-    """The benchmark data folder: ``DBTWIN_BENCH_DATA``, else ``shared/data`` beside the project's
-    root (found from the working directory or from this package's source tree)."""
-    named = os.environ.get("DBTWIN_BENCH_DATA")
-    if named:
-        return Path(named) if Path(named).is_dir() else None
-    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        folder = root.parent / "shared" / "data"
-        if folder.is_dir():
-            return folder
-    return None
 
 
 def _shared(path: str) -> Callable[[], Database]:

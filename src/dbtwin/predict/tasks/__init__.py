@@ -42,7 +42,7 @@ def load_task_database(name: str) -> Database:
     from dbtwin.validate import resolve_orphans
 
     if name in SHARED:
-        from dbtwin.bench.suite import bench_data_folder
+        from dbtwin.data_folder import bench_data_folder
         from dbtwin.errors import DbtwinError
         from dbtwin.sources import read
 
