@@ -129,3 +129,11 @@ def test_sdv_pii_sdtypes_map_onto_semantic_types(chinook):
     assert back.table("customer").column("first_name").semantic == "first_name"
     sdv["tables"]["customer"]["columns"]["phone"] = {"sdtype": "phone_number", "pii": True}
     assert schema_from_sdv(sdv, chinook.tables).table("customer").column("phone").semantic == "phone"
+
+
+def test_a_compound_surname_joined_by_particles_is_a_last_name():
+    from dbtwin.semantic.checks import is_last_name
+
+    assert is_last_name("Alves Moura da Cruz") and is_last_name("Moura") and is_last_name("Alves Moura")
+    assert not is_last_name("da") and not is_last_name("da dos")  # particles alone name nobody
+    assert not is_last_name("Moura xqzvt") and not is_last_name("moura da cruz")

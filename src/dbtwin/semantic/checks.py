@@ -83,9 +83,17 @@ def is_first_name(value: str) -> bool:
     return value in first or all(w in first for w in value.split())
 
 
+#: Lower-case words that join the parts of a compound surname (``Alves Moura da Cruz``, ``van Dijk``).
+PARTICLES = frozenset(
+    {"da", "das", "de", "del", "della", "der", "di", "do", "dos", "du", "e", "la", "le", "van", "von", "y", "zu"}
+)
+
+
 def is_last_name(value: str) -> bool:
+    """A name from the lists, or several joined by particles (``Alves Moura da Cruz``)."""
     last = name_lists()[1]
-    return value in last or all(w in last for w in value.split())
+    words = value.split()
+    return value in last or (any(w in last for w in words) and all(w in last or w in PARTICLES for w in words))
 
 
 def is_full_name(value: str) -> bool:
