@@ -9,7 +9,7 @@ own training moments; nothing real after 2005 reaches the twin's model.
 
     python benchmarks/bench_twin_utility.py [--minutes 13] [--seed 0] [--gnn-minutes 5] [--threads 1]
         [--tasks rel-f1-driver-dnf,rel-f1-driver-top3,rel-f1-driver-position]
-        [--results benchmarks/results/predict/twin_utility.json]
+        [--results benchmarks/results/predict/twin_utility-seed<seed>.json]
 
 Writes the results file after each task (seconds of the fit, the sampling and each GNN, peak RSS).
 """
@@ -32,7 +32,7 @@ from dbtwin.predict.utility import rdl_utility
 from dbtwin.sources import read
 from dbtwin.synthesizer import Synthesizer
 
-RESULTS = Path(__file__).resolve().parent / "results" / "predict" / "twin_utility.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "predict"
 LATE_VALIDATION = 0.2
 
 
@@ -44,8 +44,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tasks", default=",".join(SHARED))
     parser.add_argument("--text-cache", type=Path, default=Path("benchmarks/work/text-cache"))
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=None, help="default: twin_utility-seed<seed>.json")
     args = parser.parse_args()
+    args.results = args.results or RESULTS / f"twin_utility-seed{args.seed}.json"
     torch.set_num_threads(args.threads)
     folder = bench_data_folder()
     if folder is None or not (folder / "rel-f1").is_dir():
