@@ -363,7 +363,7 @@ def test_resampling_rounds_redraw_the_numbers_to_fill_and_keep_known_ones(holed_
 
 def test_a_jump_back_noises_the_unknown_numbers_to_the_later_time_and_leaves_the_known():
     from dbtwin.diffusion import GaussianScheduler
-    from dbtwin.synthesizer.generation import _renoised
+    from dbtwin.synthesizer.generation import _jumped_back
 
     n, gaussian = 200_000, GaussianScheduler()
     known_rows = torch.arange(n) % 4 == 0
@@ -371,7 +371,7 @@ def test_a_jump_back_noises_the_unknown_numbers_to_the_later_time_and_leaves_the
         torch.zeros(n, 1), known_rows[:, None], torch.zeros(n, 0, dtype=torch.long), torch.ones(n, 0, dtype=torch.bool)
     )
     x_s = torch.full((n, 1), 2.0)
-    out = _renoised(held, x_s, gaussian, 0.3, 0.5, torch.Generator().manual_seed(0))
+    out = _jumped_back(held, x_s, gaussian, 0.3, 0.5, torch.Generator().manual_seed(0))
     ratio = float(gaussian.alpha_bar(torch.tensor(0.5)) / gaussian.alpha_bar(torch.tensor(0.3)))
     assert torch.equal(out[known_rows], x_s[known_rows])
     moved = out[~known_rows]

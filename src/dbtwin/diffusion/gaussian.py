@@ -31,6 +31,12 @@ class GaussianScheduler:
         ab = self.alpha_bar(t).unsqueeze(-1)
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
+    def noise_forward(self, x_s: torch.Tensor, s: float, t: float, noise: torch.Tensor) -> torch.Tensor:
+        """Features at time ``s`` noised on to the later time ``t``: ``x_t`` given ``x_s``."""
+        ab_s = self.alpha_bar(torch.tensor(s, dtype=x_s.dtype)) if s > 0 else torch.tensor(1.0, dtype=x_s.dtype)
+        ratio = self.alpha_bar(torch.tensor(t, dtype=x_s.dtype)) / ab_s
+        return ratio.sqrt() * x_s + (1 - ratio).sqrt() * noise
+
     def step(
         self, x_t: torch.Tensor, eps_hat: torch.Tensor, t: float, s: float, generator: torch.Generator | None = None
     ) -> torch.Tensor:

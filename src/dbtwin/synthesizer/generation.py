@@ -108,17 +108,18 @@ def denoise_graph(
                 else:  # each batch's predictions come back to the CPU as they are made
                     state = (x_num, x_cat, t_node, structure, flags)
                     out = _batched(model, graph, sampler, state, moving, batch_nodes, rows, device)
+            last = r == rounds - 1
             for table in moving:
+                eps, logits = out[table]
                 if x_num[table].shape[1]:
-                    x_num[table] = gaussian.step(x_num[table], out[table][0], t, s, generator)
+                    x_num[table] = gaussian.step(x_num[table], eps, t, s, generator)
                     if table in known:
                         at = 0.0 if model.known_inputs else s  # given clean, or noised to the step's time
                         x_num[table] = _put_back(known[table], x_num[table], gaussian, at, generator)
-                        if r < rounds - 1:  # RePaint: back to time t, to be denoised again in harmony with the known
-                            x_num[table] = _renoised(known[table], x_num[table], gaussian, s, t, generator)
-        for table in moving:
-            if out[table][1]:
-                _unmask(x_cat, table, chosen[table], rows[table], out[table][1], known.get(table), generator)
+                        if not last:  # RePaint: back to time t, to be denoised again in harmony with the known
+                            x_num[table] = _jumped_back(known[table], x_num[table], gaussian, s, t, generator)
+                if logits and last:
+                    _unmask(x_cat, table, chosen[table], rows[table], logits, known.get(table), generator)
     bar.close()
     return x_num, x_cat
 
@@ -179,16 +180,13 @@ def _put_back(
     return torch.where(held.num_mask, noised, x_num)
 
 
-def _renoised(
+def _jumped_back(
     held: Known, x_num: torch.Tensor, gaussian: GaussianScheduler, s: float, t: float, generator: torch.Generator
 ) -> torch.Tensor:
     """``x_num`` at time ``s`` noised forward to the later time ``t`` (one RePaint jump back), its known
     numbers left as they are."""
-    ab_t = gaussian.alpha_bar(torch.tensor(t, dtype=x_num.dtype))
-    ab_s = gaussian.alpha_bar(torch.tensor(s, dtype=x_num.dtype)) if s > 0 else torch.tensor(1.0, dtype=x_num.dtype)
-    ratio = ab_t / ab_s
-    noised = ratio.sqrt() * x_num + (1 - ratio).sqrt() * torch.randn(x_num.shape, generator=generator)
-    return torch.where(held.num_mask, x_num, noised)
+    noise = torch.randn(x_num.shape, generator=generator, dtype=x_num.dtype)
+    return torch.where(held.num_mask, x_num, gaussian.noise_forward(x_num, s, t, noise))
 
 
 def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) -> torch.Tensor:
