@@ -156,11 +156,11 @@ class EntityTask:
         return pd.date_range(pd.Timestamp(self.timestamps["start"]), pd.Timestamp(self.timestamps["end"]), freq=step)
 
     def split_grids(self, first: pd.Timestamp, last: pd.Timestamp) -> dict[str, pd.DatetimeIndex]:
-        """RelBench's moments per split, for a database whose row times run from ``first`` (of the
-        training view) to ``last`` (of the whole database): training moments from ``val_timestamp``
-        minus the window back to ``first``, in steps of the window; validation moments from
-        ``val_timestamp`` and test moments from ``test_timestamp`` forward, ``eval_count`` at most, each
-        window closing by the next cut-off (the test ones by ``last``)."""
+        """RelBench's moments per split, for a database whose row times run from ``first`` to ``last``:
+        training moments from ``val_timestamp`` minus the window back to ``first``, in steps of the
+        window; validation moments from ``val_timestamp`` and test moments from ``test_timestamp``
+        forward, ``eval_count`` at most, each window closing by the next cut-off (the test ones by
+        ``last``)."""
         window = pd.Timedelta(days=float(self.timestamps["every_days"]))
         count = int(self.timestamps["eval_count"])
         val, test = pd.Timestamp(self.val_timestamp), pd.Timestamp(self.test_timestamp)
@@ -206,8 +206,8 @@ class EntityTask:
             return TaskExamples.build(self, db, self._labels(db, self.timestamp_grid()))
         times = row_times(db, self.row_times)
         early = rows_until(db, times, self.test_timestamp) if self.cut_at_test else db
-        if self.relative:
-            grids = self.split_grids(time_span(row_times(early, self.row_times))[0], time_span(times)[1])
+        if self.relative:  # the cut leaves the first row time as it is
+            grids = self.split_grids(*time_span(times))
             before, after = grids["train"].append(grids["val"]), grids["test"]
         else:
             grid, test = self.timestamp_grid(), pd.Timestamp(self.test_timestamp)

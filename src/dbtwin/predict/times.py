@@ -47,19 +47,24 @@ def row_times(db: Database, expressions: Mapping[str, str] | None = None) -> dic
 
 def known_before(times: Mapping[str, np.ndarray], moment: str | pd.Timestamp) -> dict[str, np.ndarray]:
     """Per timed table, which rows are known before ``moment`` (rows without a time never are)."""
-    cutoff = pd.Timestamp(moment).to_datetime64().astype("datetime64[ns]").astype(np.int64)
+    cutoff = _nanos(moment)
     return {table: values < cutoff for table, values in times.items()}
 
 
 def rows_until(db: Database, times: Mapping[str, np.ndarray], moment: str | pd.Timestamp) -> Database:
     """``db`` cut at ``moment``: each timed table's rows whose time is at or before it (rows without a
     time left out), static tables whole."""
-    cutoff = pd.Timestamp(moment).to_datetime64().astype("datetime64[ns]").astype(np.int64)
+    cutoff = _nanos(moment)
     tables = {}
     for name in db.schema.table_names:
         frame = db[name]
         tables[name] = frame[times[name] <= cutoff].reset_index(drop=True) if name in times else frame
     return Database(db.schema, tables)
+
+
+def _nanos(moment: str | pd.Timestamp) -> np.int64:
+    """``moment`` as int64 nanoseconds since the epoch, as row times are held."""
+    return pd.Timestamp(moment).to_datetime64().astype("datetime64[ns]").astype(np.int64)
 
 
 def time_span(times: Mapping[str, np.ndarray]) -> tuple[pd.Timestamp, pd.Timestamp]:
