@@ -37,13 +37,17 @@ def rdl_utility(
     instead of its database's validation examples (:func:`late_validation_split`)."""
     predictor_options.setdefault("progress", False)
     task = task.dropping(calendar_columns(real, row_times(real, task.row_times)))
-    test = task.examples(real).subset("test")
+    real_examples = task.examples(real)
+    test = real_examples.subset("test")
     if not len(test):
         raise ValueError(f"task '{task.name}' has no test examples in the real database")
-    training = {"train_on_real": real_training if real_training is not None else real, "train_on_synthetic": synthetic}
+    training = {
+        "train_on_real": (real, real_examples) if real_training is None else (real_training, None),
+        "train_on_synthetic": (synthetic, None),
+    }
     results: dict[str, Any] = {"task": task.name, "metric": primary(task.task_type), "examples": {}}
-    for name, db in training.items():
-        examples = task.examples(db)
+    for name, (db, examples) in training.items():
+        examples = examples if examples is not None else task.examples(db)
         if late_validation is not None:
             examples = late_validation_split(examples, late_validation)
         if not len(examples.subset("train")):
