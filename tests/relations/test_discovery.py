@@ -9,6 +9,7 @@ import pytest
 
 from dbtwin.database import Database
 from dbtwin.relations import Aggregate, Copy, Dependency, Formula, Numbering, Order, Ref, discover, keeping
+from dbtwin.relations.discover import KINDS
 from dbtwin.schema.model import Column, ColumnKind, StorageType
 from dbtwin.synthesizer import Synthesizer
 
@@ -115,7 +116,7 @@ def test_each_planted_kind_is_found(planted_db):
     found = discover(planted_db)
     for wanted in PLANTED:
         assert _found(found.rules, wanted), wanted.describe(planted_db.schema)
-    assert set(found.seconds) == {"copy", "aggregate", "formula", "part", "dependency", "numbering", "order"}
+    assert set(found.seconds) == set(KINDS)
 
 
 @pytest.mark.parametrize("wanted", PLANTED, ids=lambda r: f"{r.kind}-{r.table}.{r.column}")
@@ -140,7 +141,7 @@ def test_a_rule_broken_on_one_row_is_not_claimed(planted_db, wanted):
 def test_kept_in_samples_at_every_scale(planted_db, tmp_path):
     synth = Synthesizer(train_steps=5, sample_steps=3, progress=False, random_state=0).fit(planted_db)
     kinds = {r.kind for r in synth.rules_}
-    assert kinds == {"copy", "aggregate", "formula", "dependency", "numbering", "order"}
+    assert kinds == {"copy", "aggregate", "formula", "dependency", "numbering", "order", "step"}
     assert {"total", "billing_city"} <= synth.derived_columns("invoice")
     assert all(e.column != "total" for e in synth.encoders_["invoice"].numeric)  # derived, not modelled
     for scale in (0.5, 1.0, 2.0):

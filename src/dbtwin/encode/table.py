@@ -16,7 +16,7 @@ import pandas as pd
 
 from dbtwin.encode.columns import CategoricalEncoder, ConstantEncoder, NumericEncoder, _json_value
 from dbtwin.encode.rare import is_protected
-from dbtwin.schema.dtypes import NANOS_PER_DAY, nan_values, nanoseconds
+from dbtwin.schema.dtypes import NANOS_PER_DAY, grid_seconds, nan_values, nanoseconds
 from dbtwin.schema.model import ColumnKind, StorageType, Table
 
 
@@ -229,11 +229,11 @@ def _stamps(days: np.ndarray, base: pd.Timestamp, unit: str) -> np.ndarray:
 
 
 def _unit(series: pd.Series) -> str:
-    present = series.dropna()
-    if present.empty:
-        return "s"
-    if (present.dt.normalize() == present).all():
+    """The resolution generated values are rounded to: the real values' grid ("D" for dates, "21600s"
+    for 6-hourly readings, "m" for whole minutes, "s" otherwise)."""
+    seconds = grid_seconds(series)
+    if seconds == 86_400:
         return "D"
-    if (present.dt.second == 0).all() and (present.dt.microsecond == 0).all():
+    if seconds == 60:
         return "m"
-    return "s"
+    return f"{seconds}s" if seconds > 1 else "s"

@@ -15,6 +15,9 @@ from dbtwin.schema.model import Schema, StorageType
 PROBE_ROWS = 256
 #: Rows (of the probe and of the full check) on which a numeric rule must say something non-trivial.
 MIN_SUPPORT = 10
+#: Probed rows that may break a candidate that still goes on to the full check (which counts every
+#: breaking row: a rule broken by a few rows is reported, and kept where the metadata asks).
+PROBE_SLACK = 1
 #: Fewest rows with both sides known that must keep a rule checked around holes (rows where one side is NULL).
 HOLE_SUPPORT = 30
 

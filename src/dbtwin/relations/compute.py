@@ -7,15 +7,30 @@ keep each rule found in the real database).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.relations.numbering import numbering_kept
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Numbering, Order, Part, Ref, Rule
-from dbtwin.relations.values import Rows, Views, as_numbers, close, rounded
+from dbtwin.relations.rules import (
+    Aggregate,
+    Copy,
+    Dependency,
+    Formula,
+    Numbering,
+    Order,
+    Part,
+    Period,
+    Ref,
+    Rule,
+    Running,
+    Step,
+)
+from dbtwin.relations.running import running_values
+from dbtwin.relations.timing import period_sides, step_sides
+from dbtwin.relations.values import Rows, Views, as_numbers, close, datetime_part, rounded
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,8 @@ class Kept:
     holes: int = 0
     #: rows where both the column and what the rule gives are NULL (among ``rows``)
     empty: int = 0
+    #: the first rows that break the rule, by primary key (or row number), where they were looked up
+    breaking: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def share(self) -> float | None:
@@ -76,9 +93,16 @@ def aggregate_by_parent(
 
 
 def formula_values(rows: Rows, rule: Formula) -> np.ndarray:
-    """Per row, ``left operation right`` rounded to the rule's decimals (NULL where either is)."""
-    a, b = rows.numbers(rule.left), rows.numbers(rule.right)
-    return rounded(operate(a, b, rule.operation), rule.decimals)
+    """Per row, ``scale * (left operation right) + offset`` rounded to the rule's decimals (NULL where
+    an operand is)."""
+    value = rows.numbers(rule.left)
+    if rule.right is not None:
+        value = operate(value, rows.numbers(rule.right), rule.operation)
+    scale, offset = float(rule.scale), float(rule.offset)
+    if scale != 1.0 or offset != 0.0:
+        with np.errstate(invalid="ignore", over="ignore"):
+            value = value * scale + offset
+    return rounded(np.where(np.isfinite(value), value, np.nan), rule.decimals)
 
 
 def operate(a: np.ndarray, b: np.ndarray, operation: str) -> np.ndarray:
@@ -99,12 +123,6 @@ def part_values(rows: Rows, rule: Part) -> np.ndarray:
     return datetime_part(rows.series(rule.source), rule.part, rule.offset_hours)
 
 
-def datetime_part(values: pd.Series, part: str, offset_hours: int = 0) -> np.ndarray:
-    stamps = pd.to_datetime(values) + pd.Timedelta(hours=offset_hours)
-    out = stamps.dt.weekday if part == "weekday" else getattr(stamps.dt, part)
-    return out.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
 def copy_values(rows: Rows, rule: Copy) -> pd.Series:
     return rows.series(Ref(rule.parent_column, (rule.foreign_key,)))
 
@@ -114,8 +132,8 @@ def keeping(db: Database, rule: Rule, views: Views | None = None, holes: bool = 
     ``db`` already resolved). With ``holes``, a row where only one of the column and what the rule gives
     is NULL is left out (counted in ``Kept.holes``) instead of breaking the rule."""
     views = views or Views(db)
-    if isinstance(rule, Order):
-        return _order_kept(views.of(rule.table), rule)
+    if isinstance(rule, Order | Period | Step):
+        return _bound_kept(views.of(rule.table), rule)
     if isinstance(rule, Numbering):
         return Kept(*numbering_kept(views.of(rule.table), rule)[holes])
     return _kept(views.of(rule.table), rule, _sides(db, rule, views), holes)
@@ -124,8 +142,8 @@ def keeping(db: Database, rule: Rule, views: Views | None = None, holes: bool = 
 def keeping_around(db: Database, rule: Rule, views: Views | None = None) -> tuple[Kept, Kept]:
     """``keeping(db, rule)`` and ``keeping(db, rule, holes=True)``, what the rule gives computed once."""
     views = views or Views(db)
-    if isinstance(rule, Order):
-        kept = _order_kept(views.of(rule.table), rule)
+    if isinstance(rule, Order | Period | Step):
+        kept = _bound_kept(views.of(rule.table), rule)
         return kept, kept
     if isinstance(rule, Numbering):
         strict, around = numbering_kept(views.of(rule.table), rule)
@@ -142,10 +160,38 @@ def unknown_given(db: Database, rule: Rule, views: Views | None = None) -> np.nd
     return _sides(db, rule, views or Views(db))[2]
 
 
-def _order_kept(rows: Rows, rule: Order) -> Kept:
-    later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
-    both = np.isfinite(later) & np.isfinite(earlier)
-    return Kept(int(both.sum()), int((later[both] >= earlier[both]).sum()))
+def _bound_kept(rows: Rows, rule: Order | Period | Step) -> Kept:
+    """How the rows where the rule applies (its sides known) keep a rule that repairs a generated value."""
+    applies, keeps = bound_sides(rows, rule)
+    return Kept(int(applies.sum()), int(keeps.sum()))
+
+
+def bound_sides(rows: Rows, rule: Order | Period | Step) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: whether the rule applies (the values it compares are known), and whether it holds."""
+    if isinstance(rule, Period):
+        return period_sides(rows, rule)
+    if isinstance(rule, Step):
+        return step_sides(rows, rule)
+    value, bound = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
+    both = np.isfinite(value) & np.isfinite(bound)
+    with np.errstate(invalid="ignore"):
+        return both, both & (value >= bound if rule.above else value <= bound)
+
+
+def broken_rows(db: Database, rule: Rule, views: Views | None = None) -> np.ndarray:
+    """Positions of the rows of ``rule.table`` that break ``rule`` (a dependency: those whose value is
+    not the most common one of their determinant's rows)."""
+    views = views or Views(db)
+    rows = views.of(rule.table)
+    if isinstance(rule, Order | Period | Step):
+        applies, keeps = bound_sides(rows, rule)
+        return np.flatnonzero(applies & ~keeps)
+    if isinstance(rule, Numbering):
+        return np.zeros(0, dtype=np.int64)  # a numbering is broken by groups, not rows
+    agrees, _, _ = _sides(db, rule, views)
+    if agrees is None:
+        agrees = dependent_agrees(rows.codes(rule.determinant), rows.codes(Ref(rule.column)))
+    return np.flatnonzero(~agrees)
 
 
 def _kept(rows: Rows, rule: Rule, sides: tuple[np.ndarray | None, np.ndarray, np.ndarray], holes: bool) -> Kept:
@@ -182,6 +228,9 @@ def _sides(db: Database, rule: Rule, views: Views) -> tuple[np.ndarray | None, n
         unknown = np.isnan(expected)
     elif isinstance(rule, Part):
         expected, decimals = part_values(rows, rule), 0
+        unknown = np.isnan(expected)
+    elif isinstance(rule, Running):
+        expected, decimals = running_values(rows, rule), rule.decimals
         unknown = np.isnan(expected)
     else:
         raise TypeError(f"unknown rule {rule!r}")
@@ -226,6 +275,8 @@ __all__ = [
     "aggregate_by_parent",
     "aggregate_values",
     "as_numbers",
+    "bound_sides",
+    "broken_rows",
     "formula_values",
     "keeping",
     "keeping_around",

@@ -1,6 +1,8 @@
-"""Dependencies: a label, or a number with few values, that is a function of another label of the row
-or of a parent (``city -> country``, ``genre.name -> track.unit_price``), found on every row or on every
-row without holes (see :mod:`dbtwin.relations.discover`)."""
+"""Dependencies: a label, or a number with few values, that is a function of another value of the row
+or of a parent: a label (``city -> country``, ``genre.name -> track.unit_price``), a whole number
+stored as such (a code, a postal code, a year: ``zip -> city``), or the year or month of a datetime
+(``month(date) -> season``); found on every row or on every row without holes (see
+:mod:`dbtwin.relations.discover`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from dbtwin.relations.candidates import HOLE_SUPPORT, columns_where, refs_where,
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.rules import Dependency, Ref, Rule
 from dbtwin.relations.values import Rows, Views, is_label, is_number
+from dbtwin.schema.model import Column, ColumnKind, Schema, StorageType
 
 #: A dependency is kept only if agreeing this often by chance is less likely than this.
 DEPENDENCY_CHANCE = 1e-3
@@ -23,6 +26,8 @@ DEPENDENCY_CHANCE = 1e-3
 MAX_MAPPING = 20_000
 #: Most distinct values of a number a dependency may determine (a price per genre, a rate per class).
 MAX_LEVELS = 20
+#: Parts of a datetime that may determine a value (a season, a fiscal quarter).
+DETERMINING_PARTS = ("year", "month")
 
 
 def dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> Iterator[Rule]:
@@ -30,7 +35,7 @@ def dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> It
     for table, rows in tables_with(views, 2):
         n = len(rows)
         determinants = []
-        for ref in refs_where(schema, table, lambda c: is_label(c.kind)):
+        for ref in _determinant_refs(schema, table):
             codes = rows.codes(ref)
             distinct = int(codes.max()) + 1 if len(codes) else 0
             if 2 <= distinct < n:
@@ -56,6 +61,19 @@ def dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> It
             rule = None if found is None else dependency(rows, table, column, found, protection)
             if rule is not None:
                 yield rule
+
+
+def _determinant_refs(schema: Schema, table: str) -> list[Ref]:
+    """What may determine a value of ``table``: labels, whole numbers and the year and month of
+    datetimes, of the row and of its parents."""
+    refs = refs_where(schema, table, lambda c: is_label(c.kind) or _is_code(c))
+    for ref in refs_where(schema, table, lambda c: c.dtype == StorageType.DATETIME):
+        refs += [Ref(ref.column, ref.path, part) for part in DETERMINING_PARTS]
+    return refs
+
+
+def _is_code(column: Column) -> bool:
+    return column.dtype == StorageType.INT64 and column.kind in (ColumnKind.INTEGER, ColumnKind.CATEGORICAL)
 
 
 def _determines_around(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, y_null: np.ndarray, collision: float) -> bool:
@@ -97,6 +115,7 @@ def dependency(rows: Rows, table: str, column: str, ref: Ref, protection: Protec
     x_text = protection.covers(schema, ref.table(schema, table), ref.column)
     y_text = protection.covers(schema, table, column)
     shown = counts[counts["n"] >= min_count] if x_text else counts
+    shown = shown.drop_duplicates("x")  # the most common value of each determinant (a near rule's rows differ)
     mapping = [(_json_value(a), _json_value(b)) for a, b in zip(shown["x"], shown["y"], strict=True)]
     weights = counts.groupby("y", dropna=False)["n"].sum()
     fallback = [(_json_value(v), float(w)) for v, w in weights.items() if not y_text or w >= min_count]

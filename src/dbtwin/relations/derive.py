@@ -22,7 +22,22 @@ from dbtwin.encode.columns import _json_value
 from dbtwin.relations.compute import aggregate_values, copy_values, formula_values, part_values, unknown_given
 from dbtwin.relations.graph import application_order
 from dbtwin.relations.numbering import numbered
-from dbtwin.relations.rules import Aggregate, Copy, Dependency, Formula, Numbering, Order, Part, Ref, Rule
+from dbtwin.relations.rules import (
+    Aggregate,
+    Copy,
+    Dependency,
+    Formula,
+    Numbering,
+    Order,
+    Part,
+    Period,
+    Ref,
+    Rule,
+    Running,
+    Step,
+)
+from dbtwin.relations.running import running_values
+from dbtwin.relations.timing import moved_into_period, on_grid
 from dbtwin.relations.values import Rows, Views, from_numbers
 from dbtwin.schema.dtypes import to_storage
 
@@ -55,8 +70,15 @@ def apply_rules(
             values = from_numbers(formula_values(rows, rule), dtype)
         elif isinstance(rule, Part):
             values = from_numbers(part_values(rows, rule), dtype)
+        elif isinstance(rule, Running):
+            values = from_numbers(running_values(rows, rule), dtype)
+        elif isinstance(rule, Period):
+            values = moved_into_period(rows, rule)
+        elif isinstance(rule, Step):
+            values = on_grid(rows, rule)
         elif isinstance(rule, Order):
-            values = _ordered(rows, rule, rng, dtype)
+            bounds = [r for r in rules if isinstance(r, Order) and r.target == rule.target]
+            values = _ordered(rows, bounds, rng, dtype)
         else:
             raise TypeError(f"unknown rule {rule!r}")
         values = pd.Series(values).reset_index(drop=True)
@@ -145,12 +167,44 @@ def _key(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _ordered(rows: Rows, rule: Order, rng: np.random.Generator, dtype) -> pd.Series:
-    later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
-    broken = np.isfinite(later) & np.isfinite(earlier) & (later < earlier)
-    if not broken.any():
-        return rows.frame[rule.column].reset_index(drop=True)
-    gaps = np.asarray(rule.gaps or (0.0,), dtype=np.float64)
-    later = later.copy()
-    later[broken] = earlier[broken] + gaps[rng.integers(0, len(gaps), size=int(broken.sum()))]
-    return from_numbers(later, dtype)
+def _ordered(rows: Rows, bounds: list[Order], rng: np.random.Generator, dtype) -> pd.Series:
+    """The column with each value outside its bounds (the highest of those from below, the lowest of
+    those from above) moved inside them: the bound plus (or minus) a distance seen in the real data
+    between the column and that bound, kept within the other bound."""
+    value = rows.numbers(Ref(bounds[0].column))
+    lower = [b for b in bounds if b.above]
+    upper = [b for b in bounds if not b.above]
+    low, low_by = _tightest(rows, lower, np.fmax)
+    high, high_by = _tightest(rows, upper, np.fmin)
+    with np.errstate(invalid="ignore"):
+        consistent = ~(low > high)
+        too_low = np.isfinite(value) & np.isfinite(low) & (value < low) & consistent
+        too_high = np.isfinite(value) & np.isfinite(high) & (value > high) & consistent & ~too_low
+    if not (too_low | too_high).any():
+        return rows.frame[bounds[0].column].reset_index(drop=True)
+    value = value.copy()
+    value[too_low] = np.fmin(low[too_low] + _gaps(lower, low_by[too_low], rng), high[too_low])
+    value[too_high] = np.fmax(high[too_high] - _gaps(upper, high_by[too_high], rng), low[too_high])
+    return from_numbers(value, dtype)
+
+
+def _tightest(rows: Rows, orders: list[Order], pick) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the tightest of the ``orders``' bounds (NaN where none is known) and which order gives it."""
+    bound, by = np.full(len(rows), np.nan), np.zeros(len(rows), dtype=np.int64)
+    for i, order in enumerate(orders):
+        values = rows.numbers(order.earlier)
+        tighter = np.isfinite(values) & (np.isnan(bound) | (pick(bound, values) != bound))
+        bound = np.where(tighter, values, bound)
+        by[tighter] = i
+    return bound, by
+
+
+def _gaps(orders: list[Order], by: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A real distance from its bound for each row, drawn from the gaps of the order ``by`` names."""
+    out = np.zeros(len(by))
+    for i, order in enumerate(orders):
+        rows = by == i
+        if rows.any():
+            gaps = np.asarray(order.gaps or (0.0,), dtype=np.float64)
+            out[rows] = gaps[rng.integers(0, len(gaps), size=int(rows.sum()))]
+    return out

@@ -6,9 +6,11 @@ every row; a rule broken by a single row is not kept (the closest such candidate
 near misses). A candidate that NULLs break (only one of its column and what it gives NULL on some
 rows) is checked again on the other rows, and kept with ``holes`` set when at least
 :data:`HOLE_SUPPORT` of them keep it and none breaks it (see :mod:`dbtwin.relations.rules`).
-Rules are accepted in a fixed order (declared ones first, then copies, aggregates, formulas, datetime
-parts, dependencies, numberings, orders), each only if its column is not derived already and if it does
-not make the columns depend on themselves, so that sampling can compute them one after another.
+Rules are accepted in a fixed order (declared ones first, then :data:`KINDS`), each only if its column is
+not derived already and if it does not make the columns depend on themselves, so that sampling can
+compute them one after another. A candidate broken by a few rows (kept by at least :data:`NEAR_MISS` of
+them) is a near miss, reported with the rows that break it; the metadata may turn near rules on
+(``relations.near``), and the twin then keeps them on every row.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,22 +28,25 @@ from dbtwin.relations.candidates import (
     HOLE_SUPPORT,
     MIN_SUPPORT,
     PROBE_ROWS,
+    PROBE_SLACK,
     columns_where,
     gap_quantiles,
     generated_columns,
     is_datetime,
     parent_keys,
     probe_rows,
-    refs_where,
     tables_with,
     varies,
 )
-from dbtwin.relations.compute import Kept, aggregate_by_parent, datetime_part, keeping_around, operate
+from dbtwin.relations.compute import Kept, aggregate_by_parent, broken_rows, datetime_part, keeping_around
 from dbtwin.relations.dependencies import dependencies, dependency
+from dbtwin.relations.formulas import formulas
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.numbering import numberings
 from dbtwin.relations.orders import orders, without_implied_orders
-from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule
+from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule, Running
+from dbtwin.relations.running import runnings
+from dbtwin.relations.timing import periods, steps
 from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number
 from dbtwin.schema.model import ColumnKind, StorageType
 
@@ -49,8 +54,11 @@ log = logging.getLogger(__name__)
 
 #: Share of rows a near miss keeps (reported, never kept).
 NEAR_MISS = 0.99
-#: The kinds of rules searched for, in the order they are accepted.
-KINDS = ("copy", "aggregate", "formula", "part", "dependency", "numbering", "order")
+#: The kinds of rules searched for, in the order they are accepted (those that repair one column run
+#: in this order too: a period, then orders, then the grid).
+KINDS = ("copy", "aggregate", "formula", "part", "running", "dependency", "numbering", "period", "order", "step")
+#: Breaking rows a near miss reports.
+SHOWN_BREAKS = 10
 
 
 @dataclass
@@ -59,76 +67,72 @@ class Discovery:
 
     rules: list[Rule] = field(default_factory=list)
     near_misses: list[tuple[Rule, Kept]] = field(default_factory=list)
+    #: rules kept though a few real rows break them (the metadata's ``near``), with those rows
+    near_rules: list[tuple[Rule, Kept]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     candidates: dict[str, int] = field(default_factory=dict)
+
+
+Pattern = tuple[str | None, str | None, str | None]
 
 
 def discover(
     db: Database,
     *,
     declared: list[Rule] | None = None,
-    off: set[tuple[str | None, str | None, str | None]] | None = None,
+    off: set[Pattern] | None = None,
+    near: set[Pattern] | None = None,
     kinds: tuple[str, ...] = KINDS,
     protection: Protection | None = None,
     random_state: int = 0,
 ) -> Discovery:
     """Every rule ``db`` keeps on all its rows, after the ``declared`` ones (which are checked too:
-    one the data break raises nothing but is logged and dropped). ``off`` holds ``(kind, table,
-    column)`` patterns (None matches anything) of rules not to keep. A dependency's mapping holds no
+    one the data break raises nothing but is logged and dropped, unless it is declared ``near``).
+    ``off`` holds ``(kind, table, column)`` patterns (None matches anything) of rules not to keep;
+    ``near`` those of rules to keep though a few rows break them. A dependency's mapping holds no
     value ``protection`` keeps out of a twin (by default: no text seen fewer than 3 times)."""
     protection = protection or Protection()
     out = Discovery()
     graph = ColumnGraph()
-    off = off or set()
     rng = np.random.default_rng(random_state)
     views = Views(db)
 
-    def turned_off(rule: Rule) -> bool:
-        return any(
-            (k is None or k == rule.kind) and (t is None or t == rule.table) and (c is None or c == rule.column)
-            for k, t, c in off
-        )
-
     def accept(rule: Rule) -> bool:
-        if turned_off(rule) or not graph.can_add(rule, db.schema):
+        if _matches(off, rule) or not graph.can_add(rule, db.schema):
             return False
         graph.add(rule, db.schema)
         out.rules.append(rule)
         return True
 
     for rule in declared or []:
-        rule = _completed(views, rule, protection)
-        kept = _checked(db, rule, views)
-        if not kept.holds:
-            log.warning(
-                "declared relation %s is broken by %d of %d rows: not kept",
-                rule.describe(db.schema),
-                kept.rows - kept.kept,
-                kept.rows,
-            )
-        elif not accept(rule):
-            log.warning("declared relation %s conflicts with another: not kept", rule.describe(db.schema))
+        _declare(db, views, _completed(views, rule, protection), accept, out)
     searches = {
         "copy": _copies,
         "aggregate": _aggregates,
-        "formula": _formulas,
+        "formula": formulas,
         "part": _parts,
+        "running": runnings,
         "dependency": lambda v, g, r: dependencies(v, g, protection),
         "numbering": numberings,
+        "period": periods,
         "order": orders,
+        "step": steps,
     }
     for kind in kinds:
         started = time.monotonic()
         checked = 0
         for candidate in searches[kind](views, graph, rng):
             checked += 1
-            if graph.derived(candidate.target) or turned_off(candidate):
+            if graph.derived(candidate.target) or _matches(off, candidate):
                 continue
             kept = _checked(db, candidate, views)
             if kept.holds and kept.rows >= 1:
                 accept(candidate)
             elif kept.share is not None and kept.share >= NEAR_MISS:
-                out.near_misses.append((candidate, kept))
+                if _matches(near, candidate) and _near(candidate, kept) and accept(candidate):
+                    out.near_rules.append((candidate, kept))
+                else:
+                    out.near_misses.append((candidate, kept))
         out.seconds[kind] = time.monotonic() - started
         out.candidates[kind] = checked
     if kinds:
@@ -136,31 +140,79 @@ def discover(
     return out
 
 
+def _matches(patterns: set[Pattern] | None, rule: Rule) -> bool:
+    return any(
+        (k is None or k == rule.kind) and (t is None or t == rule.table) and (c is None or c == rule.column)
+        for k, t, c in patterns or ()
+    )
+
+
+def _near(rule: Rule, kept: Kept) -> bool:
+    """Mark ``rule`` as kept though the rows ``kept`` counts break it (not one with holes)."""
+    if rule.holes:
+        return False
+    rule.near = True
+    return True
+
+
+def _declare(db: Database, views: Views, rule: Rule, accept, out: Discovery) -> None:
+    """Keep a declared rule the data keep (a ``near`` one whatever rows break it), else log why not."""
+    kept = _checked(db, rule, views)
+    what = rule.describe(db.schema)
+    if not kept.holds and not rule.near:
+        log.warning("declared relation %s is broken by %d of %d rows: not kept", what, kept.rows - kept.kept, kept.rows)
+    elif not accept(rule):
+        log.warning("declared relation %s conflicts with another: not kept", what)
+    elif not kept.holds:
+        out.near_rules.append((rule, kept))
+
+
 def _checked(db: Database, rule: Rule, views: Views) -> Kept:
     """How the rows keep ``rule``: all of them, else those without holes (``rule.holes`` is then set
-    if they keep it, at least :data:`HOLE_SUPPORT` of them with both sides known)."""
+    if they keep it, at least :data:`HOLE_SUPPORT` of them with both sides known); where rows break it,
+    the first :data:`SHOWN_BREAKS` of them."""
     kept, around = keeping_around(db, rule, views)
     if kept.holds or isinstance(rule, Order):
-        return kept
+        return _with_breaks(db, rule, views, kept)
     if around.holes and around.holds and around.rows - around.empty >= HOLE_SUPPORT:
         rule.holes = True
         return around
-    return kept
+    return _with_breaks(db, rule, views, kept)
+
+
+def _with_breaks(db: Database, rule: Rule, views: Views, kept: Kept) -> Kept:
+    if kept.holds or kept.share is None or kept.share < NEAR_MISS:
+        return kept
+    rows = broken_rows(db, rule, views)[:SHOWN_BREAKS]
+    return replace(kept, breaking=tuple(row_label(db, rule.table, int(i)) for i in rows))
+
+
+def row_label(db: Database, table: str, position: int) -> str:
+    """A row as a person finds it: its primary key's values (else its row number, from 1)."""
+    key = db.schema.table(table).primary_key
+    if not key:
+        return f"row {position + 1}"
+    values = db[table].iloc[position]
+    return ", ".join(f"{c}={values[c]}" for c in key)
 
 
 def _completed(views: Views, rule: Rule, protection: Protection) -> Rule:
     """A declared rule with what is learned from the data filled in (a dependency's mapping, the
-    decimals of a computed number, the differences an order draws from)."""
+    decimals of a computed number, the distances an order draws from)."""
     rows = views.of(rule.table)
     if isinstance(rule, Dependency) and not rule.mapping and not rule.fallback:
-        return dependency(rows, rule.table, rule.column, rule.determinant, protection) or rule
-    if isinstance(rule, Aggregate | Formula) and rule.decimals is None:
+        learned = dependency(rows, rule.table, rule.column, rule.determinant, protection)
+        if learned is not None:
+            learned.holes, learned.near = rule.holes, rule.near
+        return learned or rule
+    if isinstance(rule, Aggregate | Formula | Running) and rule.decimals is None:
         rule.decimals = decimals_of(rows.numbers(Ref(rule.column)))
     if isinstance(rule, Order) and not rule.gaps:
-        later, earlier = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
-        both = np.isfinite(later) & np.isfinite(earlier) & (later >= earlier)
-        if both.any():
-            rule.gaps = tuple(gap_quantiles(later[both] - earlier[both]))
+        value, bound = rows.numbers(Ref(rule.column)), rows.numbers(rule.earlier)
+        distance = value - bound if rule.above else bound - value
+        kept = np.isfinite(distance) & (distance >= 0)
+        if kept.any():
+            rule.gaps = tuple(gap_quantiles(distance[kept]))
     return rule
 
 
@@ -190,7 +242,7 @@ def _copies(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Itera
                 a = values.iloc[probe].reset_index(drop=True)
                 b = source.iloc[pos[probe]].reset_index(drop=True)
                 both = a.notna() & b.notna()
-                if not both.any() or not (a[both] == b[both]).all():
+                if not both.any() or (a[both] != b[both]).sum() > PROBE_SLACK:
                     continue
                 yield Copy(fk.child, col, fk.name, pcol)
 
@@ -240,7 +292,7 @@ def _aggregates(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> I
                 if function != "count":  # a parent with a child's value missing has no known aggregate
                     holed = chosen & np.isnan(values)
                     expected[np.bincount(local[holed], minlength=len(probe)) > 0] = np.nan
-                if agree_where_known(actual[probe], expected, decimals).all():
+                if (~agree_where_known(actual[probe], expected, decimals)).sum() <= PROBE_SLACK:
                     yield Aggregate(fk.parent, target, fk.name, function, cols, decimals, empty)  # type: ignore[arg-type]
 
 
@@ -259,46 +311,6 @@ def _empty_value(values: np.ndarray, function: str) -> float | bool | None:
 
 def _number(c) -> bool:
     return is_number(c.kind, c.dtype)
-
-
-# ----------------------------------------------------------------------------------- formulas
-def _formulas(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
-    schema = views.db.schema
-    for table, rows in tables_with(views, MIN_SUPPORT):
-        refs = refs_where(schema, table, _number, hops=2)
-        targets = [c for c in columns_where(schema, table, _number) if not graph.derived((table, c))]
-        if len(refs) < 3 or not targets:
-            continue
-        probe = probe_rows(len(rows), rng)
-        operands = np.stack([rows.numbers(r)[probe] for r in refs], axis=1)  # probe x m
-        own = {r.column: j for j, r in enumerate(refs) if not r.path}
-        m = len(refs)
-        varying = {c: rows.numbers(Ref(c)) for c in targets}
-        varying = {c: (v[probe], decimals_of(v)) for c, v in varying.items() if varies(v)}
-        for operation in ("+", "*", "-", "/"):
-            grid = operate(operands[:, :, None], operands[:, None, :], operation)  # probe x m x m
-            valid = np.isfinite(grid)
-            for target, (probed, decimals) in varying.items():
-                t = probed[:, None, None]
-                # a sum or difference is exact: rounding would take 0.01 of rain for no change of the day
-                exact = None if operation in ("+", "-") else decimals
-                ok = agree_where_known(np.broadcast_to(t, grid.shape), grid, exact).all(axis=0)
-                support = (
-                    valid
-                    & np.isfinite(t)
-                    & (np.abs(t) > 0)
-                    & (grid != operands[:, :, None])
-                    & (grid != operands[:, None, :])
-                ).sum(0)
-                ok &= support >= min(MIN_SUPPORT, len(probe))
-                j = own[target]
-                ok[j, :] = ok[:, j] = False
-                if operation in ("+", "*"):
-                    ok &= np.triu(np.ones((m, m), dtype=bool), 1)
-                else:  # a - a and a / a are constants, not formulas
-                    ok &= ~np.eye(m, dtype=bool)
-                for a, b in zip(*np.nonzero(ok), strict=True):
-                    yield Formula(table, target, operation, refs[a], refs[b], decimals)
 
 
 # ------------------------------------------------------------------------------ datetime parts
@@ -338,5 +350,6 @@ def _parts(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterat
                 continue
             for (source, part, offset), values in parts.items():
                 both = np.isfinite(actual[probe]) & np.isfinite(values)
-                if both.sum() >= min(MIN_SUPPORT, len(probe)) and agree_where_known(actual[probe], values, 0).all():
+                agree = agree_where_known(actual[probe], values, 0)
+                if both.sum() >= min(MIN_SUPPORT, len(probe)) and (~agree).sum() <= PROBE_SLACK:
                     yield Part(table, target, source, part, offset)

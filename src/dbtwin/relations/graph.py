@@ -64,7 +64,8 @@ class ColumnGraph:
 
 
 def application_order(rules: list[Rule], schema: Schema) -> list[Rule]:
-    """``rules`` so that each comes after every rule that writes a column it reads."""
+    """``rules`` so that each comes after every rule that writes a column it reads, and after the rules
+    listed before it that write its own column (a period, then orders, then a grid)."""
     writers: dict[Column, list[int]] = {}
     for i, rule in enumerate(rules):
         writers.setdefault(rule.target, []).append(i)
@@ -80,6 +81,9 @@ def application_order(rules: list[Rule], schema: Schema) -> list[Rule]:
         visiting.add(i)
         for column in rules[i].inputs(schema):
             for j in writers.get(column, []):
+                visit(j)
+        for j in writers[rules[i].target]:  # rules that repair one column run in the order they were accepted
+            if j < i:
                 visit(j)
         visiting.discard(i)
         done.add(i)

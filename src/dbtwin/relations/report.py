@@ -22,36 +22,53 @@ def fit_relations(db: Database, enabled: bool, protection: Protection, random_st
         return Discovery()
     settings = db.schema.relations
     declared = [rule_from_dict(d, db.schema) for d in settings.declared]
-    off = {(o.get("kind"), o.get("table"), o.get("column")) for o in settings.off}
     found = discover(
         db,
         declared=declared,
-        off=off,
+        off=_patterns(settings.off),
+        near=_patterns(settings.near),
         kinds=KINDS if settings.discover else (),
         protection=protection,
         random_state=0 if random_state is None else random_state,
     )
     for rule in found.rules:
         log.info("relation (%s): %s", rule.kind, rule.describe(db.schema))
+    for rule, kept in found.near_rules:
+        log.warning(
+            "relation kept as the metadata asks, though %d of %d real rows break it: %s (%s)",
+            kept.rows - kept.kept,
+            kept.rows,
+            rule.describe(db.schema),
+            "; ".join(kept.breaking),
+        )
     closest = sorted(found.near_misses, key=lambda m: m[1].rows - m[1].kept)
     for i, (rule, kept) in enumerate(closest):
         (log.info if i < 5 else log.debug)(
-            "almost a relation, not kept: %s (broken by %d of %d rows)",
+            "almost a relation, not kept: %s (broken by %d of %d rows: %s)",
             rule.describe(db.schema),
             kept.rows - kept.kept,
             kept.rows,
+            "; ".join(kept.breaking),
         )
     cost = ", ".join(f"{k} {found.candidates[k]} in {s:.2f} s" for k, s in found.seconds.items())
     log.info("relations: %d kept; candidates checked: %s", len(found.rules), cost or "none (discovery off)")
     return found
 
 
+def _patterns(objects: list[dict]) -> set[tuple[str | None, str | None, str | None]]:
+    return {(o.get("kind"), o.get("table"), o.get("column")) for o in objects}
+
+
 def rule_summary(rule: Rule, schema: Schema, kept: Kept | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": rule.kind, "table": rule.table, "column": rule.column, "rule": rule.describe(schema)}
     if rule.holes:
         out["holes"] = True  # kept where both sides are known
+    if rule.near:
+        out["near"] = True  # kept on every synthetic row though a few real rows break it
     if kept is not None:
         out.update(rows=kept.rows, kept=kept.kept, share=None if kept.share is None else round(kept.share, 6))
+        if kept.breaking:
+            out["breaking"] = list(kept.breaking)
     return out
 
 
@@ -60,6 +77,7 @@ def relations_to_dict(found: Discovery, schema: Schema) -> dict[str, Any]:
     return {
         "rules": [r.to_dict() for r in found.rules],
         "near_misses": [rule_summary(r, schema, k) for r, k in found.near_misses],
+        "near_rules": [rule_summary(r, schema, k) for r, k in found.near_rules],
         "seconds": {k: round(s, 3) for k, s in found.seconds.items()},
         "candidates": found.candidates,
     }
@@ -78,6 +96,7 @@ def summarize_relations(db: Database, protection: Protection | None = None) -> d
     found = fit_relations(db, True, protection or Protection(), 0)
     return {
         "rules": [rule_summary(r, db.schema) for r in found.rules],
+        "near_rules": [rule_summary(r, db.schema, k) for r, k in found.near_rules],
         "near_misses": [rule_summary(r, db.schema, k) for r, k in found.near_misses],
         "seconds": round(sum(found.seconds.values()), 3),
     }

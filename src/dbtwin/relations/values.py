@@ -41,7 +41,14 @@ class Rows:
         return self._positions[foreign_key]
 
     def series(self, ref: Ref) -> pd.Series:
-        """The values of ``ref``, one per row (NULL where the path reaches no row)."""
+        """The values of ``ref``, one per row (NULL where the path reaches no row); with a part, that
+        part of the datetime (Int64)."""
+        values = self._resolved(ref)
+        if ref.part is None:
+            return values
+        return pd.Series(pd.array(datetime_part(values, ref.part), dtype="Float64")).astype("Int64")
+
+    def _resolved(self, ref: Ref) -> pd.Series:
         if not ref.path:
             return self.frame[ref.column].reset_index(drop=True)
         pos = np.arange(len(self.frame))
@@ -84,6 +91,13 @@ class Views:
         if table not in self._rows:
             self._rows[table] = Rows(self.db, table, self._positions)
         return self._rows[table]
+
+
+def datetime_part(values: pd.Series, part: str, offset_hours: int = 0) -> np.ndarray:
+    """The ``part`` of each datetime (``float64``, NaN where NULL), shifted by ``offset_hours``."""
+    stamps = pd.to_datetime(values) + pd.Timedelta(hours=offset_hours)
+    out = stamps.dt.weekday if part == "weekday" else getattr(stamps.dt, part)
+    return out.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def as_numbers(series: pd.Series) -> np.ndarray:

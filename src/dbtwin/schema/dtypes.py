@@ -253,6 +253,17 @@ def nanoseconds(series: pd.Series) -> np.ndarray:
     return out
 
 
+def grid_seconds(series: pd.Series) -> int:
+    """The grid a datetime column's values lie on: the largest whole number of seconds that divides a
+    day and every value's time since 1970 (86400 for dates, 21600 for 6-hourly readings; 0 when some
+    value has a fraction of a second, or there is none)."""
+    stamps = series.dropna().to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    if not len(stamps):
+        return 0
+    step = int(np.gcd.reduce(np.unique(stamps) % NANOS_PER_DAY, initial=NANOS_PER_DAY))
+    return step // NANOS_PER_SECOND if step % NANOS_PER_SECOND == 0 else 0
+
+
 def _raise_on_loss(original: pd.Series, converted_ok: pd.Series, present: pd.Series) -> None:
     lost = present.to_numpy() & ~converted_ok.to_numpy()
     if lost.any():

@@ -51,6 +51,8 @@ def schema_to_dict(schema: Schema) -> dict[str, Any]:
     if not schema.relations.is_default:
         settings = schema.relations
         out["relations"] = {"discover": settings.discover, "off": settings.off, "declared": settings.declared}
+        if settings.near:
+            out["relations"]["near"] = settings.near
     return out
 
 
@@ -153,17 +155,22 @@ def _relations(data: Any) -> RelationSettings:
     """The optional "relations" object; its rules are checked against the data when fitting."""
     if not isinstance(data, dict):
         raise SchemaError('"relations" must be a JSON object')
-    unknown = sorted(set(data) - {"discover", "off", "declared"})
+    unknown = sorted(set(data) - {"discover", "off", "declared", "near"})
     if unknown:
-        raise SchemaError(f'"relations" has unknown field(s) {unknown} (known: discover, off, declared)')
-    off, declared = data.get("off", []), data.get("declared", [])
+        raise SchemaError(f'"relations" has unknown field(s) {unknown} (known: discover, off, declared, near)')
+    off, declared, near = data.get("off", []), data.get("declared", []), data.get("near", [])
     if not isinstance(data.get("discover", True), bool):
         raise SchemaError('"relations.discover" must be true or false')
-    if not isinstance(off, list) or not all(isinstance(o, dict) and set(o) <= {"kind", "table", "column"} for o in off):
-        raise SchemaError('"relations.off" must be a list of objects with "kind", "table" and/or "column"')
+    for name, patterns in (("off", off), ("near", near)):
+        if not isinstance(patterns, list) or not all(_is_pattern(p) for p in patterns):
+            raise SchemaError(f'"relations.{name}" must be a list of objects with "kind", "table" and/or "column"')
     if not isinstance(declared, list) or not all(isinstance(d, dict) for d in declared):
         raise SchemaError('"relations.declared" must be a list of relation objects')
-    return RelationSettings(bool(data.get("discover", True)), list(off), list(declared))
+    return RelationSettings(bool(data.get("discover", True)), list(off), list(declared), list(near))
+
+
+def _is_pattern(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) <= {"kind", "table", "column"}
 
 
 def save_schema(schema: Schema, path: str | Path, replace: bool = False) -> None:

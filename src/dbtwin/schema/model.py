@@ -158,16 +158,19 @@ class Table:
 @dataclass
 class RelationSettings:
     """What the metadata says about exact relations (docs/metadata.md): whether to search for them,
-    which rules not to keep (``off``: objects with any of ``kind``, ``table``, ``column``) and which
-    to declare (``declared``: rules in their JSON form, checked against the data when fitting)."""
+    which rules not to keep (``off``: objects with any of ``kind``, ``table``, ``column``), which
+    to declare (``declared``: rules in their JSON form, checked against the data when fitting) and
+    which rules broken by a few rows to keep all the same (``near``, patterns like ``off``)."""
 
     discover: bool = True
     off: list[dict] = field(default_factory=list)
     declared: list[dict] = field(default_factory=list)
+    #: patterns (like ``off``) of rules to keep though a few real rows break them
+    near: list[dict] = field(default_factory=list)
 
     @property
     def is_default(self) -> bool:
-        return self.discover and not self.off and not self.declared
+        return self.discover and not self.off and not self.declared and not self.near
 
 
 @dataclass

@@ -1,0 +1,155 @@
+"""Formulas: a number of the row that two numbers of the row and its parents give by an operation
+(``amount = unit_price * quantity``), times a constant (``tax = 0.2 * (price * quantity)``), or that
+one number gives up to a constant factor and offset (``fahrenheit = 1.8 * celsius + 32``,
+``cents = 100 * amount``, ``next_year = year + 1``). The constants are found from the data and kept as
+the shortest decimals that give every real value (so 1.8, not 1.7999999)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from dbtwin.relations.candidates import (
+    MIN_SUPPORT,
+    PROBE_SLACK,
+    columns_where,
+    probe_rows,
+    refs_where,
+    tables_with,
+    varies,
+)
+from dbtwin.relations.compute import operate
+from dbtwin.relations.graph import ColumnGraph
+from dbtwin.relations.rules import Formula, Ref, Rule, decimal_text
+from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number, rounded
+
+#: Fewest distinct values an operand and a target of a formula with constants take on the probed rows
+#: (a column of two values is a function of any other two-valued column, and says nothing).
+MIN_LEVELS = 3
+
+
+def formulas(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iterator[Rule]:
+    schema = views.db.schema
+    for table, rows in tables_with(views, MIN_SUPPORT):
+        refs = refs_where(schema, table, _number, hops=2)
+        targets = [c for c in columns_where(schema, table, _number) if not graph.derived((table, c))]
+        if len(refs) < 2 or not targets:
+            continue
+        probe = probe_rows(len(rows), rng)
+        operands = np.stack([rows.numbers(r)[probe] for r in refs], axis=1)  # probe x m
+        varying = {c: rows.numbers(Ref(c)) for c in targets}
+        varying = {c: (v[probe], decimals_of(v)) for c, v in varying.items() if varies(v)}
+        if len(refs) >= 3:
+            yield from _binary(table, refs, operands, varying, graph)
+        yield from _scaled(table, refs, operands, varying, graph)
+
+
+def _number(c) -> bool:
+    return is_number(c.kind, c.dtype)
+
+
+def _binary(table: str, refs: list[Ref], operands: np.ndarray, varying: dict, graph: ColumnGraph) -> Iterator[Rule]:
+    """``target = a op b`` and ``target = k * (a op b)``, for every pair of operands."""
+    own = {r.column: j for j, r in enumerate(refs) if not r.path}
+    m = len(refs)
+    for operation in ("+", "*", "-", "/"):
+        grid = operate(operands[:, :, None], operands[:, None, :], operation)  # probe x m x m
+        valid = np.isfinite(grid)
+        for target, (probed, decimals) in varying.items():
+            if graph.derived((table, target)):
+                continue
+            t = probed[:, None, None]
+            # a sum or difference is exact: rounding would take 0.01 of rain for no change of the day
+            exact = None if operation in ("+", "-") else decimals
+            ok = (~agree_where_known(np.broadcast_to(t, grid.shape), grid, exact)).sum(axis=0) <= PROBE_SLACK
+            trivial = (grid == operands[:, :, None]) | (grid == operands[:, None, :])
+            support = (valid & np.isfinite(t) & (np.abs(t) > 0) & ~trivial).sum(0)
+            enough = support >= min(MIN_SUPPORT, len(probed))
+            pairs = enough & _distinct_pairs(m, own[target], operation)
+            for a, b in zip(*np.nonzero(ok & pairs), strict=True):
+                yield Formula(table, target, operation, refs[a], refs[b], decimals)
+            if operation in ("*", "/"):
+                for a, b in zip(*np.nonzero(~ok & pairs & _proportional(probed, grid, decimals)), strict=True):
+                    rule = _with_constants(table, target, probed, decimals, grid[:, a, b], offset=False)
+                    if rule is not None and _both_matter(rule, probed, operands[:, a], operands[:, b], operation):
+                        rule.operation, rule.left, rule.right = operation, refs[a], refs[b]
+                        yield rule
+
+
+def _proportional(actual: np.ndarray, grid: np.ndarray, decimals: int | None) -> np.ndarray:
+    """Per pair of operands: whether ``actual`` is their value times one factor (the one their largest
+    value gives) on the probed rows but :data:`PROBE_SLACK`, up to the rounding of ``actual``; a cheap
+    sieve before the exact check."""
+    t = actual[:, None, None]
+    usable = np.isfinite(grid) & np.isfinite(t)
+    size = np.where(usable, np.abs(grid), -1.0)
+    big = np.argmax(size, axis=0)[None]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        k = np.take_along_axis(np.broadcast_to(t, grid.shape), big, 0) / np.take_along_axis(grid, big, 0)
+        unit = 10.0 ** (-decimals) if decimals is not None else 1e-9 * np.nanmax(np.abs(actual))
+        off = usable & ~(np.abs(t - k * grid) <= 1.01 * unit + 1e-6 * np.abs(t))
+    return (off.sum(0) <= PROBE_SLACK) & np.isfinite(k[0]) & (k[0] != 0)
+
+
+def _both_matter(rule: Formula, actual: np.ndarray, a: np.ndarray, b: np.ndarray, operation: str) -> bool:
+    """Whether the formula breaks on more than :data:`PROBE_SLACK` rows once either operand is held at
+    its median: a nearly constant operand (a latitude of three airports) would fit any constant."""
+    scale = float(rule.scale)
+    for held_a, held_b in ((np.full_like(a, np.nanmedian(a)), b), (a, np.full_like(b, np.nanmedian(b)))):
+        given = rounded(operate(held_a, held_b, operation) * scale, rule.decimals)
+        if (~agree_where_known(actual, given, rule.decimals)).sum() <= PROBE_SLACK + MIN_LEVELS:
+            return False
+    return True
+
+
+def _distinct_pairs(m: int, own: int, operation: str) -> np.ndarray:
+    """Pairs of operands a formula of ``operation`` may take: not the target, each pair once for an
+    operation that commutes, never an operand with itself where that gives a constant."""
+    ok = np.ones((m, m), dtype=bool)
+    ok[own, :] = ok[:, own] = False
+    if operation in ("+", "*"):
+        return ok & np.triu(np.ones((m, m), dtype=bool), 1)
+    return ok & ~np.eye(m, dtype=bool)
+
+
+def _scaled(table: str, refs: list[Ref], operands: np.ndarray, varying: dict, graph: ColumnGraph) -> Iterator[Rule]:
+    """``target = k * a + c`` for one operand ``a`` (not ``a`` itself)."""
+    for target, (probed, decimals) in varying.items():
+        if graph.derived((table, target)):
+            continue
+        for j, ref in enumerate(refs):
+            if ref == Ref(target):
+                continue
+            rule = _with_constants(table, target, probed, decimals, operands[:, j], offset=True)
+            if rule is not None:
+                rule.left = ref
+                yield rule
+
+
+def _with_constants(
+    table: str, target: str, actual: np.ndarray, decimals: int | None, value: np.ndarray, offset: bool
+) -> Formula | None:
+    """A formula ``target = k * value (+ c)`` with the shortest decimal constants that give every
+    probed row (but :data:`PROBE_SLACK`), if there is one other than ``k = 1, c = 0``."""
+    both = np.isfinite(actual) & np.isfinite(value)
+    t, v = actual[both], value[both]
+    if len(t) < MIN_SUPPORT or len(np.unique(v)) < MIN_LEVELS or len(np.unique(t)) < MIN_LEVELS:
+        return None
+    unit = 10.0 ** (-decimals) if decimals is not None else 1e-9 * float(np.abs(t).max())
+    if offset:
+        lo, hi = int(np.argmin(v)), int(np.argmax(v))
+        k = (t[hi] - t[lo]) / (v[hi] - v[lo])
+        scale = decimal_text(k, unit / (v[hi] - v[lo]))
+        c = decimal_text(float(np.median(t - float(scale) * v)), 0.5 * unit)
+    else:
+        big = int(np.argmax(np.abs(v)))
+        if v[big] == 0:
+            return None
+        scale, c = decimal_text(t[big] / v[big], 0.5 * unit / abs(v[big])), "0"
+    if float(scale) == 0 or (scale == "1" and c == "0"):
+        return None
+    given = rounded(value * float(scale) + float(c), decimals)
+    if (~agree_where_known(actual, given, decimals)).sum() > PROBE_SLACK:
+        return None
+    return Formula(table, target, "*", Ref(""), None, decimals, scale=scale, offset=c)
