@@ -40,20 +40,25 @@ def formulas(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iter
         operands = np.stack([rows.numbers(r)[probe] for r in refs], axis=1)  # probe x m
         varying = {c: rows.numbers(Ref(c)) for c in targets}
         varying = {c: (v[probe], decimals_of(v)) for c, v in varying.items() if varies(v)}
+        # the simplest first: a plain operation, one operand with constants, a product with a constant
         if len(refs) >= 3:
-            yield from _binary(table, refs, operands, varying, graph)
+            yield from _binary(table, refs, operands, varying, graph, constants=False)
         yield from _scaled(table, refs, operands, varying, graph)
+        if len(refs) >= 3:
+            yield from _binary(table, refs, operands, varying, graph, constants=True)
 
 
 def _number(c) -> bool:
     return is_number(c.kind, c.dtype)
 
 
-def _binary(table: str, refs: list[Ref], operands: np.ndarray, varying: dict, graph: ColumnGraph) -> Iterator[Rule]:
-    """``target = a op b`` and ``target = k * (a op b)``, for every pair of operands."""
+def _binary(
+    table: str, refs: list[Ref], operands: np.ndarray, varying: dict, graph: ColumnGraph, constants: bool
+) -> Iterator[Rule]:
+    """``target = a op b`` (or, with ``constants``, ``target = k * (a op b)``) for every pair of operands."""
     own = {r.column: j for j, r in enumerate(refs) if not r.path}
     m = len(refs)
-    for operation in ("+", "*", "-", "/"):
+    for operation in ("*", "/") if constants else ("+", "*", "-", "/"):
         grid = operate(operands[:, :, None], operands[:, None, :], operation)  # probe x m x m
         valid = np.isfinite(grid)
         for target, (probed, decimals) in varying.items():
@@ -67,9 +72,10 @@ def _binary(table: str, refs: list[Ref], operands: np.ndarray, varying: dict, gr
             support = (valid & np.isfinite(t) & (np.abs(t) > 0) & ~trivial).sum(0)
             enough = support >= min(MIN_SUPPORT, len(probed))
             pairs = enough & _distinct_pairs(m, own[target], operation)
-            for a, b in zip(*np.nonzero(ok & pairs), strict=True):
-                yield Formula(table, target, operation, refs[a], refs[b], decimals)
-            if operation in ("*", "/"):
+            if not constants:
+                for a, b in zip(*np.nonzero(ok & pairs), strict=True):
+                    yield Formula(table, target, operation, refs[a], refs[b], decimals)
+            else:
                 for a, b in zip(*np.nonzero(~ok & pairs & _proportional(probed, grid, decimals)), strict=True):
                     rule = _with_constants(table, target, probed, decimals, grid[:, a, b], offset=False)
                     if rule is not None and _both_matter(rule, probed, operands[:, a], operands[:, b], operation):

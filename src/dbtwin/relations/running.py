@@ -13,12 +13,13 @@ from dbtwin.relations.candidates import MIN_SUPPORT, parent_keys, tables_with
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.numbering import group_codes
 from dbtwin.relations.rules import Ref, Rule, Running
-from dbtwin.relations.values import Rows, Views, agree_where_known, decimals_of, is_number, is_orderable, rounded
+from dbtwin.relations.values import Rows, Views, agree_where_known, decimals_of, is_number, rounded
+from dbtwin.schema.model import StorageType
 
 #: Groups every candidate is checked on before the full check, and rows of each (the first ones).
 PROBE_GROUPS, PROBE_PREFIX = 64, 32
 #: Most order columns and summed columns tried per table.
-MAX_ORDERS, MAX_SUMMED = 6, 24
+MAX_ORDERS, MAX_SUMMED = 12, 24
 
 
 def running_values(rows: Rows, rule: Running) -> np.ndarray:
@@ -61,7 +62,9 @@ def runnings(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iter
         keys = set(schema.key_columns(table))
         own = [c for c in schema.table(table).columns if c.name not in keys | foreign]
         numbers = [c.name for c in own if is_number(c.kind, c.dtype)][:MAX_SUMMED]
-        orders = [c.name for c in own if is_orderable(c.kind, c.dtype)][:MAX_ORDERS]
+        # times first: a sequence is most often ordered by when its rows happened
+        orders = [c.name for c in own if c.dtype == StorageType.DATETIME]
+        orders = (orders + [c.name for c in own if is_number(c.kind, c.dtype)])[:MAX_ORDERS]
         targets = [c for c in numbers if not graph.derived((table, c))]
         if not targets or len(numbers) < 2 or not orders:
             continue
@@ -83,12 +86,12 @@ def runnings(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> Iter
 def _group_starts(codes: np.ndarray, along: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """The first :data:`PROBE_PREFIX` rows of each chosen group in the order ``along`` (then row order),
     sorted by group then order: a running sum holds on a group's first rows if it holds on the group."""
-    permutation = np.lexsort((np.arange(len(codes)), np.where(np.isnan(along), np.inf, along), codes))
+    rows = np.flatnonzero(chosen[codes])
+    permutation = rows[np.lexsort((rows, np.where(np.isnan(along[rows]), np.inf, along[rows]), codes[rows]))]
     sorted_codes = codes[permutation]
     starts = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(codes)), 0))
-    rank = np.arange(len(codes)) - first
-    return permutation[chosen[sorted_codes] & (rank < PROBE_PREFIX)]
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(permutation)), 0))
+    return permutation[np.arange(len(permutation)) - first < PROBE_PREFIX]
 
 
 def _along(probe: np.ndarray, codes: np.ndarray, values: dict, numbers: list[str], targets: list[str], decimals: dict):
