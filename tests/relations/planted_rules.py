@@ -74,7 +74,7 @@ PLANTS = (
     "running",
 )
 
-F, I, S, D = StorageType.FLOAT64, StorageType.INT64, StorageType.STRING, StorageType.DATETIME
+F, INT, S, D = StorageType.FLOAT64, StorageType.INT64, StorageType.STRING, StorageType.DATETIME
 
 
 @dataclass
@@ -141,15 +141,19 @@ def _tables(rng: np.random.Generator) -> list[_Table]:
         name = str(rng.choice([n for n in NAMES if n not in used]))
         used.add(name)
         parent = None if i == 0 else int(rng.integers(0, i))
-        rows = int(rng.integers(120, 250)) if parent is None else min(int(len(tables[parent].frame) * rng.uniform(2, 4)), 1500)
+        rows = (
+            int(rng.integers(120, 250))
+            if parent is None
+            else min(int(len(tables[parent].frame) * rng.uniform(2, 4)), 1500)
+        )
         table = _Table(name, pd.DataFrame(index=pd.RangeIndex(rows)), [], "")
         table.key = table.new_name(rng, "id")
-        table.add(table.key, pd.array(rng.permutation(rows) + 1, dtype="Int64"), I, ColumnKind.ID)
+        table.add(table.key, pd.array(rng.permutation(rows) + 1, dtype="Int64"), INT, ColumnKind.ID)
         if parent is not None:
             table.parent = parent
             table.link = table.new_name(rng, "ref")
             parent_keys = tables[parent].frame[tables[parent].key].to_numpy()
-            table.add(table.link, pd.array(rng.choice(parent_keys, size=rows), dtype="Int64"), I, ColumnKind.ID)
+            table.add(table.link, pd.array(rng.choice(parent_keys, size=rows), dtype="Int64"), INT, ColumnKind.ID)
         _attributes(rng, table)
         tables.append(table)
     return tables
@@ -162,14 +166,18 @@ def _attributes(rng: np.random.Generator, table: _Table) -> None:
     measure = np.round(rng.uniform(1, 100, size=n), 1)
     measure[rng.random(n) < 0.1] = np.nan
     table.add(table.new_name(rng, "measure"), measure, F, ColumnKind.FLOAT)
-    table.add(table.new_name(rng, "qty"), pd.array(rng.integers(1, 20, size=n), dtype="Int64"), I, ColumnKind.INTEGER)
-    table.add(table.new_name(rng, "code"), pd.array(rng.integers(100, 130, size=n), dtype="Int64"), I, ColumnKind.INTEGER)
+    table.add(table.new_name(rng, "qty"), pd.array(rng.integers(1, 20, size=n), dtype="Int64"), INT, ColumnKind.INTEGER)
+    table.add(
+        table.new_name(rng, "code"), pd.array(rng.integers(100, 130, size=n), dtype="Int64"), INT, ColumnKind.INTEGER
+    )
     labels = pd.Series(rng.choice(WORDS, size=n), dtype=object)
     labels[rng.random(n) < 0.05] = None
     table.add(table.new_name(rng, "label"), labels, S, ColumnKind.CATEGORICAL)
     day = pd.Timestamp("2001-01-01") + pd.to_timedelta(rng.integers(0, 7000, size=n), unit="D")
     table.add(table.new_name(rng, "day"), day, D, ColumnKind.DATETIME)
-    table.add(table.new_name(rng, "year"), pd.array(rng.integers(2000, 2020, size=n), dtype="Int64"), I, ColumnKind.INTEGER)
+    table.add(
+        table.new_name(rng, "year"), pd.array(rng.integers(2000, 2020, size=n), dtype="Int64"), INT, ColumnKind.INTEGER
+    )
     start = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 3000 * 24, size=n), unit="h")
     table.add(table.new_name(rng, "start"), start, D, ColumnKind.DATETIME)
     end = start + pd.to_timedelta(rng.integers(24, 24 * 60, size=n), unit="h")
@@ -230,7 +238,7 @@ def _count(rng, tables) -> Rule | None:
     parent = tables[child.parent]
     counts = child.frame.groupby(child.link).size().reindex(parent.frame[parent.key].astype("int64")).fillna(0)
     name = parent.new_name(rng, "n")
-    parent.add(name, pd.array(counts.astype(int).to_numpy(), dtype="Int64"), I, ColumnKind.INTEGER)
+    parent.add(name, pd.array(counts.astype(int).to_numpy(), dtype="Int64"), INT, ColumnKind.INTEGER)
     return Aggregate(parent.name, name, child.name, "count", (), 0, 0.0)
 
 
@@ -242,7 +250,7 @@ def _sum(rng, tables) -> Rule | None:
     qty = _column(child, "qty")
     sums = child.frame.groupby(child.link)[qty].sum().reindex(parent.frame[parent.key].astype("int64")).fillna(0)
     name = parent.new_name(rng, "total")
-    parent.add(name, pd.array(sums.astype(int).to_numpy(), dtype="Int64"), I, ColumnKind.INTEGER)
+    parent.add(name, pd.array(sums.astype(int).to_numpy(), dtype="Int64"), INT, ColumnKind.INTEGER)
     return Aggregate(parent.name, name, child.name, "sum", (qty,), 0, 0.0)
 
 
@@ -293,7 +301,7 @@ def _year(rng, tables) -> Rule:
     t = _any(rng, tables)
     day = _column(t, "day")
     name = t.new_name(rng, "yr")
-    t.add(name, pd.array(t.frame[day].dt.year.to_numpy(), dtype="Int64"), I, ColumnKind.INTEGER)
+    t.add(name, pd.array(t.frame[day].dt.year.to_numpy(), dtype="Int64"), INT, ColumnKind.INTEGER)
     return Part(t.name, name, Ref(day), "year")
 
 
@@ -327,7 +335,12 @@ def _after(rng, tables) -> Rule | None:
     start = _column(tables[child.parent], "start")
     since = _parent_values(tables, child, start).to_numpy()
     name = child.new_name(rng, "after")
-    child.add(name, since + pd.to_timedelta(rng.integers(0, 500, size=len(since)), unit="h").to_numpy(), D, ColumnKind.DATETIME)
+    child.add(
+        name,
+        since + pd.to_timedelta(rng.integers(0, 500, size=len(since)), unit="h").to_numpy(),
+        D,
+        ColumnKind.DATETIME,
+    )
     return Order(child.name, name, Ref(start, (child.name,)))
 
 
@@ -338,7 +351,12 @@ def _before(rng, tables) -> Rule | None:
     end = _column(tables[child.parent], "end")
     until = _parent_values(tables, child, end).to_numpy()
     name = child.new_name(rng, "before")
-    child.add(name, until - pd.to_timedelta(rng.integers(0, 500, size=len(until)), unit="h").to_numpy(), D, ColumnKind.DATETIME)
+    child.add(
+        name,
+        until - pd.to_timedelta(rng.integers(0, 500, size=len(until)), unit="h").to_numpy(),
+        D,
+        ColumnKind.DATETIME,
+    )
     return Order(child.name, name, Ref(end, (child.name,)), above=False)
 
 
@@ -349,7 +367,7 @@ def _numbering(rng, tables) -> Rule | None:
     shuffled = pd.Series(rng.random(len(child.frame)))
     numbers = shuffled.groupby(child.frame[child.link].to_numpy()).rank(method="first").astype(int)
     name = child.new_name(rng, "line")
-    child.add(name, pd.array(numbers.to_numpy(), dtype="Int64"), I, ColumnKind.INTEGER)
+    child.add(name, pd.array(numbers.to_numpy(), dtype="Int64"), INT, ColumnKind.INTEGER)
     return Numbering(child.name, name, group=(child.link,), start=1)
 
 

@@ -50,7 +50,18 @@ def _same(found: Rule, planted: Rule, schema, strict: bool = False) -> bool:
 def test_the_generator_plants_every_kind():
     planted = [r for seed in range(DATABASES) for r in planted_database(seed)[1]]
     kinds = {r.kind for r in planted}
-    assert kinds == {"formula", "aggregate", "copy", "dependency", "part", "period", "step", "order", "numbering", "running"}
+    assert kinds == {
+        "formula",
+        "aggregate",
+        "copy",
+        "dependency",
+        "part",
+        "period",
+        "step",
+        "order",
+        "numbering",
+        "running",
+    }
     assert len(planted) >= DATABASES * len(PLANTS) // 2
     for seed in range(min(DATABASES, 20)):
         db, rules = planted_database(seed)

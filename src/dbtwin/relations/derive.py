@@ -98,6 +98,35 @@ def apply_rules(
         rows.frame[rule.column] = to_storage(values, dtype).array
 
 
+def settle_rules(db: Database, rules: list[Rule]) -> None:
+    """Copies and dependencies made to hold again after another stage replaced some values (rare text
+    replaced by believable values, row by row): each copy taken again from its parent, and each
+    dependency's rows that share a determinant value given the value most of them hold (the
+    replacements included, so that no value the replacement removed comes back)."""
+    views = Views(db)
+    for rule in application_order(rules, db.schema):
+        if not isinstance(rule, Copy | Dependency) or rule.holes:
+            continue
+        rows = views.of(rule.table)
+        dtype = db.schema.table(rule.table).column(rule.column).dtype
+        if isinstance(rule, Copy):
+            values = copy_values(rows, rule)
+            if not db.schema.table(rule.table).column(rule.column).nullable:
+                values = values.where(values.notna(), rows.frame[rule.column].reset_index(drop=True))
+        else:
+            values = _most_common_per_determinant(rows, rule)
+        rows.frame[rule.column] = to_storage(pd.Series(values).reset_index(drop=True), dtype).array
+
+
+def _most_common_per_determinant(rows: Rows, rule: Dependency) -> pd.Series:
+    determinant = rows.codes(rule.determinant)
+    current = rows.frame[rule.column].reset_index(drop=True).astype(object)
+    codes, uniques = pd.factorize(current, use_na_sentinel=False)
+    pairs = pd.DataFrame({"x": determinant, "y": codes})
+    top = pairs.value_counts().reset_index(name="n").drop_duplicates("x").set_index("x")["y"]
+    return pd.Series(np.asarray(uniques, dtype=object)[top.reindex(determinant).to_numpy()], dtype=object)
+
+
 def copied_back(
     db: Database, rules: list[Rule], fill: dict[str, dict[str, np.ndarray]]
 ) -> dict[str, dict[str, np.ndarray]]:

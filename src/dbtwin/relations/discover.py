@@ -192,8 +192,8 @@ def row_label(db: Database, table: str, position: int) -> str:
     key = db.schema.table(table).primary_key
     if not key:
         return f"row {position + 1}"
-    values = db[table].iloc[position]
-    return ", ".join(f"{c}={values[c]}" for c in key)
+    frame = db[table]
+    return ", ".join(f"{c}={frame[c].iloc[position]}" for c in key)
 
 
 def _completed(views: Views, rule: Rule, protection: Protection) -> Rule:

@@ -128,9 +128,24 @@ def _scaled(table: str, refs: list[Ref], operands: np.ndarray, varying: dict, gr
             if ref == Ref(target):
                 continue
             rule = _with_constants(table, target, probed, decimals, operands[:, j], offset=True)
-            if rule is not None:
-                rule.left = ref
-                yield rule
+            if rule is None:
+                continue
+            rule.left = ref
+            yield _simpler_way_round(rule, probed, operands[:, j], varying, graph)
+
+
+def _simpler_way_round(rule: Formula, target: np.ndarray, operand: np.ndarray, varying: dict, graph) -> Formula:
+    """``rule`` (``target = k * operand + c``), or the same formula solved for the operand where that
+    holds too with shorter constants (``f = 1.8 * c + 32`` rather than ``c = 0.556 * f - 17.8``): the
+    column computed from the other is most often the one written with the longer constants."""
+    operand_column = rule.left.column
+    if rule.left.path or operand_column not in varying or graph.derived((rule.table, operand_column)):
+        return rule
+    other = _with_constants(rule.table, operand_column, operand, varying[operand_column][1], target, offset=True)
+    if other is None or len(other.scale + other.offset) >= len(rule.scale + rule.offset):
+        return rule
+    other.left = Ref(rule.column)
+    return other
 
 
 def _with_constants(

@@ -43,7 +43,7 @@ def assemble(
     db = graph.to_database(attributes, prepare=stages.keys.unique)
     stages.relations.apply(db, rng, skip=set(real))
     stages.values.apply(db, rng, skip=set(real))  # believable values for the rare ones, then their copies
-    stages.relations.apply(db, rng, copies_only=True, skip=set(real))
+    stages.relations.settle(db, skip=set(real))  # copies and dependencies of the values that replaced them
     for table, frame in real.items():  # kept and given rows exactly as they are, whatever ran above
         db.tables[table] = frame.copy()
     errors = [p for p in find_problems(db) if p.severity == "error"]

@@ -12,8 +12,8 @@ import numpy as np
 from dbtwin.config import SynthesizerConfig
 from dbtwin.database import Database
 from dbtwin.encode.rare import Protection
-from dbtwin.relations import Copy, Rule, apply_rules
-from dbtwin.relations.derive import copied_back
+from dbtwin.relations import Rule, apply_rules
+from dbtwin.relations.derive import copied_back, settle_rules
 from dbtwin.relations.report import Discovery, fit_relations, relations_from_dict, relations_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, mapping, reading
@@ -53,15 +53,18 @@ class RelationsStage:
         self,
         db: Database,
         rng: np.random.Generator,
-        copies_only: bool = False,
         skip: Collection[str] = (),
         only: dict[str, dict[str, np.ndarray]] | None = None,
     ) -> None:
-        """Compute the derived columns of ``db`` in place (``copies_only``: copies of a parent's column),
-        none in the tables ``skip`` names (kept or given rows); with ``only`` (per table and column, the
-        rows), no other cell."""
-        rules = [r for r in self.rules if r.table not in skip and (isinstance(r, Copy) or not copies_only)]
-        apply_rules(db, rules, rng, only)
+        """Compute the derived columns of ``db`` in place, none in the tables ``skip`` names (kept or
+        given rows); with ``only`` (per table and column, the rows), no other cell."""
+        apply_rules(db, [r for r in self.rules if r.table not in skip], rng, only)
+
+    def settle(self, db: Database, skip: Collection[str] = ()) -> None:
+        """After rare values were replaced (:mod:`dbtwin.synthesizer.stages.values`): copies and
+        dependencies made to hold again on the values that replaced them
+        (:func:`dbtwin.relations.derive.settle_rules`)."""
+        settle_rules(db, [r for r in self.rules if r.table not in skip])
 
     def copied_back(self, db: Database, fill: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
         """Imputation: the parent cells to fill whose value a child's known copy shows, set in place;
