@@ -75,7 +75,7 @@ def test_fit_then_sample_through_the_cli(tmp_path):
     result = runner.invoke(app, ["fit", "chinook", "--out", str(model), "--steps", "3", "--hops", "1", "--seed", "1"])
     assert result.exit_code == 0, result.output
     assert "3 steps" in result.output and (model / "config.json").exists()
-    assert "10 exact relations kept" in result.output
+    assert "11 exact relations kept" in result.output
     assert not (tmp_path / ".model.checkpoint").exists()
     again = runner.invoke(app, ["fit", "chinook", "--out", str(model), "--steps", "3"])
     assert again.exit_code == 2 and "already holds files" in again.output

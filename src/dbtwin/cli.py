@@ -606,15 +606,24 @@ def _show_summary(source: str, summary: dict) -> None:
     relations = summary["relations"]
     if relations["rules"]:
         title = f"{len(relations['rules'])} exact relations kept on every row ({relations['seconds']:.1f} s)"
-        found = RichTable(title=title, caption="holes: kept where both sides are known; the column is generated")
-        for col in ("kind", "relation", "holes"):
+        caption = "holes: kept where both sides are known; the column is generated. near: a few real rows break it"
+        found = RichTable(title=title, caption=caption)
+        for col in ("kind", "relation", "holes", "near"):
             found.add_column(col)
         for rule in relations["rules"]:
-            found.add_row(rule["kind"], text(rule["rule"]), "yes" if rule.get("holes") else "")
+            found.add_row(
+                rule["kind"], text(rule["rule"]), "yes" if rule.get("holes") else "", "yes" if rule.get("near") else ""
+            )
         console.print(found)
+    for near in relations.get("near_rules", []):
+        rows = "; ".join(near.get("breaking", []))
+        console.print(
+            f"kept as the metadata asks, though {near['rows'] - near['kept']:,} rows break it: "
+            f"{text(near['rule'])} ({text(rows)})"
+        )
     for miss in relations["near_misses"][:10]:
-        broken = miss["rows"] - miss["kept"]
-        console.print(f"almost a relation, not kept: {text(miss['rule'])} (broken by {broken:,} rows)")
+        broken, rows = miss["rows"] - miss["kept"], "; ".join(miss.get("breaking", []))
+        console.print(f"almost a relation, not kept: {text(miss['rule'])} (broken by {broken:,} rows: {text(rows)})")
     typed = {f"{t}.{c}": s for t, cols in summary["semantic"].items() for c, s in cols.items() if s != "none"}
     if typed:
         semantic = RichTable(title=f"{len(typed)} string columns by what they hold (filled in where values are rare)")

@@ -67,7 +67,7 @@ def summarize(db: Database) -> dict[str, Any]:
         ],
         "relations": summarize_relations(db, Protection(exempt=tuple(lookups)))
         if not problems
-        else {"rules": [], "near_misses": [], "seconds": 0.0},
+        else {"rules": [], "near_rules": [], "near_misses": [], "seconds": 0.0},
         "semantic": {t: {c: s.value for c, s in cols.items()} for t, cols in semantic_types(db.schema, db).items()},
         "lookup_tables": lookups,
         "dimension_tables": list(lookups),  # the name of earlier versions, kept for scripts that read it

@@ -240,3 +240,17 @@ def test_a_running_sum_skips_nulls_and_follows_the_order():
     assert db["t"]["balance"].tolist()[:3] == [6.0, 1.0, 1.0]
     assert pd.isna(db["t"]["balance"].iloc[3]) and db["t"]["balance"].tolist()[4:] == [2.0, 5.0]
     assert keeping(db, rule).holds
+
+
+def test_inspect_shows_new_kinds_and_the_rows_that_break_a_near_rule(tmp_path):
+    from typer.testing import CliRunner
+
+    from dbtwin.cli import app
+    from dbtwin.io.files import write_directory
+
+    write_directory(_sales(broken_rows=(5, 77)), tmp_path / "sales")
+    result = CliRunner().invoke(app, ["inspect", str(tmp_path / "sales")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "sale.fahrenheit = 1.8 * sale.price + 32" in result.stdout
+    assert "almost a relation, not kept: sale.amount = sale.price * sale.qty" in result.stdout
+    assert "sale_id=6; sale_id=78" in result.stdout
