@@ -47,7 +47,7 @@ from dbtwin.relations.orders import orders, without_implied_orders
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule, Running
 from dbtwin.relations.running import runnings
 from dbtwin.relations.timing import periods, steps
-from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number
+from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number, rounded
 from dbtwin.schema.model import ColumnKind, StorageType
 
 log = logging.getLogger(__name__)
@@ -270,30 +270,32 @@ def _aggregates(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> I
             for i, a in enumerate(child_cols):
                 for b in child_cols[i + 1 :]:
                     candidates.append(("sum", (a, b), numbers[a] * numbers[b]))
-        has_children = np.bincount(pos[pos >= 0], minlength=len(parent_rows)) > 0
+        childless = np.bincount(pos[pos >= 0], minlength=len(parent_rows)) == 0
+        given = [_probe_aggregate(local, chosen, values, len(probe), function) for function, _, values in candidates]
         for target in targets:
             actual = parent_rows.numbers(Ref(target))
             if not varies(actual):
                 continue
-            empty_values = actual[~has_children]
+            empty_values = actual[childless]
             decimals = decimals_of(actual)
-            for function, cols, values in candidates:
+            for (function, cols, _), raw in zip(candidates, given, strict=True):
                 empty = _empty_value(empty_values, function)
                 if empty is False:
                     continue
-                expected = aggregate_by_parent(
-                    local[chosen],
-                    values[chosen],
-                    len(probe),
-                    function,
-                    empty,
-                    decimals,  # type: ignore[arg-type]
-                )
-                if function != "count":  # a parent with a child's value missing has no known aggregate
-                    holed = chosen & np.isnan(values)
-                    expected[np.bincount(local[holed], minlength=len(probe)) > 0] = np.nan
+                expected = rounded(np.where(childless[probe], np.nan if empty is None else empty, raw), decimals)
                 if (~agree_where_known(actual[probe], expected, decimals)).sum() <= PROBE_SLACK:
                     yield Aggregate(fk.parent, target, fk.name, function, cols, decimals, empty)  # type: ignore[arg-type]
+
+
+def _probe_aggregate(local: np.ndarray, chosen: np.ndarray, values: np.ndarray, n: int, function: str) -> np.ndarray:
+    """``function`` of the children's ``values`` per probed parent (``local``: a child's parent among
+    them, ``chosen``: children of one); NULL for a parent one of whose children's values is missing
+    (its aggregate is not known), and for one without children (the caller gives those their value)."""
+    out = aggregate_by_parent(local[chosen], values[chosen], n, function, None, None)
+    if function != "count":
+        holed = chosen & np.isnan(values)
+        out[np.bincount(local[holed], minlength=n) > 0] = np.nan
+    return out
 
 
 def _empty_value(values: np.ndarray, function: str) -> float | bool | None:

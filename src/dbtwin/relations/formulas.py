@@ -60,42 +60,64 @@ def _binary(
     m = len(refs)
     for operation in ("*", "/") if constants else ("+", "*", "-", "/"):
         grid = operate(operands[:, :, None], operands[:, None, :], operation)  # probe x m x m
-        valid = np.isfinite(grid)
+        trivial = (grid == operands[:, :, None]) | (grid == operands[:, None, :])
+        telling = (np.isfinite(grid) & ~trivial).reshape(len(grid), -1).astype(np.float64)
         for target, (probed, decimals) in varying.items():
             if graph.derived((table, target)):
                 continue
-            t = probed[:, None, None]
-            # a sum or difference is exact: rounding would take 0.01 of rain for no change of the day
-            exact = None if operation in ("+", "-") else decimals
-            ok = (~agree_where_known(np.broadcast_to(t, grid.shape), grid, exact)).sum(axis=0) <= PROBE_SLACK
-            trivial = (grid == operands[:, :, None]) | (grid == operands[:, None, :])
-            support = (valid & np.isfinite(t) & (np.abs(t) > 0) & ~trivial).sum(0)
-            enough = support >= min(MIN_SUPPORT, len(probed))
-            pairs = enough & _distinct_pairs(m, own[target], operation)
+            support = ((np.isfinite(probed) & (np.abs(probed) > 0)).astype(np.float64) @ telling).reshape(m, m)
+            pairs = (support >= min(MIN_SUPPORT, len(probed))) & _distinct_pairs(m, own[target], operation)
             if not constants:
-                for a, b in zip(*np.nonzero(ok & pairs), strict=True):
+                # a sum or difference is exact: rounding would take 0.01 of rain for no change of the day
+                exact = None if operation in ("+", "-") else decimals
+                for a, b in zip(*np.nonzero(pairs & _agreeing(probed, grid, exact)), strict=True):
                     yield Formula(table, target, operation, refs[a], refs[b], decimals)
-            else:
-                for a, b in zip(*np.nonzero(~ok & pairs & _proportional(probed, grid, decimals)), strict=True):
-                    rule = _with_constants(table, target, probed, decimals, grid[:, a, b], offset=False)
-                    if rule is not None and _both_matter(rule, probed, operands[:, a], operands[:, b], operation):
-                        rule.operation, rule.left, rule.right = operation, refs[a], refs[b]
-                        yield rule
+                continue
+            for a, b in zip(*np.nonzero(pairs & _proportional(probed, grid, decimals)), strict=True):
+                rule = _with_constants(table, target, probed, decimals, grid[:, a, b], offset=False)
+                if rule is not None and _both_matter(rule, probed, operands[:, a], operands[:, b], operation):
+                    rule.operation, rule.left, rule.right = operation, refs[a], refs[b]
+                    yield rule
+
+
+def _agreeing(actual: np.ndarray, grid: np.ndarray, decimals: int | None) -> np.ndarray:
+    """Per pair of operands: whether ``actual`` agrees with their value on the probed rows but
+    :data:`PROBE_SLACK`; the first rows sieve the pairs before all are compared."""
+    first = min(len(actual), 16)
+    head = ~agree_where_known(np.broadcast_to(actual[:first, None, None], grid[:first].shape), grid[:first], decimals)
+    out = head.sum(0) <= PROBE_SLACK
+    a, b = np.nonzero(out)
+    if len(a):
+        rest = ~agree_where_known(actual[first:, None], grid[first:, a, b], decimals)
+        out[a, b] = head[:, a, b].sum(0) + rest.sum(0) <= PROBE_SLACK
+    return out
 
 
 def _proportional(actual: np.ndarray, grid: np.ndarray, decimals: int | None) -> np.ndarray:
-    """Per pair of operands: whether ``actual`` is their value times one factor (the one their largest
-    value gives) on the probed rows but :data:`PROBE_SLACK`, up to the rounding of ``actual``; a cheap
-    sieve before the exact check."""
-    t = actual[:, None, None]
-    usable = np.isfinite(grid) & np.isfinite(t)
-    size = np.where(usable, np.abs(grid), -1.0)
-    big = np.argmax(size, axis=0)[None]
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        k = np.take_along_axis(np.broadcast_to(t, grid.shape), big, 0) / np.take_along_axis(grid, big, 0)
+    """Per pair of operands: whether ``actual`` is their value times one factor on the probed rows but
+    :data:`PROBE_SLACK`, up to the rounding of ``actual``; a cheap sieve (on the first rows, then on all
+    for the pairs left) before the exact check."""
+    with np.errstate(invalid="ignore"):
         unit = 10.0 ** (-decimals) if decimals is not None else 1e-9 * np.nanmax(np.abs(actual))
-        off = usable & ~(np.abs(t - k * grid) <= 1.01 * unit + 1e-6 * np.abs(t))
-    return (off.sum(0) <= PROBE_SLACK) & np.isfinite(k[0]) & (k[0] != 0)
+    first = min(len(actual), 16)
+    out = _off_by(actual[:first, None, None], grid[:first], 2 * unit) <= PROBE_SLACK
+    a, b = np.nonzero(out)
+    if len(a):
+        out[a, b] = _off_by(actual[:, None], grid[:, a, b], unit) <= PROBE_SLACK
+    return out
+
+
+def _off_by(t: np.ndarray, grid: np.ndarray, unit: float) -> np.ndarray:
+    """Rows where ``t`` is not the factor its largest operand value gives times the value, beyond the
+    error of rounding ``t`` to ``unit`` (the factor's own error included); every row where no factor is."""
+    usable = np.isfinite(grid) & np.isfinite(t)
+    big = np.argmax(np.where(usable, np.abs(grid), -1.0), axis=0)[None]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        top = np.take_along_axis(grid, big, 0)
+        k = np.take_along_axis(np.broadcast_to(t, grid.shape), big, 0) / top
+        bound = unit * (0.51 + 0.51 * np.abs(grid) / np.abs(top)) + 1e-6 * np.abs(t)
+        off = usable & ~(np.abs(t - k * grid) <= bound)
+    return np.where(np.isfinite(k[0]) & (k[0] != 0), off.sum(0), len(grid) + 1)
 
 
 def _both_matter(rule: Formula, actual: np.ndarray, a: np.ndarray, b: np.ndarray, operation: str) -> bool:
