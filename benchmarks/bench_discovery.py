@@ -106,7 +106,7 @@ def million_rows(rows: int, seed: int = 0) -> tuple[Database, list[str]]:
         "account.region",
         "account.transactions",
         "trans.amount_cents",
-        "trans.channel_name",
+        "trans.channel_name|trans.channel",  # one determines the other: either way round
         "trans.at",
         "trans.balance",
     ]
@@ -137,7 +137,7 @@ def measure(name: str, db: Database, planted: list[str] | None = None) -> dict:
     }
     if planted is not None:
         targets = {f"{r.table}.{r.column}" for r in found.rules}
-        out["planted_found"] = {p: p in targets for p in planted}
+        out["planted_found"] = {p: any(t in targets for t in p.split("|")) for p in planted}
     return out
 
 

@@ -18,7 +18,7 @@ from dbtwin.relations.candidates import HOLE_SUPPORT, columns_where, refs_where,
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.rules import Dependency, Ref, Rule
 from dbtwin.relations.values import Rows, Views, is_label, is_number
-from dbtwin.schema.model import Column, ColumnKind, Schema, StorageType
+from dbtwin.schema.model import Column, ColumnKind, StorageType
 
 #: A dependency is kept only if agreeing this often by chance is less likely than this.
 DEPENDENCY_CHANCE = 1e-3
@@ -26,6 +26,8 @@ DEPENDENCY_CHANCE = 1e-3
 MAX_MAPPING = 20_000
 #: Most distinct values of a number a dependency may determine (a price per genre, a rate per class).
 MAX_LEVELS = 20
+#: Most distinct values per row of its own table a whole number may hold to determine another value.
+CODE_SHARE = 0.5
 #: Parts of a datetime that may determine a value (a season, a fiscal quarter).
 DETERMINING_PARTS = ("year", "month")
 
@@ -35,7 +37,7 @@ def dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> It
     for table, rows in tables_with(views, 2):
         n = len(rows)
         determinants = []
-        for ref in _determinant_refs(schema, table):
+        for ref in _determinant_refs(views, table):
             codes = rows.codes(ref)
             distinct = int(codes.max()) + 1 if len(codes) else 0
             if 2 <= distinct < n:
@@ -63,13 +65,22 @@ def dependencies(views: Views, graph: ColumnGraph, protection: Protection) -> It
                 yield rule
 
 
-def _determinant_refs(schema: Schema, table: str) -> list[Ref]:
-    """What may determine a value of ``table``: labels, whole numbers and the year and month of
-    datetimes, of the row and of its parents."""
-    refs = refs_where(schema, table, lambda c: is_label(c.kind) or _is_code(c))
+def _determinant_refs(views: Views, table: str) -> list[Ref]:
+    """What may determine a value of ``table``: labels, whole numbers that repeat in their own table
+    (codes, postal codes, years; not counts or amounts, nearly one per row, that only a few rows of
+    a child happen to repeat) and the year and month of datetimes, of the row and of its parents."""
+    schema = views.db.schema
+    refs = refs_where(schema, table, lambda c: is_label(c.kind))
+    refs += [r for r in refs_where(schema, table, _is_code) if _repeats(views, table, r)]
     for ref in refs_where(schema, table, lambda c: c.dtype == StorageType.DATETIME):
         refs += [Ref(ref.column, ref.path, part) for part in DETERMINING_PARTS]
     return refs
+
+
+def _repeats(views: Views, table: str, ref: Ref) -> bool:
+    """Whether the rows of the table ``ref`` reads hold at most half as many distinct values as rows."""
+    own = views.db[ref.table(views.db.schema, table)][ref.column]
+    return own.nunique() <= CODE_SHARE * max(own.notna().sum(), 1)
 
 
 def _is_code(column: Column) -> bool:
