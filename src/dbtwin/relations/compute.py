@@ -55,8 +55,10 @@ class Kept:
         return self.kept == self.rows
 
 
-def aggregate_values(db: Database, rule: Aggregate, views: Views | None = None) -> np.ndarray:
-    """Per row of ``rule.table``, the aggregate of its children (``rule.empty`` without any)."""
+def aggregate_values(db: Database, rule: Aggregate, views: Views | None = None, rounding: bool = True) -> np.ndarray:
+    """Per row of ``rule.table``, the aggregate of its children (``rule.empty`` without any), rounded to
+    the rule's decimals unless ``rounding`` is off (checking: a value rounded half up, 1.125 to 1.13,
+    keeps the rule as 1.12 does)."""
     fk = db.schema.foreign_key(rule.foreign_key)
     child = (views or Views(db)).of(fk.child)
     n = len(db[rule.table])
@@ -67,7 +69,7 @@ def aggregate_values(db: Database, rule: Aggregate, views: Views | None = None) 
         values = operate(child.numbers(Ref(rule.child_columns[0])), child.numbers(Ref(rule.child_columns[1])), "*")
     else:
         values = child.numbers(Ref(rule.child_columns[0]))
-    return aggregate_by_parent(pos, values, n, rule.function, rule.empty, rule.decimals)
+    return aggregate_by_parent(pos, values, n, rule.function, rule.empty, rule.decimals if rounding else None)
 
 
 def aggregate_by_parent(
@@ -92,9 +94,9 @@ def aggregate_by_parent(
     return rounded(out, decimals)
 
 
-def formula_values(rows: Rows, rule: Formula) -> np.ndarray:
-    """Per row, ``scale * (left operation right) + offset`` rounded to the rule's decimals (NULL where
-    an operand is)."""
+def formula_values(rows: Rows, rule: Formula, rounding: bool = True) -> np.ndarray:
+    """Per row, ``scale * (left operation right) + offset`` rounded to the rule's decimals unless
+    ``rounding`` is off (NULL where an operand is)."""
     value = rows.numbers(rule.left)
     if rule.right is not None:
         value = operate(value, rows.numbers(rule.right), rule.operation)
@@ -102,7 +104,7 @@ def formula_values(rows: Rows, rule: Formula) -> np.ndarray:
     if scale != 1.0 or offset != 0.0:
         with np.errstate(invalid="ignore", over="ignore"):
             value = value * scale + offset
-    return rounded(np.where(np.isfinite(value), value, np.nan), rule.decimals)
+    return rounded(np.where(np.isfinite(value), value, np.nan), rule.decimals if rounding else None)
 
 
 def operate(a: np.ndarray, b: np.ndarray, operation: str) -> np.ndarray:
@@ -221,16 +223,16 @@ def _sides(db: Database, rule: Rule, views: Views) -> tuple[np.ndarray | None, n
         copied = copy_values(rows, rule)
         return _same(actual, copied), actual_null, copied.isna().to_numpy()
     if isinstance(rule, Aggregate):
-        expected, decimals = aggregate_values(db, rule, views), rule.decimals
+        expected, decimals = aggregate_values(db, rule, views, rounding=False), rule.decimals
         unknown = np.isnan(expected) | _holed_children(db, rule, views, len(actual))
     elif isinstance(rule, Formula):
-        expected, decimals = formula_values(rows, rule), rule.decimals
+        expected, decimals = formula_values(rows, rule, rounding=False), rule.decimals
         unknown = np.isnan(expected)
     elif isinstance(rule, Part):
         expected, decimals = part_values(rows, rule), 0
         unknown = np.isnan(expected)
     elif isinstance(rule, Running):
-        expected, decimals = running_values(rows, rule), rule.decimals
+        expected, decimals = running_values(rows, rule, rounding=False), rule.decimals
         unknown = np.isnan(expected)
     else:
         raise TypeError(f"unknown rule {rule!r}")

@@ -47,7 +47,7 @@ from dbtwin.relations.orders import orders, without_implied_orders
 from dbtwin.relations.rules import PARTS, Aggregate, Copy, Dependency, Formula, Order, Part, Ref, Rule, Running
 from dbtwin.relations.running import runnings
 from dbtwin.relations.timing import periods, steps
-from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number, rounded
+from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number
 from dbtwin.schema.model import ColumnKind, StorageType
 
 log = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ def _aggregates(views: Views, graph: ColumnGraph, rng: np.random.Generator) -> I
                 empty = _empty_value(empty_values, function)
                 if empty is False:
                     continue
-                expected = rounded(np.where(childless[probe], np.nan if empty is None else empty, raw), decimals)
+                expected = np.where(childless[probe], np.nan if empty is None else empty, raw)
                 if (~agree_where_known(actual[probe], expected, decimals)).sum() <= PROBE_SLACK:
                     yield Aggregate(fk.parent, target, fk.name, function, cols, decimals, empty)  # type: ignore[arg-type]
 

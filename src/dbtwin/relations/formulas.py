@@ -22,7 +22,7 @@ from dbtwin.relations.candidates import (
 from dbtwin.relations.compute import operate
 from dbtwin.relations.graph import ColumnGraph
 from dbtwin.relations.rules import Formula, Ref, Rule, decimal_text
-from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number, rounded
+from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number
 
 #: Fewest distinct values an operand and a target of a formula with constants take on the probed rows
 #: (a column of two values is a function of any other two-valued column, and says nothing).
@@ -77,7 +77,44 @@ def _binary(
                 rule = _with_constants(table, target, probed, decimals, grid[:, a, b], offset=False)
                 if rule is not None and _both_matter(rule, probed, operands[:, a], operands[:, b], operation):
                     rule.operation, rule.left, rule.right = operation, refs[a], refs[b]
-                    yield rule
+                    yield _simplest_solved(rule, probed, operands[:, a], operands[:, b], varying, graph)
+
+
+def _simplest_solved(rule: Formula, target: np.ndarray, a: np.ndarray, b: np.ndarray, varying: dict, graph) -> Formula:
+    """``rule`` (``target = k * (a op b)``) or the same formula solved for one of its operands of the
+    row, where that holds too with a shorter constant (``ERA = 27 * (ER / IPouts)`` rather than
+    ``ER = 0.037 * (IPouts * ERA)``) or with one as short and a target of more decimals (a percentage
+    rather than the count it is a percentage of): the column written with rounding is the one computed."""
+    best = rule
+    with np.errstate(invalid="ignore", divide="ignore"):
+        solved = _solutions(rule, target, a, b)
+    for operand, values, operation, other, target_first in solved:
+        column = operand.column
+        if operand.path or column not in varying or graph.derived((rule.table, column)):
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(np.isfinite(values), values, np.nan)
+        found = _with_constants(rule.table, column, varying[column][0], varying[column][1], values, offset=False)
+        if found is None or (len(found.scale), -_digits(found)) >= (len(best.scale), -_digits(best)):
+            continue  # not shorter, nor as short and written with more decimals (a percentage of counts)
+        pair = (Ref(rule.column), other) if target_first else (other, Ref(rule.column))
+        found.operation, (found.left, found.right) = operation, pair
+        best = found
+    return best
+
+
+def _digits(rule: Formula) -> int:
+    return 99 if rule.decimals is None else rule.decimals
+
+
+def _solutions(rule: Formula, target: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple:
+    """Per operand of ``target = k * (a op b)``: the operand, the values the solved formula scales,
+    its operation, the other operand, and whether the target comes first in it."""
+    if rule.operation == "*":
+        return (rule.left, target / b, "/", rule.right, True), (rule.right, target / a, "/", rule.left, True)
+    if rule.operation == "/":
+        return (rule.left, target * b, "*", rule.right, True), (rule.right, a / target, "/", rule.left, False)
+    return ()
 
 
 def _agreeing(actual: np.ndarray, grid: np.ndarray, decimals: int | None) -> np.ndarray:
@@ -125,7 +162,7 @@ def _both_matter(rule: Formula, actual: np.ndarray, a: np.ndarray, b: np.ndarray
     its median: a nearly constant operand (a latitude of three airports) would fit any constant."""
     scale = float(rule.scale)
     for held_a, held_b in ((np.full_like(a, np.nanmedian(a)), b), (a, np.full_like(b, np.nanmedian(b)))):
-        given = rounded(operate(held_a, held_b, operation) * scale, rule.decimals)
+        given = operate(held_a, held_b, operation) * scale
         if (~agree_where_known(actual, given, rule.decimals)).sum() <= PROBE_SLACK + MIN_LEVELS:
             return False
     return True
@@ -192,7 +229,7 @@ def _with_constants(
         scale, c = decimal_text(t[big] / v[big], 0.5 * unit / abs(v[big])), "0"
     if float(scale) == 0 or (scale == "1" and c == "0"):
         return None
-    given = rounded(value * float(scale) + float(c), decimals)
+    given = value * float(scale) + float(c)  # unrounded: a value rounded half up agrees too
     if (~agree_where_known(actual, given, decimals)).sum() > PROBE_SLACK:
         return None
     return Formula(table, target, "*", Ref(""), None, decimals, scale=scale, offset=c)

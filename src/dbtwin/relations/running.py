@@ -22,11 +22,12 @@ PROBE_GROUPS, PROBE_PREFIX = 64, 32
 MAX_ORDERS, MAX_SUMMED = 12, 24
 
 
-def running_values(rows: Rows, rule: Running) -> np.ndarray:
-    """Per row, the running sum of ``rule.of`` within its group up to and including it."""
+def running_values(rows: Rows, rule: Running, rounding: bool = True) -> np.ndarray:
+    """Per row, the running sum of ``rule.of`` within its group up to and including it (rounded to the
+    rule's decimals unless ``rounding`` is off)."""
     permutation, group = sequence_order(rows, rule.group, rule.order)
     values = rows.numbers(Ref(rule.of))[permutation]
-    return rounded(_running_sum(values, group), rule.decimals)[np.argsort(permutation)]
+    return rounded(_running_sum(values, group), rule.decimals if rounding else None)[np.argsort(permutation)]
 
 
 def sequence_order(rows: Rows, group: tuple[str, ...], order: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
