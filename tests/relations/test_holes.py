@@ -13,7 +13,7 @@ import pytest
 from dbtwin.database import Database
 from dbtwin.relations import Aggregate, Dependency, Formula, Ref, apply_rules, discover, keeping
 from dbtwin.relations.discover import HOLE_SUPPORT
-from dbtwin.relations.rules import rule_from_dict
+from dbtwin.relations.rule_json import rule_from_dict
 from dbtwin.schema.dtypes import to_storage
 from dbtwin.synthesizer import Synthesizer
 from tests.relations.test_discovery import LINE_INVOICE, LINE_TRACK, planted

@@ -15,7 +15,8 @@ from dbtwin.encode.table import _unit
 from dbtwin.errors import SchemaError
 from dbtwin.relations import Formula, Order, Ref, apply_rules, discover, keeping, rule_from_dict
 from dbtwin.relations.report import fit_relations, summarize_relations
-from dbtwin.relations.rules import Period, Running, Step, decimal_text
+from dbtwin.relations.rule_json import decimal_text
+from dbtwin.relations.rules import Period, Running, Step
 from dbtwin.schema.metadata_json import schema_from_dict, schema_to_dict
 from dbtwin.schema.model import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
 from dbtwin.synthesizer import Synthesizer

@@ -3,6 +3,7 @@
 from dbtwin.relations.compute import Kept, keeping
 from dbtwin.relations.derive import apply_rules
 from dbtwin.relations.discover import Discovery, discover
+from dbtwin.relations.rule_json import rule_from_dict
 from dbtwin.relations.rules import (
     Aggregate,
     Copy,
@@ -13,7 +14,6 @@ from dbtwin.relations.rules import (
     Part,
     Ref,
     Rule,
-    rule_from_dict,
 )
 
 __all__ = [

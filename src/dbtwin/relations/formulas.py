@@ -21,7 +21,8 @@ from dbtwin.relations.candidates import (
 )
 from dbtwin.relations.compute import operate
 from dbtwin.relations.graph import ColumnGraph
-from dbtwin.relations.rules import Formula, Ref, Rule, decimal_text
+from dbtwin.relations.rule_json import decimal_text
+from dbtwin.relations.rules import Formula, Ref, Rule
 from dbtwin.relations.values import Views, agree_where_known, decimals_of, is_number
 
 #: Fewest distinct values an operand and a target of a formula with constants take on the probed rows

@@ -9,7 +9,8 @@ from dbtwin.database import Database
 from dbtwin.encode.rare import Protection
 from dbtwin.relations.compute import Kept, keeping
 from dbtwin.relations.discover import KINDS, Discovery, discover
-from dbtwin.relations.rules import Rule, rule_from_dict
+from dbtwin.relations.rule_json import rule_from_dict
+from dbtwin.relations.rules import Rule
 from dbtwin.schema.model import Schema
 
 log = logging.getLogger(__name__)
