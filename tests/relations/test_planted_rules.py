@@ -2,9 +2,9 @@
 every planted rule found, none claimed once a single row breaks it, every rule kept on every row of
 samples at scales 0.5, 1 and 2.
 
-``DBTWIN_PLANTED`` sets how many random databases discovery is tested on (default 40, to keep the
+``DBTWIN_PLANTED`` sets how many random databases discovery is tested on (default 25, to keep the
 suite's time; 100 is the whole set, about four minutes) and ``DBTWIN_PLANTED_FITS`` on how many of them a
-synthesizer is fitted and sampled (default 8; 100 fits all, about four minutes on two cores).
+synthesizer is fitted and sampled (default 6; 100 fits all, about four minutes on two cores).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dbtwin.relations.rules import Period, Step
 from dbtwin.synthesizer import Synthesizer
 from tests.relations.planted_rules import PLANTS, planted_database
 
-DATABASES = int(os.environ.get("DBTWIN_PLANTED", "40"))
-FITS = int(os.environ.get("DBTWIN_PLANTED_FITS", "8"))
+DATABASES = int(os.environ.get("DBTWIN_PLANTED", "25"))
+FITS = int(os.environ.get("DBTWIN_PLANTED_FITS", "6"))
 
 
 def _columns(rule: Rule, schema) -> set[tuple[str, str]]:
