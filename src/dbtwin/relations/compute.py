@@ -255,10 +255,15 @@ def _holed_children(db: Database, rule: Aggregate, views: Views, n: int) -> np.n
 
 def dependent_agrees(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per row: whether its ``y`` code is the most common one among the rows with its ``x`` code."""
+    return most_common_codes(x, y) == y
+
+
+def most_common_codes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row, the most common ``y`` code among the rows with its ``x`` code."""
     pairs = pd.DataFrame({"x": x, "y": y})
     counts = pairs.value_counts().reset_index(name="n").sort_values("n", ascending=False, kind="stable")
     top = counts.drop_duplicates("x").set_index("x")["y"]
-    return top.reindex(x).to_numpy() == y
+    return top.reindex(x).to_numpy()
 
 
 def _same(actual: pd.Series, expected: pd.Series) -> np.ndarray:

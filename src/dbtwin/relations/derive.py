@@ -19,7 +19,14 @@ import pandas as pd
 
 from dbtwin.database import Database
 from dbtwin.encode.columns import _json_value
-from dbtwin.relations.compute import aggregate_values, copy_values, formula_values, part_values, unknown_given
+from dbtwin.relations.compute import (
+    aggregate_values,
+    copy_values,
+    formula_values,
+    most_common_codes,
+    part_values,
+    unknown_given,
+)
 from dbtwin.relations.graph import application_order
 from dbtwin.relations.numbering import numbered
 from dbtwin.relations.rules import (
@@ -122,9 +129,7 @@ def _most_common_per_determinant(rows: Rows, rule: Dependency) -> pd.Series:
     determinant = rows.codes(rule.determinant)
     current = rows.frame[rule.column].reset_index(drop=True).astype(object)
     codes, uniques = pd.factorize(current, use_na_sentinel=False)
-    pairs = pd.DataFrame({"x": determinant, "y": codes})
-    top = pairs.value_counts().reset_index(name="n").drop_duplicates("x").set_index("x")["y"]
-    return pd.Series(np.asarray(uniques, dtype=object)[top.reindex(determinant).to_numpy()], dtype=object)
+    return pd.Series(np.asarray(uniques, dtype=object)[most_common_codes(determinant, codes)], dtype=object)
 
 
 def copied_back(

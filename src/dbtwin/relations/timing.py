@@ -36,20 +36,10 @@ def period_sides(rows: Rows, rule: Period) -> tuple[np.ndarray, np.ndarray]:
 
 def step_sides(rows: Rows, rule: Step) -> tuple[np.ndarray, np.ndarray]:
     """Per row: whether the datetime is known, and whether it lies on the grid."""
-    nanos = _nanos(rows.series(Ref(rule.column)))
-    known = nanos is not None
-    present = rows.series(Ref(rule.column)).notna().to_numpy()
-    if not known:
-        return present, present
-    on_grid = np.zeros(len(present), dtype=bool)
-    on_grid[present] = nanos[present] % (rule.seconds * NANOS_PER_SECOND) == 0
-    return present, on_grid
-
-
-def _nanos(series: pd.Series) -> np.ndarray | None:
-    if not len(series):
-        return None
-    return series.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    stamps = rows.series(Ref(rule.column))
+    present = stamps.notna().to_numpy()
+    nanos = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return present, present & (nanos % (rule.seconds * NANOS_PER_SECOND) == 0)
 
 
 def moved_into_period(rows: Rows, rule: Period) -> pd.Series:
