@@ -58,13 +58,21 @@ def test_matches_per_edge_type_means(aggr):
     with torch.no_grad():
         for p in mp.parameters():
             p.normal_(generator=g)
-    h = {t: torch.randn(n, 8, generator=g) for t, n in sizes.items()}
+    h = {t: torch.randn(n, 8, generator=g, requires_grad=True) for t, n in sizes.items()}
     got = mp.forward_dict(h, edges)
     want = h
     for layer in mp.layers:
         want = _reference_layer(layer, want, edges, mp)
     for t in sizes:
         torch.testing.assert_close(got[t], want[t], rtol=1e-4, atol=1e-4)
+    # a -> b and c -> b are moved (their source has fewer rows), b -> a and b -> c gathered: gradients agree too
+    graph = mp.pack(sizes, edges)
+    assert [len(ids) for _, ids in graph.moves] == [2, 1] and [len(k) for k in graph.gathered] == [1, 0, 1]
+    weights = torch.randn(sum(sizes.values()), 8, generator=g)
+    got_grad = torch.autograd.grad((torch.cat(list(got.values())) * weights).sum(), list(h.values()))
+    want_grad = torch.autograd.grad((torch.cat(list(want.values())) * weights).sum(), list(h.values()))
+    for a, b in zip(got_grad, want_grad, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
     assert mp.slots == {"a": 1, "b": 3, "c": 1}  # b has two edge types from a: each its own weights
 
 
@@ -78,14 +86,15 @@ def test_rows_without_edges_and_missing_edge_types():
     assert torch.isfinite(one["b"]).all()
 
 
-def _operator_count(num_edge_types: int, aggr="mean") -> int:
-    """Operators run by one forward and backward pass over two tables joined by ``num_edge_types``."""
+def _operator_count(num_edge_types: int, aggr="mean", destination_rows: int = 40) -> int:
+    """Operators run by one forward and backward pass over two tables joined by ``num_edge_types``
+    (gathered when the destination has fewer rows than the source's 50, else moved)."""
     g = torch.Generator().manual_seed(1)
     edge_types = [("a", f"r{i}", "b") for i in range(num_edge_types)]
     mp = RelationalMessagePassing(["a", "b"], edge_types, hidden=16, num_layers=2, aggr=aggr)
-    h = {"a": torch.randn(50, 16), "b": torch.randn(40, 16)}
-    edges = {et: _edges(50, 40, 30, g) for et in edge_types}
-    graph = mp.pack({"a": 50, "b": 40}, edges)
+    h = {"a": torch.randn(50, 16), "b": torch.randn(destination_rows, 16)}
+    edges = {et: _edges(50, destination_rows, 30, g) for et in edge_types}
+    graph = mp.pack({"a": 50, "b": destination_rows}, edges)
     stacked = graph.stack(h).requires_grad_(True)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         mp(stacked, graph).sum().backward()
@@ -95,6 +104,7 @@ def _operator_count(num_edge_types: int, aggr="mean") -> int:
 def test_operations_do_not_grow_with_edge_types():
     assert _operator_count(2) == _operator_count(24)
     assert _operator_count(2, ("mean", "max")) == _operator_count(24, ("mean", "max"))
+    assert _operator_count(2, destination_rows=400) == _operator_count(24, destination_rows=400)
 
 
 def test_max_gradient_reaches_the_largest_neighbour_only():

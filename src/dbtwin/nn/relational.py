@@ -1,12 +1,18 @@
 """Relational message passing whose number of operations does not grow with the number of edge types.
 
-Every table's rows are stacked into one state matrix and every edge type's edges into one sparse
-matrix (CSR, built once per graph). A layer multiplies the states by it once: the result is a ragged
-buffer that holds, for every row, one slot per edge type arriving at its table, the mean of its
-neighbours of that edge type (each edge weighted by one over its destination's in-degree for its
-type). Each table then maps ``[slot_1, ..., slot_S, self]`` through its own linear map (one matrix
-multiplication per table, a full weight matrix per edge type, as ``HeteroConv(SAGEConv)`` has, and a
-self weight per table), followed by one LayerNorm with an affine pair per table, ReLU and a residual.
+Every table's rows are stacked into one state matrix. A layer gives each row, per edge type arriving
+at its table, the mean of its neighbours' states times that edge type's weight (a full weight matrix
+per edge type, as ``HeteroConv(SAGEConv)`` has), plus its own state times a self weight per table,
+followed by one LayerNorm with an affine pair per table, ReLU and a residual.
+
+The mean of ``W h`` is ``W`` times the mean of ``h``, so each edge type is computed in the cheaper
+order, chosen once per graph: *gathered* (the edge type's destination table has fewer rows than its
+source: the neighbour means are gathered into a ragged buffer, one slot per gathered edge type per
+row, which each table maps through its slots' weights in one matrix multiplication) or *moved* (the
+source has fewer rows, as a parent table's rows sent to their many children: the source rows are
+multiplied by the weight first, then averaged into their destinations). A million flights with five
+parents thus cost five products over the parents' rows, not a million rows times five slots. Each
+of the two is one sparse product for all its edge types and one dense product per table.
 """
 
 from __future__ import annotations
@@ -27,19 +33,33 @@ class PackedGraph:
     """The row states' layout and the edges of every edge type, as positions.
 
     ``tables`` lists the tables in stacking order with ``sizes`` rows each (``table_ids`` their
-    positions in the network, ``receives`` whether any edge arrives at them). ``adjacency``
-    (``num_slots x num_rows``, CSR) holds every edge: from a stacked row into a slot of the ragged
-    neighbour buffer, with weight one over its destination's in-degree for that edge type (None when
-    there are no edges); table ``t``'s block of that buffer starts at ``slot_start[t]`` and holds
-    ``sizes[t] x slots[t]`` slots. ``edge_source`` and ``edge_slot`` hold the same edges as pairs, for
-    max aggregation (None when there are none).
+    positions in the network, ``receives`` whether any edge arrives at them).
+
+    Gathered edge types: ``gather_adjacency`` (``num_gather_slots x num_rows``, CSR) holds their edges,
+    from a stacked row into a slot of the ragged neighbour buffer, each with weight one over its
+    destination's in-degree for that edge type (None when no edge type is gathered); table ``t``'s
+    block of that buffer holds ``sizes[t] x len(gathered[t])`` slots, ``gathered[t]`` the slots (of
+    the table's weights) it holds, in order.
+
+    Moved edge types: ``moves`` lists, per source table (its position in ``tables``), the edge types it
+    sends, as global weight slots (table ``t``'s slot ``k`` is ``slot_offset[t] + k``, counting the
+    slots of every table of the network); ``move_adjacency`` (``num_rows x sum(rows x edge types
+    sent)``, CSR) averages the source rows times each weight into their destination rows (None when
+    no edge type is moved).
+
+    ``slot_start``, ``slots``, ``edge_source`` and ``edge_slot`` hold every edge as pairs in the full
+    slot layout (every incoming edge type of a table a slot), for max aggregation (None when there are
+    no edges).
     """
 
     tables: list[str]
     sizes: list[int]
     table_ids: list[int]
     receives: list[bool]
-    adjacency: Tensor | None
+    gather_adjacency: Tensor | None
+    gathered: list[Tensor]
+    moves: list[tuple[int, Tensor]]
+    move_adjacency: Tensor | None
     slot_start: list[int]
     slots: list[int]
     edge_source: Tensor | None
@@ -47,8 +67,17 @@ class PackedGraph:
 
     @property
     def block_sizes(self) -> list[int]:
-        """Slots in each table's block of the neighbour buffer."""
+        """Slots in each table's block of the full neighbour buffer (max aggregation)."""
         return [n * s for n, s in zip(self.sizes, self.slots, strict=True)]
+
+    @property
+    def gather_block_sizes(self) -> list[int]:
+        """Slots in each table's block of the gathered neighbour buffer."""
+        return [n * len(g) for n, g in zip(self.sizes, self.gathered, strict=True)]
+
+    @property
+    def has_edges(self) -> bool:
+        return self.edge_source is not None
 
     @classmethod
     def build(
@@ -67,26 +96,34 @@ class PackedGraph:
             row_start[t], slot_start[t] = row, place
             row += sizes[t]
             place += sizes[t] * slots[t]
-        src, slot, receiving = [], [], set()
-        for et, ei in edge_index.items():
-            et = tuple(et)
-            if et not in incoming or et[0] not in row_start or et[2] not in row_start or not ei.numel():
-                continue
-            receiving.add(et[2])
+        present = {
+            tuple(et): ei
+            for et, ei in edge_index.items()
+            if tuple(et) in incoming and et[0] in row_start and et[2] in row_start and ei.numel()
+        }
+        moved = {et for et in present if sizes[et[0]] < sizes[et[2]]}
+        src, slot = [], []
+        for et, ei in present.items():
             src.append(ei[0] + row_start[et[0]])
             slot.append(slot_start[et[2]] + ei[1] * slots[et[2]] + incoming[et])
         src_all = torch.cat(src) if src else None
-        slot_all = torch.cat(slot) if slot else None
+        gathered = [sorted(incoming[et] for et in present if et[2] == t and et not in moved) for t in tables]
+        gather = _gather_adjacency(present, moved, gathered, tables, sizes, row_start, incoming, row)
+        moves, move = _move_adjacency(present, moved, tables, sizes, row_start, incoming, slots, table_ids, row)
+        device = src_all.device if src_all is not None else None
         return cls(
             tables,
             [sizes[t] for t in tables],
             [table_ids[t] for t in tables],
-            [t in receiving for t in tables],
-            _adjacency(slot_all, src_all, place, row) if src else None,
+            [any(et[2] == t for et in present) for t in tables],
+            gather,
+            [torch.tensor(g, dtype=torch.long, device=device) for g in gathered],
+            moves,
+            move,
             [slot_start[t] for t in tables],
             [slots[t] for t in tables],
             src_all,
-            slot_all,
+            torch.cat(slot) if slot else None,
         )
 
     def stack(self, h: Mapping[str, Tensor]) -> Tensor:
@@ -96,16 +133,64 @@ class PackedGraph:
         return dict(zip(self.tables, torch.split(packed, self.sizes, dim=0), strict=True))
 
 
-def _adjacency(slot: Tensor, src: Tensor, num_slots: int, num_rows: int) -> Tensor:
+def _gather_adjacency(present, moved, gathered, tables, sizes, row_start, incoming, num_rows) -> Tensor | None:
+    """The CSR matrix from stacked rows into the gathered slots (each table's rows times its gathered
+    edge types), one over each slot's degree per edge."""
+    place, src, slot = 0, [], []
+    for t, kept in zip(tables, gathered, strict=True):
+        position = {k: i for i, k in enumerate(kept)}
+        for et, ei in present.items():
+            if et[2] == t and et not in moved:
+                src.append(ei[0] + row_start[et[0]])
+                slot.append(place + ei[1] * len(kept) + position[incoming[et]])
+        place += sizes[t] * len(kept)
+    if not src:
+        return None
+    return _mean_matrix(torch.cat(slot), torch.cat(src), place, num_rows)
+
+
+def _move_adjacency(present, moved, tables, sizes, row_start, incoming, slots, table_ids, num_rows):
+    """Per source table sending moved edge types, their global weight slots; and the CSR matrix from
+    the source rows times each of those weights (row ``r`` of a table times its ``i``-th weight is
+    column ``start + r * m + i``, ``m`` the weights it sends) into the stacked destination rows."""
+    offsets, total = {}, 0
+    for t in sorted(table_ids, key=table_ids.get):
+        offsets[t], total = total, total + slots[t]
+    moves, dst, col, start = [], [], [], 0
+    for position, t in enumerate(tables):
+        sent = [et for et in present if et[0] == t and et in moved]
+        if not sent:
+            continue
+        ids = [offsets[et[2]] + incoming[et] for et in sent]
+        moves.append((position, torch.tensor(ids, dtype=torch.long, device=present[sent[0]].device)))
+        for i, et in enumerate(sent):
+            ei = present[et]
+            dst.append(ei[1] + row_start[et[2]])
+            col.append(start + ei[0] * len(sent) + i)
+        start += sizes[t] * len(sent)
+    if not moves:
+        return [], None
+    # one over the in-degree of each (destination row, edge type): the destination's slot
+    destination = torch.cat(dst)
+    kind = torch.cat([torch.full_like(d, i) for i, d in enumerate(dst)])
+    degree_of = torch.unique(destination * len(dst) + kind, return_inverse=True, return_counts=True)
+    weight = 1.0 / degree_of[2][degree_of[1]].float()
+    return moves, _sparse_csr(destination, torch.cat(col), weight, num_rows, start)
+
+
+def _mean_matrix(slot: Tensor, src: Tensor, num_slots: int, num_rows: int) -> Tensor:
     """The CSR matrix with a row per slot, a column per stacked row, and per edge one over its slot's degree."""
-    order = torch.argsort(slot, stable=True)
     degree = torch.bincount(slot, minlength=num_slots)
-    crow = torch.zeros(num_slots + 1, dtype=torch.long, device=slot.device)
-    torch.cumsum(degree, dim=0, out=crow[1:])
-    weight = 1.0 / degree[slot[order]].float()
+    return _sparse_csr(slot, src, 1.0 / degree[slot].float(), num_slots, num_rows)
+
+
+def _sparse_csr(rows: Tensor, cols: Tensor, values: Tensor, num_rows: int, num_cols: int) -> Tensor:
+    order = torch.argsort(rows, stable=True)
+    crow = torch.zeros(num_rows + 1, dtype=torch.long, device=rows.device)
+    torch.cumsum(torch.bincount(rows, minlength=num_rows), dim=0, out=crow[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(crow, src[order], weight, (num_slots, num_rows), check_invariants=False)
+        return torch.sparse_csr_tensor(crow, cols[order], values[order], (num_rows, num_cols), check_invariants=False)
 
 
 AGGREGATIONS = ("mean", "max")
@@ -134,26 +219,47 @@ class RelationalLayer(nn.Module):
 
     def forward(self, h: Tensor, graph: PackedGraph) -> Tensor:
         d = self.hidden
-        block_sizes = graph.block_sizes
-        buffer = graph.adjacency @ h if graph.adjacency is not None else h.new_zeros(sum(block_sizes), d)
         # split, not slices: the backward of a split is one concatenation, that of a slice a zero-filled copy
         owns = h.split(graph.sizes)
-        blocks = buffer.split(block_sizes)
-        max_blocks = _max_buffer(h, graph, sum(block_sizes)).split(block_sizes) if self.use_max else blocks
+        none = [None] * len(graph.tables)
+        blocks = (
+            (graph.gather_adjacency @ h).split(graph.gather_block_sizes) if graph.gather_adjacency is not None else none
+        )
+        moved = self._moved(owns, graph).split(graph.sizes) if graph.move_adjacency is not None else none
+        max_blocks = _max_buffer(h, graph, sum(graph.block_sizes)).split(graph.block_sizes) if self.use_max else none
         parts = []
-        for t, own, block, top, n, s, gets in zip(
-            graph.table_ids, owns, blocks, max_blocks, graph.sizes, graph.slots, graph.receives, strict=True
-        ):
+        for t, own, block, came, top, n, s, kept, gets in zip(
+            graph.table_ids, owns, blocks, moved, max_blocks, graph.sizes, graph.slots, graph.gathered,
+            graph.receives, strict=True,
+        ):  # fmt: skip
             if not gets:  # no edge arrives at this table's rows: their states pass through
                 parts.append(own)
                 continue
             out = torch.addmm(self.bias[t], own, self.own[t])
-            out = out.addmm(block.view(n, s * d), self.neighbour[t])
+            if len(kept):
+                weight = self.neighbour[t]
+                if len(kept) < s:
+                    weight = weight.view(s, d, d).index_select(0, kept).view(len(kept) * d, d)
+                out = out.addmm(block.view(n, len(kept) * d), weight)
+            if came is not None:
+                out = out + came
             if self.use_max:
                 out = out.addmm(top.view(n, s * d), self.neighbour_max[t])
             out = F.layer_norm(out, (d,)) * self.scale[t] + self.shift[t]
             parts.append(own + torch.relu(out))
         return torch.cat(parts, dim=0)
+
+    def _moved(self, owns: tuple[Tensor, ...], graph: PackedGraph) -> Tensor:
+        """Per stacked row, the sum over its moved edge types of the mean of its neighbours times the
+        edge type's weight: each source table's rows times all the weights it sends, then averaged."""
+        d = self.hidden
+        weights = torch.cat(list(self.neighbour)).view(-1, d, d)
+        products = []
+        for position, ids in graph.moves:
+            sent = weights.index_select(0, ids).permute(1, 0, 2).reshape(d, len(ids) * d)
+            products.append((owns[position] @ sent).view(-1, d))
+        assert graph.move_adjacency is not None
+        return graph.move_adjacency @ torch.cat(products)
 
 
 def _max_buffer(h: Tensor, graph: PackedGraph, num_slots: int) -> Tensor:
@@ -232,7 +338,7 @@ class RelationalMessagePassing(nn.Module):
 
     def forward(self, h: Tensor, graph: PackedGraph) -> Tensor:
         """The stacked states ``h`` (rows in ``graph``'s order) after every layer."""
-        if graph.adjacency is None:
+        if not graph.has_edges:
             return h
         for layer in self.layers:
             h = layer(h, graph)
