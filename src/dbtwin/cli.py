@@ -263,10 +263,13 @@ def fit(
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
     """Learn a database. An interrupted run resumes from its checkpoint when run again with the same
-    data and options; --replace discards the checkpoint and starts afresh."""
+    data and options; --replace discards the checkpoint and starts afresh. Under torchrun
+    (`torchrun --nproc-per-node N -m dbtwin fit ...`) N processes train it data-parallel and rank 0
+    saves it."""
     import shutil
 
     from dbtwin.io.locations import MODEL_SPACE, check_writable, source_files
+    from dbtwin.nn import distributed
     from dbtwin.sources import read
     from dbtwin.synthesizer import Synthesizer
     from dbtwin.synthesizer.model_file import refuse_foreign_directory
@@ -307,15 +310,19 @@ def fit(
             raise DestinationNotEmptyError(f"the model directory '{out}' is or holds the source; choose another")
         refuse_foreign_directory(out, replace)
         check_writable(out, MODEL_SPACE)
-        if replace and checkpoints.is_dir():
+        here = distributed.join(settings.training.device)
+        if replace and checkpoints.is_dir() and here.is_main:
             shutil.rmtree(checkpoints)
             err_console.print(f"discarded the checkpoint in '{text(checkpoints)}' (--replace)")
         db = read(source, metadata=metadata)
         with check.cli_names():
             synth = Synthesizer(config=settings).fit(db, checkpoint_dir=checkpoints)
-        synth.save(out, replace=replace)
-    _remove_empty(checkpoints)
-    _report_fit(synth, db, out)
+        if here.is_main:
+            synth.save(out, replace=replace)
+        distributed.leave()
+    if here.is_main:
+        _remove_empty(checkpoints)
+        _report_fit(synth, db, out)
 
 
 def _report_fit(synth, db, out: Path) -> None:

@@ -158,15 +158,16 @@ class HeteroDenoiser(nn.Module):
         t: dict[str, Tensor],
         edge_index: dict[EdgeType, Tensor],
         graph: PackedGraph | None = None,
-        logit_rows: dict[str, Tensor] | None = None,
+        logit_rows: dict[str, list[Tensor]] | None = None,
         structure: dict[str, Tensor] | None = None,
         known: dict[str, Tensor] | None = None,
     ) -> dict[str, tuple[Tensor, list[Tensor]]]:
         """Per table present in the inputs: (predicted noise of numerics, logits per categorical).
         ``graph``, from :meth:`pack` for the same rows and edges, saves packing them again (sampling
-        runs every step over one graph). With ``logit_rows``, a table's logits are computed for those
-        of its rows only (in that order), the noise for all: a sampling step unmasks few rows, and a
-        wide categorical's logits for every row would cost most of the pass and its memory.
+        runs every step over one graph). With ``logit_rows`` (per table, per categorical column, rows), a
+        column's logits are computed for those of its rows only (in that order), the noise for all: a
+        sampling step unmasks few cells of each column, and a wide categorical's logits for every row
+        would cost most of the pass and its memory.
         ``structure`` (from :meth:`structure_inputs`, rows as in the inputs) is needed when the model
         has ``degree_inputs`` or ``block_counts``. ``known``: per table, the flags of the numbers given
         clean, for a model with ``known_inputs`` (absent: none)."""
@@ -193,12 +194,16 @@ class HeteroDenoiser(nn.Module):
             if logit_rows is None or name not in logit_rows:
                 y = head(torch.relu(state))
                 eps, y_cat = y[:, : spec.num_numeric], y[:, spec.num_numeric :]
+                logits = list(torch.split(y_cat, spec.cardinalities, dim=-1)) if spec.cardinalities else []
             else:
                 z, last = head[:-1](torch.relu(state)), head[-1]
                 n = spec.num_numeric
                 eps = nn.functional.linear(z, last.weight[:n], last.bias[:n])
-                y_cat = nn.functional.linear(z.index_select(0, logit_rows[name]), last.weight[n:], last.bias[n:])
-            logits = list(torch.split(y_cat, spec.cardinalities, dim=-1)) if spec.cardinalities else []
+                logits, start = [], n
+                for k, rows in zip(spec.cardinalities, logit_rows[name], strict=True):
+                    w, b = last.weight[start : start + k], last.bias[start : start + k]
+                    logits.append(nn.functional.linear(z.index_select(0, rows), w, b))
+                    start += k
             result[name] = (eps, logits)
         return result
 

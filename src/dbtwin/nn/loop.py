@@ -5,7 +5,8 @@ data. Everything else is done here, alike for every model: the optimiser's steps
 average of the weights (what is validated and kept), the learning-rate schedule over the budget (a
 number of steps with time as a cap, or time), an evaluation every ``eval_every`` steps with early
 stopping on a watched score and the best average kept, checkpoints from which an interrupted run
-resumes, and progress.
+resumes, and progress. Under ``torchrun`` (a :class:`~dbtwin.nn.distributed.World` of several ranks)
+the ranks stop together, their scores are averaged, and only rank 0 reports and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from dbtwin.errors import DbtwinError
+from dbtwin.nn.distributed import World
 from dbtwin.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -121,14 +123,21 @@ class TrainState:
 
 class TrainingLoop:
     """Trains ``model`` on ``objective`` with ``optimizer`` as ``config`` says; :attr:`average` holds
-    the weights that are validated and, after :meth:`run`, the ones kept."""
+    the weights that are validated and, after :meth:`run`, the ones kept; ``world``: the ranks that
+    train together (default: this process alone)."""
 
     def __init__(
-        self, model: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, config: LoopConfig
+        self,
+        model: nn.Module,
+        objective: Objective,
+        optimizer: torch.optim.Optimizer,
+        config: LoopConfig,
+        world: World | None = None,
     ) -> None:
         if config.steps is None and config.max_minutes is None:
             raise ValueError("training needs a budget: steps, max_minutes or both")
         self.model, self.objective, self.optimizer, self.config = model, objective, optimizer, config
+        self.world = world or World()
         self.average = copy.deepcopy(model).requires_grad_(False) if config.ema_decay else model
         self._params, self._average_params = list(model.parameters()), list(self.average.parameters())
         self._base_lrs = [group["lr"] for group in optimizer.param_groups]
@@ -151,7 +160,7 @@ class TrainingLoop:
             cfg.desc,
             cfg.max_minutes * 60 if by_time else cfg.steps,
             unit="s" if by_time else "steps",
-            enabled=progress,
+            enabled=progress and self.world.is_main,
             initial=state.seconds if by_time else state.step,
         )
         log.info("training for %s (early stopping may end it sooner)", self._budget_text())
@@ -161,7 +170,7 @@ class TrainingLoop:
             bar.moveto(state.seconds if by_time else state.step, step=state.step, loss=f"{loss:.4f}")
             if state.step % cfg.eval_every == 0 or state.step == cfg.steps:
                 self._evaluate()
-            if cfg.max_minutes is not None and state.seconds > cfg.max_minutes * 60 and not state.stopped:
+            if cfg.max_minutes is not None and self._over_time() and not state.stopped:
                 if self._losses:
                     self._evaluate()  # the steps since the last evaluation compete too
                 state.stopped = state.stopped or self._cut_short()
@@ -171,9 +180,14 @@ class TrainingLoop:
         state.stopped = state.stopped or f"{cfg.steps} steps done"
         if self.best_weights is not None:
             self.average.load_state_dict(self.best_weights)
-        if checkpoint is not None:
+        if checkpoint is not None and self.world.is_main:
             checkpoint.unlink(missing_ok=True)
         return state
+
+    def _over_time(self) -> bool:
+        """Whether the time cap is spent (on any rank: they stop at the same step)."""
+        cap = self.config.max_minutes
+        return self.world.any(cap is not None and self.state.seconds > cap * 60)
 
     def _step(self) -> float:
         self.model.train()
@@ -193,8 +207,8 @@ class TrainingLoop:
 
     def _evaluate(self) -> None:
         cfg, state = self.config, self.state
-        row: dict[str, float] = {"step": state.step, "loss": float(np.mean(self._losses))}
-        row.update(self.objective.validate(self.average))
+        row: dict[str, float] = {"step": state.step}
+        row.update(self.world.mean({"loss": float(np.mean(self._losses)), **self.objective.validate(self.average)}))
         row["seconds"] = round(state.seconds, 2)
         self._losses = []
         state.history.append(row)
@@ -263,6 +277,9 @@ class TrainingLoop:
 
     # ------------------------------------------------------------------------------ checkpoints
     def _checkpoint(self, path: Path, fingerprint: str) -> None:
+        objective = self.world.gather(self.objective.state_dict())  # every rank's draws, each resumed by its rank
+        if not self.world.is_main:
+            return
         payload = {
             "model": self.model.state_dict(),
             "average": self.average.state_dict(),
@@ -270,7 +287,8 @@ class TrainingLoop:
             "optimizer": self.optimizer.state_dict(),
             "state": asdict(self.state),
             "losses": self._losses,
-            "objective": self.objective.state_dict(),
+            "objective": objective if self.world.is_distributed else objective[0],
+            "ranks": self.world.size,
             "fingerprint": fingerprint,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -296,6 +314,12 @@ class TrainingLoop:
                 f"'{directory}' holds the checkpoint of another fit (other data, schema, parameters or seed); "
                 "it is not resumed: delete that directory or pass --replace (replace=True) to start afresh"
             )
+        ranks = int(payload.get("ranks", 1))
+        if ranks != self.world.size:
+            raise CheckpointError(
+                f"the checkpoint in '{directory}' was left by a fit of {ranks} process(es), not {self.world.size}: "
+                "resume it with as many, or pass --replace (replace=True) to start afresh"
+            )
         log.warning("resuming the interrupted fit from '%s' at step %d", directory, payload["state"]["step"])
         self.model.load_state_dict(payload["model"])
         self.average.load_state_dict(payload["average"])
@@ -303,7 +327,8 @@ class TrainingLoop:
         self.optimizer.load_state_dict(payload["optimizer"])
         self.state = TrainState(**payload["state"])
         self._losses = list(payload["losses"])
-        self.objective.load_state_dict(payload["objective"])
+        objective = payload["objective"]
+        self.objective.load_state_dict(objective[self.world.rank] if self.world.is_distributed else objective)
 
 
 __all__ = ["CheckpointError", "LoopConfig", "Objective", "StepOutcome", "TrainState", "TrainingLoop"]

@@ -98,16 +98,15 @@ def denoise_graph(
             t_node[tb][held.whole_rows] = 0.0
         # the rows each categorical unmasks in this step, drawn first: logits are computed for them only
         chosen = {tb: masked.choose(x_cat[tb], mask_codes[tb], t, s, generator) for tb in moving}
-        rows = {tb: torch.unique(torch.cat(c)) if c else torch.zeros(0, dtype=torch.long) for tb, c in chosen.items()}
         for r in range(rounds):
             with torch.no_grad():
                 if full:
-                    inputs = to_device((x_num, x_cat, t_node, rows, structure, flags), device)
+                    inputs = to_device((x_num, x_cat, t_node, chosen, structure, flags), device)
                     out = model(*inputs[:3], edges, packed, logit_rows=inputs[3], structure=inputs[4], known=inputs[5])
                     out = to_device(out, CPU)
                 else:  # each batch's predictions come back to the CPU as they are made
                     state = (x_num, x_cat, t_node, structure, flags)
-                    out = _batched(model, graph, sampler, state, moving, batch_nodes, rows, device)
+                    out = _batched(model, graph, sampler, state, moving, batch_nodes, chosen, device)
             last = r == rounds - 1
             for table in moving:
                 eps, logits = out[table]
@@ -119,7 +118,7 @@ def denoise_graph(
                         if not last:  # RePaint: back to time t, to be denoised again in harmony with the known
                             x_num[table] = _jumped_back(known[table], x_num[table], gaussian, s, t, generator)
                 if logits and last:
-                    _unmask(x_cat, table, chosen[table], rows[table], logits, known.get(table), generator)
+                    _unmask(x_cat, table, chosen[table], logits, known.get(table), generator)
     bar.close()
     return x_num, x_cat
 
@@ -128,14 +127,13 @@ def _unmask(
     x_cat: dict[str, torch.Tensor],
     table: str,
     chosen: list[torch.Tensor],
-    rows: torch.Tensor,
     logits: list[torch.Tensor],
     held: Known | None,
     generator: torch.Generator,
 ) -> None:
-    """The ``chosen`` cells of each categorical column of ``table`` drawn from their logits (computed
-    for ``rows``), in place; a cell to fill never draws its column's forbidden code."""
-    picked = [lg.index_select(0, torch.searchsorted(rows, c)) for lg, c in zip(logits, chosen, strict=True)]
+    """The ``chosen`` cells of each categorical column of ``table`` drawn from their logits (one row
+    of logits per chosen cell), in place; a cell to fill never draws its column's forbidden code."""
+    picked = list(logits)
     for j, code in held.forbidden.items() if held is not None else ():
         picked[j] = picked[j].clone()
         picked[j][:, code] = -torch.inf
@@ -205,9 +203,8 @@ def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) ->
 
 def _batched(model, graph, sampler, state, moving, batch_nodes, logit_rows, device):
     """Predictions for every row of the moving tables, a batch of rows and its neighbourhood at a time
-    (logits for the rows in ``logit_rows`` only, in that order); ``state``: the rows' numbers, codes,
-    times, structure inputs and known flags."""
-    x_num, x_cat, t_node, structure, flags = state
+    (per categorical column, logits for its rows in ``logit_rows`` only, in that order); ``state``: the
+    rows' numbers, codes, times, structure inputs and known flags."""
     out = {}
     for table in moving:
         n = graph.num_nodes[table]
@@ -220,23 +217,25 @@ def _batched(model, graph, sampler, state, moving, batch_nodes, logit_rows, devi
                 sub = sampler.sample({table: rows}, random_state=0)
                 sub_nodes, seed_local = sub.nodes, sub.seed_local
                 edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
-            idx = {tb: torch.from_numpy(r) for tb, r in sub_nodes.items()}
-            inputs = (
-                {tb: x_num[tb][i] for tb, i in idx.items()},
-                {tb: x_cat[tb][i] for tb, i in idx.items()},
-                {tb: t_node[tb][i] for tb, i in idx.items()},
-                edges,
-                {tb: structure[tb][i] for tb, i in idx.items() if tb in structure},
-                {tb: flags[tb][i] for tb, i in idx.items() if tb in flags},
-            )
-            *tensors, sub_structure, sub_flags = to_device(inputs, device)
-            eps, logits = to_device(model(*tensors, structure=sub_structure, known=sub_flags)[table], CPU)
             sel = torch.from_numpy(seed_local[table])
+            wanted = {tb: [_NONE] * len(model.tables[tb].cardinalities) for tb in sub_nodes}
+            wanted[table] = [sel[c[(c >= start) & (c < start + len(rows))] - start] for c in logit_rows[table]]
+            inputs = (*_rows_of(state, sub_nodes), edges, wanted)
+            x_num, x_cat, times, structure, flags, edges, wanted = to_device(inputs, device)
+            found = model(x_num, x_cat, times, edges, logit_rows=wanted, structure=structure, known=flags)
+            eps, logits = to_device(found[table], CPU)
             eps_parts.append(eps[sel])
-            wanted = logit_rows[table]
-            wanted = wanted[(wanted >= start) & (wanted < start + len(rows))] - start
-            logit_parts.append([lg[sel[wanted]] for lg in logits])
+            logit_parts.append(logits)
         eps = torch.cat(eps_parts)
         logits = [torch.cat([p[j] for p in logit_parts]) for j in range(len(logit_parts[0]))] if logit_parts else []
         out[table] = (eps, logits)
     return out
+
+
+_NONE = torch.zeros(0, dtype=torch.long)
+
+
+def _rows_of(state, nodes: dict[str, np.ndarray]) -> tuple[dict[str, torch.Tensor], ...]:
+    """The numbers, codes, times, structure inputs and known flags of ``nodes`` (rows per table)."""
+    idx = {tb: torch.from_numpy(r) for tb, r in nodes.items()}
+    return tuple({tb: part[tb][i] for tb, i in idx.items() if tb in part} for part in state)

@@ -8,7 +8,9 @@ predicted noise plus the cross-entropy of the masked codes, weighted means per t
 Under differential privacy a step's gradients are DP-SGD's (:mod:`dbtwin.privacy.dp_sgd`) instead. The
 :class:`Trainer` is the denoiser's objective; AdamW, the moving average of the weights, the learning-rate
 schedule, early stopping on the held-out loss, the time cap and the checkpoints are the one training
-loop's (:mod:`dbtwin.nn.loop`).
+loop's (:mod:`dbtwin.nn.loop`). Under ``torchrun`` each of N ranks draws its own seed rows, a
+batch of ``batch_size / N``, and the gradients are averaged across ranks
+(:mod:`dbtwin.nn.distributed`): the same steps train on the same number of rows, N at a time.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
+from dbtwin.errors import OptionError
 from dbtwin.graph import KHopSampler, RowGraph
-from dbtwin.nn import HeteroDenoiser
+from dbtwin.nn import HeteroDenoiser, distributed
 from dbtwin.nn.device import to_device
 from dbtwin.nn.loop import CheckpointError, StepOutcome, TrainingLoop, TrainState
 from dbtwin.privacy.dp_sgd import PrivateStep
@@ -71,13 +74,24 @@ class Trainer:
             t for t, s in model.tables.items() if s.has_features and t not in fixed and graph.num_nodes[t]
         ]
         self._split_rows()
+        self.world = distributed.world()
+        #: seed rows per step on this rank: its share of the batch
+        self.batch_rows = -(-config.batch_size // self.world.size)
+        if self.world.is_distributed:
+            if config.private:
+                raise OptionError("epsilon", "DP-SGD trains in one process: run the fit without torchrun")
+            draws = np.random.SeedSequence([self.seed, self.world.rank])  # each rank its own seed rows
+            self.rng = np.random.default_rng(draws)
+            self.generator = torch.Generator().manual_seed(int(draws.generate_state(1)[0]))
+        #: what the step's forward pass runs: the model, wrapped for data parallelism across ranks
+        self.forward_model = distributed.wrap(self.model, self.world)
         self.private = (
             PrivateStep(model, num, cat, self.trainable, gaussian, masked, config.private) if config.private else None
         )
         self.optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
         )
-        self.loop = TrainingLoop(model, self, self.optimizer, config.loop())
+        self.loop = TrainingLoop(model, self, self.optimizer, config.loop(), self.world)
 
     def _split_rows(self) -> None:
         self.train_rows, self.val_rows = {}, {}
@@ -206,9 +220,9 @@ class Trainer:
             return StepOutcome(loss, rows, rows)
         cfg = self.config
         alone = cfg.alone_share > 0 and self.rng.random() < cfg.alone_share
-        seeds = self._seeds(self.train_rows, cfg.batch_size, self.rng)
+        seeds = self._seeds(self.train_rows, self.batch_rows, self.rng)
         batch = self._batch(seeds, self.rng, self.generator, alone=alone)
-        loss = self._loss(self.model, batch)
+        loss = self._loss(self.forward_model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -224,13 +238,15 @@ class Trainer:
             self.loop.state.stopped = "nothing to learn: no table has attribute columns that vary"
             return self.loop.state
         state = self.loop.run(checkpoint_dir / CHECKPOINT if checkpoint_dir else None, fingerprint, progress)
+        state.rows, state.nodes = self.world.total(state.rows), self.world.total(state.nodes)
         log.info(
-            "training stopped after %d steps (%.1f s, %s rows denoised and %s passed a second on %d threads): %s",
+            "training stopped after %d steps (%.1f s, %s rows denoised and %s passed a second on %d threads%s): %s",
             state.step,
             state.seconds,
             f"{state.rows_per_second:,.0f}",
             f"{state.nodes_per_second:,.0f}",
             torch.get_num_threads(),
+            f" x {self.world.size} ranks" if self.world.is_distributed else "",
             state.stopped,
         )
         return state
