@@ -140,9 +140,7 @@ def wrap(model: torch.nn.Module, here: World) -> torch.nn.Module:
 
     first = next(model.parameters(), None)
     on_gpu = first is not None and first.device.type == "cuda"
-    return DistributedDataParallel(
-        model, device_ids=[first.device] if on_gpu else None, find_unused_parameters=True
-    )
+    return DistributedDataParallel(model, device_ids=[first.device] if on_gpu else None, find_unused_parameters=True)
 
 
 def _wants_gpu(device: str | None) -> bool:
