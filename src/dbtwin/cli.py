@@ -378,6 +378,7 @@ def sample(
     """Sample a synthetic database from a fitted model and write it; with --given, around given rows."""
     import time
 
+    from dbtwin.progress import Phase
     from dbtwin.sources import preflight_destination, read, write
     from dbtwin.synthesizer import Synthesizer
 
@@ -402,7 +403,8 @@ def sample(
         with check.cli_names():
             db = synth.sample(scale=scale, random_state=seed, given=source, given_tables=names or None)
         seconds = time.monotonic() - started
-        write(db, out, replace=replace, file_format=file_format, protect=protect)  # type: ignore[arg-type]
+        with Phase("writing", db.total_rows):
+            write(db, out, replace=replace, file_format=file_format, protect=protect)  # type: ignore[arg-type]
     console.print(
         f"sampled {db.total_rows:,} rows in {seconds:.1f} s; wrote {len(db.tables)} tables to {text(display(out))}"
     )

@@ -156,9 +156,19 @@ class SamplingConfig:
 
     #: reverse diffusion steps
     steps: int = 50
+    #: GiB the denoiser's passes may hold: the whole graph in one pass when it fits, else batches of rows
+    #: with their neighbourhoods sized to fit (None: a quarter of the machine's memory)
+    memory_gb: float | None = None
 
     def __post_init__(self) -> None:
         _whole("sample_steps", self.steps, 1, 10_000)
+        if self.memory_gb is not None and (
+            isinstance(self.memory_gb, bool)
+            or not isinstance(self.memory_gb, int | float)
+            or not math.isfinite(self.memory_gb)
+            or self.memory_gb <= 0
+        ):
+            raise OptionError("memory_gb", f"must be a number of GiB above 0, not {self.memory_gb!r}")
 
 
 @dataclass(frozen=True)
@@ -320,6 +330,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "known_share": ("training", "known_share"),
     "device": ("training", "device"),
     "sample_steps": ("sampling", "steps"),
+    "memory_gb": ("sampling", "memory_gb"),
     "relations": ("relations", "discover"),
     "sequences": ("relations", "sequences"),
     "orphans": ("relations", "orphans"),

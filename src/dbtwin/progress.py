@@ -95,4 +95,34 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-__all__ = ["LINE_EVERY", "Progress"]
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (0 where the system does not say)."""
+    try:
+        import resource
+    except ImportError:  # not on a POSIX system
+        return 0.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Phase:
+    """Logs how long a phase of a long job took, its rows a second and the peak memory so far:
+    ``with Phase("denoising", rows=n): ...``."""
+
+    def __init__(self, name: str, rows: int | None = None) -> None:
+        self.name, self.rows = name, rows
+
+    def __enter__(self) -> Phase:
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import logging
+
+        seconds = time.monotonic() - self.started
+        speed = f", {self.rows / seconds:,.0f} rows/s" if self.rows and seconds > 0 else ""
+        logging.getLogger("dbtwin.phases").info(
+            "%s: %.1f s%s, peak RSS %s MB", self.name, seconds, speed, f"{peak_rss_mb():,.0f}"
+        )
+
+
+__all__ = ["LINE_EVERY", "Phase", "Progress", "peak_rss_mb"]

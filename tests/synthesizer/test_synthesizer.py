@@ -190,8 +190,7 @@ def test_batched_passes_match_the_graph_size(chinook_model):
         chinook_model.masked_,
         steps=2,
         generator=torch.Generator().manual_seed(0),
-        max_full_nodes=100,
-        batch_nodes=500,
+        memory_gb=2_000 * 56 * chinook_model.model_.hidden / 2**30,  # batches of at most 2,000 rows
         progress=False,
         blocks=chinook_model.blocks_of(picks),
     )

@@ -1,9 +1,10 @@
 """Reverse diffusion over a whole synthetic row graph: every row of every table starts as noise
 (numerics) or fully masked (categoricals) and all rows are denoised together, step by step; each step
 is one pass of the denoiser over the graph (each row with at most ``fanout`` neighbours of each edge
-type, as in training), in node batches with their K-hop neighbourhoods when the graph is too large for
-one pass. Kept tables hold their real values throughout. With ``known`` (imputation), the known
-values of a table are held too: its known codes are never masked, and its known numbers are given
+type, as in training), in batches of rows with their K-hop neighbourhoods when the graph's pass would
+not fit the memory budget (:mod:`dbtwin.synthesizer.memory`), each batch sized to fit it. Kept
+tables hold their real values throughout. With ``known`` (imputation), the known values of a table
+are held too: its known codes are never masked, and its known numbers are given
 clean and flagged to a denoiser trained to complete rows (``known_inputs``), else noised to each
 step's time and put back after every step (RePaint), so the rest is drawn conditioned on them.
 
@@ -12,6 +13,7 @@ The rows' states and every random draw stay on the CPU; each pass of the denoise
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +26,7 @@ from dbtwin.graph import KHopSampler, RowGraph
 from dbtwin.nn import HeteroDenoiser
 from dbtwin.nn.device import to_device
 from dbtwin.progress import Progress
+from dbtwin.synthesizer.memory import pass_budget, pass_rows
 
 CPU = torch.device("cpu")
 
@@ -57,8 +60,7 @@ def denoise_graph(
     masked: MaskedScheduler,
     steps: int,
     generator: torch.Generator,
-    max_full_nodes: int = 400_000,
-    batch_nodes: int = 20_000,
+    memory_gb: float | None = None,
     fanout: int = TrainingConfig.fanout,
     progress: bool = True,
     blocks: dict[str, torch.Tensor] | None = None,
@@ -70,14 +72,17 @@ def denoise_graph(
     ``blocks`` each row's block, for a denoiser that takes them; ``known`` the values held in other
     tables (inpainting), with the numbers of each step denoised ``rounds`` times (RePaint's resampling:
     after each round but the last they are noised back to the step's start); the denoiser runs on
-    ``device`` (default: the CPU)."""
+    ``device`` (default: the CPU); its passes hold at most about ``memory_gb`` GiB (default: a
+    quarter of the machine's memory)."""
     device = device or CPU
     model.to(device).eval()
     known = known or {}
     x_num, x_cat, mask_codes = _start(model, graph, fixed_num, fixed_cat, known, generator)
     flags = {tb: held.num_mask for tb, held in known.items()} if model.known_inputs else {}
     moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
-    full = sum(graph.num_nodes.values()) <= max_full_nodes
+    total = sum(graph.num_nodes.values())
+    batch_rows = pass_rows(pass_budget(memory_gb), model.hidden)  # rows, neighbours included, a pass may hold
+    full = total <= batch_rows
     all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
     structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
     edges = to_device({et: capped(ei, fanout, generator) for et, ei in all_edges.items()}, device) if full else None
@@ -90,8 +95,10 @@ def denoise_graph(
     times = np.linspace(1.0, 0.0, steps + 1)
     rounds = rounds if known else 1
     bar = Progress("sampling", steps, unit="steps", enabled=progress)
+    started = time.monotonic()
     for i in range(steps):
-        bar.advance()
+        elapsed = time.monotonic() - started
+        bar.advance(rows_per_s=f"{total * i / steps / elapsed:,.0f}" if i else "-")
         t, s = float(times[i]), float(times[i + 1])
         t_node = {tb: torch.full((graph.num_nodes[tb],), 0.0 if tb in fixed_num else t) for tb in model.tables}
         for tb, held in known.items():
@@ -106,7 +113,7 @@ def denoise_graph(
                     out = to_device(out, CPU)
                 else:  # each batch's predictions come back to the CPU as they are made
                     state = (x_num, x_cat, t_node, structure, flags)
-                    out = _batched(model, graph, sampler, state, moving, batch_nodes, chosen, device)
+                    out = _batched(model, graph, sampler, state, moving, batch_rows, chosen, device)
             last = r == rounds - 1
             for table in moving:
                 eps, logits = out[table]
@@ -201,22 +208,20 @@ def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) ->
     return edge_index[:, keep]
 
 
-def _batched(model, graph, sampler, state, moving, batch_nodes, logit_rows, device):
-    """Predictions for every row of the moving tables, a batch of rows and its neighbourhood at a time
-    (per categorical column, logits for its rows in ``logit_rows`` only, in that order); ``state``: the
-    rows' numbers, codes, times, structure inputs and known flags."""
+def _batched(model, graph, sampler, state, moving, batch_rows, logit_rows, device):
+    """Predictions for every row of the moving tables, a batch of rows and its neighbourhood at a time,
+    each batch at most ``batch_rows`` rows with its neighbours (per categorical column, logits for its
+    rows in ``logit_rows`` only, in that order); ``state``: the rows' numbers, codes, times, structure
+    inputs and known flags."""
     out = {}
     for table in moving:
         n = graph.num_nodes[table]
         eps_parts, logit_parts = [], []
-        for start in range(0, n, batch_nodes):
-            rows = np.arange(start, min(start + batch_nodes, n))
-            if sampler is None:
-                sub_nodes, seed_local, edges = {table: rows}, {table: np.arange(len(rows))}, {}
-            else:
-                sub = sampler.sample({table: rows}, random_state=0)
-                sub_nodes, seed_local = sub.nodes, sub.seed_local
-                edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
+        start, size = 0, max(1, batch_rows // 64)
+        while start < n:
+            rows, (sub_nodes, seed_local, edges) = _fitting_batch(
+                sampler, table, start, min(size, n - start), batch_rows
+            )
             sel = torch.from_numpy(seed_local[table])
             wanted = {tb: [_NONE] * len(model.tables[tb].cardinalities) for tb in sub_nodes}
             wanted[table] = [sel[c[(c >= start) & (c < start + len(rows))] - start] for c in logit_rows[table]]
@@ -226,10 +231,28 @@ def _batched(model, graph, sampler, state, moving, batch_nodes, logit_rows, devi
             eps, logits = to_device(found[table], CPU)
             eps_parts.append(eps[sel])
             logit_parts.append(logits)
+            start += len(rows)
+            held = sum(len(v) for v in sub_nodes.values())
+            size = max(1, min(int(len(rows) * batch_rows / held), 2 * len(rows)))  # the next batch sized to fit
         eps = torch.cat(eps_parts)
         logits = [torch.cat([p[j] for p in logit_parts]) for j in range(len(logit_parts[0]))] if logit_parts else []
         out[table] = (eps, logits)
     return out
+
+
+def _fitting_batch(sampler, table: str, start: int, size: int, batch_rows: int):
+    """Rows ``start`` to ``start + size`` of ``table`` (fewer, down to one, until their neighbourhood
+    holds at most ``batch_rows`` rows) and that neighbourhood: nodes, the seeds' positions, edges."""
+    while True:
+        rows = np.arange(start, start + size)
+        if sampler is None:
+            return rows, ({table: rows}, {table: np.arange(size)}, {})
+        sub = sampler.sample({table: rows}, random_state=0)
+        held = sum(len(v) for v in sub.nodes.values())
+        if held <= batch_rows or size == 1:
+            edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
+            return rows, (sub.nodes, sub.seed_local, edges)
+        size = max(1, int(size * batch_rows / held * 0.9))
 
 
 _NONE = torch.zeros(0, dtype=torch.long)

@@ -26,6 +26,7 @@ from dbtwin.config import FLAT_NAMES, SynthesizerConfig
 from dbtwin.database import Database
 from dbtwin.errors import DbtwinError, OptionError
 from dbtwin.nn.device import physical_memory, resolve_device
+from dbtwin.progress import Phase
 from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
@@ -183,10 +184,14 @@ class Synthesizer:
         seed_seq = np.random.SeedSequence(self.random_state if random_state is None else random_state)
         rng = np.random.default_rng(seed_seq.spawn(1)[0])
         generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
-        graph, blocks = stages.structure.sample(scale, rng, around.rows if around else None)
+        with Phase("structure"):
+            graph, blocks = stages.structure.sample(scale, rng, around.rows if around else None)
+        rows = sum(graph.num_nodes.values())
         fixed = {**stages.encoders.fixed, **(around.features(stages.encoders.encode) if around else {})}
-        x_num, x_cat = stages.features.generate(graph, fixed, self.config, generator, blocks, self.progress)
-        return assemble(stages, graph, x_num, x_cat, rng, around)
+        with Phase("denoising", rows):
+            x_num, x_cat = stages.features.generate(graph, fixed, self.config, generator, blocks, self.progress)
+        with Phase("decoding, keys and rules", rows):
+            return assemble(stages, graph, x_num, x_cat, rng, around)
 
     def impute(
         self, db: Database, columns: Sequence[str] | None = None, random_state: int | None = None, draws: int = 1,

@@ -127,6 +127,7 @@ class FeaturesStage:
             progress=progress,
             blocks=blocks,
             device=resolve_device(config.training.device),
+            memory_gb=config.sampling.memory_gb,
             known=known,
             rounds=rounds,
         )
