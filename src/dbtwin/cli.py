@@ -360,6 +360,14 @@ def sample(
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite what the destination holds.")] = False,
     file_format: Annotated[str, typer.Option("--format", help="Directory file format: parquet or csv.")] = "parquet",
     device: DeviceOpt = None,
+    memory_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--memory-gb",
+            help="GiB the denoiser's passes may hold: the whole graph at once when it fits, else batches of "
+            "rows sized to fit (default: a quarter of this machine's memory).",
+        ),
+    ] = None,
     given: Annotated[
         str | None,
         typer.Option(
@@ -375,9 +383,11 @@ def sample(
         ),
     ] = None,
 ) -> None:
-    """Sample a synthetic database from a fitted model and write it; with --given, around given rows."""
+    """Sample a synthetic database from a fitted model and write it; with --given, around given rows.
+    Under torchrun each process denoises a shard of the rows and rank 0 writes the whole."""
     import time
 
+    from dbtwin.nn import distributed
     from dbtwin.progress import Phase
     from dbtwin.sources import preflight_destination, read, write
     from dbtwin.synthesizer import Synthesizer
@@ -392,19 +402,26 @@ def sample(
             raise OptionError(which, "--given and --keep go together: --keep names the tables of --given to hold")
         protect = [model] + ([given] if given else [])
         preflight_destination(out, replace, protect=protect)
+        check.positive("--memory-gb", memory_gb)
         synth = Synthesizer.load(model)
         synth.device = device
+        synth.memory_gb = memory_gb
         synth.check_scale(scale, option="--scale")
         source = None
         if given:  # the tables named and their parents (a name not in the model: the sampler says so)
             known = all(n in synth.schema_.tables for n in names)
             source = read(given, tables=list(synth.schema_.with_parents(names)) if known else None)
+        here = distributed.join(device)
         started = time.monotonic()
         with check.cli_names():
             db = synth.sample(scale=scale, random_state=seed, given=source, given_tables=names or None)
         seconds = time.monotonic() - started
-        with Phase("writing", db.total_rows):
-            write(db, out, replace=replace, file_format=file_format, protect=protect)  # type: ignore[arg-type]
+        if here.is_main:
+            with Phase("writing", db.total_rows):
+                write(db, out, replace=replace, file_format=file_format, protect=protect)  # type: ignore[arg-type]
+        distributed.leave()
+    if not here.is_main:
+        return
     console.print(
         f"sampled {db.total_rows:,} rows in {seconds:.1f} s; wrote {len(db.tables)} tables to {text(display(out))}"
     )

@@ -86,7 +86,12 @@ def test_ranks_train_the_same_weights_on_their_own_rows(tmp_path):
 
 
 @pytest.mark.slow
-def test_torchrun_fit_yields_a_model_that_samples_with_integrity(tmp_path):
+def test_torchrun_fit_and_sharded_sample_match_one_process(tmp_path):
+    """A model fitted by two ranks samples with integrity; two ranks sampling shards give the twin one
+    process gives: the same rows per table (the structure is drawn alike) and column shapes alike."""
+    from dbtwin import datasets
+    from dbtwin.evaluate.fidelity import column_shapes
+    from dbtwin.sources import read
     from dbtwin.synthesizer import Synthesizer
     from dbtwin.validate import find_problems
 
@@ -94,8 +99,15 @@ def test_torchrun_fit_yields_a_model_that_samples_with_integrity(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("model saved to") == 1  # rank 0 alone reports and writes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no checkpoint left, nothing else written
+    done = _torchrun("-m", "dbtwin", "sample", "model", "--out", "shards.sqlite", "--seed", "0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("sampled") == 1
     synth = Synthesizer.load(tmp_path / "model")
     assert synth.train_state_.step == 30
-    fake = synth.sample(1.0, random_state=0)
-    assert fake.total_rows > 10_000
-    assert not [p for p in find_problems(fake) if p.severity == "error"]
+    one, shards = synth.sample(1.0, random_state=0), read(str(tmp_path / "shards.sqlite"))
+    for twin in (one, shards):
+        assert not [p for p in find_problems(twin) if p.severity == "error"]
+    assert {t: len(f) for t, f in shards.tables.items()} == {t: len(f) for t, f in one.tables.items()}
+    real = datasets.load("chinook")
+    scores = [sum(column_shapes(real, twin).values()) / len(column_shapes(real, twin)) for twin in (one, shards)]
+    assert abs(scores[0] - scores[1]) < 0.03, scores

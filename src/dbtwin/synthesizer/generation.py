@@ -23,8 +23,9 @@ from dbtwin.config import TrainingConfig
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.diffusion.masked import fill
 from dbtwin.graph import KHopSampler, RowGraph
-from dbtwin.nn import HeteroDenoiser
+from dbtwin.nn import HeteroDenoiser, distributed
 from dbtwin.nn.device import to_device
+from dbtwin.nn.distributed import World
 from dbtwin.progress import Progress
 from dbtwin.synthesizer.memory import pass_budget, pass_rows
 
@@ -82,7 +83,8 @@ def denoise_graph(
     moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
     total = sum(graph.num_nodes.values())
     batch_rows = pass_rows(pass_budget(memory_gb), model.hidden)  # rows, neighbours included, a pass may hold
-    full = total <= batch_rows
+    here = distributed.world()  # under torchrun, each rank denoises its shard of every table's rows
+    full = total <= batch_rows and not here.is_distributed
     all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
     structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
     edges = to_device({et: capped(ei, fanout, generator) for et, ei in all_edges.items()}, device) if full else None
@@ -113,7 +115,7 @@ def denoise_graph(
                     out = to_device(out, CPU)
                 else:  # each batch's predictions come back to the CPU as they are made
                     state = (x_num, x_cat, t_node, structure, flags)
-                    out = _batched(model, graph, sampler, state, moving, batch_rows, chosen, device)
+                    out = _batched(model, graph, sampler, state, moving, batch_rows, chosen, device, here)
             last = r == rounds - 1
             for table in moving:
                 eps, logits = out[table]
@@ -208,19 +210,21 @@ def capped(edge_index: torch.Tensor, fanout: int, generator: torch.Generator) ->
     return edge_index[:, keep]
 
 
-def _batched(model, graph, sampler, state, moving, batch_rows, logit_rows, device):
+def _batched(model, graph, sampler, state, moving, batch_rows, logit_rows, device, here: World):
     """Predictions for every row of the moving tables, a batch of rows and its neighbourhood at a time,
     each batch at most ``batch_rows`` rows with its neighbours (per categorical column, logits for its
     rows in ``logit_rows`` only, in that order); ``state``: the rows' numbers, codes, times, structure
-    inputs and known flags."""
+    inputs and known flags. Ranks (``here``) each predict a contiguous shard of every table's rows and
+    share them, so that every rank takes the same step."""
     out = {}
     for table in moving:
         n = graph.num_nodes[table]
         eps_parts, logit_parts = [], []
-        start, size = 0, max(1, batch_rows // 64)
-        while start < n:
+        start, end = n * here.rank // here.size, n * (here.rank + 1) // here.size
+        size = max(1, batch_rows // 64)
+        while start < end:
             rows, (sub_nodes, seed_local, edges) = _fitting_batch(
-                sampler, table, start, min(size, n - start), batch_rows
+                sampler, table, start, min(size, end - start), batch_rows
             )
             sel = torch.from_numpy(seed_local[table])
             wanted = {tb: [_NONE] * len(model.tables[tb].cardinalities) for tb in sub_nodes}
@@ -234,10 +238,17 @@ def _batched(model, graph, sampler, state, moving, batch_rows, logit_rows, devic
             start += len(rows)
             held = sum(len(v) for v in sub_nodes.values())
             size = max(1, min(int(len(rows) * batch_rows / held), 2 * len(rows)))  # the next batch sized to fit
-        eps = torch.cat(eps_parts)
-        logits = [torch.cat([p[j] for p in logit_parts]) for j in range(len(logit_parts[0]))] if logit_parts else []
-        out[table] = (eps, logits)
-    return out
+        out[table] = (eps_parts, logit_parts)
+    shards = here.gather(out) if here.is_distributed else [out]
+    return {table: _joined(model, table, [shard[table] for shard in shards]) for table in moving}
+
+
+def _joined(model, table: str, shards) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A table's predicted noise and logits per categorical column, from its batches, shard by shard."""
+    eps = torch.cat([e for eps_parts, _ in shards for e in eps_parts])
+    batches = [lg for _, logit_parts in shards for lg in logit_parts]
+    columns = len(model.tables[table].cardinalities)
+    return eps, [torch.cat([b[j] for b in batches]) for j in range(columns)] if batches else []
 
 
 def _fitting_batch(sampler, table: str, start: int, size: int, batch_rows: int):
