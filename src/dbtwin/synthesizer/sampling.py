@@ -11,6 +11,7 @@ from dbtwin.database import Database
 from dbtwin.errors import DataValidationError
 from dbtwin.graph import RowGraph
 from dbtwin.graph.sequences import order_times
+from dbtwin.progress import Phase
 from dbtwin.synthesizer.given import Given
 from dbtwin.synthesizer.stages import Stages
 from dbtwin.validate import find_problems
@@ -26,6 +27,11 @@ def assemble(
 ) -> Database:
     """The sample of ``graph`` whose rows carry the denoised ``x_num``/``x_cat`` features; a kept or
     ``given`` table holds its real rows, and nothing is computed or replaced in them."""
+    with Phase("decoding, keys and rules", sum(graph.num_nodes.values())):
+        return _assembled(stages, graph, x_num, x_cat, rng, given)
+
+
+def _assembled(stages, graph, x_num, x_cat, rng, given) -> Database:
     real = {**stages.kept.frames, **(given.frames if given else {})}
     attributes: dict[str, pd.DataFrame] = {}
     for t in stages.encoders.encoders:

