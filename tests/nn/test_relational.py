@@ -65,6 +65,10 @@ def test_matches_per_edge_type_means(aggr):
         want = _reference_layer(layer, want, edges, mp)
     for t in sizes:
         torch.testing.assert_close(got[t], want[t], rtol=1e-4, atol=1e-4)
+    with torch.no_grad():  # sampling's path: in place, the same states
+        fast = mp.forward_dict(h, edges)
+    for t in sizes:
+        torch.testing.assert_close(fast[t], got[t], rtol=1e-5, atol=1e-5)
     # a -> b and c -> b are moved (their source has fewer rows), b -> a and b -> c gathered: gradients agree too
     graph = mp.pack(sizes, edges)
     assert [len(ids) for _, ids in graph.moves] == [2, 1] and [len(k) for k in graph.gathered] == [1, 0, 1]

