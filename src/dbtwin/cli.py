@@ -266,8 +266,6 @@ def fit(
     data and options; --replace discards the checkpoint and starts afresh. Under torchrun
     (`torchrun --nproc-per-node N -m dbtwin fit ...`) N processes train it data-parallel and rank 0
     saves it."""
-    import shutil
-
     from dbtwin.io.locations import MODEL_SPACE, check_writable, source_files
     from dbtwin.nn import distributed
     from dbtwin.sources import read
@@ -311,9 +309,8 @@ def fit(
         refuse_foreign_directory(out, replace)
         check_writable(out, MODEL_SPACE)
         here = distributed.join(settings.training.device)
-        if replace and checkpoints.is_dir() and here.is_main:
-            shutil.rmtree(checkpoints)
-            err_console.print(f"discarded the checkpoint in '{text(checkpoints)}' (--replace)")
+        if replace and here.is_main:
+            _discard_checkpoint(checkpoints)
         db = read(source, metadata=metadata)
         with check.cli_names():
             synth = Synthesizer(config=settings).fit(db, checkpoint_dir=checkpoints)
@@ -323,6 +320,15 @@ def fit(
     if here.is_main:
         _remove_empty(checkpoints)
         _report_fit(synth, db, out)
+
+
+def _discard_checkpoint(checkpoints: Path) -> None:
+    """The checkpoint an interrupted fit left, removed (--replace)."""
+    import shutil
+
+    if checkpoints.is_dir():
+        shutil.rmtree(checkpoints)
+        err_console.print(f"discarded the checkpoint in '{text(checkpoints)}' (--replace)")
 
 
 def _report_fit(synth, db, out: Path) -> None:
