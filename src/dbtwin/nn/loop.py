@@ -111,10 +111,17 @@ class TrainState:
     nodes: int = 0
     #: whether the time cap ended training before the planned number of steps
     cut_short: bool = False
+    #: seconds the objective spent building batches (the device waits meanwhile)
+    batch_seconds: float = 0.0
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def batch_share(self) -> float:
+        """The share of training time spent building batches."""
+        return self.batch_seconds / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def nodes_per_second(self) -> float:

@@ -131,7 +131,7 @@ class Synthesizer:
         checkpoints = Path(checkpoint_dir) if checkpoint_dir else None
         for name, cls in STAGE_CLASSES.items():  # each stage is given those fitted before it
             stage = FeaturesStage(checkpoints, self.progress, fingerprint) if cls is FeaturesStage else cls()
-            with Phase(f"fitting {name}", prepared.db.total_rows):
+            with Phase(f"fitting {name}"):
                 setattr(stages, name, stage.fit(prepared, self.config, stages))
         self.stages_ = stages
         self.fit_seconds_ = time.monotonic() - started

@@ -16,6 +16,7 @@ batch of ``batch_size / N``, and the gradients are averaged across ranks
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -219,9 +220,11 @@ class Trainer:
             loss, rows = self.private(self.rng, self.generator)
             return StepOutcome(loss, rows, rows)
         cfg = self.config
+        started = time.perf_counter()
         alone = cfg.alone_share > 0 and self.rng.random() < cfg.alone_share
         seeds = self._seeds(self.train_rows, self.batch_rows, self.rng)
         batch = self._batch(seeds, self.rng, self.generator, alone=alone)
+        self.loop.state.batch_seconds += time.perf_counter() - started
         loss = self._loss(self.forward_model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -240,9 +243,11 @@ class Trainer:
         state = self.loop.run(checkpoint_dir / CHECKPOINT if checkpoint_dir else None, fingerprint, progress)
         state.rows, state.nodes = self.world.total(state.rows), self.world.total(state.nodes)
         log.info(
-            "training stopped after %d steps (%.1f s, %s rows denoised and %s passed a second on %d threads%s): %s",
+            "training stopped after %d steps (%.1f s, %.0f%% of it building batches, %s rows denoised and %s "
+            "passed a second on %d threads%s): %s",
             state.step,
             state.seconds,
+            100 * state.batch_share,
             f"{state.rows_per_second:,.0f}",
             f"{state.nodes_per_second:,.0f}",
             torch.get_num_threads(),

@@ -154,6 +154,7 @@ class FeaturesStage:
                 "stopped": state.stopped,
                 "rows": state.rows,
                 "rows_per_second": round(state.rows_per_second, 1),
+                "batch_share": round(state.batch_share, 3),
                 "nodes": state.nodes,
                 "threads": torch.get_num_threads(),
                 "history": state.history,
