@@ -87,6 +87,13 @@ def test_fit_then_sample_through_the_cli(tmp_path):
     from dbtwin.validate import find_problems
 
     assert find_problems(twin) == []
+    refused = runner.invoke(app, ["sample", str(model), "--out", str(tmp_path / "no"), "--memory-gb", "-1"])
+    assert refused.exit_code == 2 and "--memory-gb" in refused.output and not (tmp_path / "no").exists()
+    small = tmp_path / "small.sqlite"  # passes of at most ~2,000 rows: batches with their neighbourhoods
+    result = runner.invoke(app, ["sample", str(model), "--out", str(small), "--scale", "0.5", "--seed", "2",
+                                 "--memory-gb", str(2_000 * 56 * 64 / 2**30)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read(str(small)).num_rows("invoice") == 206 and find_problems(read(str(small))) == []
     bare = tmp_path / "bare"
     result = runner.invoke(app, ["fit", "chinook", "--out", str(bare), "--steps", "2", "--hops", "0", "--no-relations"])
     assert result.exit_code == 0 and "0 exact relations kept" in result.output, result.output

@@ -33,6 +33,8 @@ def test_a_config_round_trips_through_json_equal():
         ({"num_hops": -1}, "num_hops: must be a whole number from 0 to 8"),
         ({"train_steps": 0}, "train_steps: must be a whole number from 1"),
         ({"sample_steps": 10**9}, "sample_steps: must be a whole number from 1 to 10,000"),
+        ({"memory_gb": 0}, "memory_gb: must be a number of GiB above 0"),
+        ({"memory_gb": float("inf")}, "memory_gb: must be a number of GiB above 0"),
         ({"learning_rate": float("nan")}, "learning_rate: must be a number above 0"),
         ({"relations": "yes"}, "relations: must be true or false"),
         ({"epsilon": 0}, "epsilon: must be a finite number above 0"),
