@@ -93,16 +93,20 @@ def run(args: argparse.Namespace) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     source = source_of(args.dataset, args.scale_factor, work)
     entry: dict = {"dataset": args.dataset, "ranks": args.ranks, "train_steps": args.train_steps, "machine": machine()}
+    entry["destination"] = "url" if args.out_url else args.out_format
     if args.dataset == "tpch":
         entry["scale_factor"] = args.scale_factor
     model = work / f"model_{args.ranks}"
     fit = ["fit", source, "--out", str(model), "--steps", str(args.train_steps), "--seed", "0", "--replace"]
-    entry["fit"] = measured(dbtwin(*fit, ranks=args.ranks))
+    if args.reuse_model and (model / "config.json").exists():
+        entry["fit"] = "reused"
+    else:
+        entry["fit"] = measured(dbtwin(*fit, ranks=args.ranks))
     entry["samples"] = []
     for scale in [float(s) for s in args.scales.split(",")]:
-        out = work / f"sample_{args.ranks}_{scale:g}.{'sqlite' if args.out_format == 'sqlite' else 'd'}"
+        out = args.out_url or work / f"sample_{args.ranks}_{scale:g}.{'sqlite' if args.out_format == 'sqlite' else 'd'}"
         command = ["sample", str(model), "--out", str(out), "--scale", f"{scale:g}", "--seed", "0", "--replace"]
-        if args.out_format != "sqlite":
+        if args.out_format not in ("sqlite", "url"):
             command += ["--format", args.out_format]
         if args.memory_gb:
             command += ["--memory-gb", str(args.memory_gb)]
@@ -134,6 +138,8 @@ def main() -> None:
     parser.add_argument("--sample-ranks", type=int, default=None, help="processes of the samples (default: --ranks)")
     parser.add_argument("--memory-gb", type=float, default=None)
     parser.add_argument("--out-format", default="sqlite", help="sqlite, parquet or csv")
+    parser.add_argument("--out-url", default=None, help="write every sample to this SQLAlchemy URL (replacing it)")
+    parser.add_argument("--reuse-model", action="store_true", help="sample the model an earlier run left in --work")
     parser.add_argument("--work", default=None, help="folder for models and samples (default: a new temporary one)")
     parser.add_argument("--label", default=None, help="the entry's name in scale.json")
     args = parser.parse_args()

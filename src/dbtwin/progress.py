@@ -67,7 +67,10 @@ class Progress:
             done = min(self.n / self.total, 1.0)
             parts.append(f"{done:.0%} ({self.n:,.0f} of {self.total:,.0f} {self.unit}),")
             left = elapsed * (1 - done) / done if done > 0 else None
-            parts.append(f"{_clock(elapsed)} elapsed" + (f", about {_clock(left)} left" if left is not None else ""))
+            rate = f", {self.n / elapsed:,.0f} {self.unit}/s" if self.unit == "rows" and elapsed > 0 else ""
+            parts.append(
+                f"{_clock(elapsed)} elapsed{rate}" + (f", about {_clock(left)} left" if left is not None else "")
+            )
         else:
             parts.append(f"{self.n:,.0f} {self.unit}, {_clock(elapsed)} elapsed")
         if self.postfix:

@@ -5,7 +5,6 @@ self-referencing table after the rows they reference, values as the driver takes
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from dbtwin.database import NULL_REF, Database, parent_positions
 from dbtwin.errors import SchemaError
+from dbtwin.progress import Progress
 from dbtwin.schema.components import strongly_connected
 from dbtwin.schema.model import ForeignKey, StorageType, Table
 
@@ -100,18 +100,28 @@ def _self_reference_order(db: Database, name: str) -> np.ndarray:
 
 
 def insert_table(
-    conn: Connection, tobj: sa.Table, db: Database, name: str, deferred: list[ForeignKey], batch_rows: int
+    conn: Connection,
+    tobj: sa.Table,
+    db: Database,
+    name: str,
+    deferred: list[ForeignKey],
+    batch_rows: int,
+    progress: Progress | None = None,
 ) -> None:
+    """The rows of ``name`` inserted ``batch_rows`` at a time, each batch turned into the driver's
+    values only when it is sent (memory holds one batch of Python values, not the table's)."""
     table = db.schema.table(name)
-    frame = db[name].iloc[_self_reference_order(db, name)]
-    columns = _python_columns(frame, table)
-    for fk in deferred:
-        if fk.child == name:
-            for col in fk.columns:
-                columns[col] = [None] * len(frame)
-    names = list(columns)
-    for rows in _batches(columns, names, batch_rows):
-        conn.execute(tobj.insert(), rows)
+    frame = db[name]
+    if any(fk.is_self_reference for fk in db.schema.foreign_keys_of(name)):
+        frame = frame.iloc[_self_reference_order(db, name)]
+    later = [col for fk in deferred if fk.child == name for col in fk.columns]  # set once their parents are in
+    for start in range(0, len(frame), batch_rows):
+        chunk = frame.iloc[start : start + batch_rows]
+        columns = _python_columns(chunk, table)
+        columns.update({col: [None] * len(chunk) for col in later})
+        conn.execute(tobj.insert(), _rows(columns))
+        if progress is not None:
+            progress.advance(len(chunk))
     log.info("wrote %d rows to '%s'", len(frame), name)
 
 
@@ -121,19 +131,20 @@ def apply_deferred(conn: Connection, tobj: sa.Table, db: Database, fk: ForeignKe
     pos = parent_positions(frame, db[fk.parent], fk)
     rows = frame.loc[pos != NULL_REF]
     pk = list(table.primary_key)
-    columns = _python_columns(rows, table)
-    params = {f"k_{i}": columns[c] for i, c in enumerate(pk)} | {f"v_{i}": columns[c] for i, c in enumerate(fk.columns)}
     stmt = (
         tobj.update()
         .where(*[tobj.c[c] == sa.bindparam(f"k_{i}") for i, c in enumerate(pk)])
         .values({c: sa.bindparam(f"v_{i}") for i, c in enumerate(fk.columns)})
     )
-    for batch in _batches(params, list(params), batch_rows):
-        conn.execute(stmt, batch)
+    for start in range(0, len(rows), batch_rows):
+        columns = _python_columns(rows.iloc[start : start + batch_rows], table)
+        params = {f"k_{i}": columns[c] for i, c in enumerate(pk)} | {
+            f"v_{i}": columns[c] for i, c in enumerate(fk.columns)
+        }
+        conn.execute(stmt, _rows(params))
 
 
-def _batches(columns: dict[str, list], names: list[str], size: int) -> Iterator[list[dict]]:
-    n = len(columns[names[0]]) if names else 0
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        yield [dict(zip(names, row, strict=True)) for row in zip(*(columns[c][start:stop] for c in names), strict=True)]
+def _rows(columns: dict[str, list]) -> list[dict]:
+    """Column lists as the list of row dicts the driver takes."""
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*(columns[c] for c in names), strict=True)]

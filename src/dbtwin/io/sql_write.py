@@ -31,6 +31,7 @@ from dbtwin.errors import (
 from dbtwin.io import sql_rows
 from dbtwin.io.sql_tables import table_definitions
 from dbtwin.io.storable import check_storable, target_of
+from dbtwin.progress import Progress
 from dbtwin.schema.dtypes import INT64_MAX
 from dbtwin.schema.model import ForeignKey
 
@@ -139,10 +140,10 @@ def _write_tables(
         with engine.begin() as conn:
             meta.create_all(conn)
             created = True
-            for name in order:
-                sql_rows.insert_table(
-                    conn, meta.tables[_qualified(names[name], db_schema)], db, name, deferred, batch_rows
-                )
+            with Progress("writing", db.total_rows, unit="rows") as bar:
+                for name in order:
+                    table = meta.tables[_qualified(names[name], db_schema)]
+                    sql_rows.insert_table(conn, table, db, name, deferred, batch_rows, bar)
             for fk in deferred:
                 sql_rows.apply_deferred(conn, meta.tables[_qualified(names[fk.child], db_schema)], db, fk, batch_rows)
             _advance_counters(conn, meta, names, db_schema)
