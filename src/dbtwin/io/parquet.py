@@ -103,18 +103,25 @@ def _times(values: pa.ChunkedArray, kind: pa.DataType, where: str, table: str, c
     return pd.Series(stamps.to_pandas(), name=column).reset_index(drop=True)
 
 
-def write_parquet_file(frame: pd.DataFrame, table: Table, file: Path) -> None:
-    """One table as a Parquet file; decimal columns as decimal128/256 of their precision and scale,
-    nullable floats with their NaN values apart from NULL."""
-    data = pa.Table.from_pandas(frame, preserve_index=False)
+#: Rows converted and written at a time: memory holds one chunk's Arrow copy, not the table's.
+CHUNK_ROWS = 500_000
+
+
+def write_parquet_file(frame: pd.DataFrame, table: Table, file: Path, chunk_rows: int = CHUNK_ROWS) -> None:
+    """One table as a Parquet file, ``chunk_rows`` rows (one row group) at a time; decimal columns as
+    decimal128/256 of their precision and scale (found over the whole column), nullable floats with
+    their NaN values apart from NULL."""
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
     for col in table.columns:
         if col.dtype != StorageType.DECIMAL:
             continue
         precision, scale = decimal_size(frame[col.name], col.precision, col.scale)
         kind = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(min(precision, 76), scale)
-        i = data.schema.get_field_index(col.name)
-        data = data.set_column(i, pa.field(col.name, kind), pa.array(frame[col.name].tolist(), type=kind))
-    pq.write_table(data, file, compression="zstd")
+        schema = schema.set(schema.get_field_index(col.name), pa.field(col.name, kind))
+    with pq.ParquetWriter(file, schema, compression="zstd") as writer:
+        for start in range(0, len(frame), chunk_rows):
+            chunk = frame.iloc[start : start + chunk_rows]
+            writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
 
 
 __all__ = ["read_parquet_file", "write_parquet_file"]
