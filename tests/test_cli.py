@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from dbtwin import read
 from dbtwin.cli import app
 from dbtwin.database import ORPHAN_REF
+from dbtwin.synthesizer.memory import PASS_BYTES_PER_HIDDEN
 
 runner = CliRunner()
 
@@ -91,7 +92,7 @@ def test_fit_then_sample_through_the_cli(tmp_path):
     assert refused.exit_code == 2 and "--memory-gb" in refused.output and not (tmp_path / "no").exists()
     small = tmp_path / "small.sqlite"  # passes of at most ~2,000 rows: batches with their neighbourhoods
     result = runner.invoke(app, ["sample", str(model), "--out", str(small), "--scale", "0.5", "--seed", "2",
-                                 "--memory-gb", str(2_000 * 56 * 64 / 2**30)])  # fmt: skip
+                                 "--memory-gb", str(2_000 * PASS_BYTES_PER_HIDDEN * 64 / 2**30)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert read(str(small)).num_rows("invoice") == 206 and find_problems(read(str(small))) == []
     bare = tmp_path / "bare"

@@ -15,6 +15,7 @@ from dbtwin import read, write
 from dbtwin.errors import DestinationNotEmptyError
 from dbtwin.nn.loop import TrainingLoop
 from dbtwin.synthesizer import NotFittedError, Synthesizer
+from dbtwin.synthesizer.memory import PASS_BYTES_PER_HIDDEN
 from dbtwin.synthesizer.training import CHECKPOINT, Trainer
 from dbtwin.validate import find_problems
 
@@ -190,7 +191,7 @@ def test_batched_passes_match_the_graph_size(chinook_model):
         chinook_model.masked_,
         steps=2,
         generator=torch.Generator().manual_seed(0),
-        memory_gb=2_000 * 56 * chinook_model.model_.hidden / 2**30,  # batches of at most 2,000 rows
+        memory_gb=2_000 * PASS_BYTES_PER_HIDDEN * chinook_model.model_.hidden / 2**30,  # batches of at most 2,000 rows
         progress=False,
         blocks=chinook_model.blocks_of(picks),
     )

@@ -1,0 +1,27 @@
+"""The sampling passes' memory budget: what it is by default, and the rows a pass may hold in it."""
+
+from __future__ import annotations
+
+from dbtwin.nn.device import freed_memory_reused, physical_memory
+from dbtwin.synthesizer.memory import PASS_BYTES_PER_HIDDEN, pass_budget, pass_rows
+
+
+def test_the_budget_is_the_given_gib_or_a_quarter_of_the_machine():
+    assert pass_budget(1.5) == int(1.5 * 2**30)
+    assert pass_budget(None) == physical_memory() // 4 or pass_budget(None) == 4 * 2**30
+
+
+def test_rows_a_pass_may_hold_follow_the_budget_and_width():
+    assert pass_rows(1_000 * PASS_BYTES_PER_HIDDEN * 64, 64) == 1_000
+    assert pass_rows(1_000 * PASS_BYTES_PER_HIDDEN * 64, 128) == 500
+    assert pass_rows(1, 64) == 1  # never less than one row
+
+
+def test_freed_memory_reused_leaves_tensors_intact_and_nests():
+    import torch
+
+    with freed_memory_reused(), freed_memory_reused():  # the inner block does nothing
+        big = torch.ones(10_000_000)
+        del big
+        again = torch.arange(10_000_000, dtype=torch.float32)
+        assert float(again[-1]) == 9_999_999.0
