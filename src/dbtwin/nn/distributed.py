@@ -34,8 +34,6 @@ class World:
 
     rank: int = 0
     size: int = 1
-    local_rank: int = 0
-    local_size: int = 1
 
     @property
     def is_main(self) -> bool:
@@ -120,8 +118,7 @@ def world() -> World:
     """The world this process trains in: torch.distributed's when it is initialised, else a world of one."""
     if not (dist.is_available() and dist.is_initialized()):
         return World()
-    local_size = int(os.environ.get("LOCAL_WORLD_SIZE", dist.get_world_size()))
-    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), local_size)
+    return World(dist.get_rank(), dist.get_world_size())
 
 
 def leave() -> None:

@@ -192,9 +192,9 @@ class TrainingLoop:
         return state
 
     def _over_time(self) -> bool:
-        """Whether the time cap is spent (on any rank: they stop at the same step)."""
-        cap = self.config.max_minutes
-        return self.world.any(cap is not None and self.state.seconds > cap * 60)
+        """Whether the time cap (set) is spent, on any rank: they stop at the same step."""
+        assert self.config.max_minutes is not None
+        return self.world.any(self.state.seconds > self.config.max_minutes * 60)
 
     def _step(self) -> float:
         self.model.train()

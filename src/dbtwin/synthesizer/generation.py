@@ -223,7 +223,7 @@ def _batched(model, graph, sampler, state, moving, batch_rows, logit_rows, devic
         start, end = n * here.rank // here.size, n * (here.rank + 1) // here.size
         size = max(1, batch_rows // 64)
         while start < end:
-            rows, (sub_nodes, seed_local, edges) = _fitting_batch(
+            rows, held, (sub_nodes, seed_local, edges) = _fitting_batch(
                 sampler, table, start, min(size, end - start), batch_rows
             )
             sel = torch.from_numpy(seed_local[table])
@@ -236,7 +236,6 @@ def _batched(model, graph, sampler, state, moving, batch_rows, logit_rows, devic
             eps_parts.append(eps[sel])
             logit_parts.append(logits)
             start += len(rows)
-            held = sum(len(v) for v in sub_nodes.values())
             size = max(1, min(int(len(rows) * batch_rows / held), 2 * len(rows)))  # the next batch sized to fit
         out[table] = (eps_parts, logit_parts)
     shards = here.gather(out) if here.is_distributed else [out]
@@ -253,16 +252,17 @@ def _joined(model, table: str, shards) -> tuple[torch.Tensor, list[torch.Tensor]
 
 def _fitting_batch(sampler, table: str, start: int, size: int, batch_rows: int):
     """Rows ``start`` to ``start + size`` of ``table`` (fewer, down to one, until their neighbourhood
-    holds at most ``batch_rows`` rows) and that neighbourhood: nodes, the seeds' positions, edges."""
+    holds at most ``batch_rows`` rows), the rows that neighbourhood holds, and the neighbourhood:
+    nodes, the seeds' positions, edges."""
     while True:
         rows = np.arange(start, start + size)
         if sampler is None:
-            return rows, ({table: rows}, {table: np.arange(size)}, {})
+            return rows, size, ({table: rows}, {table: np.arange(size)}, {})
         sub = sampler.sample({table: rows}, random_state=0)
         held = sum(len(v) for v in sub.nodes.values())
         if held <= batch_rows or size == 1:
             edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
-            return rows, (sub.nodes, sub.seed_local, edges)
+            return rows, held, (sub.nodes, sub.seed_local, edges)
         size = max(1, int(size * batch_rows / held * 0.9))
 
 
