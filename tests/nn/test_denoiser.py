@@ -83,3 +83,24 @@ def test_a_forward_pass_on_each_device_matches_the_cpu(device):
         assert torch.allclose(got[table][0].cpu(), eps, atol=1e-5)
         for a, b in zip(logits, got[table][1], strict=True):
             assert torch.allclose(b.cpu(), a, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 64])
+def test_chunked_pass_gives_the_whole_pass(chunk_rows):
+    """Layer-wise chunks give the noise and the logits (of the rows asked for, in their order) of one
+    pass, with structure inputs and known flags."""
+    model = _model(degree_inputs=True, known_inputs=True)
+    x_num, x_cat, t, edges = _inputs("cpu")
+    sizes = {"parent": 3, "child": 5}
+    structure = model.structure_inputs(sizes, edges)
+    known = {"parent": torch.tensor([[True, False]] * 3), "child": torch.zeros(5, 1, dtype=torch.bool)}
+    rows = {"parent": [torch.tensor([2, 0])], "child": [torch.tensor([4, 1, 3]), torch.tensor([], dtype=torch.long)]}
+    graph = model.pack(sizes, edges)
+    with torch.no_grad():
+        want = model(x_num, x_cat, t, edges, graph, logit_rows=rows, structure=structure, known=known)
+    got = model.forward_chunked(x_num, x_cat, t, graph, rows, chunk_rows, structure=structure, known=known)
+    for table, (eps, logits) in want.items():
+        torch.testing.assert_close(got[table][0], eps, rtol=1e-5, atol=1e-5)
+        assert [lg.shape for lg in got[table][1]] == [lg.shape for lg in logits]
+        for a, b in zip(got[table][1], logits, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from dbtwin.nn.device import freed_memory_reused, physical_memory
-from dbtwin.synthesizer.memory import PASS_BYTES_PER_HIDDEN, pass_budget, pass_rows
+from dbtwin.synthesizer.memory import (
+    GRAPH_BYTES_PER_HIDDEN,
+    MIN_CHUNK_ROWS,
+    PASS_BYTES_PER_HIDDEN,
+    chunk_rows,
+    pass_budget,
+    pass_rows,
+)
 
 
 def test_the_budget_is_the_given_gib_or_a_quarter_of_the_machine():
@@ -15,6 +22,16 @@ def test_rows_a_pass_may_hold_follow_the_budget_and_width():
     assert pass_rows(1_000 * PASS_BYTES_PER_HIDDEN * 64, 64) == 1_000
     assert pass_rows(1_000 * PASS_BYTES_PER_HIDDEN * 64, 128) == 500
     assert pass_rows(1, 64) == 1  # never less than one row
+
+
+def test_layer_wise_chunks_take_what_the_state_matrices_leave():
+    per_row = (PASS_BYTES_PER_HIDDEN - GRAPH_BYTES_PER_HIDDEN) * 64
+    whole = 100_000 * GRAPH_BYTES_PER_HIDDEN * 64
+    assert chunk_rows(100_000, 100_000 * PASS_BYTES_PER_HIDDEN * 64, 64) == 100_000  # the whole pass fits: one chunk
+    assert chunk_rows(100_000, whole + 5_000 * per_row, 64) == 5_000
+    assert chunk_rows(100_000, whole + (MIN_CHUNK_ROWS - 1) * per_row, 64) == 0  # too small: batches instead
+    assert chunk_rows(100_000, whole // 2, 64) == 0  # the state matrices alone do not fit
+    assert chunk_rows(10, 10 * PASS_BYTES_PER_HIDDEN * 64, 64) == 10  # a graph smaller than a chunk
 
 
 def test_freed_memory_reused_leaves_tensors_intact_and_nests():

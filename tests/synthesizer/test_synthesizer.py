@@ -175,8 +175,7 @@ def test_unfitted_synthesizer_says_so():
         Synthesizer().sample()
 
 
-def test_batched_passes_match_the_graph_size(chinook_model):
-    """Large graphs are denoised in row batches with their neighbourhoods (bounded memory)."""
+def _denoised(chinook_model, memory_gb: float, steps: int = 2):
     from dbtwin.synthesizer.generation import denoise_graph
 
     graph, picks = chinook_model.structure_.sample(1.0, np.random.default_rng(0))
@@ -189,17 +188,40 @@ def test_batched_passes_match_the_graph_size(chinook_model):
         fixed_cat,
         chinook_model.gaussian_,
         chinook_model.masked_,
-        steps=2,
+        steps=steps,
         generator=torch.Generator().manual_seed(0),
-        memory_gb=2_000 * PASS_BYTES_PER_HIDDEN * chinook_model.model_.hidden / 2**30,  # batches of at most 2,000 rows
+        memory_gb=memory_gb,
         progress=False,
         blocks=chinook_model.blocks_of(picks),
     )
+    return graph, x_num, x_cat
+
+
+def test_batched_passes_match_the_graph_size(chinook_model):
+    """Large graphs are denoised in row batches with their neighbourhoods (bounded memory)."""
+    hidden = chinook_model.model_.hidden
+    graph, x_num, x_cat = _denoised(chinook_model, 2_000 * PASS_BYTES_PER_HIDDEN * hidden / 2**30)  # 2,000-row batches
     for table, spec in chinook_model.model_.tables.items():
         assert x_num[table].shape == (graph.num_nodes[table], spec.num_numeric)
         assert torch.isfinite(x_num[table]).all()
         if spec.cardinalities:  # after the last step nothing is left masked
             assert (x_cat[table] < torch.tensor(spec.cardinalities)).all()
+
+
+def test_layer_wise_chunks_denoise_as_one_pass(chinook_model):
+    """A budget that holds the graph's state matrices but not its whole pass: each layer is computed
+    in chunks of 1,500 rows, with the same draws and the same result as one pass over the graph."""
+    from dbtwin.synthesizer.memory import GRAPH_BYTES_PER_HIDDEN, chunk_rows
+
+    hidden = chinook_model.model_.hidden
+    total = sum(chinook_model.structure_.sample(1.0, np.random.default_rng(0))[0].num_nodes.values())
+    budget = total * GRAPH_BYTES_PER_HIDDEN * hidden + 1_500 * (PASS_BYTES_PER_HIDDEN - GRAPH_BYTES_PER_HIDDEN) * hidden
+    assert chunk_rows(total, budget, hidden) == 1_500 < total
+    _, chunked_num, chunked_cat = _denoised(chinook_model, budget / 2**30, steps=3)
+    _, whole_num, whole_cat = _denoised(chinook_model, 8.0, steps=3)
+    for table in whole_num:
+        torch.testing.assert_close(chunked_num[table], whole_num[table], rtol=1e-4, atol=1e-4)
+        assert (chunked_cat[table] != whole_cat[table]).sum() <= 0.01 * whole_cat[table].numel()
 
 
 def test_tables_named_like_torch_attributes(tmp_path):

@@ -173,41 +173,98 @@ class HeteroDenoiser(nn.Module):
         ``structure`` (from :meth:`structure_inputs`, rows as in the inputs) is needed when the model
         has ``degree_inputs`` or ``block_counts``. ``known``: per table, the flags of the numbers given
         clean, for a model with ``known_inputs`` (absent: none)."""
-        key = self.keys.table
-        names = [name for name in x_num if name in key]
-        known = known or {}
-        inputs = {name: self.inputs[key[name]](x_num[name], x_cat[name], known.get(name)) for name in names}
-        if len(self.structure_proj):
+        names = [name for name in x_num if name in self.keys.table]
+        if graph is None:
+            graph = self.pack({name: x_num[name].shape[0] for name in names}, edge_index)
+        everything = slice(None)
+        h = graph.stack(
+            {name: self._input_states(name, everything, x_num, x_cat, t, structure, known) for name in graph.tables}
+        )
+        states = graph.split(self.message_passing(h, graph))
+        rows = logit_rows or {}
+        return {
+            name: self._predicted(name, state, rows.get(name))
+            for name, state in states.items()
+            if self.tables[name].has_features
+        }
+
+    @torch.no_grad()
+    def forward_chunked(
+        self,
+        x_num: dict[str, Tensor],
+        x_cat: dict[str, Tensor],
+        t: dict[str, Tensor],
+        graph: PackedGraph,
+        logit_rows: dict[str, list[Tensor]],
+        chunk_rows: int,
+        structure: dict[str, Tensor] | None = None,
+        known: dict[str, Tensor] | None = None,
+    ) -> dict[str, tuple[Tensor, list[Tensor]]]:
+        """:meth:`forward` without gradients over the rows and edges packed in ``graph``, computing
+        every layer for at most ``chunk_rows`` rows at a time (layer-wise inference): what it holds
+        besides the inputs and outputs is two state matrices, the moved products and one chunk's
+        temporaries. Predictions are made for the tables in ``logit_rows`` only, with logits for the
+        rows it lists per categorical column, as in :meth:`forward`."""
+        h = torch.empty(sum(graph.sizes), self.hidden, device=self.bias_device)
+        for name, place in graph.split(h).items():
+            for a in range(0, place.shape[0], chunk_rows):
+                rows = slice(a, a + chunk_rows)
+                place[rows] = self._input_states(name, rows, x_num, x_cat, t, structure, known)
+        states = graph.split(self.message_passing.forward_chunked(h, graph, chunk_rows))
+        return {
+            name: self._predicted_in_chunks(name, state, logit_rows[name], chunk_rows)
+            for name, state in states.items()
+            if self.tables[name].has_features and name in logit_rows
+        }
+
+    def _input_states(self, name, rows, x_num, x_cat, t, structure, known) -> Tensor:
+        """The input states of ``rows`` (a slice) of table ``name``: its features, structure and time."""
+        key = self.keys.table[name]
+        flags = known.get(name) if known else None
+        h = self.inputs[key](x_num[name][rows], x_cat[name][rows], flags[rows] if flags is not None else None)
+        if key in self.structure_proj:
             if structure is None:
                 raise ValueError("this denoiser takes structure inputs: pass structure=model.structure_inputs(...)")
-            for name in names:
-                if key[name] in self.structure_proj:
-                    inputs[name] = inputs[name] + self.structure_proj[key[name]](structure[name])
-        if graph is None:
-            graph = self.pack({name: v.shape[0] for name, v in inputs.items()}, edge_index)
-        h = graph.stack({name: inputs.pop(name) + self.time(t[name]) for name in graph.tables})
-        states = graph.split(self.message_passing(h, graph))
-        result = {}
-        for name, state in states.items():
-            spec = self.tables[name]
-            if not spec.has_features:
-                continue
-            head = self.heads[key[name]]
-            if logit_rows is None or name not in logit_rows:
-                y = head(torch.relu(state))
-                eps, y_cat = y[:, : spec.num_numeric], y[:, spec.num_numeric :]
-                logits = list(torch.split(y_cat, spec.cardinalities, dim=-1)) if spec.cardinalities else []
-            else:
-                z, last = head[:-1](torch.relu(state)), head[-1]
-                n = spec.num_numeric
-                eps = nn.functional.linear(z, last.weight[:n], last.bias[:n])
-                logits, start = [], n
-                for k, rows in zip(spec.cardinalities, logit_rows[name], strict=True):
-                    w, b = last.weight[start : start + k], last.bias[start : start + k]
-                    logits.append(nn.functional.linear(z.index_select(0, rows), w, b))
-                    start += k
-            result[name] = (eps, logits)
-        return result
+            h = h + self.structure_proj[key](structure[name][rows])
+        return h + self.time(t[name][rows])
+
+    def _predicted(self, name: str, state: Tensor, logit_rows: list[Tensor] | None) -> tuple[Tensor, list[Tensor]]:
+        """The predicted noise of every row of ``state`` and the logits of each categorical column
+        (for its ``logit_rows`` only, when given)."""
+        spec = self.tables[name]
+        head = self.heads[self.keys.table[name]]
+        if logit_rows is None:
+            y = head(torch.relu(state))
+            eps, y_cat = y[:, : spec.num_numeric], y[:, spec.num_numeric :]
+            return eps, list(torch.split(y_cat, spec.cardinalities, dim=-1)) if spec.cardinalities else []
+        z, last = head[:-1](torch.relu(state)), head[-1]
+        n = spec.num_numeric
+        eps = nn.functional.linear(z, last.weight[:n], last.bias[:n])
+        logits, start = [], n
+        for k, rows in zip(spec.cardinalities, logit_rows, strict=True):
+            w, b = last.weight[start : start + k], last.bias[start : start + k]
+            logits.append(nn.functional.linear(z.index_select(0, rows), w, b))
+            start += k
+        return eps, logits
+
+    def _predicted_in_chunks(self, name, state, logit_rows, chunk_rows) -> tuple[Tensor, list[Tensor]]:
+        """:meth:`_predicted` for ``chunk_rows`` rows of ``state`` at a time, put together."""
+        spec = self.tables[name]
+        eps = state.new_empty(state.shape[0], spec.num_numeric)
+        logits = [state.new_empty(len(rows), k) for rows, k in zip(logit_rows, spec.cardinalities, strict=True)]
+        for a in range(0, state.shape[0], chunk_rows):
+            b = min(a + chunk_rows, state.shape[0])
+            inside = [((rows >= a) & (rows < b)).nonzero().squeeze(1) for rows in logit_rows]
+            here = [rows[i] - a for rows, i in zip(logit_rows, inside, strict=True)]
+            eps[a:b], found = self._predicted(name, state[a:b], here)
+            for out, i, lg in zip(logits, inside, found, strict=True):
+                out[i] = lg
+        return eps, logits
+
+    @property
+    def bias_device(self) -> torch.device:
+        """The device the weights are on."""
+        return self.time.mlp[0].weight.device
 
     def _degree_width(self, table: str) -> int:
         return self.message_passing.slots[table] if self.degree_inputs else 0

