@@ -199,3 +199,46 @@ def test_postgres_time_zones_and_dates_are_said(postgres_url, caplog):
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "time zones dropped: times held in UTC: e.at" in messages
     assert "DATE columns held as date/times, written back as timestamps: e.day" in messages
+
+
+# ----------------------------------------------------------------------------- SQLite's fast insert
+def test_sqlite_rows_sent_on_the_cursor_store_what_sqlalchemy_inserts(tmp_path, monkeypatch):
+    """SQLite's rows go to the cursor as tuples, each value bound as SQLAlchemy binds its column's
+    type: the file holds the same values, of the same SQLite types, as SQLAlchemy's own insert."""
+    import sqlite3
+
+    from dbtwin.io import sql_rows
+
+    s, k = StorageType, ColumnKind
+    columns = [
+        Column("id", s.INT64, k.ID, False),
+        Column("a 'quoted' \"name\"", s.STRING, k.TEXT),
+        Column("x", s.FLOAT64, k.FLOAT),
+        Column("flag", s.BOOL, k.CATEGORICAL),
+        Column("when", s.DATETIME, k.DATETIME),
+        Column("amount", s.DECIMAL, k.FLOAT),
+    ]
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "a 'quoted' \"name\"": ["é ü", None, "x'; --"],
+            "x": [0.1, None, -2.5e300],
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "when": pd.to_datetime(["2024-02-29 13:45:01.123456", None, "1900-01-01 00:00:00.000000"]),
+            "amount": [Decimal("0.10"), None, BIG],
+        }
+    )
+    db = Database.from_frames({"odd table": frame}, Schema({"odd table": Table("odd table", columns, ("id",))}))
+
+    def dump(path) -> list:
+        with sqlite3.connect(path) as conn:
+            quoted = ", ".join(f'"{c.name.replace(chr(34), chr(34) * 2)}"' for c in columns)
+            typed = ", ".join(f'typeof("{c.name.replace(chr(34), chr(34) * 2)}")' for c in columns)
+            return conn.execute(f'SELECT {quoted}, {typed} FROM "odd table" ORDER BY id').fetchall()
+
+    write(db, str(tmp_path / "fast.sqlite"))
+    monkeypatch.setattr(sql_rows, "_sqlite_sender", lambda *a: None)  # SQLAlchemy's insert of row dicts
+    write(db, str(tmp_path / "plain.sqlite"))
+    assert dump(tmp_path / "fast.sqlite") == dump(tmp_path / "plain.sqlite")
+    back = read(str(tmp_path / "fast.sqlite"))["odd table"]
+    assert back["amount"].tolist()[2] == BIG and back["a 'quoted' \"name\""].tolist()[2] == "x'; --"

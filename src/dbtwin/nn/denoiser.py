@@ -45,9 +45,10 @@ class SinusoidalTime(nn.Module):
     def forward(self, t: Tensor) -> Tensor:
         """The embedding of every time in ``t``, the MLP run once per distinct value (one row
         broadcast to all when every time is the same, as in a sampling step)."""
+        if len(t) and bool((t == t[0]).all()):  # checked without sorting: a pass over millions of rows
+            return self._embed(t[:1]).expand(len(t), -1)
         values, inverse = torch.unique(t, return_inverse=True)
-        embedded = self._embed(values)
-        return embedded.expand(len(t), -1) if len(values) == 1 else embedded[inverse]
+        return self._embed(values)[inverse]
 
     def _embed(self, t: Tensor) -> Tensor:
         half = self.dim // 2
