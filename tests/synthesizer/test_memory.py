@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dbtwin.nn.device import freed_memory_reused, physical_memory
 from dbtwin.synthesizer.memory import (
+    BYTES_OUTSIDE_PASSES,
     GRAPH_BYTES_PER_HIDDEN,
     MIN_CHUNK_ROWS,
     PASS_BYTES_PER_HIDDEN,
     chunk_rows,
     pass_budget,
     pass_rows,
+    sample_bytes,
 )
 
 
@@ -32,6 +34,13 @@ def test_layer_wise_chunks_take_what_the_state_matrices_leave():
     assert chunk_rows(100_000, whole + (MIN_CHUNK_ROWS - 1) * per_row, 64) == 0  # too small: batches instead
     assert chunk_rows(100_000, whole // 2, 64) == 0  # the state matrices alone do not fit
     assert chunk_rows(10, 10 * PASS_BYTES_PER_HIDDEN * 64, 64) == 10  # a graph smaller than a chunk
+
+
+def test_a_sample_needs_its_rows_and_at_most_the_budget_for_its_passes():
+    small = sample_bytes(1_000, 64, 1.0)  # one pass over every row fits the budget
+    assert small == 1_000 * (BYTES_OUTSIDE_PASSES + PASS_BYTES_PER_HIDDEN * 64)
+    large = sample_bytes(10_000_000, 64, 2.0)  # passes bounded by the budget
+    assert large == 10_000_000 * BYTES_OUTSIDE_PASSES + 2 * 2**30
 
 
 def test_freed_memory_reused_leaves_tensors_intact_and_nests():

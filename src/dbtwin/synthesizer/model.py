@@ -32,7 +32,7 @@ from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
 from dbtwin.synthesizer.given import given_rows
 from dbtwin.synthesizer.impute import ROUNDS, impute
-from dbtwin.synthesizer.memory import BYTES_PER_SAMPLED_ROW
+from dbtwin.synthesizer.memory import sample_bytes
 from dbtwin.synthesizer.model_file import (
     CONFIG_FILE,
     MODEL_FORMAT,
@@ -214,12 +214,12 @@ class Synthesizer:
         if self.structure == "real" and scale != 1.0:
             raise OptionError(option, "the 'real' structure keeps the real row counts: only 1 is possible")
         rows = self.expected_rows(scale)
-        need, have = rows * BYTES_PER_SAMPLED_ROW, physical_memory()
+        need, have = sample_bytes(rows, self.model_.hidden, self.config.sampling.memory_gb), physical_memory()
         if have and need > have:
             raise OptionError(
                 option,
                 f"{scale:g} asks for about {rows:,} rows, about {need / 2**30:,.0f} GiB while sampling "
-                f"(~{BYTES_PER_SAMPLED_ROW // 1000} KB a row), more than this machine's {have / 2**30:,.0f} GiB",
+                f"(its rows and the passes' memory budget), more than this machine's {have / 2**30:,.0f} GiB",
             )
 
     def _check_fitted(self) -> None:
