@@ -83,21 +83,7 @@ def denoise_graph(
     flags = {tb: held.num_mask for tb, held in known.items()} if model.known_inputs else {}
     moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
     total = sum(graph.num_nodes.values())
-    budget = pass_budget(memory_gb)
-    here = distributed.world()  # under torchrun, each rank denoises its shard of every table's rows
-    # layer-wise chunks of the whole graph when its state matrices fit, else batches of neighbourhoods
-    chunk = 0 if here.is_distributed else chunk_rows(total, budget, model.hidden)
-    all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
-    structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
-    edges = to_device({et: capped(ei, fanout, generator) for et, ei in all_edges.items()}, device) if chunk else None
-    packed = model.pack({t: x.shape[0] for t, x in x_num.items()}, edges) if chunk else None
-    del all_edges
-    sampler = (
-        None
-        if chunk or not model.num_layers
-        else KHopSampler(graph, num_hops=model.num_layers, max_neighbors=fanout, disjoint=False)
-    )
-    batch_rows = pass_rows(budget, model.hidden)  # rows, neighbours included, a batch may hold
+    structure, predict = _passes(model, graph, blocks, memory_gb, fanout, generator, device)
     times = np.linspace(1.0, 0.0, steps + 1)
     rounds = rounds if known else 1
     bar = Progress("sampling", steps, unit="steps", enabled=progress)
@@ -113,13 +99,7 @@ def denoise_graph(
         chosen = {tb: masked.choose(x_cat[tb], mask_codes[tb], t, s, generator) for tb in moving}
         for r in range(rounds):
             with torch.no_grad():
-                if chunk:
-                    x, c, when, rows, struct, flag = to_device((x_num, x_cat, t_node, chosen, structure, flags), device)
-                    out = model.forward_chunked(x, c, when, packed, rows, chunk, structure=struct, known=flag)
-                    out = to_device(out, CPU)
-                else:  # each batch's predictions come back to the CPU as they are made
-                    state = (x_num, x_cat, t_node, structure, flags)
-                    out = _batched(model, graph, sampler, state, moving, batch_rows, chosen, device, here)
+                out = predict((x_num, x_cat, t_node, structure, flags), chosen, moving)
             last = r == rounds - 1
             for table in moving:
                 eps, logits = out[table]
@@ -134,6 +114,40 @@ def denoise_graph(
                     _unmask(x_cat, table, chosen[table], logits, known.get(table), generator)
     bar.close()
     return x_num, x_cat
+
+
+def _passes(model, graph, blocks, memory_gb, fanout, generator, device):
+    """The rows' structure inputs, and the function that predicts, in each step, the noise and the
+    logits of the moving tables' rows from their ``state`` (numbers, codes, times, structure inputs,
+    known flags): layer-wise chunks of the whole graph when its state matrices fit the budget, else
+    batches of K-hop neighbourhoods (as every rank's shard does under torchrun)."""
+    budget = pass_budget(memory_gb)
+    here = distributed.world()
+    total = sum(graph.num_nodes.values())
+    chunk = 0 if here.is_distributed else chunk_rows(total, budget, model.hidden)
+    all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
+    structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
+    if chunk:
+        edges = to_device({et: capped(ei, fanout, generator) for et, ei in all_edges.items()}, device)
+        del all_edges
+        packed = model.pack({t: graph.num_nodes[t] for t in model.tables}, edges)
+
+        def whole(state, chosen, moving):
+            x, c, when, struct, flag, rows = to_device((*state, chosen), device)
+            return to_device(model.forward_chunked(x, c, when, packed, rows, chunk, struct, flag), CPU)
+
+        return structure, whole
+    sampler = (
+        KHopSampler(graph, num_hops=model.num_layers, max_neighbors=fanout, disjoint=False)
+        if model.num_layers
+        else None
+    )
+    batch_rows = pass_rows(budget, model.hidden)  # rows, neighbours included, a batch may hold
+
+    def batched(state, chosen, moving):  # each batch's predictions come back to the CPU as they are made
+        return _batched(model, graph, sampler, state, moving, batch_rows, chosen, device, here)
+
+    return structure, batched
 
 
 def _unmask(
