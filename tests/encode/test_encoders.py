@@ -48,6 +48,34 @@ def test_rare_text_becomes_placeholders_of_the_same_shape():
     assert any(v.count("@") == 1 and v.count(".") == 2 for v in out)
 
 
+def test_text_keeps_its_most_frequent_values_up_to_the_bound():
+    """Categories of a text column do not grow with the data: beyond the bound, its less frequent values
+    (seen often enough or not) are "any other value", and so is what the text model writes."""
+    values = pd.Series(["a"] * 9 + ["b"] * 5 + ["c"] * 4 + ["d"] * 3 + ["e"] * 1 + [None] * 2)
+    enc = CategoricalEncoder.fit("comment", values, min_count=3, max_categories=2)
+    assert enc.categories == [None, "a", "b"] and enc.has_other
+    assert enc.transform(values).tolist() == [1] * 9 + [2] * 5 + [3] * 8 + [0] * 2
+    assert CategoricalEncoder.fit("comment", values, min_count=3).categories == [None, "a", "b", "c", "d"]
+
+
+def test_a_free_text_column_has_a_bounded_number_of_categories(monkeypatch):
+    from dbtwin.encode import table as table_module
+    from dbtwin.schema import Column, ColumnKind, StorageType, Table
+
+    monkeypatch.setattr(table_module, "MAX_TEXT_CATEGORIES", 3)
+    schema = Table(
+        "t",
+        [
+            Column("note", StorageType.STRING, ColumnKind.TEXT),
+            Column("tag", StorageType.STRING, ColumnKind.CATEGORICAL),
+        ],
+        (),
+    )
+    frame = pd.DataFrame({"note": [f"note {i % 10}" for i in range(100)], "tag": [f"t{i % 10}" for i in range(100)]})
+    enc = TableEncoder.fit(schema, frame, set())
+    assert enc.cardinalities == [4, 10]  # three notes and "any other"; a categorical keeps every value
+
+
 @pytest.mark.parametrize("dataset", ["chinook", "flights_jan"])
 def test_table_encoders_round_trip_exactly(dataset, request):
     db = request.getfixturevalue(dataset)

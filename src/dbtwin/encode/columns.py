@@ -157,14 +157,21 @@ class CategoricalEncoder:
     other_weights: list[float] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, column: str, values: pd.Series, min_count: int | None = None) -> CategoricalEncoder:
-        """``min_count=None`` keeps every value; an int keeps only values seen that often (text)."""
+    def fit(
+        cls, column: str, values: pd.Series, min_count: int | None = None, max_categories: int | None = None
+    ) -> CategoricalEncoder:
+        """``min_count=None`` keeps every value; an int keeps only values seen that often (text), and
+        of those at most the ``max_categories`` most frequent: the others are "any other value" too."""
         counts = Counter(_json_value(v) for v in values.to_numpy(dtype=object))
         if min_count is None:
             kept = sorted(counts, key=_sort_key)
             return cls(column, kept)
-        kept = sorted((v for v, c in counts.items() if c >= min_count or v is None), key=_sort_key)
-        rare = [v for v, c in counts.items() if c < min_count and v is not None for _ in range(c)]
+        frequent = sorted((v for v, c in counts.items() if c >= min_count and v is not None), key=_sort_key)
+        if max_categories is not None and len(frequent) > max_categories:
+            frequent = sorted(frequent, key=lambda v: -counts[v])[:max_categories]  # stable: ties by value
+        kept = sorted(frequent + ([None] if None in counts else []), key=_sort_key)
+        chosen = set(frequent)
+        rare = [v for v, c in counts.items() if v not in chosen and v is not None for _ in range(c)]
         if rare and not all(isinstance(v, str) for v in rare):
             weights = [float(counts[v]) for v in kept]
             return (

@@ -19,6 +19,12 @@ from dbtwin.encode.rare import is_protected
 from dbtwin.schema.dtypes import NANOS_PER_DAY, grid_seconds, nan_values, nanoseconds
 from dbtwin.schema.model import ColumnKind, StorageType, Table
 
+#: A free-text column keeps at most this many of its frequent values as categories; its other values
+#: are written by its text model (:mod:`dbtwin.semantic`). Unbounded, they grow with the data (TPC-H's
+#: ``l_comment``: 229 at scale factor 0.01, 176,549 at 1), and so would the denoiser's head and the
+#: logits of every step.
+MAX_TEXT_CATEGORIES = 1_000
+
 
 @dataclass
 class DatetimeInfo:
@@ -80,7 +86,8 @@ class TableEncoder:
                 )
                 enc._add_numeric(NumericEncoder.fit(col.name, values, integer=integer, nan_values=nan_values(series)))
             elif is_protected(col.kind, col.dtype, rare_categories):
-                enc.categorical.append(CategoricalEncoder.fit(col.name, series, min_count=text_min_count))
+                most = MAX_TEXT_CATEGORIES if col.kind == ColumnKind.TEXT else None
+                enc.categorical.append(CategoricalEncoder.fit(col.name, series, text_min_count, most))
             else:
                 enc.categorical.append(CategoricalEncoder.fit(col.name, series))
         return enc
