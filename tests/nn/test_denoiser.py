@@ -79,10 +79,14 @@ def test_a_forward_pass_on_each_device_matches_the_cpu(device):
     model = _model()
     expected = model(*_inputs("cpu"))
     got = model.to(device)(*_inputs(device))
+    x_num, x_cat, t, edges = _inputs(device)
+    rows = {name: [torch.arange(len(x), device=device)] * x_cat[name].shape[1] for name, x in x_num.items()}
+    chunked = model.forward_chunked(x_num, x_cat, t, model.pack({"parent": 3, "child": 5}, edges), rows, 2)
     for table, (eps, logits) in expected.items():
-        assert torch.allclose(got[table][0].cpu(), eps, atol=1e-5)
-        for a, b in zip(logits, got[table][1], strict=True):
-            assert torch.allclose(b.cpu(), a, atol=1e-5)
+        for found in (got, chunked):  # one pass, and layer-wise chunks (sampling's path)
+            assert torch.allclose(found[table][0].cpu(), eps, atol=1e-5)
+            for a, b in zip(logits, found[table][1], strict=True):
+                assert torch.allclose(b.cpu(), a, atol=1e-5)
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, 64])
