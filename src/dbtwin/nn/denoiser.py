@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.module_dict import ModuleDict
 
 from dbtwin.graph.row_graph import EdgeType
+from dbtwin.nn.device import module_device
 from dbtwin.nn.keys import ModuleKeys
 from dbtwin.nn.relational import PackedGraph, RelationalMessagePassing
 
@@ -206,7 +207,7 @@ class HeteroDenoiser(nn.Module):
         besides the inputs and outputs is two state matrices, the moved products and one chunk's
         temporaries. Predictions are made for the tables in ``logit_rows`` only, with logits for the
         rows it lists per categorical column, as in :meth:`forward`."""
-        h = torch.empty(sum(graph.sizes), self.hidden, device=self.bias_device)
+        h = torch.empty(sum(graph.sizes), self.hidden, device=module_device(self))
         for name, place in graph.split(h).items():
             for a in range(0, place.shape[0], chunk_rows):
                 rows = slice(a, a + chunk_rows)
@@ -261,11 +262,6 @@ class HeteroDenoiser(nn.Module):
             for out, i, lg in zip(logits, inside, found, strict=True):
                 out[i] = lg
         return eps, logits
-
-    @property
-    def bias_device(self) -> torch.device:
-        """The device the weights are on."""
-        return self.time.mlp[0].weight.device
 
     def _degree_width(self, table: str) -> int:
         return self.message_passing.slots[table] if self.degree_inputs else 0
