@@ -29,9 +29,10 @@ class _Chain:
     """A chain's transitions for many walks at once. Each state has its edges, each edge a token it
     emits (``-1``: the end of the walk, nothing emitted) and a state it leads to (``-1``: the walk ends
     after the token). ``key`` holds, per edge, its state's id plus its cumulative probability within
-    the state, so one sorted search draws the next edge of every walk."""
+    the state, so one sorted search draws the next edge of every walk. ``spelling[i]`` is token
+    ``i``, and ``spelling[-1]`` the empty string, so a walk's tokens index it directly."""
 
-    tokens: list[str]
+    spelling: np.ndarray
     states: dict[str, int]
     key: np.ndarray
     first: np.ndarray
@@ -54,7 +55,7 @@ class _Chain:
             target.extend(-1 if t == _END else states.get(following(state, t), -1) for t in nexts)
             first.append(len(key))
         return cls(
-            tokens,
+            np.array([*tokens, ""], dtype=object),
             states,
             np.array(key, dtype=np.float64),
             np.array(first, dtype=np.int64),
@@ -124,7 +125,7 @@ class TextModel:
         emitted = walks >= 0
         spelled = emitted & (rng.random(walks.shape) < (1.0 if novel else self.new_word_rate))
         spelled[~emitted.any(axis=1), 0] = True  # a value of no word: one spelled word
-        words = np.array([*self._words.tokens, ""], dtype=object)[walks]
+        words = self._words.spelling[walks]
         words[spelled] = self._spelled(int(spelled.sum()), rng)
         return [
             " ".join(row[: count or 1]) for row, count in zip(words.tolist(), emitted.sum(axis=1).tolist(), strict=True)
@@ -134,7 +135,7 @@ class TextModel:
         """``n`` words spelled by the character chain."""
         if not n:
             return []
-        chars = np.array([*self._chars.tokens, ""], dtype=object)[self._chars.walk(n, _START * _ORDER, max_chars, rng)]
+        chars = self._chars.spelling[self._chars.walk(n, _START * _ORDER, max_chars, rng)]
         return ["".join(word) or "x" for word in chars.tolist()]
 
     def to_dict(self) -> dict[str, Any]:
