@@ -388,11 +388,23 @@ def sample(
             "--keep", help="With --given: its tables to hold (comma-separated or repeated); parents come along."
         ),
     ] = None,
+    shards: Annotated[
+        int,
+        typer.Option(
+            "--shards",
+            help="Draw the sample as this many smaller samples, one after the other, each spooled to a hidden "
+            "folder beside --out (for a server, the temporary folder) before the next, then written a shard at a "
+            "time: memory holds one shard. Their rows' templates are split evenly; a row's neighbours are those of "
+            "its shard, so keep thousands of rows of every table in each.",
+        ),
+    ] = 1,
 ) -> None:
     """Sample a synthetic database from a fitted model and write it; with --given, around given rows.
-    Under torchrun each process denoises a shard of the rows and rank 0 writes the whole."""
+    Under torchrun each process denoises a part of the rows and rank 0 writes the whole."""
+    import shutil
     import time
 
+    from dbtwin.io.shards import spool_folder
     from dbtwin.nn import distributed
     from dbtwin.progress import Phase
     from dbtwin.sources import preflight_destination, read, write
@@ -409,27 +421,41 @@ def sample(
         protect = [model] + ([given] if given else [])
         preflight_destination(out, replace, protect=protect)
         check.positive("--memory-gb", memory_gb)
+        check.positive("--shards", shards, integer=True)
+        if given and shards > 1:
+            raise OptionError("--shards", "a sample around --given rows is drawn in one shard")
         synth = Synthesizer.load(model)
         synth.device = device
         synth.memory_gb = memory_gb
-        synth.check_scale(scale, option="--scale")
+        with check.cli_names():
+            synth.check_scale(scale, option="--scale", shards=shards)
         source = None
         if given:  # the tables named and their parents (a name not in the model: the sampler says so)
             known = all(n in synth.schema_.tables for n in names)
             source = read(given, tables=list(synth.schema_.with_parents(names)) if known else None)
         here = distributed.join(device)
         started = time.monotonic()
-        with check.cli_names():
-            db = synth.sample(scale=scale, random_state=seed, given=source, given_tables=names or None)
-        seconds = time.monotonic() - started
-        if here.is_main:
-            with Phase("writing", db.total_rows):
-                write(db, out, replace=replace, file_format=file_format, protect=protect)  # type: ignore[arg-type]
+        spool = spool_folder(out) if shards > 1 else None
+        try:
+            with check.cli_names():
+                db = (
+                    synth.sample_shards(spool, scale, shards, random_state=seed)
+                    if spool
+                    else synth.sample(scale=scale, random_state=seed, given=source, given_tables=names or None)
+                )
+            seconds = time.monotonic() - started
+            if here.is_main:
+                with Phase("writing", db.total_rows):
+                    write(db, out, replace=replace, file_format=file_format, protect=protect)  # type: ignore[arg-type]
+        finally:
+            if spool:
+                shutil.rmtree(spool, ignore_errors=True)
         distributed.leave()
     if not here.is_main:
         return
     console.print(
-        f"sampled {db.total_rows:,} rows in {seconds:.1f} s; wrote {len(db.tables)} tables to {text(display(out))}"
+        f"sampled {db.total_rows:,} rows in {seconds:.1f} s{f' ({shards} shards)' if shards > 1 else ''}; "
+        f"wrote {len(db.schema.table_names)} tables to {text(display(out))}"
     )
     if names:
         console.print(f"held as given: {text(', '.join(t for t in db.schema.table_names if t in source.tables))}")

@@ -19,6 +19,7 @@ from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, UnsupportedSourceError, driver_message
 from dbtwin.io.files import FILE_FORMATS, FileFormat, holds_files, read_directory, write_directory
 from dbtwin.io.locations import check_destination, check_url, check_writable, display
+from dbtwin.io.shards import Sharded
 from dbtwin.io.sql import read_sql, write_sql
 from dbtwin.io.sqlite_file import SQLITE_SUFFIXES, check_sqlite_file, is_sqlite, settle_journal
 from dbtwin.schema.metadata_json import load_schema
@@ -112,13 +113,14 @@ def _read_server(url: str, tables: list[str] | None, shown: str | None = None) -
 
 
 def write(
-    db: Database,
+    db: Database | Sharded,
     destination: str | os.PathLike,
     replace: bool = False,
     file_format: FileFormat | None = None,
     protect: list[str | os.PathLike] | tuple = (),
 ) -> None:
-    """Write ``db`` to ``destination``; never overwrites existing data unless ``replace`` is true.
+    """Write ``db`` (or a database in shards, a shard at a time) to ``destination``; never overwrites
+    existing data unless ``replace`` is true.
 
     SQLite files and directories are written under a temporary name and renamed into place, so a
     failure leaves nothing behind; a replaced SQLite file is swapped whole, a replaced directory has
@@ -201,7 +203,7 @@ def _is_sqlite_destination(text: str) -> bool:
     return "://" not in text and (path.suffix.lower() in SQLITE_SUFFIXES or (path.is_file() and is_sqlite(path)))
 
 
-def _write_sqlite_file(db: Database, path: Path, replace: bool) -> None:
+def _write_sqlite_file(db: Database | Sharded, path: Path, replace: bool) -> None:
     check_sqlite_file(path, replace)
     with atomic_path(path, replace=True) as tmp:
         write_sql(db, f"sqlite:///{tmp}")

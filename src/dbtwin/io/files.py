@@ -27,7 +27,8 @@ from dbtwin.atomic import atomic_directory
 from dbtwin.database import Database
 from dbtwin.errors import DestinationNotEmptyError, InvalidFileError, SchemaError, UnsupportedSourceError
 from dbtwin.io.filenames import check_file_name, table_file_stems
-from dbtwin.io.parquet import read_parquet_file, write_parquet_file
+from dbtwin.io.parquet import ParquetTableWriter, read_parquet_file
+from dbtwin.io.shards import Sharded, in_shards
 from dbtwin.io.storable import check_storable
 from dbtwin.jsonfile import read_json
 from dbtwin.schema.detect import detect_schema
@@ -104,8 +105,10 @@ def read_directory(path: str | Path, metadata: str | Path | Schema | None = None
     return Database.from_frames({t: raw[t] for t in schema.table_names}, schema)
 
 
-def write_directory(db: Database, path: str | Path, file_format: FileFormat = "parquet", replace: bool = False) -> None:
-    """Write one file per table and ``metadata.json``.
+def write_directory(
+    db: Database | Sharded, path: str | Path, file_format: FileFormat = "parquet", replace: bool = False
+) -> None:
+    """Write one file per table and ``metadata.json``; a database in shards a shard at a time.
 
     A new or empty directory is written as a temporary directory renamed into place. An existing
     directory that holds files is refused unless ``replace``; then only dbtwin's own files are
@@ -114,7 +117,8 @@ def write_directory(db: Database, path: str | Path, file_format: FileFormat = "p
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file format must be 'parquet' or 'csv', not {file_format!r}")
     path = Path(path)
-    check_storable(db, file_format)
+    if isinstance(db, Database):
+        check_storable(db, file_format)
     stems = table_file_stems(db.schema.table_names)
     names = {t: f"{stem}.{file_format}" for t, stem in stems.items()}
     if holds_files(path, replace):
@@ -135,14 +139,27 @@ def holds_files(path: Path, replace: bool) -> bool:
     return True
 
 
-def _write_files(db: Database, directory: Path, file_format: str, names: dict[str, str]) -> None:
-    for table, frame in db.tables.items():
-        file = directory / names[table]
-        if file_format == "parquet":
-            write_parquet_file(frame, db.schema.table(table), file)
-        else:
-            _to_csv(frame, db.schema, table, file)
-    document = schema_to_dict(db.schema) | {FILES_KEY: names}
+def _write_files(db: Database | Sharded, directory: Path, file_format: str, names: dict[str, str]) -> None:
+    whole = in_shards(db)
+    parquet: dict[str, ParquetTableWriter] = {}
+    try:
+        for i, shard in whole.shards():
+            if whole.count > 1:  # a single database was checked before anything was written
+                check_storable(shard, file_format)
+            for table in whole.table_names:
+                if not whole.written(i, table):
+                    continue
+                file, frame = directory / names[table], shard[table]
+                if file_format == "csv":
+                    _to_csv(frame, whole.schema, table, file, append=i > 0)
+                    continue
+                if table not in parquet:
+                    parquet[table] = ParquetTableWriter(file, whole.schema.table(table), whole.sizing[table])
+                parquet[table].append(frame)
+    finally:
+        for writer in parquet.values():
+            writer.close()
+    document = schema_to_dict(whole.schema) | {FILES_KEY: names}
     (directory / METADATA_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -165,7 +182,7 @@ def own_files(path: Path) -> set[str]:
     return {METADATA_FILE, *recorded.values()}
 
 
-def _replace_in_directory(db: Database, path: Path, file_format: str, names: dict[str, str]) -> None:
+def _replace_in_directory(db: Database | Sharded, path: Path, file_format: str, names: dict[str, str]) -> None:
     doomed = (own_files(path) | set(names.values()) | {METADATA_FILE}) & {p.name for p in path.iterdir()}
     clash = [n for n in doomed if not (path / n).is_file()]
     if clash:
@@ -271,7 +288,8 @@ def _parser_message(exc: Exception) -> str:
     return text.removeprefix("Error tokenizing data. C error: ").replace("Expected", "expected")
 
 
-def _to_csv(frame: pd.DataFrame, schema: Schema, name: str, file: Path) -> None:
+def _to_csv(frame: pd.DataFrame, schema: Schema, name: str, file: Path, append: bool = False) -> None:
+    """``frame`` as CSV in ``file``; with ``append``, added to the rows already there (no header)."""
     out = frame.copy()
     for col in schema.table(name).columns:
         if col.dtype == StorageType.DATETIME:
@@ -282,4 +300,5 @@ def _to_csv(frame: pd.DataFrame, schema: Schema, name: str, file: Path) -> None:
             nan = nan_values(out[col.name])
             out[col.name] = out[col.name].astype(object).where(~nan, "NaN")
     # RFC 4180 line ends: a field holding a lone "\r" is quoted too (with "\n" ends it would split the row)
-    out.to_csv(file, index=False, encoding="utf-8", lineterminator="\r\n")
+    mode = {"mode": "a", "header": False} if append else {"mode": "w"}
+    out.to_csv(file, index=False, encoding="utf-8", lineterminator="\r\n", **mode)

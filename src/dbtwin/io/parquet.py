@@ -111,17 +111,37 @@ def write_parquet_file(frame: pd.DataFrame, table: Table, file: Path, chunk_rows
     """One table as a Parquet file, ``chunk_rows`` rows (one row group) at a time; decimal columns as
     decimal128/256 of their precision and scale (found over the whole column), nullable floats with
     their NaN values apart from NULL."""
-    schema = pa.Schema.from_pandas(frame, preserve_index=False)
-    for col in table.columns:
-        if col.dtype != StorageType.DECIMAL:
-            continue
-        precision, scale = decimal_size(frame[col.name], col.precision, col.scale)
-        kind = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(min(precision, 76), scale)
-        schema = schema.set(schema.get_field_index(col.name), pa.field(col.name, kind))
-    with pq.ParquetWriter(file, schema, compression="zstd") as writer:
+    with ParquetTableWriter(file, table, frame) as writer:
+        writer.append(frame, chunk_rows)
+
+
+class ParquetTableWriter:
+    """One table's Parquet file written a frame at a time, its column types found from ``sizing``:
+    rows holding each column's widest values (the whole table, or those rows of every part)."""
+
+    def __init__(self, file: Path, table: Table, sizing: pd.DataFrame) -> None:
+        self.schema = pa.Schema.from_pandas(sizing, preserve_index=False)
+        for col in table.columns:
+            if col.dtype != StorageType.DECIMAL:
+                continue
+            precision, scale = decimal_size(sizing[col.name], col.precision, col.scale)
+            kind = pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(min(precision, 76), scale)
+            self.schema = self.schema.set(self.schema.get_field_index(col.name), pa.field(col.name, kind))
+        self._writer = pq.ParquetWriter(file, self.schema, compression="zstd")
+
+    def append(self, frame: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> None:
         for start in range(0, len(frame), chunk_rows):
             chunk = frame.iloc[start : start + chunk_rows]
-            writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))
+            self._writer.write_table(pa.Table.from_pandas(chunk, schema=self.schema, preserve_index=False))
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def __enter__(self) -> ParquetTableWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-__all__ = ["read_parquet_file", "write_parquet_file"]
+__all__ = ["ParquetTableWriter", "read_parquet_file", "write_parquet_file"]

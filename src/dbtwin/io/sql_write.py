@@ -29,6 +29,7 @@ from dbtwin.errors import (
     driver_message,
 )
 from dbtwin.io import sql_rows
+from dbtwin.io.shards import Sharded, in_shards
 from dbtwin.io.sql_tables import table_definitions
 from dbtwin.io.storable import check_storable, target_of
 from dbtwin.progress import Progress
@@ -44,22 +45,24 @@ _TRANSACTIONAL_SQLITE: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def write_sql(
-    db: Database,
+    db: Database | Sharded,
     destination: str | Engine,
     replace: bool = False,
     batch_rows: int = 5_000,
     db_schema: str | None = None,
 ) -> None:
-    """Create ``db``'s tables with their keys in the destination database and insert every row.
+    """Create ``db``'s tables with their keys in the destination database and insert every row (a
+    database in shards: a shard at a time, in the one transaction).
 
     Refuses when the destination already holds tables, unless ``replace`` is true; then the tables
     that clash with ``db``'s are replaced (swapped for fully written new ones, see the module
     docstring) and other tables are left alone.
     """
     engine = _create_engine(destination) if isinstance(destination, str) else destination
+    whole = in_shards(db)
     try:
-        check_storable(db, target_of(engine.dialect.name))
-        _refuse_invalid(db)
+        if isinstance(db, Database):  # a database in shards: each shard checked before it is written
+            _checked(db, engine)
         inspector = sa.inspect(engine)
         existing = set(inspector.get_table_names(schema=db_schema))
         if existing and not replace:
@@ -80,9 +83,10 @@ def write_sql(
             if temporary
             else {t: t for t in db.schema.table_names}
         )
-        order, deferred = sql_rows.insert_plan(db)
-        meta = table_definitions(db, engine.dialect, db_schema, deferred, names)
-        _write_tables(engine, db, meta, names, order, deferred, batch_rows, db_schema, clashing, token)
+        sizing = db if isinstance(db, Database) else whole.sizing_database()
+        order, deferred = sql_rows.insert_plan(sizing)
+        meta = table_definitions(sizing, engine.dialect, db_schema, deferred, names)
+        _write_tables(engine, whole, meta, names, order, deferred, batch_rows, db_schema, clashing, token)
     finally:
         if isinstance(destination, str):
             engine.dispose()
@@ -116,6 +120,11 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
+def _checked(db: Database, engine: Engine) -> None:
+    check_storable(db, target_of(engine.dialect.name))
+    _refuse_invalid(db)
+
+
 def _transactional_ddl(engine: Engine) -> bool:
     if engine.dialect.name in ("mysql", "mariadb"):
         return False
@@ -124,7 +133,7 @@ def _transactional_ddl(engine: Engine) -> bool:
 
 def _write_tables(
     engine: Engine,
-    db: Database,
+    whole: Sharded,
     meta: sa.MetaData,
     names: dict[str, str],
     order: list[str],
@@ -140,12 +149,12 @@ def _write_tables(
         with engine.begin() as conn:
             meta.create_all(conn)
             created = True
-            with Progress("writing", db.total_rows, unit="rows") as bar:
-                for name in order:
-                    table = meta.tables[_qualified(names[name], db_schema)]
-                    sql_rows.insert_table(conn, table, db, name, deferred, batch_rows, bar)
-            for fk in deferred:
-                sql_rows.apply_deferred(conn, meta.tables[_qualified(names[fk.child], db_schema)], db, fk, batch_rows)
+            with Progress("writing", whole.total_rows, unit="rows") as bar:
+                for i, shard in whole.shards():
+                    if whole.count > 1:
+                        _checked(shard, engine)
+                    _insert_shard(conn, meta, shard, [t for t in order if whole.written(i, t)], names, deferred,
+                                  batch_rows, db_schema, bar)  # fmt: skip
             _advance_counters(conn, meta, names, db_schema)
             if clashing and (transactional_ddl or engine.dialect.name == "sqlite"):
                 _swap_in_transaction(conn, names, clashing, db_schema)
@@ -159,6 +168,16 @@ def _write_tables(
         raise
     for name in clashing:
         log.info("replaced table '%s'", name)
+
+
+def _insert_shard(conn, meta, db, order, names, deferred, batch_rows, db_schema, bar) -> None:
+    """The rows of ``db``'s tables in ``order``, then the foreign keys deferred among them."""
+    for name in order:
+        table = meta.tables[_qualified(names[name], db_schema)]
+        sql_rows.insert_table(conn, table, db, name, deferred, batch_rows, bar)
+    for fk in deferred:
+        if fk.child in order:
+            sql_rows.apply_deferred(conn, meta.tables[_qualified(names[fk.child], db_schema)], db, fk, batch_rows)
 
 
 def _advance_counters(conn: Connection, meta: sa.MetaData, names: dict[str, str], db_schema: str | None) -> None:

@@ -36,10 +36,15 @@ class StructureModel(ABC):
 
     @abstractmethod
     def sample(
-        self, scale: float, rng: np.random.Generator, given: GivenRows | None = None
+        self,
+        scale: float,
+        rng: np.random.Generator,
+        given: GivenRows | None = None,
+        picks: dict[str, np.ndarray] | None = None,
     ) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
         """A synthetic row graph at ``scale`` (with ``given``: holding those rows and links, and rows
-        under them), and the real row whose template each synthetic row took."""
+        under them), and the real row whose template each synthetic row took; ``picks``: those real
+        rows, per generated table, chosen by the caller (a shard's share of a sample's)."""
 
     @abstractmethod
     def save(self, directory: Path) -> dict[str, Any]:
@@ -73,9 +78,13 @@ class TemplateStructure(StructureModel):
         return self
 
     def sample(
-        self, scale: float, rng: np.random.Generator, given: GivenRows | None = None
+        self,
+        scale: float,
+        rng: np.random.Generator,
+        given: GivenRows | None = None,
+        picks: dict[str, np.ndarray] | None = None,
     ) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
-        return generate_links(self.schema_, self.templates_, self.sizes_, scale, rng, given)
+        return generate_links(self.schema_, self.templates_, self.sizes_, scale, rng, given, picks)
 
     def save(self, directory: Path) -> dict[str, Any]:
         save_arrays(directory / f"structure_{self.name}.npz", self.templates_.arrays())

@@ -71,22 +71,30 @@ def generate_links(
     scale: float,
     rng: np.random.Generator,
     given: GivenRows | None = None,
+    chosen: dict[str, np.ndarray] | None = None,
 ) -> tuple[RowGraph, dict[str, np.ndarray]]:
     """A new row graph with ``round(n * scale)`` rows per table (real size for fixed tables; the given
     rows, and as many rows under them as the real ones have, with ``given``), and for every table the
-    real row whose template each synthetic row took (a given row: a real row drawn at random)."""
+    real row whose template each synthetic row took (a given row: a real row drawn at random);
+    ``chosen``: those real rows per generated table, drawn by the caller (:func:`draw_picks`)."""
     if scale <= 0:
         raise ValueError("scale must be positive")
     around = given_sizes(schema, templates, real_sizes, given)
     picks: dict[str, np.ndarray] = {}
     for table, n_real in real_sizes.items():
-        if table in around:  # a fitted table has rows: each given (or derived) row takes a real one's template
+        mine = (chosen or {}).get(table)
+        if (
+            mine is not None
+            and table not in templates.fixed
+            and len(mine) == (given.rows if given else {}).get(table, len(mine))
+        ):
+            picks[table] = mine  # drawn by the caller (a given table's: when they are its rows' templates)
+        elif table in around:  # a fitted table has rows: each given (or derived) row takes a real one's template
             picks[table] = rng.integers(0, n_real, size=around[table])
-        elif table in templates.fixed or scale == 1.0:
-            picks[table] = rng.permutation(n_real) if table not in templates.fixed else np.arange(n_real)
+        elif table in templates.fixed:
+            picks[table] = np.arange(n_real)
         else:
-            n = max(1, round(n_real * scale)) if n_real else 0
-            picks[table] = rng.integers(0, n_real, size=n) if n_real else np.zeros(0, dtype=np.int64)
+            picks[table] = draw_picks(n_real, scale, rng)
     implied = implied_foreign_keys(schema)
     overlaps = overlapping_foreign_keys(schema)
     links: dict[str, ForeignKeyEdges] = {}
@@ -134,6 +142,21 @@ def generate_links(
             links[fk.name] = ForeignKeyEdges(fk, child_rows.astype(np.int64), rows[child_rows].astype(np.int64))
     sizes = {t: len(p) for t, p in picks.items()}
     return RowGraph(schema, sizes, links), picks
+
+
+def draw_picks(n_real: int, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """The real rows whose templates the synthetic rows of a table of ``n_real`` rows take at
+    ``scale``: each real row once at scale 1, else ``round(n_real * scale)`` (at least one) drawn with
+    replacement."""
+    if scale == 1.0:
+        return rng.permutation(n_real)
+    n = picked_rows(n_real, scale)
+    return rng.integers(0, n_real, size=n) if n_real else np.zeros(0, dtype=np.int64)
+
+
+def picked_rows(n_real: int, scale: float) -> int:
+    """How many rows a table of ``n_real`` rows has at ``scale`` (:func:`draw_picks`)."""
+    return n_real if scale == 1.0 else max(1, round(n_real * scale)) if n_real else 0
 
 
 def _renumber_parents(

@@ -34,8 +34,14 @@ class RealStructure(StructureModel):
         return self
 
     def sample(
-        self, scale: float, rng: np.random.Generator, given: GivenRows | None = None
+        self,
+        scale: float,
+        rng: np.random.Generator,
+        given: GivenRows | None = None,
+        picks: dict[str, np.ndarray] | None = None,
     ) -> tuple[RowGraph, dict[str, np.ndarray] | None]:
+        if picks is not None:
+            raise OptionError("shards", "the 'real' structure copies the real links whole: it cannot split them")
         if given:
             raise OptionError(
                 "given", "the 'real' structure copies the real links: it cannot generate around given rows"

@@ -3,6 +3,7 @@ keys' format, and uniqueness of composite keys whose non-foreign-key parts are g
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,15 +48,28 @@ def key_formats(db: Database) -> dict[str, dict[str, Any]]:
     return formats
 
 
-def fresh_keys(dtype: StorageType, n: int, fmt: dict[str, Any] | None, rng: np.random.Generator) -> np.ndarray:
-    """``n`` distinct keys: 1..n for integers, strings in the real keys' shapes otherwise."""
+@dataclass
+class TakenKeys:
+    """The surrogate keys earlier shards of a sample took, per table: how many (integer keys count on
+    from there) and, for string keys, which (new ones avoid them)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    strings: dict[str, set[str]] = field(default_factory=dict)
+
+
+def fresh_keys(
+    dtype: StorageType, n: int, fmt: dict[str, Any] | None, rng: np.random.Generator, after: int = 0,
+    seen: set[str] | None = None,
+) -> np.ndarray:  # fmt: skip
+    """``n`` distinct keys: ``after + 1`` to ``after + n`` for integers, strings in the real keys' shapes
+    otherwise, none of them in ``seen`` (which takes the new ones)."""
     if dtype == StorageType.INT64:
-        return np.arange(1, n + 1, dtype=np.int64)
+        return np.arange(after + 1, after + n + 1, dtype=np.int64)
     if not fmt or not fmt["shapes"]:
-        return np.array([f"K{i}" for i in range(1, n + 1)], dtype=object)
+        return np.array([f"K{i}" for i in range(after + 1, after + n + 1)], dtype=object)
     weights = np.asarray(fmt["weights"], dtype=float)
     chosen = rng.choice(len(fmt["shapes"]), size=n, p=weights / weights.sum())
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     out = []
     for i, c in enumerate(chosen):
         shape = fmt["shapes"][c]
@@ -64,10 +78,17 @@ def fresh_keys(dtype: StorageType, n: int, fmt: dict[str, Any] | None, rng: np.r
             if value not in seen:
                 break
         else:
-            value = f"{_fill_shape(shape, rng)}-{i}"
+            value = _unseen(f"{_fill_shape(shape, rng)}-{after + i}", seen)
         seen.add(value)
         out.append(value)
     return np.array(out, dtype=object)
+
+
+def _unseen(value: str, seen: set[str]) -> str:
+    k = 1
+    while value in seen:
+        value, k = f"{value}-{k}", k + 1
+    return value
 
 
 def key_steps(db: Database) -> dict[str, dict[str, float]]:

@@ -30,7 +30,6 @@ from dbtwin.progress import Phase
 from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
-from dbtwin.synthesizer.given import given_rows
 from dbtwin.synthesizer.impute import ROUNDS, impute
 from dbtwin.synthesizer.memory import sample_bytes
 from dbtwin.synthesizer.model_file import (
@@ -40,7 +39,8 @@ from dbtwin.synthesizer.model_file import (
     load_synthesizer,
     refuse_foreign_directory,
 )
-from dbtwin.synthesizer.sampling import assemble
+from dbtwin.synthesizer.sampling import draw_sample
+from dbtwin.synthesizer.shards import Sharded, first_shard_rows, sample_in_shards
 from dbtwin.synthesizer.stages import STAGE_CLASSES, FeaturesStage, Stages, StructureStage, prepare
 
 log = logging.getLogger(__name__)
@@ -171,22 +171,21 @@ class Synthesizer:
         given: Database | None = None,
         given_tables: Sequence[str] | None = None,
     ) -> Database:
-        """A synthetic database with about ``scale`` times the real rows per table (kept tables
-        keep theirs), validated: unique primary keys, every foreign key resolves, NULLs only where
-        the real schema allows them. With ``given``: ``given``'s rows of ``given_tables`` (by default
-        all its tables) and of their parents as they are, every other table generated around them
-        (:mod:`dbtwin.synthesizer.given`)."""
+        """A synthetic database with about ``scale`` times the real rows per table (kept tables keep theirs), validated:
+        unique primary keys, every foreign key resolves, NULLs only where the real schema allows them. With ``given``:
+        its rows of ``given_tables`` (default: all) and their parents as they are, the rest generated around them."""
         self.check_scale(scale)
-        stages = self.stages_
-        around = given_rows(given, given_tables, stages.schema, stages.fixed_tables) if given is not None else None
-        seed_seq = np.random.SeedSequence(self.random_state if random_state is None else random_state)
-        rng = np.random.default_rng(seed_seq.spawn(1)[0])
-        generator = torch.Generator().manual_seed(int(seed_seq.generate_state(1)[0]))
-        with Phase("structure"):
-            graph, blocks = stages.structure.sample(scale, rng, around.rows if around else None)
-        fixed = {**stages.encoders.fixed, **(around.features(stages.encoders.encode) if around else {})}
-        x_num, x_cat = stages.features.generate(graph, fixed, self.config, generator, blocks, self.progress)
-        return assemble(stages, graph, x_num, x_cat, rng, around)
+        seeds = np.random.SeedSequence(self.random_state if random_state is None else random_state)
+        return draw_sample(self.stages_, self.config, scale, seeds, self.progress, given, given_tables)
+
+    def sample_shards(
+        self, directory: str | Path, scale: float = 1.0, shards: int = 1, random_state: int | None = None
+    ) -> Sharded:
+        """A sample too large for memory, drawn as ``shards`` samples one by one, each spooled to ``directory``
+        (removed by the caller once written by :func:`dbtwin.sources.write`; :mod:`dbtwin.synthesizer.shards`)."""
+        self.check_scale(scale, shards=shards)
+        seed = self.random_state if random_state is None else random_state
+        return sample_in_shards(self.stages_, self.config, Path(directory), scale, shards, seed, self.progress)
 
     def impute(
         self, db: Database, columns: Sequence[str] | None = None, random_state: int | None = None, draws: int = 1,
@@ -201,25 +200,25 @@ class Synthesizer:
 
     def expected_rows(self, scale: float) -> int:
         """About how many rows :meth:`sample` draws at ``scale`` (kept tables keep their size)."""
-        sizes = getattr(self.structure_, "sizes_", {})
-        fixed = set(self.fixed_tables_)
+        sizes, fixed = getattr(self.structure_, "sizes_", {}), set(self.fixed_tables_)
         return int(sum(n if t in fixed else n * scale for t, n in sizes.items()))
 
-    def check_scale(self, scale: float, option: str = "scale") -> None:
+    def check_scale(self, scale: float, option: str = "scale", shards: int = 1) -> None:
         """Refuse a ``scale`` that is not a finite positive number, that the structure model cannot
-        draw, or whose rows would not fit in this machine's memory while sampling."""
+        draw, or whose rows (in ``shards``) would not fit in this machine's memory while sampling."""
         self._check_fitted()
         if not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
             raise OptionError(option, f"must be a finite number above 0, not {scale!r}")
         if self.structure == "real" and scale != 1.0:
             raise OptionError(option, "the 'real' structure keeps the real row counts: only 1 is possible")
-        rows = self.expected_rows(scale)
+        rows = first_shard_rows(self.stages_, scale, shards) if shards > 1 else self.expected_rows(scale)
         need, have = sample_bytes(rows, self.model_.hidden, self.config.sampling.memory_gb), physical_memory()
         if have and need > have:
             raise OptionError(
                 option,
-                f"{scale:g} asks for about {rows:,} rows, about {need / 2**30:,.0f} GiB while sampling "
-                f"(its rows and the passes' memory budget), more than this machine's {have / 2**30:,.0f} GiB",
+                f"{scale:g} asks for about {rows:,} rows{' in each shard' if shards > 1 else ''}, about "
+                f"{need / 2**30:,.0f} GiB while sampling (its rows and the passes' memory budget), more than this "
+                f"machine's {have / 2**30:,.0f} GiB: sample in (more) shards",
             )
 
     def _check_fitted(self) -> None:

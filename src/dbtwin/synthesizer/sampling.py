@@ -1,20 +1,49 @@
-"""The last part of sampling: the denoised features decoded into rows, keys filled, rules and the
-rare-value plan applied, the kept and given tables' real rows put in, the result validated."""
+"""One sample: a structure drawn, every row denoised, then the denoised features decoded into rows,
+keys filled, rules and the rare-value plan applied, the kept and given tables' real rows put in, the
+result validated."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
+from dbtwin.config import SynthesizerConfig
 from dbtwin.database import Database
 from dbtwin.errors import DataValidationError
 from dbtwin.graph import RowGraph
 from dbtwin.graph.sequences import order_times
 from dbtwin.progress import Phase
-from dbtwin.synthesizer.given import Given
+from dbtwin.synthesizer.given import Given, given_rows
+from dbtwin.synthesizer.keys import TakenKeys
 from dbtwin.synthesizer.stages import Stages
 from dbtwin.validate import find_problems
+
+
+def draw_sample(
+    stages: Stages,
+    config: SynthesizerConfig,
+    scale: float,
+    seeds: np.random.SeedSequence,
+    progress: bool = True,
+    given: Database | None = None,
+    given_tables: Sequence[str] | None = None,
+    picks: dict[str, np.ndarray] | None = None,
+    taken: TakenKeys | None = None,
+) -> Database:
+    """A validated sample at ``scale`` drawn from ``seeds``; around the rows of ``given_tables`` of
+    ``given`` (:mod:`dbtwin.synthesizer.given`); of the real rows' templates ``picks`` and with
+    surrogate keys none of those ``taken`` (a shard's, :mod:`dbtwin.synthesizer.shards`)."""
+    around = given_rows(given, given_tables, stages.schema, stages.fixed_tables) if given is not None else None
+    rng = np.random.default_rng(seeds.spawn(1)[0])
+    generator = torch.Generator().manual_seed(int(seeds.generate_state(1)[0]))
+    with Phase("structure"):
+        graph, blocks = stages.structure.sample(scale, rng, around.rows if around else None, picks)
+    fixed = {**stages.encoders.fixed, **(around.features(stages.encoders.encode) if around else {})}
+    x_num, x_cat = stages.features.generate(graph, fixed, config, generator, blocks, progress)
+    return assemble(stages, graph, x_num, x_cat, rng, around, taken)
 
 
 def assemble(
@@ -24,14 +53,16 @@ def assemble(
     x_cat: dict[str, torch.Tensor],
     rng: np.random.Generator,
     given: Given | None = None,
+    taken: TakenKeys | None = None,
 ) -> Database:
     """The sample of ``graph`` whose rows carry the denoised ``x_num``/``x_cat`` features; a kept or
-    ``given`` table holds its real rows, and nothing is computed or replaced in them."""
+    ``given`` table holds its real rows, and nothing is computed or replaced in them; surrogate keys
+    avoid those ``taken``."""
     with Phase("decoding, keys and rules", sum(graph.num_nodes.values())):
-        return _assembled(stages, graph, x_num, x_cat, rng, given)
+        return _assembled(stages, graph, x_num, x_cat, rng, given, taken)
 
 
-def _assembled(stages, graph, x_num, x_cat, rng, given) -> Database:
+def _assembled(stages, graph, x_num, x_cat, rng, given, taken) -> Database:
     real = {**stages.kept.frames, **(given.frames if given else {})}
     attributes: dict[str, pd.DataFrame] = {}
     for t in stages.encoders.encoders:
@@ -39,7 +70,7 @@ def _assembled(stages, graph, x_num, x_cat, rng, given) -> Database:
             attributes[t] = real[t].copy()
             continue
         frame = stages.encoders.decode(t, x_num[t], x_cat[t], rng)
-        stages.keys.fill_surrogate(t, frame, rng)
+        stages.keys.fill_surrogate(t, frame, rng, taken)
         for seq in stages.features.sequences:
             if seq.table == t:
                 order_times(frame, graph, seq)

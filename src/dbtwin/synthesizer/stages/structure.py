@@ -89,12 +89,16 @@ class StructureStage:
         return {t: b.astype(np.int64) for t, b in templates.blocks.items() if len(b) and b.max() > 0 and t not in fixed}
 
     def sample(
-        self, scale: float, rng: np.random.Generator, given: GivenRows | None = None
+        self,
+        scale: float,
+        rng: np.random.Generator,
+        given: GivenRows | None = None,
+        picks: dict[str, np.ndarray] | None = None,
     ) -> tuple[RowGraph, dict[str, torch.Tensor] | None]:
-        """A synthetic row graph at ``scale`` (holding the ``given`` rows), and the block of each of its
-        rows (None without blocks)."""
+        """A synthetic row graph at ``scale`` (holding the ``given`` rows; of the real rows' templates
+        ``picks`` when given), and the block of each of its rows (None without blocks)."""
         assert self.model is not None
-        graph, picks = self.model.sample(scale, rng, given)
+        graph, picks = self.model.sample(scale, rng, given, picks)
         return graph, self.blocks_of(picks)
 
     def blocks_of(self, picks: dict[str, np.ndarray] | None) -> dict[str, torch.Tensor] | None:

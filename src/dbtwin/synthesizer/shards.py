@@ -1,0 +1,126 @@
+"""Sampling in shards: a sample too large for memory drawn as ``shards`` smaller samples, one after
+the other, each spooled (:class:`~dbtwin.io.shards.Spool`) before the next is drawn, so that memory
+holds one shard whatever the scale.
+
+Every row of a generated table first takes the template of a real row, for the whole sample at once
+(each real row once at scale 1, as one sample does); the shards split those templates evenly, and
+each shard is a whole sample of its share: its structure, its denoising over its own row graph, its
+rules and checks. Kept tables are in every shard (written once). Surrogate keys count on across the
+shards; every other primary key must hold the key of a generated parent, so that no key repeats
+across shards, which the spool checks too. What one shard cannot see is the rest: a row's
+neighbourhood is the rows of its shard, so shards should hold thousands of rows of every table.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dbtwin.config import SynthesizerConfig
+from dbtwin.errors import OptionError
+from dbtwin.io.shards import Sharded, Spool
+from dbtwin.structure.links import draw_picks, picked_rows
+from dbtwin.synthesizer.keys import TakenKeys, surrogate_key
+from dbtwin.synthesizer.sampling import draw_sample
+from dbtwin.synthesizer.stages import Stages
+
+log = logging.getLogger(__name__)
+
+#: The fewest rows of a table in a shard: a table with fewer is drawn whole in the first shard
+#: and shared by the others.
+MIN_SHARD_ROWS = 1_000
+
+
+def sample_in_shards(
+    stages: Stages,
+    config: SynthesizerConfig,
+    directory: Path,
+    scale: float,
+    shards: int,
+    seed: int | None,
+    progress: bool = True,
+) -> Sharded:
+    """A sample at ``scale`` drawn in ``shards`` shards, spooled in ``directory`` (new or empty)."""
+    plan = plan_shards(stages, scale, shards)
+    root = np.random.SeedSequence(seed)
+    picks_seeds, *shard_seeds = root.spawn(shards + 1)
+    rng = np.random.default_rng(picks_seeds)
+    drawn = {t: draw_picks(n, scale, rng) for t, n in plan.sizes.items()}
+    split = {t: np.array_split(p, shards) for t, p in drawn.items() if t not in plan.shared}
+    if plan.shared:
+        log.info("drawn whole in the first shard and held by the others: %s", ", ".join(plan.shared))
+    spool = Spool(directory, stages.schema, [*stages.fixed_tables, *plan.shared])
+    taken, shared = TakenKeys(), None
+    for i, seeds in enumerate(shard_seeds):
+        log.info("shard %d of %d", i + 1, shards)
+        picks = {t: parts[i] for t, parts in split.items()} | {t: drawn[t] for t in plan.shared}
+        db = draw_sample(stages, config, scale / shards, seeds, progress, shared, plan.shared or None, picks, taken)
+        if shared is None and plan.shared:  # the later shards hold the first one's rows of the shared tables
+            shared = db.subset(plan.shared)
+        spool.add(db)
+    return spool.sharded()
+
+
+@dataclass
+class ShardPlan:
+    """The real row counts of the generated tables (``sizes``), and those of them drawn whole in the
+    first shard and held as they are by the others (``shared``: tables too small to split, with
+    their generated parents)."""
+
+    sizes: dict[str, int]
+    shared: list[str]
+
+
+def plan_shards(stages: Stages, scale: float, shards: int) -> ShardPlan:
+    """How a sample at ``scale`` splits into ``shards``: a generated table with fewer than
+    :data:`MIN_SHARD_ROWS` rows a shard, or whose primary key could repeat across shards, is shared,
+    with its generated parents."""
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise OptionError("shards", f"must be a whole number of 1 or more, not {shards!r}")
+    sizes = getattr(stages.structure.model, "sizes_", None)
+    if sizes is None or stages.structure.model.name == "real":
+        raise OptionError("shards", "the 'real' structure copies the real links whole: it cannot split them")
+    schema, kept = stages.schema, set(stages.fixed_tables)
+    generated = {t: n for t, n in sizes.items() if t not in kept}
+    shared: set[str] = set()
+    while shards > 1:
+        grown = {
+            t
+            for t, n in generated.items()
+            if t not in shared
+            and (picked_rows(n, scale) < MIN_SHARD_ROWS * shards or not _keys_split(schema, t, kept | shared))
+        }
+        if not grown:
+            break
+        shared |= set(schema.with_parents(sorted(grown))) - kept
+    return ShardPlan(generated, [t for t in schema.table_names if t in shared])
+
+
+def first_shard_rows(stages: Stages, scale: float, shards: int) -> int:
+    """About the rows of the largest shard of a sample at ``scale`` in ``shards``: the first, which
+    holds the kept and shared tables and its share of the rest."""
+    plan = plan_shards(stages, scale, shards)
+    sizes = getattr(stages.structure.model, "sizes_", {})
+    rows = sum(n for t, n in sizes.items() if t not in plan.sizes)  # kept tables keep their size
+    return rows + sum(
+        picked_rows(n, scale) if t in plan.shared else -(-picked_rows(n, scale) // shards)
+        for t, n in plan.sizes.items()
+    )
+
+
+def _keys_split(schema, table: str, whole: set[str]) -> bool:
+    """Whether ``table``'s primary keys cannot repeat across shards: it has none, a surrogate key
+    (counted on across shards), or one holding the whole key of a split parent (one not in ``whole``)."""
+    pk = schema.table(table).primary_key
+    if not pk or surrogate_key(schema, table):
+        return True
+    return any(
+        fk.parent not in whole and not fk.is_self_reference and set(fk.columns) <= set(pk)
+        for fk in schema.foreign_keys_of(table)
+    )
+
+
+__all__ = ["MIN_SHARD_ROWS", "ShardPlan", "first_shard_rows", "plan_shards", "sample_in_shards"]
