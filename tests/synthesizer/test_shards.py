@@ -1,0 +1,111 @@
+"""Sampling in shards: the union of the shards is one valid sample (every key unique, every foreign
+key resolving, the real row counts at scale 1), small tables and tables whose keys could repeat are
+drawn once and shared, every destination gets the same rows, and what cannot be split is refused by
+name before any work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from dbtwin import read, write
+from dbtwin.cli import app
+from dbtwin.errors import OptionError
+from dbtwin.synthesizer import Synthesizer, shards
+from dbtwin.synthesizer.shards import plan_shards
+from dbtwin.validate import find_problems
+from tests.conftest import assert_same_database
+
+QUICK = {"train_steps": 20, "sample_steps": 4, "hidden": 16, "batch_size": 64, "progress": False, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def chinook_model(chinook):
+    return Synthesizer(**QUICK).fit(chinook)
+
+
+@pytest.fixture(scope="module")
+def in_two(chinook_model, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("spool")
+    return chinook_model.sample_shards(folder, scale=1.0, shards=2, random_state=3)
+
+
+def test_the_shards_make_one_valid_sample_with_the_real_row_counts(chinook, chinook_model, in_two, tmp_path):
+    plan = plan_shards(chinook_model.stages_, 1.0, 2)
+    # tables of fewer than 2 x 1,000 rows are drawn once; the big ones, and the link table whose key holds
+    # a track's key, are split
+    assert {"track", "playlist_track", "invoice_line"}.isdisjoint(plan.shared)
+    assert {"artist", "album", "customer", "employee", "invoice"} <= set(plan.shared)
+    out = tmp_path / "twin.sqlite"
+    write(in_two, str(out))
+    twin = read(str(out))
+    assert find_problems(twin) == []
+    counts = {t: twin.num_rows(t) for t in twin.schema.table_names}
+    # a playlist lists a track once: a shard holding half the tracks may not re-match a repeated pair (as
+    # one sample does) and drops it, which the structure logs
+    assert chinook.num_rows("playlist_track") - counts.pop("playlist_track") <= 5
+    assert counts == {t: chinook.num_rows(t) for t in counts}
+    for name in chinook_model.fixed_tables_:  # kept tables: their real rows, once
+        assert_same_database(twin.subset([name]), chinook.subset([name]), check_kinds=False)
+    # each shard drew its own half of the tracks, with keys counted on across shards
+    assert sorted(twin["track"]["track_id"]) == list(range(1, chinook.num_rows("track") + 1))
+
+
+def test_every_destination_gets_the_same_rows(in_two, tmp_path):
+    write(in_two, str(tmp_path / "a.sqlite"))
+    write(in_two, str(tmp_path / "b"), file_format="parquet")
+    assert_same_database(read(str(tmp_path / "a.sqlite")), read(str(tmp_path / "b")), check_kinds=False)
+
+
+def test_a_table_whose_key_could_repeat_across_shards_is_shared(chinook_model, monkeypatch):
+    monkeypatch.setattr(shards, "MIN_SHARD_ROWS", 2_000)  # 3,503 tracks: too few to split in two
+    plan = plan_shards(chinook_model.stages_, 1.0, 2)
+    assert "track" in plan.shared
+    # 8,715 rows, but its key (playlist_id, track_id) holds a kept and a shared table's keys: split, it could
+    # repeat one
+    assert "playlist_track" in plan.shared
+    assert plan_shards(chinook_model.stages_, 1.0, 1).shared == []  # one shard shares nothing
+
+
+def test_shards_are_a_sample_of_the_same_distribution(chinook_model, in_two, tmp_path):
+    one = chinook_model.sample(random_state=3)
+    both = read(_written(in_two, tmp_path))
+    for column in ("milliseconds", "unit_price"):
+        a, b = one["track"][column].astype(float), both["track"][column].astype(float)
+        assert abs(np.median(a) - np.median(b)) <= 0.25 * a.std()
+
+
+def test_what_cannot_be_split_is_refused_by_name(chinook, chinook_model, tmp_path):
+    with pytest.raises(OptionError, match="shards: must be a whole number of 1 or more"):
+        chinook_model.sample_shards(tmp_path / "s", shards=0)
+    real = Synthesizer(**QUICK, structure="real").fit(chinook)
+    with pytest.raises(OptionError, match="'real' structure copies the real links whole"):
+        real.sample_shards(tmp_path / "s", shards=2)
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_command_line_samples_in_shards_and_leaves_no_spool(chinook_model, tmp_path):
+    model = tmp_path / "model"
+    chinook_model.save(model)
+    out = tmp_path / "out" / "twin.sqlite"
+    result = CliRunner().invoke(app, ["sample", str(model), "--out", str(out), "--shards", "2", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert "(2 shards)" in result.output
+    assert find_problems(read(str(out))) == []
+    assert [p.name for p in out.parent.iterdir()] == ["twin.sqlite"]  # the spool beside it is gone
+    for bad, message in (
+        (["--shards", "0"], "--shards: must be a positive whole number"),
+        (
+            ["--shards", "2", "--given", str(out), "--keep", "customer"],
+            "--shards: a sample around --given rows is drawn in one shard",
+        ),
+    ):
+        result = CliRunner().invoke(app, ["sample", str(model), "--out", str(tmp_path / "x.sqlite"), *bad])
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def _written(sharded, tmp_path) -> str:
+    out = tmp_path / "written"
+    write(sharded, str(out))
+    return str(out)
