@@ -44,10 +44,10 @@ def measured(command: list[str], threads: int | None = None) -> dict:
         raise RuntimeError(f"{' '.join(command)} failed:\n{output[-3000:]}")
     phases: dict[str, dict] = {}
     for m in PHASE.finditer(output):  # a phase logged once a shard: seconds and rows added up, the highest peak
-        seconds, rss = float(m[2]), int(m[4].replace(",", ""))
-        rows = int(m[3].replace(",", "")) * seconds if m[3] else None
+        took, rss = float(m[2]), int(m[4].replace(",", ""))
+        rows = int(m[3].replace(",", "")) * took if m[3] else None
         seen = phases.setdefault(m[1], {"seconds": 0.0, "peak_rss_mb": 0, "rows": 0.0 if rows is not None else None})
-        seen["seconds"] += seconds
+        seen["seconds"] += took
         seen["peak_rss_mb"] = max(seen["peak_rss_mb"], rss)
         if rows is not None:
             seen["rows"] += rows

@@ -12,6 +12,7 @@ A rule with holes sets its (generated) column only where it gives a value and th
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,7 @@ def apply_rules(
             if not rule.holes and not db.schema.table(rule.table).column(rule.column).nullable:
                 values = _never_null(pd.Series(values, dtype=object), rng)
         elif isinstance(rule, Dependency):
-            values, seen = _dependent(rows, rule, rng)
+            values, seen = _dependent(rows, rule)
         elif isinstance(rule, Aggregate):
             values = from_numbers(aggregate_values(db, rule, views), dtype)
         elif isinstance(rule, Formula):
@@ -165,9 +166,10 @@ def copied_back(
     return {t: cols for t, cols in left.items() if cols}
 
 
-def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> tuple[pd.Series, np.ndarray]:
+def _dependent(rows: Rows, rule: Dependency) -> tuple[pd.Series, np.ndarray]:
     """Per row, the dependent value of its determinant, and whether the mapping holds that determinant
-    (else its value is drawn from the fallback, once per unseen determinant value)."""
+    (else its value is drawn from the fallback, once per unseen determinant value, by a hash of that
+    value: the same in every part of a sample drawn in shards)."""
     mapping = {_key(x): y for x, y in rule.mapping}
     determinant = [_key(_json_value(v)) for v in rows.series(rule.determinant).to_numpy(dtype=object)]
     seen = np.array([x in mapping for x in determinant], dtype=bool)
@@ -177,9 +179,15 @@ def _dependent(rows: Rows, rule: Dependency, rng: np.random.Generator) -> tuple[
             raise ValueError(f"{rule.table}.{rule.column}: no value to draw for an unseen determinant")
         values = [v for v, _ in rule.fallback]
         weights = np.array([w for _, w in rule.fallback], dtype=np.float64)
-        drawn = rng.choice(len(values), size=len(unseen), p=weights / weights.sum())
-        mapping.update({x: values[i] for x, i in zip(unseen, drawn, strict=True)})
+        drawn = np.searchsorted(np.cumsum(weights) / weights.sum(), [_uniform(x, rule) for x in unseen], side="right")
+        mapping.update({x: values[min(i, len(values) - 1)] for x, i in zip(unseen, drawn, strict=True)})
     return pd.Series([mapping[x] for x in determinant], dtype=object), seen
+
+
+def _uniform(value: Any, rule: Dependency) -> float:
+    """A number in [0, 1) that only ``value`` and the rule's target decide."""
+    digest = hashlib.blake2b(f"{rule.table}\x00{rule.column}\x00{value!r}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2**64
 
 
 def _never_null(values: pd.Series, rng: np.random.Generator) -> pd.Series:

@@ -89,10 +89,10 @@ def generate_links(
             and len(mine) == (given.rows if given else {}).get(table, len(mine))
         ):
             picks[table] = mine  # drawn by the caller (a given table's: when they are its rows' templates)
+        elif table in templates.fixed and around.get(table, n_real) == n_real:  # a kept table's rows: its real ones
+            picks[table] = np.arange(n_real)
         elif table in around:  # a fitted table has rows: each given (or derived) row takes a real one's template
             picks[table] = rng.integers(0, n_real, size=around[table])
-        elif table in templates.fixed:
-            picks[table] = np.arange(n_real)
         else:
             picks[table] = draw_picks(n_real, scale, rng)
     implied = implied_foreign_keys(schema)

@@ -22,6 +22,7 @@ import numpy as np
 from dbtwin.config import SynthesizerConfig
 from dbtwin.errors import OptionError
 from dbtwin.io.shards import Sharded, Spool
+from dbtwin.relations.rules import Aggregate, Numbering, Running
 from dbtwin.structure.links import draw_picks, picked_rows
 from dbtwin.synthesizer.keys import TakenKeys, surrogate_key
 from dbtwin.synthesizer.sampling import draw_sample
@@ -53,13 +54,15 @@ def sample_in_shards(
     if plan.shared:
         log.info("drawn whole in the first shard and held by the others: %s", ", ".join(plan.shared))
     spool = Spool(directory, stages.schema, [*stages.fixed_tables, *plan.shared])
+    above = set(stages.schema.with_parents(plan.shared))  # the shared tables and the kept ones they reference
+    held = [t for t in stages.schema.table_names if t in above]
     taken, shared = TakenKeys(), None
     for i, seeds in enumerate(shard_seeds):
         log.info("shard %d of %d", i + 1, shards)
         picks = {t: parts[i] for t, parts in split.items()} | {t: drawn[t] for t in plan.shared}
-        db = draw_sample(stages, config, scale / shards, seeds, progress, shared, plan.shared or None, picks, taken)
-        if shared is None and plan.shared:  # the later shards hold the first one's rows of the shared tables
-            shared = db.subset(plan.shared)
+        db = draw_sample(stages, config, scale / shards, seeds, progress, shared, held or None, picks, taken)
+        if shared is None and held:  # the later shards hold the first one's rows of the shared tables
+            shared = db.subset(held)
         spool.add(db)
     return spool.sharded()
 
@@ -76,8 +79,8 @@ class ShardPlan:
 
 def plan_shards(stages: Stages, scale: float, shards: int) -> ShardPlan:
     """How a sample at ``scale`` splits into ``shards``: a generated table with fewer than
-    :data:`MIN_SHARD_ROWS` rows a shard, or whose primary key could repeat across shards, is shared,
-    with its generated parents."""
+    :data:`MIN_SHARD_ROWS` rows a shard, whose primary key could repeat across shards, or whose rows
+    a rule reads across shards, is shared, with its generated parents."""
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise OptionError("shards", f"must be a whole number of 1 or more, not {shards!r}")
     sizes = getattr(stages.structure.model, "sizes_", None)
@@ -85,13 +88,18 @@ def plan_shards(stages: Stages, scale: float, shards: int) -> ShardPlan:
         raise OptionError("shards", "the 'real' structure copies the real links whole: it cannot split them")
     schema, kept = stages.schema, set(stages.fixed_tables)
     generated = {t: n for t, n in sizes.items() if t not in kept}
+    rules = stages.relations.rules
     shared: set[str] = set()
     while shards > 1:
         grown = {
             t
             for t, n in generated.items()
             if t not in shared
-            and (picked_rows(n, scale) < MIN_SHARD_ROWS * shards or not _keys_split(schema, t, kept | shared))
+            and (
+                picked_rows(n, scale) < MIN_SHARD_ROWS * shards
+                or not _keys_split(schema, t, kept | shared)
+                or not _rules_split(schema, rules, t, kept | shared)
+            )
         }
         if not grown:
             break
@@ -109,6 +117,23 @@ def first_shard_rows(stages: Stages, scale: float, shards: int) -> int:
         picked_rows(n, scale) if t in plan.shared else -(-picked_rows(n, scale) // shards)
         for t, n in plan.sizes.items()
     )
+
+
+def _rules_split(schema, rules, table: str, whole: set[str]) -> bool:
+    """Whether the rules over ``table``'s rows hold in every shard alone, its rows split: none of them
+    sums its rows up into a parent in ``whole`` (drawn once, it could not see later shards' rows),
+    and every numbering or running sum over its rows groups them by a split parent (not in ``whole``)."""
+    for rule in rules:
+        if isinstance(rule, Aggregate) and schema.foreign_key(rule.foreign_key).child == table:
+            if rule.table in whole:
+                return False
+        elif isinstance(rule, Numbering | Running) and rule.table == table:
+            parents = [
+                fk for fk in schema.foreign_keys_of(table) if fk.parent not in whole and not fk.is_self_reference
+            ]
+            if not any(set(fk.columns) <= set(rule.group) for fk in parents):
+                return False
+    return True
 
 
 def _keys_split(schema, table: str, whole: set[str]) -> bool:
