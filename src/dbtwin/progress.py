@@ -98,6 +98,18 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB (0 where the system does not say). On Linux,
     the high-water mark of the process's own memory (``VmHWM``): ``ru_maxrss`` also holds that of the
@@ -137,4 +149,4 @@ class Phase:
         )
 
 
-__all__ = ["LINE_EVERY", "Phase", "Progress", "peak_rss_mb"]
+__all__ = ["LINE_EVERY", "Phase", "Progress", "peak_rss_mb", "rss_mb"]

@@ -13,6 +13,7 @@ from dbtwin import read, write
 from dbtwin.cli import app
 from dbtwin.errors import OptionError
 from dbtwin.synthesizer import Synthesizer, shards
+from dbtwin.synthesizer.memory import sample_bytes
 from dbtwin.synthesizer.shards import plan_shards
 from dbtwin.validate import find_problems
 from tests.conftest import assert_same_database
@@ -122,3 +123,15 @@ def _written(sharded, tmp_path) -> str:
     out = tmp_path / "written"
     write(sharded, str(out))
     return str(out)
+
+
+def test_a_sample_too_large_for_memory_is_refused_unless_its_shards_fit(chinook_model, monkeypatch):
+    import dbtwin.synthesizer.model as model
+
+    whole = sample_bytes(chinook_model.expected_rows(1.0), chinook_model.model_.hidden, None)
+    monkeypatch.setattr(model, "physical_memory", lambda: whole - 1)
+    with pytest.raises(OptionError, match=r"about 15,607 rows, .* sample it in \(more\) shards"):
+        chinook_model.check_scale(1.0)
+    monkeypatch.setattr(shards, "MIN_SHARD_ROWS", SMALL_SHARDS)
+    assert shards.first_shard_rows(chinook_model.stages_, 1.0, 4) < 15_607 / 2
+    chinook_model.check_scale(1.0, shards=4)  # its largest shard fits

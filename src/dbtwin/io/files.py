@@ -156,6 +156,7 @@ def _write_files(db: Database | Sharded, directory: Path, file_format: str, name
                 if table not in parquet:
                     parquet[table] = ParquetTableWriter(file, whole.schema.table(table), whole.sizing[table])
                 parquet[table].append(frame)
+            shard = frame = None  # dropped before the next shard is read
     finally:
         for writer in parquet.values():
             writer.close()

@@ -155,6 +155,7 @@ def _write_tables(
                         _checked(shard, engine)
                     _insert_shard(conn, meta, shard, [t for t in order if whole.written(i, t)], names, deferred,
                                   batch_rows, db_schema, bar)  # fmt: skip
+                    shard = None  # dropped before the next shard is read
             _advance_counters(conn, meta, names, db_schema)
             if clashing and (transactional_ddl or engine.dialect.name == "sqlite"):
                 _swap_in_transaction(conn, names, clashing, db_schema)

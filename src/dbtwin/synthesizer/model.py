@@ -216,9 +216,9 @@ class Synthesizer:
         if have and need > have:
             raise OptionError(
                 option,
-                f"{scale:g} asks for about {rows:,} rows{' in each shard' if shards > 1 else ''}, about "
+                f"{scale:g} asks for about {rows:,} rows{' in its largest shard' if shards > 1 else ''}, about "
                 f"{need / 2**30:,.0f} GiB while sampling (its rows and the passes' memory budget), more than this "
-                f"machine's {have / 2**30:,.0f} GiB: sample in (more) shards",
+                f"machine's {have / 2**30:,.0f} GiB: sample it in (more) shards",
             )
 
     def _check_fitted(self) -> None:

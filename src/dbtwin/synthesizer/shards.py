@@ -22,6 +22,7 @@ import numpy as np
 from dbtwin.config import SynthesizerConfig
 from dbtwin.errors import OptionError
 from dbtwin.io.shards import Sharded, Spool
+from dbtwin.progress import rss_mb
 from dbtwin.relations.rules import Aggregate, Numbering, Running
 from dbtwin.structure.links import draw_picks, picked_rows
 from dbtwin.synthesizer.keys import TakenKeys, surrogate_key
@@ -58,12 +59,13 @@ def sample_in_shards(
     held = [t for t in stages.schema.table_names if t in above]
     taken, shared = TakenKeys(), None
     for i, seeds in enumerate(shard_seeds):
-        log.info("shard %d of %d", i + 1, shards)
+        log.info("shard %d of %d (resident memory %s MB)", i + 1, shards, f"{rss_mb():,.0f}")
         picks = {t: parts[i] for t, parts in split.items()} | {t: drawn[t] for t in plan.shared}
         db = draw_sample(stages, config, scale / shards, seeds, progress, shared, held or None, picks, taken)
         if shared is None and held:  # the later shards hold the first one's rows of the shared tables
             shared = db.subset(held)
         spool.add(db)
+        del db, picks  # before the next shard is drawn, not after: memory holds one shard
     return spool.sharded()
 
 
