@@ -29,17 +29,19 @@ RESULTS = Path(__file__).parent / "results" / "scale.json"
 PHASE = re.compile(r"INFO +([a-z ,]+): ([\d.]+) s(?:, ([\d,]+) rows/s)?, peak RSS ([\d,]+) MB")
 
 
-def measured(command: list[str], threads: int | None = None) -> dict:
-    """Run ``command``; its wall seconds, peak RSS (MB, the process and those it waited for), the
-    phases it logged, and the end of its output."""
+def measured(command: list[str], threads: int | None = None, log: Path | None = None) -> dict:
+    """Run ``command``; its wall seconds, peak RSS (MB, as its phases logged it), the phases it logged,
+    and the end of its output (the whole of it written to ``log`` as it comes)."""
     env = {**os.environ, "COLUMNS": "300"}  # log lines unwrapped
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
+    log = log or Path(tempfile.mkstemp(prefix="dbtwin-bench-", suffix=".log")[1])
     started = time.monotonic()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    output = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
+    with log.open("w") as sink:
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.monotonic() - started
+    output = log.read_text()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{output[-3000:]}")
     phases: dict[str, dict] = {}
@@ -123,7 +125,8 @@ def run(args: argparse.Namespace) -> dict:
             command += ["--memory-gb", str(args.memory_gb)]
         if parts > 1:
             command += ["--shards", str(parts)]
-        result = measured(dbtwin(*command, ranks=args.sample_ranks or args.ranks))
+        log = work / f"{args.label or args.dataset}_{scale:g}.log"
+        result = measured(dbtwin(*command, ranks=args.sample_ranks or args.ranks), log=log)
         result.update(scale=scale, shards=parts, integrity=integrity(str(out)))
         rows = result["integrity"]["rows"]
         result["rows_per_second"] = round(rows / result["seconds"], 1)

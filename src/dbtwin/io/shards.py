@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dbtwin.database import Database
 from dbtwin.errors import DataValidationError, Problem
@@ -108,6 +109,7 @@ class Spool:
         for name, hashed in keys.items():
             self._keys[name].append(hashed)
         self.count += 1
+        pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed unless told
 
     def sharded(self) -> Sharded:
         sizing = {t: pd.concat(parts, ignore_index=True) for t, parts in self._sizing.items()}
@@ -117,6 +119,7 @@ class Spool:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def _load(self, shard: int) -> Database:
+        pa.default_memory_pool().release_unused()
         frames = {}
         for name in self.schema.table_names:
             folder = self.directory / str(0 if name in self.once else shard)

@@ -22,6 +22,7 @@ import numpy as np
 from dbtwin.config import SynthesizerConfig
 from dbtwin.errors import OptionError
 from dbtwin.io.shards import Sharded, Spool
+from dbtwin.nn.device import trim_heap
 from dbtwin.progress import rss_mb
 from dbtwin.relations.rules import Aggregate, Numbering, Running
 from dbtwin.structure.links import draw_picks, picked_rows
@@ -66,6 +67,7 @@ def sample_in_shards(
             shared = db.subset(held)
         spool.add(db)
         del db, picks  # before the next shard is drawn, not after: memory holds one shard
+        trim_heap()
     return spool.sharded()
 
 
