@@ -454,7 +454,7 @@ def sample(
     if not here.is_main:
         return
     console.print(
-        f"sampled {db.total_rows:,} rows in {seconds:.1f} s{f' ({shards} shards)' if shards > 1 else ''}; "
+        f"sampled {db.total_rows:,} rows in {seconds:.1f} s{f' ({db.count} shards)' if spool else ''}; "
         f"wrote {len(db.schema.table_names)} tables to {text(display(out))}"
     )
     if names:

@@ -99,7 +99,8 @@ def test_what_cannot_be_split_is_refused_by_name(chinook, chinook_model, tmp_pat
     assert not (tmp_path / "s").exists()
 
 
-def test_the_command_line_samples_in_shards_and_leaves_no_spool(chinook_model, tmp_path):
+def test_the_command_line_samples_in_shards_and_leaves_no_spool(chinook_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(shards, "MIN_SHARD_ROWS", SMALL_SHARDS)
     model = tmp_path / "model"
     chinook_model.save(model)
     out = tmp_path / "out" / "twin.sqlite"
@@ -135,3 +136,11 @@ def test_a_sample_too_large_for_memory_is_refused_unless_its_shards_fit(chinook_
     monkeypatch.setattr(shards, "MIN_SHARD_ROWS", SMALL_SHARDS)
     assert shards.first_shard_rows(chinook_model.stages_, 1.0, 4) < 15_607 / 2
     chinook_model.check_scale(1.0, shards=4)  # its largest shard fits
+
+
+def test_a_model_with_no_table_to_split_draws_one_shard(chinook_model, tmp_path, caplog):
+    # at 1,000 rows a shard, every generated table of Chinook is shared: nothing is gained in two shards
+    whole = chinook_model.sample_shards(tmp_path / "spool", scale=1.0, shards=2, random_state=0)
+    assert whole.count == 1
+    assert "no table can be split into 2 shards" in caplog.text
+    assert find_problems(read(_written(whole, tmp_path))) == []

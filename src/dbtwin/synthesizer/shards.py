@@ -5,10 +5,12 @@ holds one shard whatever the scale.
 Every row of a generated table first takes the template of a real row, for the whole sample at once
 (each real row once at scale 1, as one sample does); the shards split those templates evenly, and
 each shard is a whole sample of its share: its structure, its denoising over its own row graph, its
-rules and checks. Kept tables are in every shard (written once). Surrogate keys count on across the
-shards; every other primary key must hold the key of a generated parent, so that no key repeats
-across shards, which the spool checks too. What one shard cannot see is the rest: a row's
-neighbourhood is the rows of its shard, so shards should hold thousands of rows of every table.
+rules and checks. Kept tables are in every shard (written once). A table is drawn whole in the first
+shard and held as it is by the others (shared, with its generated parents) where splitting it would
+break something: fewer than :data:`MIN_SHARD_ROWS` rows a shard, a primary key that could repeat
+across shards (surrogate keys count on across them; a key holding a split parent's key cannot
+repeat), or a rule reading its rows across shards. The spool checks keys across shards too. What
+one shard cannot see is the rest: a row's neighbourhood is the rows of its shard.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ def sample_in_shards(
 ) -> Sharded:
     """A sample at ``scale`` drawn in ``shards`` shards, spooled in ``directory`` (new or empty)."""
     plan = plan_shards(stages, scale, shards)
+    if shards > 1 and set(plan.sizes) <= set(plan.shared):
+        log.warning("no table can be split into %d shards (every one is shared): drawn in one", shards)
+        shards, plan = 1, plan_shards(stages, scale, 1)
     root = np.random.SeedSequence(seed)
     picks_seeds, *shard_seeds = root.spawn(shards + 1)
     rng = np.random.default_rng(picks_seeds)
