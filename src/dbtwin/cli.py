@@ -44,6 +44,16 @@ DeviceOpt = Annotated[
         help="Where the denoiser runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N.",
     ),
 ]
+ShardsOpt = Annotated[
+    int,
+    typer.Option(
+        "--shards",
+        help="Draw the sample as this many smaller samples, one after the other, each spooled to a hidden "
+        "folder beside --out (for a server, the temporary folder) before the next, then written a shard at a "
+        "time: memory holds one shard. Their rows' templates are split evenly; a row's neighbours are those of "
+        "its shard, so keep thousands of rows of every table in each.",
+    ),
+]
 MetadataOpt = Annotated[
     Path | None, typer.Option("--metadata", help="Metadata JSON (dbtwin or SDV format) overriding the source's.")
 ]
@@ -388,26 +398,13 @@ def sample(
             "--keep", help="With --given: its tables to hold (comma-separated or repeated); parents come along."
         ),
     ] = None,
-    shards: Annotated[
-        int,
-        typer.Option(
-            "--shards",
-            help="Draw the sample as this many smaller samples, one after the other, each spooled to a hidden "
-            "folder beside --out (for a server, the temporary folder) before the next, then written a shard at a "
-            "time: memory holds one shard. Their rows' templates are split evenly; a row's neighbours are those of "
-            "its shard, so keep thousands of rows of every table in each.",
-        ),
-    ] = 1,
+    shards: ShardsOpt = 1,
 ) -> None:
     """Sample a synthetic database from a fitted model and write it; with --given, around given rows.
     Under torchrun each process denoises a part of the rows and rank 0 writes the whole."""
-    import shutil
-    import time
-
-    from dbtwin.io.shards import spool_folder
+    from dbtwin.cli_sample import draw_and_write
     from dbtwin.nn import distributed
-    from dbtwin.progress import Phase
-    from dbtwin.sources import preflight_destination, read, write
+    from dbtwin.sources import preflight_destination, read
     from dbtwin.synthesizer import Synthesizer
 
     with guard():
@@ -434,27 +431,15 @@ def sample(
             known = all(n in synth.schema_.tables for n in names)
             source = read(given, tables=list(synth.schema_.with_parents(names)) if known else None)
         here = distributed.join(device)
-        started = time.monotonic()
-        spool = spool_folder(out) if shards > 1 else None
-        try:
-            with check.cli_names():
-                db = (
-                    synth.sample_shards(spool, scale, shards, random_state=seed)
-                    if spool
-                    else synth.sample(scale=scale, random_state=seed, given=source, given_tables=names or None)
-                )
-            seconds = time.monotonic() - started
-            if here.is_main:
-                with Phase("writing", db.total_rows):
-                    write(db, out, replace=replace, file_format=file_format, protect=protect)  # type: ignore[arg-type]
-        finally:
-            if spool:
-                shutil.rmtree(spool, ignore_errors=True)
+        db, seconds = draw_and_write(
+            synth, out, scale, seed, shards, (source, names), here.is_main,
+            replace=replace, file_format=file_format, protect=protect,
+        )  # fmt: skip
         distributed.leave()
     if not here.is_main:
         return
     console.print(
-        f"sampled {db.total_rows:,} rows in {seconds:.1f} s{f' ({db.count} shards)' if spool else ''}; "
+        f"sampled {db.total_rows:,} rows in {seconds:.1f} s{f' ({db.count} shards)' if shards > 1 else ''}; "
         f"wrote {len(db.schema.table_names)} tables to {text(display(out))}"
     )
     if names:
