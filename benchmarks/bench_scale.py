@@ -160,14 +160,17 @@ def main() -> None:
     parser.add_argument("--work", default=None, help="folder for models and samples (default: a new temporary one)")
     parser.add_argument("--label", default=None, help="the entry's name in scale.json")
     args = parser.parse_args()
-    entry = run(args)
-    label = args.label or f"{args.dataset}-{args.ranks}ranks"
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    merge_result(RESULTS, args.label or f"{args.dataset}-{args.ranks}ranks", run(args))
+
+
+def merge_result(path: Path, label: str, entry: dict) -> None:
+    """``entry`` under ``label`` in the results file ``path`` (other entries kept), written atomically."""
+    results = json.loads(path.read_text()) if path.exists() else {}
     results[label] = entry
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(RESULTS)
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -76,13 +76,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--train-steps", type=int, default=300)
     args = parser.parse_args()
+    from bench_scale import merge_result  # this folder's: the script runs from it
+
     entry = run(args)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[f"{entry['dataset']}-{args.shards}shards"] = entry
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(RESULTS)
+    merge_result(RESULTS, f"{entry['dataset']}-{args.shards}shards", entry)
 
 
 if __name__ == "__main__":

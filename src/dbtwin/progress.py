@@ -100,27 +100,28 @@ def _clock(seconds: float) -> str:
 
 def rss_mb() -> float:
     """Resident memory of this process now, in MB (Linux; 0 elsewhere)."""
+    return _status_mb("VmRSS") or 0.0
+
+
+def _status_mb(field: str) -> float | None:
+    """A memory figure of this process's ``/proc/self/status`` in MB; None where there is none."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
     except (OSError, ValueError):
         pass
-    return 0.0
+    return None
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB (0 where the system does not say). On Linux,
     the high-water mark of the process's own memory (``VmHWM``): ``ru_maxrss`` also holds that of the
     process it was started from (a 10 GB parent makes every child report 10 GB)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     try:
         import resource
     except ImportError:  # not on a POSIX system
