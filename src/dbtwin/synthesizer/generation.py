@@ -69,11 +69,15 @@ def denoise_graph(
     device: torch.device | None = None,
     known: dict[str, Known] | None = None,
     rounds: int = 1,
+    noised: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Features of every row after ``steps`` reverse steps; ``fixed_*`` hold the kept tables;
     ``blocks`` each row's block, for a denoiser that takes them; ``known`` the values held in other
     tables (inpainting), with the numbers of each step denoised ``rounds`` times (RePaint's resampling:
-    after each round but the last they are noised back to the step's start); the denoiser runs on
+    after each round but the last they are noised back to the step's start); ``noised`` the clean
+    numbers and codes of tables held as they are but shown to the denoiser as every other table, noised
+    to each step's time (a shard's shared rows: clean, at time 0, they are unlike anything it was
+    trained on next to noisy rows, and their neighbours come out worse); the denoiser runs on
     ``device`` (default: the CPU); its passes hold at most about ``memory_gb`` GiB (default: a
     quarter of the machine's memory)."""
     device = device or CPU
@@ -81,7 +85,12 @@ def denoise_graph(
     known = known or {}
     x_num, x_cat, mask_codes = _start(model, graph, fixed_num, fixed_cat, known, generator)
     flags = {tb: held.num_mask for tb, held in known.items()} if model.known_inputs else {}
-    moving = [t for t, s in model.tables.items() if s.has_features and t not in fixed_num and graph.num_nodes[t]]
+    noised = noised or {}
+    moving = [
+        t
+        for t, spec in model.tables.items()
+        if spec.has_features and t not in fixed_num and t not in noised and graph.num_nodes[t]
+    ]
     total = sum(graph.num_nodes.values())
     structure, predict = _passes(model, graph, blocks, memory_gb, fanout, generator, device)
     times = np.linspace(1.0, 0.0, steps + 1)
@@ -95,6 +104,8 @@ def denoise_graph(
         t_node = {tb: torch.full((graph.num_nodes[tb],), 0.0 if tb in fixed_num else t) for tb in model.tables}
         for tb, held in known.items():
             t_node[tb][held.whole_rows] = 0.0
+        for tb, (num, cat) in noised.items():  # the held rows noised to this step's time, as in training
+            x_num[tb], x_cat[tb] = _noised(num, cat, t, mask_codes[tb], gaussian, masked, generator)
         # the rows each categorical unmasks in this step, drawn first: logits are computed for them only
         chosen = {tb: masked.choose(x_cat[tb], mask_codes[tb], t, s, generator) for tb in moving}
         for r in range(rounds):
@@ -192,6 +203,13 @@ def _start(model, graph, fixed_num, fixed_cat, known, generator):
                 if model.known_inputs:
                     x_num[table] = torch.where(known[table].num_mask, known[table].num, x_num[table])
     return x_num, x_cat, mask_codes
+
+
+def _noised(num, cat, t: float, mask_codes, gaussian: GaussianScheduler, masked: MaskedScheduler, generator):
+    """Clean numbers and codes noised to time ``t``, as the forward process of training noises them."""
+    when = torch.full((num.shape[0],), t)
+    noise = torch.randn(num.shape, generator=generator, dtype=num.dtype)
+    return gaussian.add_noise(num, when, noise), masked.add_noise(cat, when, mask_codes, generator)[0]
 
 
 def _put_back(

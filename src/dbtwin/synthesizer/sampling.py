@@ -32,17 +32,21 @@ def draw_sample(
     given_tables: Sequence[str] | None = None,
     picks: dict[str, np.ndarray] | None = None,
     taken: TakenKeys | None = None,
+    given_noised: bool = False,
 ) -> Database:
     """A validated sample at ``scale`` drawn from ``seeds``; around the rows of ``given_tables`` of
-    ``given`` (:mod:`dbtwin.synthesizer.given`); of the real rows' templates ``picks`` and with
-    surrogate keys none of those ``taken`` (a shard's, :mod:`dbtwin.synthesizer.shards`)."""
+    ``given`` (:mod:`dbtwin.synthesizer.given`; shown to the denoiser clean, or with ``given_noised``
+    noised to each step's time as the rows around them are); of the real rows' templates ``picks`` and
+    with surrogate keys none of those ``taken`` (a shard's, :mod:`dbtwin.synthesizer.shards`)."""
     around = given_rows(given, given_tables, stages.schema, stages.fixed_tables) if given is not None else None
     rng = np.random.default_rng(seeds.spawn(1)[0])
     generator = torch.Generator().manual_seed(int(seeds.generate_state(1)[0]))
     with Phase("structure"):
         graph, blocks = stages.structure.sample(scale, rng, around.rows if around else None, picks)
-    fixed = {**stages.encoders.fixed, **(around.features(stages.encoders.encode) if around else {})}
-    x_num, x_cat = stages.features.generate(graph, fixed, config, generator, blocks, progress)
+    held = around.features(stages.encoders.encode) if around else {}
+    noised = {t: f for t, f in held.items() if t not in stages.encoders.fixed} if given_noised else {}
+    fixed = {**stages.encoders.fixed, **{t: f for t, f in held.items() if t not in noised}}
+    x_num, x_cat = stages.features.generate(graph, fixed, config, generator, blocks, progress, noised=noised)
     return assemble(stages, graph, x_num, x_cat, rng, around, taken)
 
 

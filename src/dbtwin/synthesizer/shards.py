@@ -67,7 +67,7 @@ def sample_in_shards(
     for i, seeds in enumerate(shard_seeds):
         log.info("shard %d of %d (resident memory %s MB)", i + 1, shards, f"{rss_mb():,.0f}")
         picks = {t: parts[i] for t, parts in split.items()} | {t: drawn[t] for t in plan.shared}
-        db = draw_sample(stages, config, scale / shards, seeds, progress, shared, held or None, picks, taken)
+        db = draw_sample(stages, config, scale / shards, seeds, progress, shared, held or None, picks, taken, True)
         if shared is None and held:  # the later shards hold the first one's rows of the shared tables
             shared = db.subset(held)
         spool.add(db)

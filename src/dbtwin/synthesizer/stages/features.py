@@ -108,17 +108,19 @@ class FeaturesStage:
         known: dict[str, Known] | None = None,
         real: Database | None = None,
         rounds: int = 1,
+        noised: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Every row's features of the synthetic ``graph`` (its sequences added here), by reverse
         diffusion; the kept tables' rows (``fixed``) held as they are, and the ``known`` values
         (imputation of ``real``, the database ``graph`` was built from: its own order in time), each
-        step's numbers denoised ``rounds`` times (:func:`~dbtwin.synthesizer.generation.denoise_graph`)."""
+        step's numbers denoised ``rounds`` times, and tables held as they are but ``noised`` to each
+        step's time (:func:`~dbtwin.synthesizer.generation.denoise_graph`)."""
         assert self.model is not None
         add_sequences(graph, self.sequences, real)
         with Phase("denoising", sum(graph.num_nodes.values())), freed_memory_reused():
-            return self._denoised(graph, fixed, config, generator, blocks, progress, known, rounds)
+            return self._denoised(graph, fixed, config, generator, blocks, progress, known, rounds, noised)
 
-    def _denoised(self, graph, fixed, config, generator, blocks, progress, known, rounds):
+    def _denoised(self, graph, fixed, config, generator, blocks, progress, known, rounds, noised):
         assert self.model is not None
         return denoise_graph(
             self.model,
@@ -136,6 +138,7 @@ class FeaturesStage:
             memory_gb=config.sampling.memory_gb,
             known=known,
             rounds=rounds,
+            noised=noised,
         )
 
     def save(self, directory: Path) -> dict[str, Any]:
