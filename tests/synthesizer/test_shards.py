@@ -144,3 +144,37 @@ def test_a_model_with_no_table_to_split_draws_one_shard(chinook_model, tmp_path,
     assert whole.count == 1
     assert "no table can be split into 2 shards" in caplog.text
     assert find_problems(read(_written(whole, tmp_path))) == []
+
+
+def test_held_rows_reach_the_denoiser_noised_to_each_steps_time(chinook, chinook_model, monkeypatch):
+    """A later shard holds the shared tables' rows; the denoiser sees them as in training, noised to
+    the step's time beside the noisy rows around them, not clean at time 0."""
+    import torch
+
+    from dbtwin.synthesizer.generation import denoise_graph
+
+    model, seen = chinook_model.model_, []
+    forward = model.forward_chunked
+
+    def spy(x_num, x_cat, times, *rest):
+        seen.append((x_num["track"].clone(), x_cat["track"].clone(), times["track"].clone()))
+        return forward(x_num, x_cat, times, *rest)
+
+    monkeypatch.setattr(model, "forward_chunked", spy)
+    graph, picks = chinook_model.structure_.sample(1.0, np.random.default_rng(0))
+    num, cat = chinook_model.stages_.encoders.encode("track", chinook["track"])
+    fixed = chinook_model.fixed_features_
+    denoise_graph(
+        model, graph, {t: f[0] for t, f in fixed.items()}, {t: f[1] for t, f in fixed.items()},
+        chinook_model.gaussian_, chinook_model.masked_, steps=2, generator=torch.Generator().manual_seed(0),
+        progress=False, noised={"track": (num, cat)}, blocks=chinook_model.blocks_of(picks),
+    )  # fmt: skip
+    mask = torch.tensor(model.tables["track"].cardinalities)
+    (first_num, first_cat, first_times), (second_num, second_cat, second_times) = seen
+    assert (first_times == 1.0).all() and (second_times == 0.5).all()
+    assert torch.corrcoef(torch.stack([first_num[:, 0], num[:, 0]]))[0, 1] < 0.2  # noise at t = 1
+    assert torch.corrcoef(torch.stack([second_num[:, 0], num[:, 0]]))[0, 1] > 0.3  # half-way at t = 0.5
+    assert (first_cat == mask).float().mean() > 0.95
+    assert 0.3 < (second_cat == mask).float().mean() < 0.7
+    shown = second_cat != mask
+    assert (second_cat[shown] == cat[shown]).all()  # what is not masked is the held code
