@@ -107,11 +107,13 @@ def _status_mb(field: str) -> float | None:
     """A memory figure of this process's ``/proc/self/status`` in MB; None where there is none."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(f"{field}:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
+            lines = status.readlines()
+    except OSError:  # not Linux
+        return None
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            figure = line.split()[1:2]
+            return int(figure[0]) / 1024 if figure and figure[0].isdigit() else None
     return None
 
 

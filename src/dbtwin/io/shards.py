@@ -16,7 +16,6 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,8 @@ import pyarrow as pa
 from dbtwin.database import Database
 from dbtwin.errors import DataValidationError, Problem
 from dbtwin.io.filenames import table_file_stems
-from dbtwin.io.parquet import read_parquet_file, write_parquet_file
+from dbtwin.io.parquet import ParquetTableWriter, read_parquet_file
+from dbtwin.schema.dtypes import decimal_digits
 from dbtwin.schema.model import Schema, StorageType, Table
 
 
@@ -103,8 +103,10 @@ class Spool:
         folder.mkdir(parents=True)
         for name in tables:
             frame, table = db[name], self.schema.table(name)
-            write_parquet_file(frame, table, folder / f"{self.stems[name]}.parquet")
-            self._sizing[name].append(frame.iloc[widest_rows(frame, table)])
+            widest = frame.iloc[widest_rows(frame, table)]  # sizes this file, and the destination's later
+            with ParquetTableWriter(self._file(self.count, name), table, widest) as writer:
+                writer.append(frame)
+            self._sizing[name].append(widest)
             self.rows[name] += len(frame)
         for name, hashed in keys.items():
             self._keys[name].append(hashed)
@@ -120,11 +122,14 @@ class Spool:
 
     def _load(self, shard: int) -> Database:
         pa.default_memory_pool().release_unused()
-        frames = {}
-        for name in self.schema.table_names:
-            folder = self.directory / str(0 if name in self.once else shard)
-            frames[name] = read_parquet_file(folder / f"{self.stems[name]}.parquet", name)
+        frames = {name: self._table(shard, name) for name in self.schema.table_names}
         return Database.from_frames(frames, self.schema)
+
+    def _file(self, shard: int, name: str) -> Path:
+        return self.directory / str(0 if name in self.once else shard) / f"{self.stems[name]}.parquet"
+
+    def _table(self, shard: int, name: str) -> pd.DataFrame:
+        return read_parquet_file(self._file(shard, name), name)
 
     def _new_keys(self, name: str, frame: pd.DataFrame) -> np.ndarray:
         """The hashes of ``frame``'s primary keys; refused when one of them is an earlier shard's."""
@@ -154,7 +159,8 @@ class Spool:
 
     def _truly_repeated(self, name: str, rows: pd.DataFrame, table: Table) -> pd.DataFrame:
         pk = list(table.primary_key)
-        earlier = [self._load(i)[name][pk] for i in range(self.count)]
+        earlier = [Database.from_frames({name: self._table(i, name)}, self.schema.subset([name]))[name][pk]
+                   for i in range(self.count)]  # fmt: skip
         return rows[pk].merge(pd.concat(earlier).drop_duplicates(), how="inner")
 
 
@@ -177,13 +183,13 @@ def _widest_decimals(values: list) -> set[int]:
     """Positions of the decimals with the most whole digits and with the most digits after the point."""
     whole_at = places_at = (-1, 0)  # (digits, position)
     for i, value in enumerate(values):
-        if isinstance(value, Decimal) and value.is_finite():
-            _, digits, exponent = value.as_tuple()
-            places, whole = max(-int(exponent), 0), max(len(digits) + int(exponent), 0)
-            if whole > whole_at[0]:
-                whole_at = (whole, i)
-            if places > places_at[0]:
-                places_at = (places, i)
+        held = decimal_digits(value)
+        if held is None:
+            continue
+        if held[0] > whole_at[0]:
+            whole_at = (held[0], i)
+        if held[1] > places_at[0]:
+            places_at = (held[1], i)
     return {i for width, i in (whole_at, places_at) if width >= 0}
 
 

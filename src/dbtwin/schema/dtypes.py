@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -178,15 +179,21 @@ def to_decimal(value: object) -> Decimal | None:
     return number if number is not None and number.is_finite() else None
 
 
+def decimal_digits(value: Any) -> tuple[int, int] | None:
+    """The digits of a finite decimal before and after its point; None for anything else."""
+    if not (isinstance(value, Decimal) and value.is_finite()):
+        return None
+    _, digits, exponent = value.as_tuple()
+    return max(len(digits) + int(exponent), 0), max(-int(exponent), 0)
+
+
 def decimal_shape(series: pd.Series) -> tuple[int, int]:
     """(precision, scale) that hold every decimal of ``series``: digits in all, digits after the point."""
     scale = whole = 0
     for value in series.tolist():
-        if isinstance(value, Decimal) and value.is_finite():
-            _, digits, exponent = value.as_tuple()
-            places = max(-int(exponent), 0)
-            scale = max(scale, places)
-            whole = max(whole, len(digits) + int(exponent) if len(digits) + int(exponent) > 0 else 0)
+        held = decimal_digits(value)
+        if held is not None:
+            whole, scale = max(whole, held[0]), max(scale, held[1])
     return max(whole + scale, 1), scale
 
 
