@@ -401,7 +401,8 @@ def sample(
     shards: ShardsOpt = 1,
 ) -> None:
     """Sample a synthetic database from a fitted model and write it; with --given, around given rows.
-    Under torchrun each process denoises a part of the rows and rank 0 writes the whole."""
+    Under torchrun the processes draw the shards in parallel (in one piece: each denoises a part of the
+    rows) and rank 0 writes the whole."""
     from dbtwin.cli_sample import draw_and_write
     from dbtwin.nn import distributed
     from dbtwin.sources import preflight_destination, read
@@ -430,9 +431,9 @@ def sample(
         if given:  # the tables named and their parents (a name not in the model: the sampler says so)
             known = all(n in synth.schema_.tables for n in names)
             source = read(given, tables=list(synth.schema_.with_parents(names)) if known else None)
-        here = distributed.join(device)
+        here = distributed.join(device, timeout_minutes=distributed.SAMPLE_WAIT_MINUTES)
         db, seconds = draw_and_write(
-            synth, out, scale, seed, shards, (source, names), here.is_main,
+            synth, out, scale, seed, shards, (source, names),
             replace=replace, file_format=file_format, protect=protect,
         )  # fmt: skip
         distributed.leave()

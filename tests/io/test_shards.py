@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dbtwin import Database, read, write
-from dbtwin.errors import DataValidationError
+from dbtwin.errors import DataValidationError, OptionError
 from dbtwin.io.shards import Spool, in_shards, widest_rows
 from dbtwin.schema import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
 
@@ -99,6 +99,33 @@ def test_a_primary_key_repeated_across_shards_is_refused_by_name(tmp_path):
         spool.add(shard(["z", "b"], ["1", "2"]))
     spool.add(shard(["z", "y"], ["1", "2"]))  # the refused shard left nothing behind
     assert spool.sharded().rows == {"shop": 2, "sale": 4}
+
+
+def test_shards_spooled_by_several_processes_make_one_whole(tmp_path):
+    """Two processes spool shards of one sample into one folder, each with its own spool; one takes the
+    other's and sees the whole, in shard order, and refuses a repeated key or a shard it cannot see."""
+    third = shard(["e"], ["7.25"])
+    main, other = Spool(tmp_path / "spool", SCHEMA, once=["shop"]), Spool(tmp_path / "spool", SCHEMA, once=["shop"])
+    main.add(FIRST, 0)
+    other.add(SECOND, 1)
+    main.add(third, 2)
+    main.merge(other.parts())
+    merged = main.sharded()
+    assert merged.count == 3 and merged.rows == {"shop": 2, "sale": 5}
+    assert [db.num_rows("sale") for _i, db in merged.shards()] == [2, 2, 1]
+    out = tmp_path / "twin.sqlite"
+    write(merged, str(out))
+    sales = pd.concat([FIRST["sale"], SECOND["sale"], third["sale"]], ignore_index=True)
+    assert read(str(out))["sale"]["id"].tolist() == sales["id"].tolist()
+    assert read(str(out))["sale"]["price"].tolist() == sales["price"].tolist()  # the widest decimals of shard 2
+    clash = Spool(tmp_path / "spool", SCHEMA, once=["shop"])
+    clash.add(shard(["x", "c" * 200], ["1", "2"]), 3)  # repeats a key of the second shard, another process's
+    with pytest.raises(DataValidationError, match="table 'sale': shard 4 repeats 1 primary key"):
+        main.merge(clash.parts())
+    elsewhere = Spool(tmp_path / "other_machine", SCHEMA, once=["shop"])
+    elsewhere.add(shard(["y"], ["1"]), 4)
+    with pytest.raises(OptionError, match="shard 5 was spooled where this process cannot see it"):
+        main.merge(elsewhere.parts())
 
 
 def test_widest_rows_are_those_of_the_longest_string_and_the_widest_decimals():

@@ -111,3 +111,26 @@ def test_torchrun_fit_and_sharded_sample_match_one_process(tmp_path):
     real = datasets.load("chinook")
     scores = [sum(column_shapes(real, twin).values()) / len(column_shapes(real, twin)) for twin in (one, shards)]
     assert abs(scores[0] - scores[1]) < 0.03, scores
+    _two_ranks_draw_the_shards_one_process_draws(tmp_path)
+
+
+def _two_ranks_draw_the_shards_one_process_draws(tmp_path):
+    """Two ranks draw the shards of a sample in parallel (rank 1 the second while rank 0 draws the
+    third): the very twin one process draws in the same shards from the same seed, and no spool is left."""
+    from dbtwin.sources import read
+    from dbtwin.validate import find_problems
+    from tests.conftest import assert_same_database
+
+    args = ["sample", "model", "--scale", "8", "--shards", "3", "--seed", "4"]  # shards of 1,000 rows and more
+    done = _torchrun("-m", "dbtwin", *args, "--out", "ranks.sqlite", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("sampled") == 1 and "(3 shards)" in done.stdout
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    one = subprocess.run([sys.executable, "-m", "dbtwin", *args, "--out", "one.sqlite"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert one.returncode == 0, one.stderr[-3000:]
+    ranks, alone = read(str(tmp_path / "ranks.sqlite")), read(str(tmp_path / "one.sqlite"))
+    assert not [p for p in find_problems(ranks) if p.severity == "error"]
+    assert ranks.num_rows("playlist_track") == 8 * 8_715  # split in three
+    assert_same_database(ranks, alone)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".dbtwin-shards-")]

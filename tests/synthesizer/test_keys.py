@@ -32,6 +32,27 @@ def test_fresh_string_keys_take_the_real_shape(flights_jan):
     assert fresh_keys(StorageType.INT64, 3, None, np.random.default_rng(0)).tolist() == [1, 2, 3]
 
 
+def test_the_string_keys_of_shards_never_meet(flights_jan):
+    """Each shard draws its string keys from its own part of them (a stable hash), so shards drawn by
+    different processes, unaware of each other, never repeat a key; integers count on from ``after``."""
+    import zlib
+
+    fmt = key_formats(flights_jan)["airports"]
+    parts = [fresh_keys(StorageType.STRING, 300, fmt, np.random.default_rng(0), 300 * i, (i, 3)) for i in range(3)]
+    union = np.concatenate(parts)
+    assert len(set(union)) == 900  # three alike generators: without the parts, they would draw the same keys
+    for i, keys in enumerate(parts):
+        assert all(zlib.crc32(k.encode()) % 3 == i for k in keys)
+        assert all(len(k) == 3 and k.isalnum() for k in keys)
+    alike = [fresh_keys(StorageType.STRING, 300, fmt, np.random.default_rng(0)) for _ in range(2)]
+    assert list(alike[0]) == list(alike[1])
+    assert fresh_keys(StorageType.INT64, 3, None, np.random.default_rng(0), after=7, part=(1, 3)).tolist() == [8, 9, 10]
+    # a shape with too few values to fill a part: the rest end in their own numbers, still unique
+    tiny = {"column": "k", "shapes": ["9"], "weights": [1]}
+    both = [fresh_keys(StorageType.STRING, 20, tiny, np.random.default_rng(0), 20 * i, (i, 2)) for i in range(2)]
+    assert len(set(np.concatenate(both))) == 40
+
+
 def test_make_unique_moves_repeats_to_the_next_free_slot(flights_jan):
     steps = key_steps(flights_jan)["weather"]
     assert steps == {"time_hour": 3600 * 10**9}

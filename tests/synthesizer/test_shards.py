@@ -178,3 +178,30 @@ def test_held_rows_reach_the_denoiser_noised_to_each_steps_time(chinook, chinook
     assert 0.3 < (second_cat == mask).float().mean() < 0.7
     shown = second_cat != mask
     assert (second_cat[shown] == cat[shown]).all()  # what is not masked is the held code
+
+
+def test_a_terminated_sample_leaves_no_spool_and_no_destination(chinook_model, tmp_path):
+    """SIGTERM (as torchrun sends the other ranks when one fails, or a scheduler at its time limit)
+    ends a sample in shards as Ctrl-C does: the spool is removed and nothing is written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    model = tmp_path / "model"
+    chinook_model.save(model)
+    src = Path(__file__).resolve().parents[2] / "src"
+    command = [sys.executable, "-m", "dbtwin", "sample", str(model), "--out", "twin.sqlite", "--scale", "30"]
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    run = subprocess.Popen([*command, "--shards", "3"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".dbtwin-shards-*/0")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first shard is spooled
+    assert run.poll() is None, "the sample ended before it could be stopped"
+    run.send_signal(signal.SIGTERM)
+    _out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

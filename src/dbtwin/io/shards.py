@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dbtwin.database import Database
-from dbtwin.errors import DataValidationError, Problem
+from dbtwin.errors import DataValidationError, OptionError, Problem
 from dbtwin.io.filenames import table_file_stems
 from dbtwin.io.parquet import ParquetTableWriter, read_parquet_file
 from dbtwin.schema.dtypes import decimal_digits
@@ -80,50 +80,91 @@ def in_shards(db: Database | Sharded) -> Sharded:
     return Sharded(db.schema, frozenset(), db.tables, rows, 1, lambda _i: db)
 
 
+@dataclass
+class Spooled:
+    """What the spool knows of one shard it holds: rows, the rows holding each column's widest values,
+    and the hashes of the primary keys, per table (tables in ``once``: with the first shard only)."""
+
+    rows: dict[str, int]
+    sizing: dict[str, pd.DataFrame]
+    keys: dict[str, np.ndarray]
+
+
 class Spool:
-    """Shards spooled as Parquet files in ``directory`` (created, and removed by :meth:`remove`);
-    tables in ``once`` are spooled with the first shard only."""
+    """Shards spooled as Parquet files in ``directory`` (created, and removed by :meth:`remove`), shard
+    ``i`` in its folder ``i``; tables in ``once`` are spooled with the first shard only. Processes
+    spooling shards of one sample into one folder each hold their own; one of them takes the others'
+    (:meth:`parts`, :meth:`merge`) to see the whole."""
 
     def __init__(self, directory: Path, schema: Schema, once: Iterable[str] = ()) -> None:
         self.directory = directory
         self.schema = schema
         self.once = frozenset(once)
         self.stems = table_file_stems(schema.table_names)
-        self.count = 0
-        self.rows = dict.fromkeys(schema.table_names, 0)
-        self._sizing: dict[str, list[pd.DataFrame]] = {t: [] for t in schema.table_names}
-        self._keys: dict[str, list[np.ndarray]] = {t: [] for t in schema.table_names}
+        self._held: dict[int, Spooled] = {}
 
-    def add(self, db: Database) -> None:
-        """Spool ``db`` as the next shard; refused, with nothing spooled, when it repeats a primary key
-        of an earlier shard."""
-        tables = [t for t in self.schema.table_names if not (self.count and t in self.once)]
-        keys = {t: self._new_keys(t, db[t]) for t in tables if t not in self.once}
-        folder = self.directory / str(self.count)
+    @property
+    def count(self) -> int:
+        return len(self._held)
+
+    def add(self, db: Database, index: int | None = None) -> None:
+        """Spool ``db`` as shard number ``index`` (default: the next); refused, with nothing spooled, when
+        it repeats a primary key of a shard held."""
+        index = self.count if index is None else index
+        tables = [t for t in self.schema.table_names if not (index and t in self.once)]
+        keys = {t: self._new_keys(t, db[t], index) for t in tables if t not in self.once}
+        folder = self.directory / str(index)
         folder.mkdir(parents=True)
+        sizing = {}
         for name in tables:
             frame, table = db[name], self.schema.table(name)
-            widest = frame.iloc[widest_rows(frame, table)]  # sizes this file, and the destination's later
-            with ParquetTableWriter(self._file(self.count, name), table, widest) as writer:
+            sizing[name] = frame.iloc[widest_rows(frame, table)]  # sizes this file, and the destination's later
+            with ParquetTableWriter(self._file(index, name), table, sizing[name]) as writer:
                 writer.append(frame)
-            self._sizing[name].append(widest)
-            self.rows[name] += len(frame)
-        for name, hashed in keys.items():
-            self._keys[name].append(hashed)
-        self.count += 1
+        self._held[index] = Spooled({t: len(db[t]) for t in tables}, sizing, keys)
         pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed unless told
 
+    def parts(self) -> dict[int, Spooled]:
+        """The shards this spool holds, by number."""
+        return dict(self._held)
+
+    def merge(self, parts: dict[int, Spooled]) -> None:
+        """Take the shards another process spooled into this folder (its :meth:`parts`); refused when
+        one of them is missing here (the processes must share the folder) or repeats a primary key of
+        a shard held."""
+        for index, part in sorted(parts.items()):
+            if not (self.directory / str(index)).is_dir():
+                raise OptionError(
+                    "shards",
+                    f"shard {index + 1} was spooled where this process cannot see it ({self.directory}): "
+                    "processes on several machines need their destination on a file system they share",
+                )
+            for name, hashed in part.keys.items():
+                repeated = self._repeats(name, hashed)
+                if len(repeated):  # a 64-bit hash: compare the values themselves before refusing
+                    self._refuse_repeats(name, self._table(index, name).iloc[repeated], index)
+            self._held[index] = part
+
+    def read(self, index: int, tables: Iterable[str]) -> Database:
+        """The spooled rows of ``tables`` of shard number ``index``."""
+        names = list(tables)
+        return Database.from_frames({t: self._table(index, t) for t in names}, self.schema.subset(names))
+
     def sharded(self) -> Sharded:
-        sizing = {t: pd.concat(parts, ignore_index=True) for t, parts in self._sizing.items()}
-        return Sharded(self.schema, self.once, sizing, dict(self.rows), self.count, self._load)
+        if sorted(self._held) != list(range(self.count)):
+            raise AssertionError(f"shards {sorted(self._held)} spooled, not 0 to {self.count - 1}")
+        held = [self._held[i] for i in range(self.count)]
+        sizing = {t: pd.concat([h.sizing[t] for h in held if t in h.sizing], ignore_index=True)
+                  for t in self.schema.table_names}  # fmt: skip
+        rows = {t: sum(h.rows.get(t, 0) for h in held) for t in self.schema.table_names}
+        return Sharded(self.schema, self.once, sizing, rows, self.count, self._load)
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def _load(self, shard: int) -> Database:
         pa.default_memory_pool().release_unused()
-        frames = {name: self._table(shard, name) for name in self.schema.table_names}
-        return Database.from_frames(frames, self.schema)
+        return self.read(shard, self.schema.table_names)
 
     def _file(self, shard: int, name: str) -> Path:
         return self.directory / str(0 if name in self.once else shard) / f"{self.stems[name]}.parquet"
@@ -131,37 +172,33 @@ class Spool:
     def _table(self, shard: int, name: str) -> pd.DataFrame:
         return read_parquet_file(self._file(shard, name), name)
 
-    def _new_keys(self, name: str, frame: pd.DataFrame) -> np.ndarray:
-        """The hashes of ``frame``'s primary keys; refused when one of them is an earlier shard's."""
+    def _new_keys(self, name: str, frame: pd.DataFrame, index: int) -> np.ndarray:
+        """The hashes of ``frame``'s primary keys; refused when one of them is a held shard's."""
         table = self.schema.table(name)
         if not table.primary_key or frame.empty:
             return np.zeros(0, dtype=np.uint64)
         hashed = pd.util.hash_pandas_object(frame[list(table.primary_key)], index=False).to_numpy()
-        taken = [np.flatnonzero(np.isin(hashed, earlier)) for earlier in self._keys[name]]
-        repeated = np.unique(np.concatenate(taken)) if taken else np.zeros(0, dtype=np.int64)
+        repeated = self._repeats(name, hashed)
         if len(repeated):  # a 64-bit hash: compare the values themselves before refusing
-            repeated = self._truly_repeated(name, frame.iloc[repeated], table)
-        if len(repeated):
-            key = ", ".join(table.primary_key)
-            raise DataValidationError(
-                [
-                    Problem(
-                        "duplicate_primary_key",
-                        name,
-                        table.primary_key[0],
-                        f"table '{name}': shard {self.count + 1} repeats {len(repeated)} primary key(s) ({key}) "
-                        "of an earlier shard",
-                        len(repeated),
-                    )
-                ]
-            )
+            self._refuse_repeats(name, frame.iloc[repeated], index)
         return hashed
 
-    def _truly_repeated(self, name: str, rows: pd.DataFrame, table: Table) -> pd.DataFrame:
+    def _repeats(self, name: str, hashed: np.ndarray) -> np.ndarray:
+        """Positions of the ``hashed`` keys that a held shard's keys of ``name`` hash to as well."""
+        taken = [np.flatnonzero(np.isin(hashed, h.keys[name])) for h in self._held.values() if name in h.keys]
+        return np.unique(np.concatenate(taken)) if taken else np.zeros(0, dtype=np.int64)
+
+    def _refuse_repeats(self, name: str, rows: pd.DataFrame, index: int) -> None:
+        table = self.schema.table(name)
         pk = list(table.primary_key)
-        earlier = [Database.from_frames({name: self._table(i, name)}, self.schema.subset([name]))[name][pk]
-                   for i in range(self.count)]  # fmt: skip
-        return rows[pk].merge(pd.concat(earlier).drop_duplicates(), how="inner")
+        earlier = [self.read(i, [name])[name][pk] for i in sorted(self._held) if name in self._held[i].keys]
+        repeated = rows[pk].merge(pd.concat(earlier).drop_duplicates(), how="inner")
+        if len(repeated):
+            key = ", ".join(table.primary_key)
+            message = f"table '{name}': shard {index + 1} repeats {len(repeated)} primary key(s) ({key}) of another"
+            raise DataValidationError(
+                [Problem("duplicate_primary_key", name, table.primary_key[0], message, len(repeated))]
+            )
 
 
 def widest_rows(frame: pd.DataFrame, table: Table) -> list[int]:
@@ -193,4 +230,4 @@ def _widest_decimals(values: list) -> set[int]:
     return {i for width, i in (whole_at, places_at) if width >= 0}
 
 
-__all__ = ["Sharded", "Spool", "in_shards", "spool_folder", "widest_rows"]
+__all__ = ["Sharded", "Spool", "Spooled", "in_shards", "spool_folder", "widest_rows"]

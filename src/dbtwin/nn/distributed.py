@@ -10,12 +10,16 @@ train on the whole batch. Decisions that end training (the time cap, early stopp
 together, and only rank 0 writes checkpoints and the model.
 
 Outside ``torchrun`` (or with one process) :func:`world` is a world of one and nothing here runs.
+Inside :func:`alone` it is a world of one too: a rank drawing a shard of a sample on its own
+(:mod:`dbtwin.synthesizer.shards`) denoises all of that shard's rows itself.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +30,10 @@ from dbtwin.errors import OptionError
 from dbtwin.nn.device import available_cpus
 
 log = logging.getLogger(__name__)
+
+#: How long a rank waits for the others while sampling: in shards, for the first shard and for the
+#: slowest rank's shards (training's collectives wait at most 30 minutes)
+SAMPLE_WAIT_MINUTES = 12 * 60
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,22 @@ class World:
         dist.all_gather_object(out, value)
         return out
 
+    def to_main(self, value: Any) -> list[Any] | None:
+        """``value`` of every rank, by rank, on rank 0 (None on the others; pickled)."""
+        if not self.is_distributed:
+            return [value]
+        out: list[Any] | None = [None] * self.size if self.is_main else None
+        dist.gather_object(value, out, dst=0)
+        return out
+
+    def from_main(self, value: Any) -> Any:
+        """Rank 0's ``value`` on every rank (pickled; the others' ``value`` is ignored)."""
+        if not self.is_distributed:
+            return value
+        box = [value if self.is_main else None]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def total(self, value: int) -> int:
         """``value`` summed over the ranks."""
         if not self.is_distributed:
@@ -83,6 +107,16 @@ def launched() -> bool:
         return int(os.environ.get("WORLD_SIZE", "1")) > 1
     except ValueError:
         return False
+
+
+def local_ranks() -> int:
+    """How many ranks ``torchrun`` started on this machine (1 outside it): they share its memory."""
+    if not launched():
+        return 1
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1"))))
+    except ValueError:
+        return 1
 
 
 def join(device: str | None = "auto", timeout_minutes: float = 30.0) -> World:
@@ -102,8 +136,7 @@ def join(device: str | None = "auto", timeout_minutes: float = 30.0) -> World:
     if gpu:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     else:  # the ranks on this machine share its CPUs
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), available_cpus() // max(local, 1))))
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), available_cpus() // local_ranks())))
     from datetime import timedelta
 
     dist.init_process_group("nccl" if gpu else "gloo", timeout=timedelta(minutes=timeout_minutes))
@@ -115,10 +148,25 @@ def join(device: str | None = "auto", timeout_minutes: float = 30.0) -> World:
 
 
 def world() -> World:
-    """The world this process trains in: torch.distributed's when it is initialised, else a world of one."""
-    if not (dist.is_available() and dist.is_initialized()):
+    """The world this process trains in: torch.distributed's when it is initialised (and not
+    :func:`alone`), else a world of one."""
+    if _alone or not (dist.is_available() and dist.is_initialized()):
         return World()
     return World(dist.get_rank(), dist.get_world_size())
+
+
+_alone = False
+
+
+@contextmanager
+def alone() -> Iterator[None]:
+    """Within it, :func:`world` is a world of one: this rank works on its own, with no collective."""
+    global _alone
+    before, _alone = _alone, True
+    try:
+        yield
+    finally:
+        _alone = before
 
 
 def leave() -> None:
@@ -152,4 +200,4 @@ def _collective_device() -> torch.device:
     return torch.device("cpu")
 
 
-__all__ = ["World", "join", "launched", "leave", "world", "wrap"]
+__all__ = ["SAMPLE_WAIT_MINUTES", "World", "alone", "join", "launched", "leave", "local_ranks", "world", "wrap"]

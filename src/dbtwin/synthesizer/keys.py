@@ -3,6 +3,7 @@ keys' format, and uniqueness of composite keys whose non-foreign-key parts are g
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,37 +49,45 @@ def key_formats(db: Database) -> dict[str, dict[str, Any]]:
     return formats
 
 
-@dataclass
-class TakenKeys:
-    """The surrogate keys earlier shards of a sample took, per table: how many (integer keys count on
-    from there) and, for string keys, which (new ones avoid them)."""
+@dataclass(frozen=True)
+class ShardKeys:
+    """Where the surrogate keys of shard ``index`` of a sample in ``shards`` lie, so that no two shards
+    draw the same one, whichever process draws which shard: integer keys count on after ``after[table]``
+    (the rows the earlier shards may hold); a string key is one whose stable hash falls to this shard."""
 
-    counts: dict[str, int] = field(default_factory=dict)
-    strings: dict[str, set[str]] = field(default_factory=dict)
+    index: int = 0
+    shards: int = 1
+    after: dict[str, int] = field(default_factory=dict)
+
+    def part(self) -> tuple[int, int] | None:
+        return (self.index, self.shards) if self.shards > 1 else None
 
 
 def fresh_keys(
     dtype: StorageType, n: int, fmt: dict[str, Any] | None, rng: np.random.Generator, after: int = 0,
-    seen: set[str] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> np.ndarray:  # fmt: skip
     """``n`` distinct keys: ``after + 1`` to ``after + n`` for integers, strings in the real keys' shapes
-    otherwise, none of them in ``seen`` (which takes the new ones)."""
+    otherwise; with ``part = (i, m)`` only strings whose stable hash is ``i`` modulo ``m``, so that the
+    keys of the ``m`` parts never meet (a string that cannot be found so ends in its number,
+    ``after + 1`` onwards)."""
     if dtype == StorageType.INT64:
         return np.arange(after + 1, after + n + 1, dtype=np.int64)
     if not fmt or not fmt["shapes"]:
         return np.array([f"K{i}" for i in range(after + 1, after + n + 1)], dtype=object)
     weights = np.asarray(fmt["weights"], dtype=float)
     chosen = rng.choice(len(fmt["shapes"]), size=n, p=weights / weights.sum())
-    seen = set() if seen is None else seen
+    index, parts = part or (0, 1)
+    seen: set[str] = set()
     out = []
     for i, c in enumerate(chosen):
         shape = fmt["shapes"][c]
-        for _ in range(20):
+        for _ in range(20 * parts):
             value = _fill_shape(shape, rng)
-            if value not in seen:
+            if value not in seen and (parts == 1 or zlib.crc32(value.encode()) % parts == index):
                 break
         else:
-            value = _unseen(f"{_fill_shape(shape, rng)}-{after + i}", seen)
+            value = _unseen(f"{_fill_shape(shape, rng)}-{after + i + 1}", seen)
         seen.add(value)
         out.append(value)
     return np.array(out, dtype=object)

@@ -16,6 +16,7 @@ batch sized to fit (:func:`~dbtwin.synthesizer.generation.denoise_graph`).
 from __future__ import annotations
 
 from dbtwin.nn.device import physical_memory
+from dbtwin.nn.distributed import local_ranks
 
 #: bytes a row of a pass holds per unit of the denoiser's width (measured, with a margin)
 PASS_BYTES_PER_HIDDEN = 80
@@ -35,11 +36,12 @@ BYTES_OUTSIDE_PASSES = 1_500
 
 
 def pass_budget(memory_gb: float | None) -> int:
-    """Bytes the passes may hold: ``memory_gb`` GiB, by default a quarter of the machine's memory."""
+    """Bytes the passes may hold: ``memory_gb`` GiB, by default a quarter of the machine's memory
+    shared by the ranks torchrun started on it."""
     if memory_gb is not None:
         return int(memory_gb * 2**30)
     have = physical_memory()
-    return int(have * DEFAULT_SHARE) if have else FALLBACK_BYTES
+    return int(have * DEFAULT_SHARE) // local_ranks() if have else FALLBACK_BYTES
 
 
 def pass_rows(budget: int, hidden: int) -> int:
@@ -51,6 +53,13 @@ def sample_bytes(rows: int, hidden: int, memory_gb: float | None) -> int:
     """About the peak memory of sampling ``rows`` rows with a denoiser ``hidden`` wide: what every row
     holds outside the passes, and the passes (one pass over all the rows, or the budget if smaller)."""
     return rows * BYTES_OUTSIDE_PASSES + min(rows * PASS_BYTES_PER_HIDDEN * hidden, pass_budget(memory_gb))
+
+
+def machine_bytes(rows: int, hidden: int, memory_gb: float | None) -> tuple[int, int]:
+    """About the peak memory, on this machine, of sampling ``rows`` rows in each of the processes
+    torchrun started on it (one outside it), and how many they are."""
+    ranks = local_ranks()
+    return sample_bytes(rows, hidden, memory_gb) * ranks, ranks
 
 
 def chunk_rows(total: int, budget: int, hidden: int) -> int:
@@ -67,6 +76,7 @@ __all__ = [
     "GRAPH_BYTES_PER_HIDDEN",
     "PASS_BYTES_PER_HIDDEN",
     "chunk_rows",
+    "machine_bytes",
     "pass_budget",
     "pass_rows",
     "sample_bytes",

@@ -31,7 +31,7 @@ from dbtwin.schema.metadata_json import schema_to_dict
 from dbtwin.schema.model import Schema
 from dbtwin.synthesizer.fingerprint import fit_fingerprint
 from dbtwin.synthesizer.impute import ROUNDS, impute
-from dbtwin.synthesizer.memory import sample_bytes
+from dbtwin.synthesizer.memory import machine_bytes
 from dbtwin.synthesizer.model_file import (
     CONFIG_FILE,
     MODEL_FORMAT,
@@ -180,9 +180,10 @@ class Synthesizer:
 
     def sample_shards(
         self, directory: str | Path, scale: float = 1.0, shards: int = 1, random_state: int | None = None
-    ) -> Sharded:
-        """A sample too large for memory, drawn as ``shards`` samples one by one, each spooled to ``directory``
-        (removed by the caller once written by :func:`dbtwin.sources.write`; :mod:`dbtwin.synthesizer.shards`)."""
+    ) -> Sharded | None:
+        """A sample too large for memory, drawn as ``shards`` samples, each spooled to ``directory`` (removed by
+        the caller once written by :func:`dbtwin.sources.write`); under torchrun by the ranks in parallel, the
+        whole on rank 0 and None on the others (:mod:`dbtwin.synthesizer.shards`)."""
         self.check_scale(scale, shards=shards)
         seed = self.random_state if random_state is None else random_state
         return sample_in_shards(self.stages_, self.config, Path(directory), scale, shards, seed, self.progress)
@@ -212,13 +213,14 @@ class Synthesizer:
         if self.structure == "real" and scale != 1.0:
             raise OptionError(option, "the 'real' structure keeps the real row counts: only 1 is possible")
         rows = first_shard_rows(self.stages_, scale, shards) if shards > 1 else self.expected_rows(scale)
-        need, have = sample_bytes(rows, self.model_.hidden, self.config.sampling.memory_gb), physical_memory()
-        if have and need > have:
+        need, ranks = machine_bytes(rows, self.model_.hidden, self.config.sampling.memory_gb)
+        if (have := physical_memory()) and need > have:
             raise OptionError(
                 option,
                 f"{scale:g} asks for about {rows:,} rows{' in its largest shard' if shards > 1 else ''}, about "
-                f"{need / 2**30:,.0f} GiB while sampling (its rows and the passes' memory budget), more than this "
-                f"machine's {have / 2**30:,.0f} GiB: sample it in (more) shards",
+                f"{need / 2**30:,.0f} GiB while sampling (its rows and the passes' memory budget"
+                f"{f', on each of {ranks} processes' if ranks > 1 else ''}), more than this machine's "
+                f"{have / 2**30:,.0f} GiB: sample it in (more) shards",
             )
 
     def _check_fitted(self) -> None:

@@ -17,7 +17,7 @@ from dbtwin.graph import RowGraph
 from dbtwin.graph.sequences import order_times
 from dbtwin.progress import Phase
 from dbtwin.synthesizer.given import Given, given_rows
-from dbtwin.synthesizer.keys import TakenKeys
+from dbtwin.synthesizer.keys import ShardKeys
 from dbtwin.synthesizer.stages import Stages
 from dbtwin.validate import find_problems
 
@@ -31,13 +31,13 @@ def draw_sample(
     given: Database | None = None,
     given_tables: Sequence[str] | None = None,
     picks: dict[str, np.ndarray] | None = None,
-    taken: TakenKeys | None = None,
+    keys: ShardKeys | None = None,
     given_noised: bool = False,
 ) -> Database:
     """A validated sample at ``scale`` drawn from ``seeds``; around the rows of ``given_tables`` of
     ``given`` (:mod:`dbtwin.synthesizer.given`; shown to the denoiser clean, or with ``given_noised``
     noised to each step's time as the rows around them are); of the real rows' templates ``picks`` and
-    with surrogate keys none of those ``taken`` (a shard's, :mod:`dbtwin.synthesizer.shards`)."""
+    with surrogate keys in a shard's part of them (``keys``, :mod:`dbtwin.synthesizer.shards`)."""
     around = given_rows(given, given_tables, stages.schema, stages.fixed_tables) if given is not None else None
     rng = np.random.default_rng(seeds.spawn(1)[0])
     generator = torch.Generator().manual_seed(int(seeds.generate_state(1)[0]))
@@ -47,7 +47,7 @@ def draw_sample(
     noised = {t: f for t, f in held.items() if t not in stages.encoders.fixed} if given_noised else {}
     fixed = {**stages.encoders.fixed, **{t: f for t, f in held.items() if t not in noised}}
     x_num, x_cat = stages.features.generate(graph, fixed, config, generator, blocks, progress, noised=noised)
-    return assemble(stages, graph, x_num, x_cat, rng, around, taken)
+    return assemble(stages, graph, x_num, x_cat, rng, around, keys)
 
 
 def assemble(
@@ -57,16 +57,16 @@ def assemble(
     x_cat: dict[str, torch.Tensor],
     rng: np.random.Generator,
     given: Given | None = None,
-    taken: TakenKeys | None = None,
+    keys: ShardKeys | None = None,
 ) -> Database:
     """The sample of ``graph`` whose rows carry the denoised ``x_num``/``x_cat`` features; a kept or
     ``given`` table holds its real rows, and nothing is computed or replaced in them; surrogate keys
-    avoid those ``taken``."""
+    in the shard's part of them (``keys``)."""
     with Phase("decoding, keys and rules", sum(graph.num_nodes.values())):
-        return _assembled(stages, graph, x_num, x_cat, rng, given, taken)
+        return _assembled(stages, graph, x_num, x_cat, rng, given, keys)
 
 
-def _assembled(stages, graph, x_num, x_cat, rng, given, taken) -> Database:
+def _assembled(stages, graph, x_num, x_cat, rng, given, keys) -> Database:
     real = {**stages.kept.frames, **(given.frames if given else {})}
     attributes: dict[str, pd.DataFrame] = {}
     for t in stages.encoders.encoders:
@@ -74,7 +74,7 @@ def _assembled(stages, graph, x_num, x_cat, rng, given, taken) -> Database:
             attributes[t] = real[t].copy()
             continue
         frame = stages.encoders.decode(t, x_num[t], x_cat[t], rng)
-        stages.keys.fill_surrogate(t, frame, rng, taken)
+        stages.keys.fill_surrogate(t, frame, rng, keys)
         for seq in stages.features.sequences:
             if seq.table == t:
                 order_times(frame, graph, seq)

@@ -5,12 +5,14 @@ holds one shard whatever the scale.
 Every row of a generated table first takes the template of a real row, for the whole sample at once
 (each real row once at scale 1, as one sample does); the shards split those templates evenly, and
 each shard is a whole sample of its share: its structure, its denoising over its own row graph, its
-rules and checks. Kept tables are in every shard (written once). A table is drawn whole in the first
-shard and held as it is by the others (shared, with its generated parents) where splitting it would
-break something: fewer than :data:`MIN_SHARD_ROWS` rows a shard, a primary key that could repeat
-across shards (surrogate keys count on across them; a key holding a split parent's key cannot
-repeat), or a rule reading its rows across shards. The spool checks keys across shards too. What
-one shard cannot see is the rest: a row's neighbourhood is the rows of its shard.
+rules and checks. Under torchrun the ranks draw the shards in parallel, each on its own, into one
+spool; a shard is the same whichever rank draws it. Kept tables are in every shard (written once).
+A table is drawn whole in the first shard and held as it is by the others (shared, with its
+generated parents) where splitting it would break something: fewer than :data:`MIN_SHARD_ROWS`
+rows a shard, a primary key that could repeat across shards (each shard's surrogate keys lie in its
+own part of them; a key holding a split parent's key cannot repeat), or a rule reading its rows
+across shards. The spool checks keys across shards too. What one shard cannot see is the rest: a
+row's neighbourhood is the rows of its shard.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ import numpy as np
 from dbtwin.config import SynthesizerConfig
 from dbtwin.errors import OptionError
 from dbtwin.io.shards import Sharded, Spool
+from dbtwin.nn import distributed
 from dbtwin.nn.device import trim_heap
 from dbtwin.progress import rss_mb
 from dbtwin.relations.rules import Aggregate, Numbering, Running
 from dbtwin.structure.links import draw_picks, picked_rows
-from dbtwin.synthesizer.keys import TakenKeys, surrogate_key
+from dbtwin.synthesizer.keys import ShardKeys, surrogate_key
 from dbtwin.synthesizer.sampling import draw_sample
 from dbtwin.synthesizer.stages import Stages
 
@@ -47,13 +50,17 @@ def sample_in_shards(
     shards: int,
     seed: int | None,
     progress: bool = True,
-) -> Sharded:
-    """A sample at ``scale`` drawn in ``shards`` shards, spooled in ``directory`` (new or empty)."""
+) -> Sharded | None:
+    """A sample at ``scale`` drawn in ``shards`` shards, spooled in ``directory`` (new or empty). Under
+    torchrun the ranks draw the shards in parallel (shard ``i`` by rank ``i`` modulo their number, all
+    spooling into ``directory``, which they must share) and rank 0 gets the whole (None on the others):
+    the same shards one process draws from the same seed."""
+    here = distributed.world()
     plan = plan_shards(stages, scale, shards)
     if shards > 1 and set(plan.sizes) <= set(plan.shared):
         log.warning("no table can be split into %d shards (every one is shared): drawn in one", shards)
         shards, plan = 1, plan_shards(stages, scale, 1)
-    root = np.random.SeedSequence(seed)
+    root = np.random.SeedSequence(here.from_main(np.random.SeedSequence(seed).entropy))  # one seed on every rank
     picks_seeds, *shard_seeds = root.spawn(shards + 1)
     rng = np.random.default_rng(picks_seeds)
     drawn = {t: draw_picks(n, scale, rng) for t, n in plan.sizes.items()}
@@ -63,17 +70,35 @@ def sample_in_shards(
     spool = Spool(directory, stages.schema, [*stages.fixed_tables, *plan.shared])
     above = set(stages.schema.with_parents(plan.shared))  # the shared tables and the kept ones they reference
     held = [t for t in stages.schema.table_names if t in above]
-    taken, shared = TakenKeys(), None
-    for i, seeds in enumerate(shard_seeds):
-        log.info("shard %d of %d (resident memory %s MB)", i + 1, shards, f"{rss_mb():,.0f}")
-        picks = {t: parts[i] for t, parts in split.items()} | {t: drawn[t] for t in plan.shared}
-        db = draw_sample(stages, config, scale / shards, seeds, progress, shared, held or None, picks, taken, True)
-        if shared is None and held:  # the later shards hold the first one's rows of the shared tables
-            shared = db.subset(held)
-        spool.add(db)
-        del db, picks  # before the next shard is drawn, not after: memory holds one shard
-        trim_heap()
+    mine = [i for i in range(shards) if i % here.size == here.rank]
+    with distributed.alone():  # each shard drawn by one rank alone
+        if mine[:1] == [0]:
+            _draw_shard(stages, config, scale, shards, 0, shard_seeds[0], split, drawn, None, spool, progress)
+    here.from_main(None)  # the others wait for the first shard: it holds the shared rows
+    shared = spool.read(0, held) if held else None
+    with distributed.alone():
+        for i in mine:
+            if i:
+                _draw_shard(stages, config, scale, shards, i, shard_seeds[i], split, drawn, shared, spool, progress)
+    every = here.to_main(spool.parts())
+    if every is None:
+        return None
+    for parts in every[1:]:
+        spool.merge(parts)
     return spool.sharded()
+
+
+def _draw_shard(stages, config, scale, shards, i, seeds, split, drawn, shared, spool, progress) -> None:
+    """Shard ``i``: its share ``split`` of the templates (all ``drawn`` of a shared table), its
+    surrogate keys in its part of them, around the ``shared`` rows of the first; spooled."""
+    log.info("shard %d of %d (resident memory %s MB)", i + 1, shards, f"{rss_mb():,.0f}")
+    picks = {t: parts[i] for t, parts in split.items()} | {t: p for t, p in drawn.items() if t not in split}
+    keys = ShardKeys(i, shards, {t: sum(len(p) for p in parts[:i]) for t, parts in split.items()})
+    held = list(shared.tables) if shared is not None else None
+    db = draw_sample(stages, config, scale / shards, seeds, progress, shared, held, picks, keys, True)
+    spool.add(db, i)
+    del db, picks  # before the next shard is drawn, not after: memory holds one shard
+    trim_heap()
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pandas as pd
 from dbtwin.config import SynthesizerConfig
 from dbtwin.schema.dtypes import to_storage
 from dbtwin.schema.model import Schema
-from dbtwin.synthesizer.keys import TakenKeys, fresh_keys, key_formats, key_steps, make_unique, surrogate_key
+from dbtwin.synthesizer.keys import ShardKeys, fresh_keys, key_formats, key_steps, make_unique, surrogate_key
 from dbtwin.synthesizer.stages.base import CONFIG_FILE, Prepared, Stages, mapping, reading
 
 
@@ -33,21 +33,18 @@ class KeysStage:
         return self
 
     def fill_surrogate(
-        self, table: str, frame: pd.DataFrame, rng: np.random.Generator, taken: TakenKeys | None = None
+        self, table: str, frame: pd.DataFrame, rng: np.random.Generator, shard: ShardKeys | None = None
     ) -> None:
         """Fresh values of ``table``'s surrogate key (a key nothing else in the row determines), in place;
-        none of those ``taken`` by earlier shards (which then holds them too)."""
+        in the ``shard``'s part of the keys of a sample in shards."""
         assert self.schema is not None
         key = surrogate_key(self.schema, table)
         if key is None:
             return
         dtype = self.schema.table(table).column(key).dtype
-        if taken is None:
-            frame[key] = fresh_keys(dtype, len(frame), self.formats.get(table), rng)
-            return
-        after, seen = taken.counts.get(table, 0), taken.strings.setdefault(table, set())
-        frame[key] = fresh_keys(dtype, len(frame), self.formats.get(table), rng, after, seen)
-        taken.counts[table] = after + len(frame)
+        shard = shard or ShardKeys()
+        after = shard.after.get(table, 0)
+        frame[key] = fresh_keys(dtype, len(frame), self.formats.get(table), rng, after, shard.part())
 
     def unique(self, table: str, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with its primary key made unique where the key's steps say how."""
