@@ -6,6 +6,11 @@ present) GRDM's F1 tables. Results are merged into benchmarks/results/step_cost.
     python benchmarks/bench_step_cost.py --label new-w1 --outer-weight 1   # the earlier loss weighting
     git worktree add /tmp/old 0cbfdbf          # the SAGEConv-per-edge-type denoiser
     PYTHONPATH=/tmp/old/src python benchmarks/bench_step_cost.py --label old
+    python benchmarks/bench_step_cost.py --label ahead-2t --threads 2 --prefetch   # batches built ahead
+    python benchmarks/bench_step_cost.py --label gpu --device cuda --batch-size 4096 [--prefetch]
+
+``wait_share`` is the share of training time the steps waited for their batches: building them, or
+with ``--prefetch`` for the one a thread built ahead while the step before ran.
 
 Code without a rows counter (the earlier checkout) reports seconds a step only; its rows a step are
 those of the same sampler, batch and fanout (the ``new-w1`` run counts them).
@@ -28,8 +33,12 @@ def main() -> None:
     parser.add_argument("--label", required=True)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--outer-weight", type=float, default=None, help="loss weight of rows at hop K")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--prefetch", action="store_true", help="build each batch ahead, in a thread")
+    parser.add_argument("--device", default=None, help="default: the CPU")
+    parser.add_argument("--batch-size", type=int, default=None)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     import dbtwin.synthesizer.model as synthesizer_model
     from dbtwin import datasets
     from dbtwin.synthesizer import Synthesizer
@@ -48,13 +57,19 @@ def main() -> None:
             db = read_directory(shared)
         else:
             db = datasets.load(name)
-        synth = Synthesizer(train_steps=args.steps, random_state=0, progress=False).fit(db)
+        given = {"batch_size": args.batch_size, "device": args.device, "prefetch": args.prefetch or None}
+        options = {k: v for k, v in given.items() if v is not None}  # an earlier checkout may lack them
+        synth = Synthesizer(train_steps=args.steps, random_state=0, progress=False, **options).fit(db)
         state = synth.train_state_
         counted = getattr(state, "rows", 0)
         row = {
             "label": args.label,
             "dataset": name,
-            "threads": 1,
+            "threads": args.threads,
+            "device": args.device or "cpu",
+            "prefetch": args.prefetch,
+            "batch_size": synth.config.training.batch_size,
+            "wait_share": round(state.batch_share, 3),
             "steps": state.step,
             "seconds_per_step": round(state.seconds / state.step, 4),
             "rows_per_step": round(counted / state.step) if counted else None,

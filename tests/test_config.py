@@ -19,7 +19,14 @@ from tests.test_cli_safety import assert_clean_failure, invoke, small_sqlite
 
 def test_a_config_round_trips_through_json_equal():
     config = SynthesizerConfig(random_state=7).replace(
-        structure="degree", num_hops=1, max_minutes=2.5, budget="time", epsilon=None, orphans="null", device="cpu"
+        structure="degree",
+        num_hops=1,
+        max_minutes=2.5,
+        budget="time",
+        epsilon=None,
+        orphans="null",
+        device="cpu",
+        prefetch=True,
     )
     again = SynthesizerConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config and again.fingerprint() == config.fingerprint()
@@ -37,6 +44,7 @@ def test_a_config_round_trips_through_json_equal():
         ({"memory_gb": float("inf")}, "memory_gb: must be a number of GiB above 0"),
         ({"learning_rate": float("nan")}, "learning_rate: must be a number above 0"),
         ({"relations": "yes"}, "relations: must be true or false"),
+        ({"prefetch": "yes"}, "prefetch: must be true or false"),
         ({"epsilon": 0}, "epsilon: must be a finite number above 0"),
         ({"delta": 1}, "delta: must lie strictly between 0 and 1"),
         ({"epsilon": 1, "structure": "real"}, "structure: 'real' copies the real links"),
@@ -85,6 +93,7 @@ def test_the_checkpoint_digest_follows_the_config_and_not_the_device(company):
 
     a = fit_fingerprint(company, Synthesizer(random_state=1).config)
     assert a == fit_fingerprint(company, Synthesizer(random_state=1, device="cpu", max_minutes=3).config)
+    assert a == fit_fingerprint(company, Synthesizer(random_state=1, prefetch=True).config)  # same batches
     assert a != fit_fingerprint(company, Synthesizer(random_state=2).config)
 
 

@@ -44,6 +44,13 @@ DeviceOpt = Annotated[
         help="Where the denoiser runs: auto (a CUDA GPU when torch sees one, else the CPU), cpu, cuda or cuda:N.",
     ),
 ]
+PrefetchOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--prefetch/--no-prefetch",
+        help="Build each step's batch in a thread while the step before runs (default: on a GPU only).",
+    ),
+]
 ShardsOpt = Annotated[
     int,
     typer.Option(
@@ -269,6 +276,7 @@ def fit(
     epsilon: EpsilonOpt = None,
     delta: DeltaOpt = None,
     device: DeviceOpt = None,
+    prefetch: PrefetchOpt = None,
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
@@ -311,6 +319,7 @@ def fit(
             "delta": delta,
             "random_state": seed,
             "device": device,
+            "prefetch": prefetch,
         }
         settings = check.fit_config(config_file, {k: v for k, v in options.items() if v is not None})
         resolved = out.expanduser().resolve()

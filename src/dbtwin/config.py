@@ -127,9 +127,14 @@ class TrainingConfig:
     known_share: float = 0.0
     #: where the denoiser runs: auto, cpu, cuda or cuda:N (:mod:`dbtwin.nn.device`)
     device: str = "auto"
+    #: build each step's batch in a thread while the step before runs (None: on a GPU, where it would
+    #: wait for the batch, and not on the CPU, where the thread takes the cores the step uses)
+    prefetch: bool | None = None
 
     def __post_init__(self) -> None:
         _choice("budget", self.budget, Budget)
+        if self.prefetch is not None:
+            _flag("prefetch", self.prefetch)
         _whole("train_steps", self.steps, 1, 10**9, optional=True)
         _number("max_minutes", self.max_minutes, 0.0, 10**7, optional=True, open_low=True)
         if self.budget == "time" and self.max_minutes is None:
@@ -329,6 +334,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "alone_share": ("training", "alone_share"),
     "known_share": ("training", "known_share"),
     "device": ("training", "device"),
+    "prefetch": ("training", "prefetch"),
     "sample_steps": ("sampling", "steps"),
     "memory_gb": ("sampling", "memory_gb"),
     "relations": ("relations", "discover"),

@@ -13,6 +13,7 @@ import torch
 
 from dbtwin import read, write
 from dbtwin.errors import DestinationNotEmptyError
+from dbtwin.nn.device import visible_devices
 from dbtwin.nn.loop import TrainingLoop
 from dbtwin.synthesizer import NotFittedError, Synthesizer
 from dbtwin.synthesizer.memory import PASS_BYTES_PER_HIDDEN
@@ -389,3 +390,34 @@ def test_sampling_neighbourhoods_are_capped_as_in_training():
     assert torch.bincount(kept[1]).tolist() == [5, 3, 5]
     assert set(kept[0][kept[1] == 1].tolist()) == {30, 31, 32}  # a row with few neighbours keeps them all
     assert set(kept[0].tolist()) <= set(range(40))
+
+
+@pytest.mark.parametrize("device", visible_devices())
+def test_batches_built_ahead_train_the_same_weights(company, device, tmp_path, monkeypatch):
+    """--prefetch builds each step's batch in a thread while the step before runs: the same batches in
+    the same order, so the same weights; a checkpoint taken while a batch is being built ahead resumes
+    to them too, and the time the steps waited for batches is counted."""
+    params = {**TINY, "train_steps": 6, "random_state": 5, "checkpoint_every": 3, "device": device}
+    straight = Synthesizer(**params, prefetch=False).fit(company)
+    ahead = Synthesizer(**params, prefetch=True).fit(company)
+    for p_a, p_b in zip(straight.model_.parameters(), ahead.model_.parameters(), strict=True):
+        assert torch.equal(p_a, p_b)
+    assert 0 < ahead.train_state_.batch_seconds < ahead.train_state_.seconds
+
+    class SimulatedCrashError(Exception):
+        pass
+
+    real_checkpoint = TrainingLoop._checkpoint
+
+    def checkpoint_then_die(self, path, fingerprint):
+        real_checkpoint(self, path, fingerprint)
+        raise SimulatedCrashError
+
+    monkeypatch.setattr(TrainingLoop, "_checkpoint", checkpoint_then_die)
+    with pytest.raises(SimulatedCrashError):
+        Synthesizer(**params, prefetch=True).fit(company, checkpoint_dir=tmp_path)
+    monkeypatch.undo()
+    resumed = Synthesizer(**params, prefetch=True).fit(company, checkpoint_dir=tmp_path)
+    assert resumed.train_state_.step == 6
+    for p_a, p_b in zip(straight.model_.parameters(), resumed.model_.parameters(), strict=True):
+        assert torch.allclose(p_a, p_b, atol=1e-6)

@@ -111,7 +111,8 @@ class TrainState:
     nodes: int = 0
     #: whether the time cap ended training before the planned number of steps
     cut_short: bool = False
-    #: seconds the objective spent building batches (the device waits meanwhile)
+    #: seconds the steps waited for their batches: building them, or for the one built ahead
+    #: (the device waits meanwhile)
     batch_seconds: float = 0.0
 
     @property
@@ -120,7 +121,7 @@ class TrainState:
 
     @property
     def batch_share(self) -> float:
-        """The share of training time spent building batches."""
+        """The share of training time the steps waited for their batches."""
         return self.batch_seconds / self.seconds if self.seconds > 0 else 0.0
 
     @property

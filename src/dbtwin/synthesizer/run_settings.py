@@ -70,6 +70,8 @@ class TrainConfig:
     #: "steps": the learning rate decays over ``steps`` and ``max_minutes`` is a cap whose cut is
     #: reported; "time": it decays over ``max_minutes`` (or the steps, whichever runs out first)
     schedule: str = "steps"
+    #: build each step's batch in a thread while the step before runs (None: on a GPU only)
+    prefetch: bool | None = _DEFAULTS.prefetch
     #: DP-SGD (:mod:`dbtwin.privacy.dp_sgd`): rows sampled alone, per-row clipping and noise, no
     #: held-out rows and no early stopping
     private: DPConfig | None = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,13 @@ class Trainer:
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
         )
         self.loop = TrainingLoop(model, self, self.optimizer, config.loop(), self.world)
+        ahead = config.prefetch if config.prefetch is not None else self.device.type == "cuda"
+        #: whether :meth:`fit` builds each step's batch ahead, while the step before runs
+        self.prefetch = bool(ahead) and self.private is None
+        #: the thread that builds batches ahead during :meth:`fit` (None: each step builds its own)
+        self._builder: ThreadPoolExecutor | None = None
+        #: the batch being built ahead, and the draws' state before it (what a checkpoint resumes)
+        self._ahead: tuple[Future, dict[str, Any]] | None = None
 
     def _split_rows(self) -> None:
         self.train_rows, self.val_rows = {}, {}
@@ -208,22 +216,24 @@ class Trainer:
         return {"val_loss": float(np.mean(losses))}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.bit_generator.state, "generator": self.generator.get_state()}
+        """The draws' state before the next step's batch (also while it is being built ahead)."""
+        return self._ahead[1] if self._ahead is not None else self._draws()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._drop_ahead()
         self.rng.bit_generator.state = state["rng"]
         self.generator.set_state(state["generator"].cpu())
+
+    def _draws(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "generator": self.generator.get_state()}
 
     def step(self) -> StepOutcome:
         """Gradients of one step: DP-SGD's under privacy, else those of one batch of K-hop subgraphs."""
         if self.private is not None:
             loss, rows = self.private(self.rng, self.generator)
             return StepOutcome(loss, rows, rows)
-        cfg = self.config
         started = time.perf_counter()
-        alone = cfg.alone_share > 0 and self.rng.random() < cfg.alone_share
-        seeds = self._seeds(self.train_rows, self.batch_rows, self.rng)
-        batch = self._batch(seeds, self.rng, self.generator, alone=alone)
+        batch = self._next_batch()
         self.loop.state.batch_seconds += time.perf_counter() - started
         loss = self._loss(self.forward_model, batch)
         self.optimizer.zero_grad(set_to_none=True)
@@ -231,6 +241,34 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         rows = sum(len(target[0]) for target in batch[4].values())
         return StepOutcome(loss.item(), rows, sum(x.shape[0] for x in batch[0].values()))
+
+    def _next_batch(self) -> tuple:
+        """This step's batch: built now, or ahead while the step before ran (then the next one is
+        started); the same batches in the same order either way."""
+        if self._builder is None:
+            return self._drawn_batch()
+        if self._ahead is None:
+            self._ahead = (self._builder.submit(self._drawn_batch), self._draws())
+        batch = self._ahead[0].result()
+        before = self._draws()  # taken while no batch is being built
+        self._ahead = (self._builder.submit(self._drawn_batch), before)
+        return batch
+
+    def _drawn_batch(self) -> tuple:
+        """A training batch drawn from the training rows: seed rows, their subgraphs, noised."""
+        alone = self.config.alone_share > 0 and self.rng.random() < self.config.alone_share
+        seeds = self._seeds(self.train_rows, self.batch_rows, self.rng)
+        return self._batch(seeds, self.rng, self.generator, alone=alone)
+
+    def _drop_ahead(self) -> None:
+        """Wait for a batch built ahead and drop it; the draws go back to their state before it."""
+        if self._ahead is None:
+            return
+        future, before = self._ahead
+        self._ahead = None
+        future.result()
+        self.rng.bit_generator.state = before["rng"]
+        self.generator.set_state(before["generator"])
 
     # ------------------------------------------------------------------------------ training
     def fit(self, checkpoint_dir: Path | None = None, progress: bool = True, fingerprint: str = "") -> TrainState:
@@ -240,10 +278,17 @@ class Trainer:
         if not self.trainable:
             self.loop.state.stopped = "nothing to learn: no table has attribute columns that vary"
             return self.loop.state
-        state = self.loop.run(checkpoint_dir / CHECKPOINT if checkpoint_dir else None, fingerprint, progress)
+        self._builder = ThreadPoolExecutor(1, "dbtwin-batch") if self.prefetch else None
+        try:
+            state = self.loop.run(checkpoint_dir / CHECKPOINT if checkpoint_dir else None, fingerprint, progress)
+        finally:
+            self._drop_ahead()
+            if self._builder is not None:
+                self._builder.shutdown()
+            self._builder = None
         state.rows, state.nodes = self.world.total(state.rows), self.world.total(state.nodes)
         log.info(
-            "training stopped after %d steps (%.1f s, %.0f%% of it building batches, %s rows denoised and %s "
+            "training stopped after %d steps (%.1f s, %.0f%% of it waiting for batches, %s rows denoised and %s "
             "passed a second on %d threads%s): %s",
             state.step,
             state.seconds,
