@@ -71,11 +71,14 @@ def sample_in_shards(
     above = set(stages.schema.with_parents(plan.shared))  # the shared tables and the kept ones they reference
     held = [t for t in stages.schema.table_names if t in above]
     mine = [i for i in range(shards) if i % here.size == here.rank]
+    progress = progress and here.is_main  # one voice
     with distributed.alone():  # each shard drawn by one rank alone
         if mine[:1] == [0]:
             _draw_shard(stages, config, scale, shards, 0, shard_seeds[0], split, drawn, None, spool, progress)
-    here.from_main(None)  # the others wait for the first shard: it holds the shared rows
-    shared = spool.read(0, held) if held else None
+    shared = None
+    if held:  # the others wait for the first shard: it holds the shared rows
+        here.from_main(None)
+        shared = spool.read(0, held)
     with distributed.alone():
         for i in mine:
             if i:
