@@ -284,11 +284,9 @@ def fit(
     data and options; --replace discards the checkpoint and starts afresh. Under torchrun
     (`torchrun --nproc-per-node N -m dbtwin fit ...`) N processes train it data-parallel and rank 0
     saves it."""
-    from dbtwin.io.locations import MODEL_SPACE, check_writable, source_files
     from dbtwin.nn import distributed
     from dbtwin.sources import read
     from dbtwin.synthesizer import Synthesizer
-    from dbtwin.synthesizer.model_file import refuse_foreign_directory
 
     checkpoints = out.parent / f".{out.name}.checkpoint"
     with guard():
@@ -322,11 +320,7 @@ def fit(
             "prefetch": prefetch,
         }
         settings = check.fit_config(config_file, {k: v for k, v in options.items() if v is not None})
-        resolved = out.expanduser().resolve()
-        if any(resolved == p or p.is_relative_to(resolved) for p in source_files(source)):
-            raise DestinationNotEmptyError(f"the model directory '{out}' is or holds the source; choose another")
-        refuse_foreign_directory(out, replace)
-        check_writable(out, MODEL_SPACE)
+        _check_model_destination(out, source, replace)
         here = distributed.join(settings.training.device)
         if replace and here.is_main:
             _discard_checkpoint(checkpoints)
@@ -339,6 +333,19 @@ def fit(
     if here.is_main:
         _remove_empty(checkpoints)
         _report_fit(synth, db, out)
+
+
+def _check_model_destination(out: Path, source: str, replace: bool) -> None:
+    """Refuse a model directory that is or holds the source, that holds what no fit wrote (unless
+    --replace), or that cannot be written."""
+    from dbtwin.io.locations import MODEL_SPACE, check_writable, source_files
+    from dbtwin.synthesizer.model_file import refuse_foreign_directory
+
+    resolved = out.expanduser().resolve()
+    if any(resolved == p or p.is_relative_to(resolved) for p in source_files(source)):
+        raise DestinationNotEmptyError(f"the model directory '{out}' is or holds the source; choose another")
+    refuse_foreign_directory(out, replace)
+    check_writable(out, MODEL_SPACE)
 
 
 def _discard_checkpoint(checkpoints: Path) -> None:

@@ -266,7 +266,7 @@ class Trainer:
             return
         future, before = self._ahead
         self._ahead = None
-        future.result()
+        future.exception()  # waits; a batch that failed to build is dropped too
         self.rng.bit_generator.state = before["rng"]
         self.generator.set_state(before["generator"])
 
