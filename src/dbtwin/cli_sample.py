@@ -15,6 +15,7 @@ from typing import Any
 
 from dbtwin import cli_support as check
 from dbtwin.database import Database
+from dbtwin.errors import OptionError
 from dbtwin.io.shards import Sharded, spool_folder
 from dbtwin.nn import distributed
 from dbtwin.progress import Phase
@@ -38,6 +39,12 @@ def draw_and_write(
     with _removed_on_sigterm():
         spool = _spool(out, here) if shards > 1 else None
         try:
+            if spool and here.any(not spool.is_dir()):  # before any work: each rank spools its shards there
+                raise OptionError(
+                    "--shards",
+                    f"the spool folder rank 0 made ({spool}) is not seen by every process: processes on several "
+                    "machines need the destination on a file system they share",
+                )
             with check.cli_names():
                 db = (
                     synth.sample_shards(spool, scale, shards, random_state=seed)

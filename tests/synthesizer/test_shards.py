@@ -205,3 +205,20 @@ def test_a_terminated_sample_leaves_no_spool_and_no_destination(chinook_model, t
     assert run.returncode == 130, err[-2000:]
     assert "interrupted" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_spool_not_every_process_sees_is_refused_before_any_work(chinook_model, tmp_path, monkeypatch):
+    """Ranks on several machines spool into the folder rank 0 made: where a rank cannot see it (no
+    shared file system), the sample is refused by option before any shard is drawn."""
+    import dbtwin.cli_sample as cli_sample
+
+    model = tmp_path / "model"
+    chinook_model.save(model)
+    elsewhere = tmp_path / "on-another-machine"
+    monkeypatch.setattr(cli_sample, "spool_folder", lambda _out: elsewhere)
+    monkeypatch.setattr(Synthesizer, "sample_shards", lambda *a, **k: pytest.fail("drew shards"))
+    out = tmp_path / "twin.sqlite"
+    result = CliRunner().invoke(app, ["sample", str(model), "--out", str(out), "--shards", "2"])
+    assert result.exit_code == 2, result.output
+    assert "--shards: the spool folder rank 0 made" in result.output and "file system they share" in result.output
+    assert not out.exists()
