@@ -141,13 +141,12 @@ def test_save_load_gives_the_same_samples(chinook_model, tmp_path):
         chinook_model.save(tmp_path / "model")
 
 
-def test_training_resumes_from_its_checkpoint(company, tmp_path, monkeypatch):
-    params = {**TINY, "train_steps": 6, "random_state": 3, "checkpoint_every": 3}
-    straight = Synthesizer(**params).fit(company)
+class SimulatedCrashError(Exception):
+    pass
 
-    class SimulatedCrashError(Exception):
-        pass
 
+def _crash_after_first_checkpoint(params, db, checkpoints, monkeypatch) -> None:
+    """A fit of ``db`` that dies right after writing its first checkpoint to ``checkpoints``."""
     real_checkpoint = TrainingLoop._checkpoint
 
     def checkpoint_then_die(self, path, fingerprint):
@@ -156,9 +155,15 @@ def test_training_resumes_from_its_checkpoint(company, tmp_path, monkeypatch):
 
     monkeypatch.setattr(TrainingLoop, "_checkpoint", checkpoint_then_die)
     with pytest.raises(SimulatedCrashError):
-        Synthesizer(**params).fit(company, checkpoint_dir=tmp_path)
+        Synthesizer(**params).fit(db, checkpoint_dir=checkpoints)
     monkeypatch.undo()
-    assert (tmp_path / CHECKPOINT).exists()
+    assert (checkpoints / CHECKPOINT).exists()
+
+
+def test_training_resumes_from_its_checkpoint(company, tmp_path, monkeypatch):
+    params = {**TINY, "train_steps": 6, "random_state": 3, "checkpoint_every": 3}
+    straight = Synthesizer(**params).fit(company)
+    _crash_after_first_checkpoint(params, company, tmp_path, monkeypatch)
     resumed = Synthesizer(**params).fit(company, checkpoint_dir=tmp_path)
     assert resumed.train_state_.step == 6
     assert not (tmp_path / CHECKPOINT).exists()
@@ -403,20 +408,7 @@ def test_batches_built_ahead_train_the_same_weights(company, device, tmp_path, m
     for p_a, p_b in zip(straight.model_.parameters(), ahead.model_.parameters(), strict=True):
         assert torch.equal(p_a, p_b)
     assert 0 < ahead.train_state_.batch_seconds < ahead.train_state_.seconds
-
-    class SimulatedCrashError(Exception):
-        pass
-
-    real_checkpoint = TrainingLoop._checkpoint
-
-    def checkpoint_then_die(self, path, fingerprint):
-        real_checkpoint(self, path, fingerprint)
-        raise SimulatedCrashError
-
-    monkeypatch.setattr(TrainingLoop, "_checkpoint", checkpoint_then_die)
-    with pytest.raises(SimulatedCrashError):
-        Synthesizer(**params, prefetch=True).fit(company, checkpoint_dir=tmp_path)
-    monkeypatch.undo()
+    _crash_after_first_checkpoint({**params, "prefetch": True}, company, tmp_path, monkeypatch)
     resumed = Synthesizer(**params, prefetch=True).fit(company, checkpoint_dir=tmp_path)
     assert resumed.train_state_.step == 6
     for p_a, p_b in zip(straight.model_.parameters(), resumed.model_.parameters(), strict=True):
