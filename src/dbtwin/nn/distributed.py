@@ -170,8 +170,11 @@ def alone() -> Iterator[None]:
 
 
 def leave() -> None:
-    """Disconnect from the other ranks (nothing to do outside a distributed run)."""
+    """Disconnect from the other ranks (nothing to do outside a distributed run), once every rank is
+    here: a rank that tears its connections down while another's gloo threads still use them can end
+    that rank with SIGABRT at exit ("terminate called without an active exception")."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
