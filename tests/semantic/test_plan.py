@@ -133,3 +133,24 @@ def test_rare_value_hashes_are_keyed():
     b.add("t", "c", ["x"])
     assert a.contains("t", "c", ["x", 1.0, 2, "y", None]).tolist() == [True, True, True, False, False]
     assert not np.array_equal(a.hashes[("t", "c")][:1], b.hashes[("t", "c")])  # another key, another hash
+
+
+def test_a_one_letter_value_seen_once_is_never_shown_nor_numbered():
+    """The writing learnt from a lone 'z' spells only 'z': every row drawn anew is another lowercase
+    letter from the column's shape, never 'z' and never 'z' with a number after it."""
+    schema = Schema(
+        {
+            "a": Table(
+                "a",
+                [Column("id", StorageType.INT64, ColumnKind.ID, False), Column("s", StorageType.STRING, ColumnKind.CATEGORICAL)],
+                ("id",),
+            )
+        }
+    )
+    one = Database.from_frames({"a": pd.DataFrame({"id": [1], "s": ["z"]})}, schema)
+    plan = ValuePlan.fit(one, Protection())
+    many = Database.from_frames({"a": pd.DataFrame({"id": range(2_000), "s": ["z"] * 2_000})}, schema)
+    assert plan.apply(many, np.random.default_rng(0)) == {"a.s": 2_000}
+    drawn = set(many["a"]["s"])
+    assert len(drawn) > 20 and "z" not in drawn
+    assert all(len(v) == 1 and v.islower() for v in drawn), sorted(v for v in drawn if len(v) != 1)

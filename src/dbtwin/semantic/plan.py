@@ -59,6 +59,7 @@ FILL_ORDER = [
     SemanticType.NONE,
 ]
 _ROUNDS = 12  # draws of a value that came out forbidden before it is spelled from the shapes
+_SHAPED_ROUNDS = 12  # draws from the shapes before a value still forbidden is numbered (one letter: 1/26 each)
 
 
 @dataclass
@@ -159,8 +160,8 @@ class ValuePlan:
         out = np.empty(len(rows), dtype=object)
         todo = np.arange(len(rows))
         kept = {value_key(v) for v in frame[plan.column].dropna()} if plan.unique else set()
-        for round_ in range(_ROUNDS + 1):
-            if round_ == _ROUNDS:
+        for round_ in range(_ROUNDS + _SHAPED_ROUNDS):
+            if round_ >= _ROUNDS:
                 drawn = self._shaped(plan, len(todo), rng)
             else:
                 drawn = self._values(plan, frame, rows[todo], rng, round_)
