@@ -142,7 +142,10 @@ def test_a_one_letter_value_seen_once_is_never_shown_nor_numbered():
         {
             "a": Table(
                 "a",
-                [Column("id", StorageType.INT64, ColumnKind.ID, False), Column("s", StorageType.STRING, ColumnKind.CATEGORICAL)],
+                [
+                    Column("id", StorageType.INT64, ColumnKind.ID, False),
+                    Column("s", StorageType.STRING, ColumnKind.CATEGORICAL),
+                ],
                 ("id",),
             )
         }
