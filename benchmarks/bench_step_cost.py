@@ -8,6 +8,7 @@ present) GRDM's F1 tables. Results are merged into benchmarks/results/step_cost.
     PYTHONPATH=/tmp/old/src python benchmarks/bench_step_cost.py --label old
     python benchmarks/bench_step_cost.py --label ahead-2t --threads 2 --prefetch   # batches built ahead
     python benchmarks/bench_step_cost.py --label gpu --device cuda --batch-size 4096 [--prefetch]
+    python benchmarks/bench_step_cost.py --label cpu-4096-torch --batch-size 4096 --device-batches
 
 ``wait_share`` is the share of training time the steps waited for their batches: building them, or
 with ``--prefetch`` for the one a thread built ahead while the step before ran.
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--outer-weight", type=float, default=None, help="loss weight of rows at hop K")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prefetch", action="store_true", help="build each batch ahead, in a thread")
+    parser.add_argument("--device-batches", action="store_true", help="build batches with torch on the device")
     parser.add_argument("--device", default=None, help="default: the CPU")
     parser.add_argument("--batch-size", type=int, default=None)
     args = parser.parse_args()
@@ -57,7 +59,12 @@ def main() -> None:
             db = read_directory(shared)
         else:
             db = datasets.load(name)
-        given = {"batch_size": args.batch_size, "device": args.device, "prefetch": args.prefetch or None}
+        given = {
+            "batch_size": args.batch_size,
+            "device": args.device,
+            "prefetch": args.prefetch or None,
+            "device_batches": args.device_batches or None,
+        }
         options = {k: v for k, v in given.items() if v is not None}  # an earlier checkout may lack them
         synth = Synthesizer(train_steps=args.steps, random_state=0, progress=False, **options).fit(db)
         state = synth.train_state_
@@ -68,6 +75,7 @@ def main() -> None:
             "threads": args.threads,
             "device": args.device or "cpu",
             "prefetch": args.prefetch,
+            "device_batches": args.device_batches,
             "batch_size": synth.config.training.batch_size,
             "wait_share": round(state.batch_share, 3),
             "steps": state.step,

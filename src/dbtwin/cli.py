@@ -51,6 +51,14 @@ PrefetchOpt = Annotated[
         help="Build each step's batch in a thread while the step before runs (default: on a GPU only).",
     ),
 ]
+DeviceBatchesOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--device-batches/--no-device-batches",
+        help="Build the training batches on the device the denoiser runs on, subgraphs sampled there "
+        "(default: on a GPU only).",
+    ),
+]
 ShardsOpt = Annotated[
     int,
     typer.Option(
@@ -277,6 +285,7 @@ def fit(
     delta: DeltaOpt = None,
     device: DeviceOpt = None,
     prefetch: PrefetchOpt = None,
+    device_batches: DeviceBatchesOpt = None,
     metadata: MetadataOpt = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing model directory.")] = False,
 ) -> None:
@@ -318,6 +327,7 @@ def fit(
             "random_state": seed,
             "device": device,
             "prefetch": prefetch,
+            "device_batches": device_batches,
         }
         settings = check.fit_config(config_file, {k: v for k, v in options.items() if v is not None})
         _check_model_destination(out, source, replace)

@@ -130,11 +130,16 @@ class TrainingConfig:
     #: build each step's batch in a thread while the step before runs (None: on a GPU, where it would
     #: wait for the batch, and not on the CPU, where the thread takes the cores the step uses)
     prefetch: bool | None = None
+    #: build the batches on the device the denoiser runs on: the row graph, the features and the noise
+    #: held there, subgraphs sampled with torch (None: on a GPU, not on the CPU, where NumPy's sampler
+    #: draws the same batches on every machine)
+    device_batches: bool | None = None
 
     def __post_init__(self) -> None:
         _choice("budget", self.budget, Budget)
-        if self.prefetch is not None:
-            _flag("prefetch", self.prefetch)
+        for name in ("prefetch", "device_batches"):
+            if getattr(self, name) is not None:
+                _flag(name, getattr(self, name))
         _whole("train_steps", self.steps, 1, 10**9, optional=True)
         _number("max_minutes", self.max_minutes, 0.0, 10**7, optional=True, open_low=True)
         if self.budget == "time" and self.max_minutes is None:
@@ -335,6 +340,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "known_share": ("training", "known_share"),
     "device": ("training", "device"),
     "prefetch": ("training", "prefetch"),
+    "device_batches": ("training", "device_batches"),
     "sample_steps": ("sampling", "steps"),
     "memory_gb": ("sampling", "memory_gb"),
     "relations": ("relations", "discover"),

@@ -322,10 +322,10 @@ def test_loss_weighs_down_rows_that_miss_their_neighbourhood(chinook):
 
     def step(**config):
         t = trainer(steps=1, fanout=3, **config)
-        subs, sample = [], t.sampler.sample
-        t.sampler.sample = lambda *a, **k: subs.append(sample(*a, **k)) or subs[-1]
+        subs, sample = [], t.batches.sampler.sample
+        t.batches.sampler.sample = lambda *a, **k: subs.append(sample(*a, **k)) or subs[-1]
         rng = np.random.default_rng(0)
-        targets = t._batch(t._seeds(t.train_rows, 64, rng), rng, torch.Generator().manual_seed(0))[4]
+        targets = t.batches.build(t._seeds(t.train_rows, 64, rng), rng, torch.Generator().manual_seed(0))[4]
         return subs[0], targets
 
     sub, targets = step(outer_weight=0.0)
@@ -353,25 +353,27 @@ def test_loss_weighs_down_rows_that_miss_their_neighbourhood(chinook):
     assert all(r.tolist() == sub.seed_local[t].tolist() for t, (r, *_) in targets.items())
     assert set(targets) == set(sub.seed_local)
     t = trainer(steps=1, outer_weight=0.25)
-    batch = t._batch({"track": np.arange(8)}, np.random.default_rng(1), torch.Generator().manual_seed(1))
+    batch = t.batches.build({"track": np.arange(8)}, np.random.default_rng(1), torch.Generator().manual_seed(1))
     assert torch.isfinite(t._loss(t.model, batch))  # the weighted loss
 
 
 def test_completion_steps_give_cells_clean_flag_them_and_score_the_rest(chinook):
     t = _trainer_factory(chinook, known_inputs=True)(steps=2, known_share=1.0)
     seeds = t._seeds(t.train_rows, 64, np.random.default_rng(0))
-    batch = t._batch(seeds, np.random.default_rng(1), torch.Generator().manual_seed(0))
+    batch = t.batches.build(seeds, np.random.default_rng(1), torch.Generator().manual_seed(0))
     x_num, _, _, _, targets, _, known = batch
     given = known["track"]
     assert given.dtype == torch.bool and given.any() and (~given).any()
-    sub = t.sampler.sample(seeds, random_state=int(np.random.default_rng(1).integers(2**31)))  # the batch's rows
-    clean = t.num["track"][torch.from_numpy(sub.nodes["track"])]
+    sub = t.batches.sampler.sample(
+        seeds, random_state=int(np.random.default_rng(1).integers(2**31))
+    )  # the batch's rows
+    clean = t.batches.num["track"][torch.from_numpy(sub.nodes["track"])]
     assert torch.equal(x_num["track"][given], clean[given]) and not torch.equal(x_num["track"], clean)
     rows, *_, free = targets["track"]
     assert torch.equal(free, ~given[rows])  # the given numbers are not scored
     assert torch.isfinite(t._loss(t.model, batch))
     plain = _trainer_factory(chinook)(steps=1, known_share=1.0)  # a denoiser without the flags: no such steps
-    assert plain._batch(seeds, np.random.default_rng(1), torch.Generator())[6] == {}
+    assert plain.batches.build(seeds, np.random.default_rng(1), torch.Generator())[6] == {}
 
 
 def test_steps_alone_hold_the_seed_rows_without_neighbours(chinook):
@@ -379,7 +381,7 @@ def test_steps_alone_hold_the_seed_rows_without_neighbours(chinook):
     t = trainer(steps=1, alone_share=0.5)
     rng = np.random.default_rng(0)
     seeds = t._seeds(t.train_rows, 64, rng)
-    x_num, _, _, edges, targets, _, _ = t._batch(seeds, rng, torch.Generator().manual_seed(0), alone=True)
+    x_num, _, _, edges, targets, _, _ = t.batches.build(seeds, rng, torch.Generator().manual_seed(0), alone=True)
     assert edges == {} and {tb: x.shape[0] for tb, x in x_num.items()} == {tb: len(r) for tb, r in seeds.items()}
     assert all(len(r) == len(seeds[tb]) for tb, (r, *_) in targets.items())
     state = t.fit(progress=False)
@@ -413,3 +415,39 @@ def test_batches_built_ahead_train_the_same_weights(company, device, tmp_path, m
     assert resumed.train_state_.step == 6
     for p_a, p_b in zip(straight.model_.parameters(), resumed.model_.parameters(), strict=True):
         assert torch.allclose(p_a, p_b, atol=1e-6)
+
+
+@pytest.mark.parametrize("device", visible_devices())
+def test_batches_built_on_the_device_train_and_resume(chinook, device, tmp_path, monkeypatch):
+    """--device-batches builds each batch with torch's ops on the denoiser's device: its features,
+    subgraphs and noise live there. The fit learns (its held-out loss falls as the NumPy-built one's
+    does), a run of it is reproducible, a checkpoint of it resumes to the same weights, and a
+    checkpoint of batches built by NumPy resumes under it (its generator seeded afresh)."""
+    params = {**TINY, "train_steps": 40, "random_state": 5, "checkpoint_every": 20, "eval_every": 20}
+    params = {**params, "device": device, "batch_size": 64}
+    numpy_built = Synthesizer(**params, device_batches=False).fit(chinook)
+    on_device = Synthesizer(**params, device_batches=True).fit(chinook)
+    assert on_device.train_state_.step == 40 and on_device.train_state_.rows > 40 * 64
+    losses = {
+        name: [h["val_loss"] for h in s.train_state_.history]
+        for name, s in (("numpy", numpy_built), ("device", on_device))
+    }
+    assert losses["device"][-1] < losses["device"][0]
+    assert abs(losses["device"][-1] - losses["numpy"][-1]) < 0.25 * losses["numpy"][-1], losses
+    differs = any(
+        not torch.equal(a, b)
+        for a, b in zip(numpy_built.model_.parameters(), on_device.model_.parameters(), strict=True)
+    )
+    assert differs  # another sampler and generator: other batches
+    again = Synthesizer(**params, device_batches=True).fit(chinook)
+    for p_a, p_b in zip(on_device.model_.parameters(), again.model_.parameters(), strict=True):
+        assert torch.equal(p_a, p_b)
+    _crash_after_first_checkpoint({**params, "device_batches": True}, chinook, tmp_path, monkeypatch)
+    resumed = Synthesizer(**params, device_batches=True).fit(chinook, checkpoint_dir=tmp_path)
+    assert resumed.train_state_.step == 40
+    for p_a, p_b in zip(on_device.model_.parameters(), resumed.model_.parameters(), strict=True):
+        assert torch.allclose(p_a, p_b, atol=1e-6)
+    _crash_after_first_checkpoint({**params, "device_batches": False}, chinook, tmp_path / "other", monkeypatch)
+    crossed = Synthesizer(**params, device_batches=True).fit(chinook, checkpoint_dir=tmp_path / "other")
+    assert crossed.train_state_.step == 40 and np.isfinite(crossed.train_state_.history[-1]["val_loss"])
+    assert not find_problems(crossed.sample(random_state=0))

@@ -24,7 +24,7 @@ class MaskedScheduler:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Masked codes and the boolean mask; ``mask_codes[j]`` is column ``j``'s mask token."""
         p = self.mask_probability(t).unsqueeze(-1)
-        masked = torch.rand(codes.shape, generator=generator) < p
+        masked = torch.rand(codes.shape, generator=generator, device=codes.device) < p
         return torch.where(masked, mask_codes.expand_as(codes), codes), masked
 
     def choose(

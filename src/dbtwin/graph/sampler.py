@@ -94,44 +94,21 @@ class KHopSampler:
         edge_types: Sequence[EdgeType] | None = None,
         max_nodes: int = 50_000_000,
     ) -> None:
-        if num_hops < 0:
-            raise ValueError("num_hops must be >= 0")
-        if max_neighbors is None or isinstance(max_neighbors, int):
-            caps: list[int | None] = [max_neighbors] * num_hops
-        else:
-            caps = list(max_neighbors)
-            if len(caps) != num_hops:
-                raise ValueError(f"max_neighbors has {len(caps)} entries for {num_hops} hops")
-        if any(c is not None and c < 1 for c in caps):
-            raise ValueError("max_neighbors must be >= 1")
         self.graph = graph
         self.num_hops = num_hops
-        self.max_neighbors = caps
+        self.max_neighbors = hop_caps(num_hops, max_neighbors)
         self.disjoint = disjoint
         self.max_nodes = max_nodes
         self.edge_types = list(edge_types) if edge_types is not None else graph.edge_types()
         for et in self.edge_types:
             graph.csr(et)  # build adjacency up front, once
-        self._parent_of = self._forward_lookup()
+        self._parent_of = parent_lookup(graph)
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(num_hops={self.num_hops}, max_neighbors={self.max_neighbors}, "
             f"disjoint={self.disjoint})"
         )
-
-    def _forward_lookup(self) -> dict[EdgeType, np.ndarray]:
-        """For child -> parent edge types, the parent row of every child row (-1 if none)."""
-        lookup = {}
-        for et in self.graph.edge_types():
-            fk, reverse = self.graph.foreign_key_of(et)
-            if reverse:
-                continue
-            parent_of = np.full(self.graph.num_nodes[fk.child], -1, dtype=np.int64)
-            link = self.graph.links[fk.name]
-            parent_of[link.child_rows] = link.parent_rows
-            lookup[et] = parent_of
-        return lookup
 
     def sample(self, seeds: Mapping[str, np.ndarray | Sequence[int]], random_state: int | None = None) -> Subgraph:
         """The induced K-hop subgraph around ``seeds`` (table -> row positions)."""
@@ -235,6 +212,35 @@ class KHopSampler:
             edge_index[(fk.child, rel, fk.parent)] = np.stack([child_local, parent_local])
             edge_index[(fk.parent, REVERSE_PREFIX + rel, fk.child)] = np.stack([parent_local, child_local])
         return Subgraph(nodes, batch, edge_index, seed_local, num_seeds, hops)
+
+
+def hop_caps(num_hops: int, max_neighbors: int | Sequence[int | None] | None) -> list[int | None]:
+    """The cap on neighbours per node and edge type at each of ``num_hops`` hops (None: all)."""
+    if num_hops < 0:
+        raise ValueError("num_hops must be >= 0")
+    if max_neighbors is None or isinstance(max_neighbors, int):
+        caps: list[int | None] = [max_neighbors] * num_hops
+    else:
+        caps = list(max_neighbors)
+        if len(caps) != num_hops:
+            raise ValueError(f"max_neighbors has {len(caps)} entries for {num_hops} hops")
+    if any(c is not None and c < 1 for c in caps):
+        raise ValueError("max_neighbors must be >= 1")
+    return caps
+
+
+def parent_lookup(graph: RowGraph) -> dict[EdgeType, np.ndarray]:
+    """For child -> parent edge types, the parent row of every child row (-1 if none)."""
+    lookup = {}
+    for et in graph.edge_types():
+        fk, reverse = graph.foreign_key_of(et)
+        if reverse:
+            continue
+        parent_of = np.full(graph.num_nodes[fk.child], -1, dtype=np.int64)
+        link = graph.links[fk.name]
+        parent_of[link.child_rows] = link.parent_rows
+        lookup[et] = parent_of
+    return lookup
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from dbtwin.schema.metadata_json import schema_to_dict
 
 #: Options that change when training stops or where it runs, not what a step learns: a resumed fit
 #: may differ in them.
-RESUMABLE_CHANGES = ("max_minutes", "device", "prefetch")
+RESUMABLE_CHANGES = ("max_minutes", "device", "prefetch", "device_batches")
 
 
 def fit_fingerprint(db: Database, config: SynthesizerConfig) -> str:

@@ -72,6 +72,8 @@ class TrainConfig:
     schedule: str = "steps"
     #: build each step's batch in a thread while the step before runs (None: on a GPU only)
     prefetch: bool | None = _DEFAULTS.prefetch
+    #: build the batches on the device (None: on a GPU only; :mod:`dbtwin.synthesizer.batches`)
+    device_batches: bool | None = _DEFAULTS.device_batches
     #: DP-SGD (:mod:`dbtwin.privacy.dp_sgd`): rows sampled alone, per-row clipping and noise, no
     #: held-out rows and no early stopping
     private: DPConfig | None = None

@@ -27,11 +27,12 @@ import torch.nn.functional as F  # noqa: N812
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
 from dbtwin.errors import OptionError
-from dbtwin.graph import KHopSampler, RowGraph
+from dbtwin.graph import RowGraph
 from dbtwin.nn import HeteroDenoiser, distributed
 from dbtwin.nn.device import to_device
 from dbtwin.nn.loop import CheckpointError, StepOutcome, TrainingLoop, TrainState
 from dbtwin.privacy.dp_sgd import PrivateStep
+from dbtwin.synthesizer.batches import Batches
 from dbtwin.synthesizer.run_settings import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -56,22 +57,20 @@ class Trainer:
         blocks: dict[str, torch.Tensor] | None = None,
         device: torch.device | None = None,
     ) -> None:
-        #: where the model and its batches go (batches are built on the CPU and handed over)
+        #: where the model and its batches go
         self.device = device or torch.device("cpu")
         self.model = model.to(self.device)
         self.graph = graph
-        self.num, self.cat = num, cat
-        self.fixed = fixed
-        self.gaussian, self.masked = gaussian, masked
         self.config = config
+        on_device = config.device_batches if config.device_batches is not None else self.device.type == "cuda"
+        #: the batches' builder: on the device (``device_batches``) or on the CPU, handed over each step
+        self.batches = Batches(
+            model, graph, num, cat, fixed, gaussian, masked, config, blocks, self.device,
+            on_device=bool(on_device) and not config.private,
+        )  # fmt: skip
         self.seed = int(np.random.SeedSequence(random_state).generate_state(1)[0])
         self.rng = np.random.default_rng(self.seed)
-        self.generator = torch.Generator().manual_seed(self.seed)
-        hops = model.num_layers
-        self.sampler = KHopSampler(graph, num_hops=hops, max_neighbors=config.fanout) if hops else None
-        all_edges = {et: torch.from_numpy(graph.edge_index(et)) for et in graph.edge_types()}
-        self.structure = model.structure_inputs(dict(graph.num_nodes), all_edges, blocks)
-        self.mask_codes = {t: torch.tensor(model.tables[t].cardinalities, dtype=torch.long) for t in model.tables}
+        self.generator = self.batches.generator(self.seed)
         self.trainable = [
             t for t, s in model.tables.items() if s.has_features and t not in fixed and graph.num_nodes[t]
         ]
@@ -84,7 +83,7 @@ class Trainer:
                 raise OptionError("epsilon", "DP-SGD trains in one process: run the fit without torchrun")
             draws = np.random.SeedSequence([self.seed, self.world.rank])  # each rank its own seed rows
             self.rng = np.random.default_rng(draws)
-            self.generator = torch.Generator().manual_seed(int(draws.generate_state(1)[0]))
+            self.generator = self.batches.generator(int(draws.generate_state(1)[0]))
         #: what the step's forward pass runs: the model, wrapped for data parallelism across ranks
         self.forward_model = distributed.wrap(self.model, self.world)
         self.private = (
@@ -94,7 +93,7 @@ class Trainer:
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
         )
         self.loop = TrainingLoop(model, self, self.optimizer, config.loop(), self.world)
-        ahead = config.prefetch if config.prefetch is not None else self.device.type == "cuda"
+        ahead = config.prefetch if config.prefetch is not None else self.device.type == "cuda" and not on_device
         #: whether :meth:`fit` builds each step's batch ahead, while the step before runs
         self.prefetch = bool(ahead) and self.private is None
         #: the thread that builds batches ahead during :meth:`fit` (None: each step builds its own)
@@ -121,67 +120,6 @@ class Trainer:
             if c and len(rows[t])
         }
 
-    def _batch(
-        self, seeds: dict[str, np.ndarray], rng: np.random.Generator, generator: torch.Generator, alone: bool = False
-    ) -> tuple:
-        """A training batch: the seeds' K-hop subgraphs, noised (``alone``: the seed rows without neighbours)."""
-        if self.sampler is not None and not alone:
-            sub = self.sampler.sample(seeds, random_state=int(rng.integers(2**31)))
-            nodes, batch, seed_local, hop = sub.nodes, sub.batch, sub.seed_local, sub.hop
-            edges = {et: torch.from_numpy(ei) for et, ei in sub.edge_index.items()}
-            num_seeds = sub.num_seeds
-        else:
-            nodes, batch, seed_local, hop, start = {}, {}, {}, {}, 0
-            for t, rows in seeds.items():
-                nodes[t], seed_local[t], hop[t] = rows, np.arange(len(rows)), np.zeros(len(rows), np.int64)
-                batch[t] = np.arange(start, start + len(rows))
-                start += len(rows)
-            edges, num_seeds = {}, start
-        t_seed = torch.rand(num_seeds, generator=generator)
-        give_known = self.model.known_inputs and float(rng.random()) < self.config.known_share
-        x_num, x_cat, times, targets, known = {}, {}, {}, {}, {}
-        for table, rows in nodes.items():
-            idx = torch.from_numpy(rows)
-            clean_num, clean_cat = self.num[table][idx], self.cat[table][idx]
-            if table in self.fixed or not self.model.tables[table].has_features:
-                x_num[table], x_cat[table] = clean_num, clean_cat
-                times[table] = torch.zeros(len(rows))
-                continue
-            tt = t_seed[torch.from_numpy(batch[table])]
-            noise = torch.randn(clean_num.shape, generator=generator)
-            x_num[table] = self.gaussian.add_noise(clean_num, tt, noise)
-            x_cat[table], masked = self.masked.add_noise(clean_cat, tt, self.mask_codes[table], generator)
-            times[table] = tt
-            free = None  # the numbers scored: all, or those not given clean
-            if give_known:
-                given_num, given_cat = _known_cells(clean_num.shape, clean_cat.shape, generator)
-                x_num[table] = torch.where(given_num, clean_num, x_num[table])
-                x_cat[table] = torch.where(given_cat, clean_cat, x_cat[table])
-                masked, free, known[table] = masked & ~given_cat, ~given_num, given_num
-            if self.config.loss_on == "seeds":
-                if table in seed_local:
-                    s = torch.from_numpy(seed_local[table])
-                    targets[table] = (s, noise[s], clean_cat[s], masked[s], None, None if free is None else free[s])
-                continue
-            found = self._subgraph_targets(hop[table], noise, clean_cat, masked)
-            if found is not None:
-                s = found[0]
-                targets[table] = (*found, None if free is None else free[s])
-        structure = {t: self.structure[t][torch.from_numpy(r)] for t, r in nodes.items() if t in self.structure}
-        return x_num, x_cat, times, edges, targets, structure, known
-
-    def _subgraph_targets(self, hop: np.ndarray, noise, clean_cat, masked) -> tuple | None:
-        """Loss rows and weights of one table's subgraph nodes: weight 1 for the rows reached in fewer
-        than K hops (their neighbourhood is in the subgraph), ``outer_weight`` for the rows at hop K."""
-        weight = self.config.outer_weight
-        if weight == 1.0:
-            return torch.arange(len(hop)), noise, clean_cat, masked, None
-        inner = torch.from_numpy(hop < max(self.model.num_layers, 1))
-        if weight == 0.0:
-            s = torch.nonzero(inner).flatten()
-            return (s, noise[s], clean_cat[s], masked[s], None) if len(s) else None
-        return torch.arange(len(hop)), noise, clean_cat, masked, torch.where(inner, 1.0, weight)
-
     def _loss(self, model: HeteroDenoiser, batch: tuple) -> torch.Tensor:
         x_num, x_cat, times, edges, targets, structure, known = to_device(batch, self.device)
         out = model(x_num, x_cat, times, edges, structure=structure, known=known)
@@ -203,7 +141,7 @@ class Trainer:
         if not any(len(v) for v in self.val_rows.values()):
             return {"val_loss": float("nan")}
         rng = np.random.default_rng(self.seed + 1)
-        generator = torch.Generator().manual_seed(self.seed + 1)
+        generator = self.batches.generator(self.seed + 1)
         losses = []
         with torch.no_grad():
             for _ in range(4):
@@ -212,7 +150,7 @@ class Trainer:
                     self.config.batch_size,
                     rng,
                 )
-                losses.append(float(self._loss(model, self._batch(seeds, rng, generator))))
+                losses.append(float(self._loss(model, self.batches.build(seeds, rng, generator))))
         return {"val_loss": float(np.mean(losses))}
 
     def state_dict(self) -> dict[str, Any]:
@@ -222,10 +160,22 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._drop_ahead()
         self.rng.bit_generator.state = state["rng"]
-        self.generator.set_state(state["generator"].cpu())
+        if state.get("batches", "numpy") == self._batches_kind():
+            self.generator.set_state(state["generator"].cpu())
+        else:  # resumed where batches are drawn otherwise: its generator seeded afresh from the draws
+            self.generator = self.batches.generator(int(self.rng.integers(2**62)))
 
     def _draws(self) -> dict[str, Any]:
-        return {"rng": self.rng.bit_generator.state, "generator": self.generator.get_state()}
+        return {
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state(),
+            "batches": self._batches_kind(),
+        }
+
+    def _batches_kind(self) -> str:
+        """How the batches are drawn: ``numpy`` (NumPy's sampler, noise from a CPU generator) or
+        ``torch:<device>`` (torch's sampler and noise from that device's generator)."""
+        return f"torch:{self.batches.device.type}" if self.batches.on_device else "numpy"
 
     def step(self) -> StepOutcome:
         """Gradients of one step: DP-SGD's under privacy, else those of one batch of K-hop subgraphs."""
@@ -258,7 +208,7 @@ class Trainer:
         """A training batch drawn from the training rows: seed rows, their subgraphs, noised."""
         alone = self.config.alone_share > 0 and self.rng.random() < self.config.alone_share
         seeds = self._seeds(self.train_rows, self.batch_rows, self.rng)
-        return self._batch(seeds, self.rng, self.generator, alone=alone)
+        return self.batches.build(seeds, self.rng, self.generator, alone=alone)
 
     def _drop_ahead(self) -> None:
         """Wait for a batch built ahead and drop it; the draws go back to their state before it."""
@@ -309,15 +259,6 @@ class Trainer:
     def ema(self) -> HeteroDenoiser:
         """The moving average of the weights: the model kept (after :meth:`fit`, the best one)."""
         return self.loop.average  # type: ignore[return-value]
-
-
-def _known_cells(num_shape, cat_shape, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cells given clean in a batch that trains completion: each row keeps a share of its cells drawn
-    uniformly from 0 to 1, so the denoiser sees rows from nearly empty to nearly whole."""
-    share = torch.rand(num_shape[0], 1, generator=generator)
-    given_num = torch.rand(num_shape, generator=generator) < share
-    given_cat = torch.rand(cat_shape, generator=generator) < share
-    return given_num, given_cat
 
 
 def _noise_loss(eps_hat: torch.Tensor, noise: torch.Tensor, w, free: torch.Tensor | None) -> torch.Tensor:
