@@ -1,8 +1,9 @@
 """Where the denoiser runs: the ``device`` setting, and moving batches there.
 
-Data handling (the row graph, its samplers, the random draws of noise and masks) stays on the CPU; the
-model and the batches it is given go to the device, and its outputs come back. Random numbers are drawn
-on the CPU, so a seed draws the same noise on every device and results differ only by floating point.
+The model and the batches it is given go to the device, and its outputs come back. Training batches
+are built on the CPU (NumPy's sampler, the noise from a CPU generator: a seed draws the same batches on
+every device) or, with ``device_batches`` (the default on a GPU), on the device itself
+(:mod:`dbtwin.synthesizer.batches`). Sampling's random draws stay on the CPU.
 """
 
 from __future__ import annotations
