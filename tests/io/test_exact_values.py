@@ -186,6 +186,28 @@ def test_parquet_uint64_within_int64_and_time_zones_are_read(tmp_path, caplog):
     assert any("'t.at' holds times with the time zone Europe/Paris" in r.getMessage() for r in caplog.records)
 
 
+def test_parquet_string_view_text_is_read_exactly_and_written_back(tmp_path):
+    """Text as DataFusion, Polars and tpchgen-cli write it (Arrow's string_view) is the same text."""
+    texts = ["a", "", None, "naïve ☃", "x\x00y", "a much longer string than the twelve inline bytes"]
+    table = pa.table({"id": pa.array(range(6)), "s": pa.array(texts, pa.string_view())})
+    pq.write_table(table, tmp_path / "t.parquet")
+    db = read(tmp_path)
+    assert [None if pd.isna(v) else v for v in db["t"]["s"]] == texts
+    write(db, tmp_path / "again", file_format="parquet")
+    back = pq.read_table(tmp_path / "again" / "t.parquet").column("s").to_pylist()
+    assert back == texts
+
+
+def test_parquet_file_with_two_columns_of_one_name_is_refused(tmp_path):
+    schema = pa.schema([("id", pa.int64()), ("x", pa.int64()), ("x", pa.string())])
+    pq.write_table(
+        pa.Table.from_arrays([pa.array([1]), pa.array([2]), pa.array(["b"])], schema=schema), tmp_path / "t.parquet"
+    )
+    with pytest.raises(SchemaError, match="table 't' has two columns named 'x'") as info:
+        read(tmp_path)
+    assert (info.value.table, info.value.column) == ("t", "x")
+
+
 @pytest.mark.servers
 def test_postgres_time_zones_and_dates_are_said(postgres_url, caplog):
     _execute(

@@ -29,15 +29,25 @@ _FIRST, _LAST = pd.Timestamp.min, pd.Timestamp.max
 
 
 def read_parquet_file(file: Path, table: str) -> pd.DataFrame:
-    """Every column of a Parquet file as pandas, each checked to be one dbtwin holds exactly."""
-    data = pq.read_table(file)
+    """Every column of a Parquet file as pandas, each checked to be one dbtwin holds exactly. The file
+    is read a column at a time: memory holds the frame and one column's Arrow copy, not the whole
+    table twice."""
+    source = pq.ParquetFile(file)
+    schema = source.schema_arrow
+    seen: set[str] = set()
+    for name in schema.names:
+        if name in seen:
+            raise SchemaError(f"table '{table}' has two columns named '{name}'; rename one", table, name)
+        seen.add(name)
     columns: dict[str, pd.Series] = {}
-    for i, field in enumerate(data.schema):
-        columns[field.name] = _column(data.column(i), field, table)
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(data.num_rows))
+    for field in schema:
+        data = source.read(columns=[field.name])
+        columns[field.name] = _column(data.column(0), field, table)
+        del data
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(source.metadata.num_rows), copy=False)  # no second copy
     # declared sizes of decimal columns, for detection when no metadata says them
     frame.attrs[DECIMAL_SIZES] = {
-        f.name: (f.type.precision, f.type.scale) for f in data.schema if pa.types.is_decimal(f.type)
+        f.name: (f.type.precision, f.type.scale) for f in schema if pa.types.is_decimal(f.type)
     }
     return frame
 
@@ -46,6 +56,8 @@ def _column(values: pa.ChunkedArray, field: pa.Field, table: str) -> pd.Series:
     kind, where = field.type, f"column '{table}.{field.name}'"
     if pa.types.is_dictionary(kind):
         values, kind = values.cast(kind.value_type), kind.value_type
+    if pa.types.is_string_view(kind):  # text as DataFusion and Polars write it: the same strings
+        values, kind = values.cast(pa.large_string()), pa.large_string()
     if pa.types.is_unsigned_integer(kind) and kind.bit_width == 64:
         largest = pc.max(values).as_py()
         if largest is not None and largest > INT64_MAX:
