@@ -57,7 +57,8 @@ RANKS_AGREE = textwrap.dedent(
     from dbtwin.synthesizer import Synthesizer
 
     here = distributed.join("cpu")
-    synth = Synthesizer(train_steps=12, random_state=3, progress=False, device="cpu")
+    on_device = sys.argv[2] == "device"
+    synth = Synthesizer(train_steps=12, random_state=3, progress=False, device="cpu", device_batches=on_device)
     synth.fit(datasets.load("chinook"))
     flat = torch.cat([p.detach().flatten() for p in synth.model_.parameters()])
     every = [torch.zeros_like(flat) for _ in range(here.size)]
@@ -72,10 +73,12 @@ RANKS_AGREE = textwrap.dedent(
 )
 
 
-def test_ranks_train_the_same_weights_on_their_own_rows(tmp_path):
+@pytest.mark.parametrize("batches", ["numpy", "device"])
+def test_ranks_train_the_same_weights_on_their_own_rows(tmp_path, batches):
+    """Each rank its own seed rows, batches built by NumPy or by torch on the device (here the CPU)."""
     script = tmp_path / "agree.py"
     script.write_text(RANKS_AGREE)
-    done = _torchrun(str(script), str(tmp_path / "out.json"), cwd=tmp_path)
+    done = _torchrun(str(script), str(tmp_path / "out.json"), batches, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["size"] == 2 and out["steps"] == 12
