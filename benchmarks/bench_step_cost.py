@@ -35,8 +35,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--outer-weight", type=float, default=None, help="loss weight of rows at hop K")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--prefetch", action="store_true", help="build each batch ahead, in a thread")
-    parser.add_argument("--device-batches", action="store_true", help="build batches with torch on the device")
+    parser.add_argument(
+        "--prefetch", action=argparse.BooleanOptionalAction, help="build each batch ahead, in a thread"
+    )
+    parser.add_argument(
+        "--device-batches", action=argparse.BooleanOptionalAction, help="build batches with torch on the device"
+    )
     parser.add_argument("--device", default=None, help="default: the CPU")
     parser.add_argument("--batch-size", type=int, default=None)
     args = parser.parse_args()
@@ -62,8 +66,8 @@ def main() -> None:
         given = {
             "batch_size": args.batch_size,
             "device": args.device,
-            "prefetch": args.prefetch or None,
-            "device_batches": args.device_batches or None,
+            "prefetch": args.prefetch,
+            "device_batches": args.device_batches,
         }
         options = {k: v for k, v in given.items() if v is not None}  # an earlier checkout may lack them
         synth = Synthesizer(train_steps=args.steps, random_state=0, progress=False, **options).fit(db)
@@ -74,8 +78,8 @@ def main() -> None:
             "dataset": name,
             "threads": args.threads,
             "device": args.device or "cpu",
-            "prefetch": args.prefetch,
-            "device_batches": args.device_batches,
+            "prefetch": synth.config.training.prefetch,
+            "device_batches": synth.config.training.device_batches,
             "batch_size": synth.config.training.batch_size,
             "wait_share": round(state.batch_share, 3),
             "steps": state.step,
