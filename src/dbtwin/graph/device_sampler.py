@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from dbtwin.graph.row_graph import REVERSE_PREFIX, EdgeType, RowGraph
-from dbtwin.graph.sampler import SubgraphTooLargeError, hop_caps, parent_lookup
+from dbtwin.graph.sampler import Subgraph, SubgraphTooLargeError, hop_caps, parent_lookup
 
 
 @dataclass
@@ -34,6 +34,15 @@ class TensorSubgraph:
     seed_local: dict[str, Tensor]
     num_seeds: int
     hop: dict[str, Tensor]
+
+    @classmethod
+    def of(cls, sub: Subgraph, device: torch.device) -> TensorSubgraph:
+        """``sub``, drawn by the NumPy sampler, as tensors on ``device``."""
+
+        def on(arrays: dict) -> dict:
+            return {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
+
+        return cls(on(sub.nodes), on(sub.batch), on(sub.edge_index), on(sub.seed_local), sub.num_seeds, on(sub.hop))
 
 
 class DeviceKHopSampler:

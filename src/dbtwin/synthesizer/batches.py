@@ -8,13 +8,11 @@ GPU, and the GPU builds a batch in milliseconds instead of waiting for the CPU t
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from dbtwin.diffusion import GaussianScheduler, MaskedScheduler
-from dbtwin.graph import KHopSampler, RowGraph
+from dbtwin.graph import KHopSampler, RowGraph, Subgraph
 from dbtwin.graph.device_sampler import DeviceKHopSampler, TensorSubgraph
 from dbtwin.nn import HeteroDenoiser
 from dbtwin.synthesizer.run_settings import TrainConfig
@@ -106,24 +104,8 @@ class Batches:
         if isinstance(self.sampler, DeviceKHopSampler) and not alone:
             return self.sampler.sample({t: torch.from_numpy(r) for t, r in seeds.items()}, generator)
         if self.sampler is not None and not alone:
-            sub = self.sampler.sample(seeds, random_state=int(rng.integers(2**31)))
-            return TensorSubgraph(
-                _tensors(sub.nodes, self.device),
-                _tensors(sub.batch, self.device),
-                _tensors(sub.edge_index, self.device),
-                _tensors(sub.seed_local, self.device),
-                sub.num_seeds,
-                _tensors(sub.hop, self.device),
-            )
-        nodes, batch, seed_local, hop, start = {}, {}, {}, {}, 0
-        for t, rows in seeds.items():
-            nodes[t], seed_local[t], hop[t] = rows, np.arange(len(rows)), np.zeros(len(rows), np.int64)
-            batch[t] = np.arange(start, start + len(rows))
-            start += len(rows)
-        on = self.device
-        return TensorSubgraph(
-            _tensors(nodes, on), _tensors(batch, on), {}, _tensors(seed_local, on), start, _tensors(hop, on)
-        )
+            return TensorSubgraph.of(self.sampler.sample(seeds, random_state=int(rng.integers(2**31))), self.device)
+        return TensorSubgraph.of(_seeds_alone(seeds), self.device)
 
     def _subgraph_targets(self, hop: torch.Tensor, noise, clean_cat, masked) -> tuple | None:
         """Loss rows and weights of one table's subgraph nodes: weight 1 for the rows reached in fewer
@@ -138,8 +120,14 @@ class Batches:
         return torch.arange(len(hop), device=self.device), noise, clean_cat, masked, torch.where(inner, 1.0, weight)
 
 
-def _tensors(arrays: dict[Any, np.ndarray], device: torch.device) -> dict[Any, torch.Tensor]:
-    return {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in arrays.items()}
+def _seeds_alone(seeds: dict[str, np.ndarray]) -> Subgraph:
+    """The seed rows without neighbours: each its own one-row subgraph."""
+    nodes, batch, seed_local, hop, start = {}, {}, {}, {}, 0
+    for t, rows in seeds.items():
+        nodes[t], seed_local[t], hop[t] = rows, np.arange(len(rows)), np.zeros(len(rows), np.int64)
+        batch[t] = np.arange(start, start + len(rows))
+        start += len(rows)
+    return Subgraph(nodes, batch, {}, seed_local, start, hop)
 
 
 def _known_cells(
