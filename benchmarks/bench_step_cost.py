@@ -35,9 +35,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--outer-weight", type=float, default=None, help="loss weight of rows at hop K")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--prefetch", action=argparse.BooleanOptionalAction, help="build each batch ahead, in a thread"
-    )
+    parser.add_argument("--prefetch", action=argparse.BooleanOptionalAction, help="build each batch ahead, in a thread")
     parser.add_argument(
         "--device-batches", action=argparse.BooleanOptionalAction, help="build batches with torch on the device"
     )
