@@ -36,7 +36,7 @@ def draw_and_write(
     source, names = given
     started = time.monotonic()
     here = distributed.world()
-    with _removed_on_sigterm():
+    with _removed_on_sigterm() as stop:
         spool = _spool(out, here) if shards > 1 else None
         try:
             if spool and here.any(not spool.is_dir()):  # before any work: each rank spools its shards there
@@ -52,6 +52,7 @@ def draw_and_write(
                     else synth.sample(scale=scale, random_state=seed, given=source, given_tables=list(names) or None)
                 )
             seconds = time.monotonic() - started
+            stop.check()  # a SIGTERM whose exception library code swallowed still writes nothing
             if here.is_main:
                 with Phase("writing", db.total_rows):
                     write(db, out, **write_options)
@@ -66,20 +67,34 @@ def _spool(out: str, here: distributed.World) -> Path:
     return Path(here.from_main(str(spool_folder(out)) if here.is_main else None))
 
 
-@contextmanager
-def _removed_on_sigterm() -> Iterator[None]:
-    """Within it, SIGTERM ends the process as Ctrl-C does: through the ``finally`` blocks."""
+class _Termination:
+    """Whether a SIGTERM came. Its handler raises KeyboardInterrupt wherever Python happens to be, and
+    C code that calls back into Python (an attribute lookup, a finaliser) may clear that exception
+    unseen: :meth:`check` raises it again at a point where it cannot be lost."""
 
-    def stop(signum, _frame):
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def handler(self, signum: int, _frame: object) -> None:
+        self.signum = signum
         raise KeyboardInterrupt(f"signal {signum}")
 
+    def check(self) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"signal {self.signum}")
+
+
+@contextmanager
+def _removed_on_sigterm() -> Iterator[_Termination]:
+    """Within it, SIGTERM ends the process as Ctrl-C does: through the ``finally`` blocks."""
+    stop = _Termination()
     try:
-        before = signal.signal(signal.SIGTERM, stop)
+        before = signal.signal(signal.SIGTERM, stop.handler)
     except ValueError:  # not the main thread: signals stay as they are
-        yield
+        yield stop
         return
     try:
-        yield
+        yield stop
     finally:
         signal.signal(signal.SIGTERM, before)
 

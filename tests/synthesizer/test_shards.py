@@ -222,3 +222,30 @@ def test_a_spool_not_every_process_sees_is_refused_before_any_work(chinook_model
     assert result.exit_code == 2, result.output
     assert "--shards: the spool folder rank 0 made" in result.output and "file system they share" in result.output
     assert not out.exists()
+
+
+def test_a_sigterm_whose_exception_was_swallowed_still_writes_nothing(chinook_model, tmp_path, monkeypatch):
+    """The SIGTERM handler's exception can be cleared unseen by C code that calls back into Python (an
+    attribute lookup, a finaliser): the sample still ends, before writing, as Ctrl-C ends it."""
+    import os
+    import signal
+    import time
+
+    model = tmp_path / "model"
+    chinook_model.save(model)
+    drawn = Synthesizer.sample_shards
+
+    def swallowed_then_drawn(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here, and what called it drops the exception
+        except KeyboardInterrupt:
+            pass
+        return drawn(*args, **kwargs)
+
+    monkeypatch.setattr(Synthesizer, "sample_shards", swallowed_then_drawn)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["sample", str(model), "--out", "twin.sqlite", "--shards", "2"])
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
