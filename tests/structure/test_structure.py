@@ -156,3 +156,41 @@ def test_overlapping_composite_keys_agree(model, scale):
     assert graph.num_nodes["challenges"] >= 0.9 * expected
     pairs_seen = np.stack([ep.parent_rows[np.argsort(ep.child_rows)], bk.parent_rows[np.argsort(bk.child_rows)]], 1)
     assert len(np.unique(pairs_seen, axis=0)) == len(pairs_seen)
+
+
+def test_sbm_fits_a_table_whose_parent_table_is_empty():
+    """A child table large enough for blocks whose foreign key points into an empty table (every key
+    NULL): its rows are clustered on their values, and a sample keeps it without links."""
+    import pandas as pd
+
+    from dbtwin.database import Database
+    from dbtwin.schema import Column, ColumnKind, ForeignKey, Schema, StorageType, Table
+
+    i, f = StorageType.INT64, StorageType.FLOAT64
+    schema = Schema(
+        {
+            "kind": Table("kind", [Column("id", i, ColumnKind.ID, False)], ("id",)),
+            "item": Table(
+                "item",
+                [
+                    Column("id", i, ColumnKind.ID, False),
+                    Column("kind", i, ColumnKind.ID),
+                    Column("w", f, ColumnKind.FLOAT),
+                ],
+                ("id",),
+            ),
+        },
+        [ForeignKey("item", ("kind",), "kind", ("id",))],
+    )
+    frames = {
+        "kind": pd.DataFrame({"id": pd.Series([], dtype="int64")}),
+        "item": pd.DataFrame(
+            {"id": range(300), "kind": pd.Series([None] * 300, dtype="Int64"), "w": np.arange(300.0) % 7}
+        ),
+    }
+    db = Database.from_frames(frames, schema)
+    values = {"item": (np.arange(300) % 7).astype(np.float32)[:, None]}
+    fitted = structure_model("sbm").fit(db, random_state=0, features=values)
+    assert len(np.unique(fitted.templates_.blocks["item"])) > 1
+    graph, _ = fitted.sample(1.0, np.random.default_rng(0))
+    assert graph.num_nodes == {"kind": 0, "item": 300} and len(graph.links["item.kind->kind"].child_rows) == 0

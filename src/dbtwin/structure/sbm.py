@@ -51,48 +51,94 @@ class SbmStructure(TemplateStructure):
         schema = db.schema
         links = real_links(db)
         sizes = {t: db.num_rows(t) for t in schema.table_names}
-        degree_features: dict[str, list[np.ndarray]] = {t: [] for t in schema.table_names}
-        for fk in schema.foreign_keys:
-            link = links[fk.name]
-            deg = np.bincount(link.parent_rows, minlength=sizes[fk.parent])
-            degree_features[fk.parent].append(np.log1p(deg))
-            has = np.zeros(sizes[fk.child])
-            has[link.child_rows] = 1.0
-            degree_features[fk.child].append(has)
-        for table, values in (features or {}).items():
-            if table in degree_features and values.ndim == 2 and len(values) == sizes[table]:
-                degree_features[table].extend(np.asarray(values, dtype=np.float64).T)
+        own = _own_columns(schema, links, sizes, features or {})
         blocks = {t: np.zeros(n, dtype=np.int64) for t, n in sizes.items()}
         for _ in range(self.rounds):
-            new = {}
-            for table, n in sizes.items():
-                k = int(min(self.max_blocks, max(1, n // 50)))
-                if k == 1 or table in self.fixed_tables:
-                    new[table] = np.zeros(n, dtype=np.int64)
-                    continue
-                feats = list(degree_features[table])
-                for fk in schema.foreign_keys:
-                    link = links[fk.name]
-                    if fk.child == table and not fk.is_self_reference:
-                        kb = int(blocks[fk.parent].max()) + 1
-                        onehot = np.zeros((n, kb))
-                        onehot[link.child_rows, blocks[fk.parent][link.parent_rows]] = 1.0
-                        feats.extend(onehot.T)
-                    if fk.parent == table and not fk.is_self_reference:
-                        kb = int(blocks[fk.child].max()) + 1
-                        mix = np.zeros((n, kb))
-                        np.add.at(mix, (link.parent_rows, blocks[fk.child][link.child_rows]), 1.0)
-                        mix /= np.maximum(mix.sum(axis=1, keepdims=True), 1.0)
-                        feats.extend(mix.T)
-                if not feats:
-                    new[table] = np.zeros(n, dtype=np.int64)
-                    continue
-                x = np.stack(feats, axis=1)
-                x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-9)
-                if np.unique(x, axis=0).shape[0] < k:
-                    k = max(1, np.unique(x, axis=0).shape[0])
-                seed = int(rng.integers(0, 2**31 - 1))
-                fit_on = x if n <= self.fit_rows else x[rng.choice(n, self.fit_rows, replace=False)]
-                new[table] = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(fit_on).predict(x).astype(np.int64)
-            blocks = new
+            blocks = {t: self._partition(t, n, own[t], schema, links, blocks, rng) for t, n in sizes.items()}
         return blocks
+
+    def _partition(self, table, n, own, schema, links, blocks, rng) -> np.ndarray:
+        """``table``'s ``n`` rows clustered on their ``own`` columns and on the ``blocks`` of the rows
+        they link to (the last round's)."""
+        k = int(min(self.max_blocks, max(1, n // 50)))
+        if k == 1 or table in self.fixed_tables:
+            return np.zeros(n, dtype=np.int64)
+        x = _stacked(n, own, _linked_blocks(table, schema, links, blocks))
+        if x is None:
+            return np.zeros(n, dtype=np.int64)
+        _standardise(x)
+        k = min(k, _distinct_rows(x, k))
+        seed = int(rng.integers(0, 2**31 - 1))
+        fit_on = x if n <= self.fit_rows else x[rng.choice(n, self.fit_rows, replace=False)]
+        return KMeans(n_clusters=k, n_init=3, random_state=seed).fit(fit_on).predict(x).astype(np.int64)
+
+
+def _own_columns(schema, links, sizes, features) -> dict[str, list[np.ndarray]]:
+    """Per table, what its rows are apart from their links' blocks, in the order they are stacked:
+    log-degrees as a parent and whether they have a parent, per foreign key, then ``features`` (a
+    row-aligned matrix, kept as it is and widened to float64 only when stacked)."""
+    own: dict[str, list[np.ndarray]] = {t: [] for t in schema.table_names}
+    for fk in schema.foreign_keys:
+        link = links[fk.name]
+        own[fk.parent].append(np.log1p(np.bincount(link.parent_rows, minlength=sizes[fk.parent])))
+        has = np.zeros(sizes[fk.child])
+        has[link.child_rows] = 1.0
+        own[fk.child].append(has)
+    for table, values in features.items():
+        if table in own and values.ndim == 2 and len(values) == sizes[table] and values.shape[1]:
+            own[table].append(values)
+    return own
+
+
+def _linked_blocks(table, schema, links, blocks) -> list[tuple[bool, Any, np.ndarray, int]]:
+    """For each foreign key from or to ``table`` (not to itself): whether ``table`` is its child, its
+    links, the blocks of the rows at its other end, and how many blocks they have."""
+    parts = []
+    for fk in schema.foreign_keys:
+        if fk.is_self_reference or table not in (fk.child, fk.parent):
+            continue
+        theirs = blocks[fk.parent if fk.child == table else fk.child]
+        parts.append((fk.child == table, links[fk.name], theirs, int(theirs.max()) + 1 if len(theirs) else 1))
+    return parts
+
+
+def _stacked(n: int, own: list[np.ndarray], linked: list[tuple[bool, Any, np.ndarray, int]]) -> np.ndarray | None:
+    """The rows' features as one float64 matrix, filled in place (no copy of it per part): their own
+    columns, then per link a one-hot of the parent's block (as a child) or the children's block mix
+    (as a parent); None when there is nothing to cluster on."""
+    widths = [1 if a.ndim == 1 else a.shape[1] for a in own] + [kb for *_, kb in linked]
+    if not widths:
+        return None
+    x = np.zeros((n, sum(widths)))
+    j = 0
+    for a in own:
+        width = 1 if a.ndim == 1 else a.shape[1]
+        x[:, j : j + width] = a.reshape(n, width)
+        j += width
+    for is_child, link, theirs, kb in linked:
+        part = x[:, j : j + kb]
+        if is_child:
+            part[link.child_rows, theirs[link.parent_rows]] = 1.0
+        else:
+            np.add.at(part, (link.parent_rows, theirs[link.child_rows]), 1.0)
+            part /= np.maximum(part.sum(axis=1, keepdims=True), 1.0)
+        j += kb
+    return x
+
+
+def _standardise(x: np.ndarray) -> None:
+    """Each column of ``x`` to zero mean and unit deviation, in place."""
+    deviation = x.std(axis=0)
+    x -= x.mean(axis=0)
+    x /= np.maximum(deviation, 1e-9)
+
+
+def _distinct_rows(x: np.ndarray, at_most: int, chunk: int = 65_536) -> int:
+    """How many distinct rows ``x`` has, counted up to ``at_most``: a chunk at a time, so that a large
+    table is neither copied nor sorted whole."""
+    seen = x[:0]
+    for start in range(0, len(x), chunk):
+        seen = np.unique(np.concatenate([seen, x[start : start + chunk]]), axis=0)
+        if len(seen) >= at_most:
+            return at_most
+    return max(1, len(seen))

@@ -70,15 +70,22 @@ class EncodersStage:
 
     def value_features(self, num: dict, cat: dict, max_codes: int = 16) -> dict[str, np.ndarray]:
         """Per table, its encoded values as one numeric matrix for a block model: the numeric scores
-        and a one-hot of each categorical with at most ``max_codes`` codes (wider ones are left out)."""
+        and a one-hot of each categorical with at most ``max_codes`` codes (wider ones are left out);
+        float32, as the scores are (both hold exactly what float64 would)."""
         out = {}
         for t, enc in self.encoders.items():
-            parts = [num[t].numpy().astype(np.float64)] if num[t].shape[1] else []
-            for j, k in enumerate(enc.cardinalities):
-                if k <= max_codes:
-                    parts.append(np.eye(k)[cat[t][:, j].numpy().clip(0, k - 1)])
-            if parts:
-                out[t] = np.concatenate(parts, axis=1)
+            narrow = [j for j, k in enumerate(enc.cardinalities) if k <= max_codes]
+            width = num[t].shape[1] + sum(enc.cardinalities[j] for j in narrow)
+            if not width:
+                continue
+            rows = np.arange(len(num[t]))
+            values = out[t] = np.zeros((len(rows), width), dtype=np.float32)
+            values[:, : num[t].shape[1]] = num[t].numpy()
+            at = num[t].shape[1]
+            for j in narrow:
+                k = enc.cardinalities[j]
+                values[rows, at + cat[t][:, j].numpy().clip(0, k - 1)] = 1.0
+                at += k
         return out
 
     def save(self, directory: Path) -> dict[str, Any]:
