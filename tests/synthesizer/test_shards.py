@@ -104,11 +104,14 @@ def test_the_command_line_samples_in_shards_and_leaves_no_spool(chinook_model, t
     model = tmp_path / "model"
     chinook_model.save(model)
     out = tmp_path / "out" / "twin.sqlite"
+    killed = _spool_of_a_killed_sample(out.parent)
     result = CliRunner().invoke(app, ["sample", str(model), "--out", str(out), "--shards", "2", "--seed", "1"])
     assert result.exit_code == 0, result.output
     assert "(2 shards)" in result.output
     assert find_problems(read(str(out))) == []
     assert [p.name for p in out.parent.iterdir()] == ["twin.sqlite"]  # the spool beside it is gone
+    said = "".join(result.output.split())  # the log wraps its lines
+    assert f"removed{killed}:thespoolofasamplethatwaskilled" in said  # and the one a killed sample left
     for bad, message in (
         (["--shards", "0"], "--shards: must be a positive whole number"),
         (
@@ -118,6 +121,23 @@ def test_the_command_line_samples_in_shards_and_leaves_no_spool(chinook_model, t
     ):
         result = CliRunner().invoke(app, ["sample", str(model), "--out", str(tmp_path / "x.sqlite"), *bad])
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def _spool_of_a_killed_sample(parent):
+    """A spool folder as a sample killed by SIGKILL leaves it: made by a process that has ended."""
+    import json
+    import subprocess
+    import sys
+
+    from dbtwin.io.abandoned import OWNER_FILE
+    from dbtwin.io.shards import spool_folder
+
+    folder = spool_folder(str(parent / "earlier.sqlite"))
+    (folder / "0").mkdir()
+    owner = json.loads((folder / OWNER_FILE).read_text())
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (folder / OWNER_FILE).write_text(json.dumps({**owner, "pid": int(ended.stdout)}))
+    return folder
 
 
 def _written(sharded, tmp_path) -> str:

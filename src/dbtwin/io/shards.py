@@ -12,6 +12,7 @@ type) it sizes from ``sizing``: per table, the rows of every shard that hold a c
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -24,10 +25,13 @@ import pyarrow as pa
 
 from dbtwin.database import Database
 from dbtwin.errors import DataValidationError, OptionError, Problem
+from dbtwin.io.abandoned import PREFIX, claim, remove_abandoned
 from dbtwin.io.filenames import table_file_stems
 from dbtwin.io.parquet import ParquetTableWriter, read_parquet_file
 from dbtwin.schema.dtypes import decimal_digits
 from dbtwin.schema.model import Schema, StorageType, Table
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,11 +69,16 @@ class Sharded:
 
 def spool_folder(destination: str) -> Path:
     """A new hidden folder for the spool of a sample bound for ``destination``: beside a file or
-    folder (on its disk), in the system's temporary folder for a server's URL."""
+    folder (on its disk), in the system's temporary folder for a server's URL; marked as this
+    process's, once the spools there of samples killed outright are removed."""
     text = destination.removeprefix("sqlite:///")
     parent = Path(text).expanduser().absolute().parent if "://" not in text else Path(tempfile.gettempdir())
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=".dbtwin-shards-", dir=parent))
+    for folder in remove_abandoned(parent):
+        log.warning("removed %s: the spool of a sample that was killed before it could remove it", folder)
+    folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+    claim(folder)
+    return folder
 
 
 def in_shards(db: Database | Sharded) -> Sharded:
