@@ -20,6 +20,7 @@ from sklearn.cluster import KMeans
 
 from dbtwin.database import Database
 from dbtwin.structure.base import TemplateStructure
+from dbtwin.structure.block_features import BlockFeatures
 from dbtwin.structure.templates import real_links
 
 
@@ -63,14 +64,15 @@ class SbmStructure(TemplateStructure):
         k = int(min(self.max_blocks, max(1, n // 50)))
         if k == 1 or table in self.fixed_tables:
             return np.zeros(n, dtype=np.int64)
-        x = _stacked(n, own, _linked_blocks(table, schema, links, blocks))
-        if x is None:
+        points = BlockFeatures(n, own, _linked_blocks(table, schema, links, blocks))
+        if not points.width:
             return np.zeros(n, dtype=np.int64)
-        _standardise(x)
-        k = min(k, _distinct_rows(x, k))
+        points.standardise()
+        k = min(k, points.distinct_rows(k))
         seed = int(rng.integers(0, 2**31 - 1))
-        fit_on = x if n <= self.fit_rows else x[rng.choice(n, self.fit_rows, replace=False)]
-        return KMeans(n_clusters=k, n_init=3, random_state=seed).fit(fit_on).predict(x).astype(np.int64)
+        fit_on = points.rows(slice(None) if n <= self.fit_rows else rng.choice(n, self.fit_rows, replace=False))
+        kmeans = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(fit_on)
+        return np.concatenate([kmeans.predict(chunk) for chunk in points.chunks()]).astype(np.int64)
 
 
 def _own_columns(schema, links, sizes, features) -> dict[str, list[np.ndarray]]:
@@ -100,45 +102,3 @@ def _linked_blocks(table, schema, links, blocks) -> list[tuple[bool, Any, np.nda
         theirs = blocks[fk.parent if fk.child == table else fk.child]
         parts.append((fk.child == table, links[fk.name], theirs, int(theirs.max()) + 1 if len(theirs) else 1))
     return parts
-
-
-def _stacked(n: int, own: list[np.ndarray], linked: list[tuple[bool, Any, np.ndarray, int]]) -> np.ndarray | None:
-    """The rows' features as one float64 matrix, filled in place (no copy of it per part): their own
-    columns, then per link a one-hot of the parent's block (as a child) or the children's block mix
-    (as a parent); None when there is nothing to cluster on."""
-    widths = [1 if a.ndim == 1 else a.shape[1] for a in own] + [kb for *_, kb in linked]
-    if not widths:
-        return None
-    x = np.zeros((n, sum(widths)))
-    j = 0
-    for a in own:
-        width = 1 if a.ndim == 1 else a.shape[1]
-        x[:, j : j + width] = a.reshape(n, width)
-        j += width
-    for is_child, link, theirs, kb in linked:
-        part = x[:, j : j + kb]
-        if is_child:
-            part[link.child_rows, theirs[link.parent_rows]] = 1.0
-        else:
-            np.add.at(part, (link.parent_rows, theirs[link.child_rows]), 1.0)
-            part /= np.maximum(part.sum(axis=1, keepdims=True), 1.0)
-        j += kb
-    return x
-
-
-def _standardise(x: np.ndarray) -> None:
-    """Each column of ``x`` to zero mean and unit deviation, in place."""
-    deviation = x.std(axis=0)
-    x -= x.mean(axis=0)
-    x /= np.maximum(deviation, 1e-9)
-
-
-def _distinct_rows(x: np.ndarray, at_most: int, chunk: int = 65_536) -> int:
-    """How many distinct rows ``x`` has, counted up to ``at_most``: a chunk at a time, so that a large
-    table is neither copied nor sorted whole."""
-    seen = x[:0]
-    for start in range(0, len(x), chunk):
-        seen = np.unique(np.concatenate([seen, x[start : start + chunk]]), axis=0)
-        if len(seen) >= at_most:
-            return at_most
-    return max(1, len(seen))
