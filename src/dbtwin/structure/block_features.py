@@ -40,6 +40,7 @@ class BlockFeatures:
         self.width = sum(a.shape[1] for a in self.own) + sum(kb for *_, kb in self.parts)
         self.mean = np.zeros(self.width)
         self.deviation = np.ones(self.width)
+        self._one_chunk: np.ndarray | None = None  # every row standardised, where they make one chunk
 
     def raw(self, rows: slice | np.ndarray) -> np.ndarray:
         """The ``rows`` as float64 columns, before standardising."""
@@ -65,31 +66,38 @@ class BlockFeatures:
         """Learn each column's mean and deviation (a deviation under 1e-9 taken as 1e-9)."""
         if self.width < 2 or self.n <= CHUNK_ROWS:  # summed along one column NumPy sums pairwise
             x = self.raw(slice(None))
-            self.mean, deviation = x.mean(axis=0), x.std(axis=0)
-        else:
-            self.mean = _summed(self.raw(s) for s in self._chunks()) / self.n
-            deviation = np.sqrt(_summed(np.square(self.raw(s) - self.mean) for s in self._chunks()) / self.n)
+            self.mean, self.deviation = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-9)
+            if self.n <= CHUNK_ROWS:
+                self._one_chunk = self._standardised(x)
+            return
+        self.mean = _summed(self.raw(s) for s in self._chunks()) / self.n
+        deviation = np.sqrt(_summed(np.square(self.raw(s) - self.mean) for s in self._chunks()) / self.n)
         self.deviation = np.maximum(deviation, 1e-9)
 
     def rows(self, rows: slice | np.ndarray) -> np.ndarray:
-        """The ``rows``, standardised."""
-        x = self.raw(rows)
+        """The ``rows``, standardised (not to be written to)."""
+        if self._one_chunk is not None:
+            return self._one_chunk[rows]
+        return self._standardised(self.raw(rows))
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Every row, standardised, a chunk at a time (not to be written to)."""
+        for rows in self._chunks():
+            yield self.rows(rows)
+
+    def _standardised(self, x: np.ndarray) -> np.ndarray:
         x -= self.mean
         x /= self.deviation
         return x
-
-    def chunks(self) -> Iterator[np.ndarray]:
-        """Every row, standardised, a chunk at a time."""
-        for rows in self._chunks():
-            yield self.rows(rows)
 
     def distinct_rows(self, at_most: int) -> int:
         """How many distinct rows there are, counted up to ``at_most``."""
         seen = np.zeros((0, self.width))
         for chunk in self.chunks():
-            seen = np.unique(np.concatenate([seen, chunk]), axis=0)
-            if len(seen) >= at_most:
-                return at_most
+            for start in range(0, len(chunk), 4_096):  # most tables have enough in their first rows
+                seen = np.unique(np.concatenate([seen, chunk[start : start + 4_096]]), axis=0)
+                if len(seen) >= at_most:
+                    return at_most
         return max(1, len(seen))
 
     def _chunks(self) -> Iterator[slice]:
