@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import string
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,10 @@ from dbtwin.encode.quantile import QuantileNormal
 MAX_DECIMALS = 6
 #: The largest float64 that is an int64.
 _LARGEST_INT64_FLOAT = float(np.nextafter(2.0**63, 0))
-_MISSING = "__missing__"
+#: The ASCII characters as :func:`_shape` writes them: digits 9, letters A or a, the rest themselves.
+_ASCII_SHAPES = str.maketrans(
+    {c: "9" if c.isdigit() else ("A" if c.isupper() else "a") if c.isalpha() else c for c in map(chr, range(128))}
+)
 
 
 @dataclass
@@ -162,7 +166,10 @@ class CategoricalEncoder:
     ) -> CategoricalEncoder:
         """``min_count=None`` keeps every value; an int keeps only values seen that often (text), and
         of those at most the ``max_categories`` most frequent: the others are "any other value" too."""
-        counts = Counter(_json_value(v) for v in values.to_numpy(dtype=object))
+        array = values.to_numpy(dtype=object)
+        counts = text_counts(array)
+        if counts is None:
+            counts = Counter(_json_value(v) for v in array)
         if min_count is None:
             kept = sorted(counts, key=_sort_key)
             return cls(column, kept)
@@ -171,7 +178,7 @@ class CategoricalEncoder:
             frequent = sorted(frequent, key=lambda v: -counts[v])[:max_categories]  # stable: ties by value
         kept = sorted(frequent + ([None] if None in counts else []), key=_sort_key)
         chosen = set(frequent)
-        rare = [v for v, c in counts.items() if v not in chosen and v is not None for _ in range(c)]
+        rare = {v: c for v, c in counts.items() if v not in chosen and v is not None}
         if rare and not all(isinstance(v, str) for v in rare):
             weights = [float(counts[v]) for v in kept]
             return (
@@ -179,7 +186,9 @@ class CategoricalEncoder:
                 if any(v is not None for v in kept)
                 else cls(column, sorted(counts, key=_sort_key))
             )
-        shape_counts = Counter(_shape(str(v)) for v in rare)
+        shape_counts: Counter = Counter()
+        for value, count in rare.items():  # as many times as it was seen, in the order first seen
+            shape_counts[_shape(str(value))] += count
         top = shape_counts.most_common(200)
         total = sum(c for _, c in top) or 1
         shapes = [s for s, _ in top]
@@ -194,10 +203,21 @@ class CategoricalEncoder:
         return len(self.categories) + int(self.has_other)
 
     def transform(self, values: pd.Series) -> np.ndarray:
-        index = {_MISSING if v is None else v: i for i, v in enumerate(self.categories)}
-        other = len(self.categories)
-        keys = [_MISSING if v is None else v for v in map(_json_value, values.to_numpy(dtype=object))]
-        return np.array([index.get(k, other) for k in keys], dtype=np.int64)
+        array, other = values.to_numpy(dtype=object), len(self.categories)
+        if _is_text(array) and all(v is None or isinstance(v, str) for v in self.categories):
+            return self._text_codes(array)
+        index = {v: i for i, v in enumerate(self.categories)}
+        return np.array([index.get(k, other) for k in map(_json_value, array)], dtype=np.int64)
+
+    def _text_codes(self, array: np.ndarray) -> np.ndarray:
+        """:meth:`transform` of text (and missing values) by a hash lookup of the whole array at once."""
+        texts = [i for i, v in enumerate(self.categories) if v is not None]
+        found = pd.Index([self.categories[i] for i in texts], dtype=object).get_indexer(array)
+        codes = np.append(np.asarray(texts, dtype=np.int64), len(self.categories))[found]  # not found: the last
+        missing = pd.isna(array)
+        if missing.any():
+            codes[missing] = self.categories.index(None) if None in self.categories else len(self.categories)
+        return codes
 
     def inverse(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         lookup = np.empty(len(self.categories) + 1, dtype=object)
@@ -276,9 +296,35 @@ def _sort_key(value: Any) -> tuple[int, str]:
     return (0, "") if value is None else (1, f"{type(value).__name__}:{value}")
 
 
+def _is_text(array: np.ndarray) -> bool:
+    """Whether every value of the object ``array`` is text or missing (a hash lookup of the whole array
+    then treats its values as one lookup of each does): missing values only None, NaN and NA, which
+    :func:`_json_value` makes None (not NaT or a decimal NaN, which it keeps apart)."""
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+        return False
+    missing = pd.isna(array)
+    return not missing.any() or all(v is None or v is pd.NA or isinstance(v, float) for v in array[missing])
+
+
+def text_counts(array: np.ndarray, key: Callable[[Any], Any] = _json_value) -> Counter | None:
+    """``Counter(key(v) for v in array)``, counted by hashing the whole array at once where it holds
+    only text and missing values (the keys in the order first seen, as value by value); None for any
+    other array, to be counted value by value."""
+    if not _is_text(array):
+        return None
+    codes, uniques = pd.factorize(array, use_na_sentinel=False)
+    counts: Counter = Counter()
+    for value, count in zip(uniques, np.bincount(codes, minlength=len(uniques)).tolist(), strict=True):
+        counts[key(value)] += count
+    return counts
+
+
 def _shape(text: str) -> str:
+    head = text[:64]
+    if head.isascii():
+        return head.translate(_ASCII_SHAPES)
     out = []
-    for ch in text[:64]:
+    for ch in head:
         if ch.isdigit():
             out.append("9")
         elif ch.isalpha():

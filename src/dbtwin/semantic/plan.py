@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from dbtwin.database import Database
-from dbtwin.encode.columns import _fill_shape, _json_value
+from dbtwin.encode.columns import _fill_shape, _json_value, text_counts
 from dbtwin.encode.rare import Protection, RareValues, value_key
 from dbtwin.schema.dtypes import to_storage
 from dbtwin.schema.model import Schema, StorageType
@@ -96,8 +96,7 @@ class ValuePlan:
                 if (table, name) in (skip or set()):
                     continue
                 series = db[table][name]
-                counts = Counter(value_key(v) for v in series.dropna().to_numpy(dtype=object))
-                originals = {value_key(v): _json_value(v) for v in series.dropna().unique()}
+                counts, originals = _counts_and_originals(series)
                 if all(c >= min_count for c in counts.values()) or not has_frequent_or_text(series, counts, min_count):
                     continue
                 semantic = fill_type(
@@ -374,3 +373,14 @@ def _default_locale(db: Database, types: dict[str, dict[str, SemanticType]]) -> 
             if semantic == SemanticType.COUNTRY:
                 counts.update(loc for loc in map(locale_of, db[table][column].dropna()) if loc)
     return counts.most_common(1)[0][0] if counts else DEFAULT_LOCALE
+
+
+def _counts_and_originals(series: pd.Series) -> tuple[Counter, dict[str, Any]]:
+    """How often each value of ``series`` is seen, by :func:`value_key`, and the value each key stands
+    for, both in the order first seen (text counted by hashing the whole column at once)."""
+    present = series.dropna().to_numpy(dtype=object)
+    counts = text_counts(present, value_key)
+    if counts is not None:
+        return counts, {k: k for k in counts}  # a text's key is the text
+    counts = Counter(value_key(v) for v in present)
+    return counts, {value_key(v): _json_value(v) for v in series.dropna().unique()}
