@@ -93,7 +93,7 @@ def _determines_around(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, y_null:
     checked = x_null == y_null
     if checked.all() or (checked & ~x_null).sum() < HOLE_SUPPORT:
         return False
-    if len(np.unique(y[checked & ~y_null])) < 2:  # one value wherever known: a constant, not a function
+    if _distinct(y[checked & ~y_null]) < 2:  # one value wherever known: a constant, not a function
         return False
     return _determines(x[checked], y[checked], x_null[checked], collision)
 
@@ -101,11 +101,22 @@ def _determines_around(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, y_null:
 def _determines(x: np.ndarray, y: np.ndarray, x_null: np.ndarray, collision: float) -> bool:
     """Whether the codes ``x`` determine the codes ``y`` on these rows, and too often to be chance
     (``collision``: the chance two rows share a ``y``)."""
-    seen = len(np.unique(x))
+    seen = _distinct(x)
     repeats = int((~x_null).sum()) - (seen - int(x_null.any()))
     if repeats * math.log(max(collision, 1e-300)) > math.log(DEPENDENCY_CHANCE):
         return False
-    return len(np.unique(x * (int(y.max()) + 1) + y)) == seen
+    return _distinct(x * (int(y.max()) + 1) + y) == seen
+
+
+def _distinct(codes: np.ndarray) -> int:
+    """How many distinct values the non-negative integer ``codes`` hold: counted in one pass where
+    they are small enough to count by value (as factorized codes and pairs of them mostly are), else
+    by sorting them."""
+    if not len(codes):
+        return 0
+    if int(codes.max()) < max(4 * len(codes), 1 << 20):
+        return int(np.count_nonzero(np.bincount(codes)))
+    return len(np.unique(codes))
 
 
 def _null_code(values: pd.Series, codes: np.ndarray) -> int:
