@@ -38,12 +38,13 @@ class RareValues:
     hashes: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     def _hash(self, values: Iterable[Any]) -> np.ndarray:
-        secret = bytes.fromhex(self.key)
-        digests = [
-            int.from_bytes(hashlib.blake2b(value_key(v).encode(), digest_size=8, key=secret).digest(), "little")
-            for v in values
-        ]
-        return np.array(digests, dtype=np.uint64)
+        keyed = hashlib.blake2b(digest_size=8, key=bytes.fromhex(self.key))  # copied: keyed once, not per value
+        digests = []
+        for v in values:
+            one = keyed.copy()
+            one.update(value_key(v).encode())
+            digests.append(one.digest())
+        return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64)
 
     def add(self, table: str, column: str, values: Iterable[Any]) -> None:
         self.hashes[(table, column)] = np.unique(self._hash(values))
