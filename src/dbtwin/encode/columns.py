@@ -204,17 +204,17 @@ class CategoricalEncoder:
 
     def transform(self, values: pd.Series) -> np.ndarray:
         array, other = values.to_numpy(dtype=object), len(self.categories)
-        if _is_text(array) and all(v is None or isinstance(v, str) for v in self.categories):
-            return self._text_codes(array)
+        missing = _text_missing(array)
+        if missing is not None and all(v is None or isinstance(v, str) for v in self.categories):
+            return self._text_codes(array, missing)
         index = {v: i for i, v in enumerate(self.categories)}
         return np.array([index.get(k, other) for k in map(_json_value, array)], dtype=np.int64)
 
-    def _text_codes(self, array: np.ndarray) -> np.ndarray:
-        """:meth:`transform` of text (and missing values) by a hash lookup of the whole array at once."""
+    def _text_codes(self, array: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """:meth:`transform` of text (``missing`` where a value is) by a hash lookup of the whole array at once."""
         texts = [i for i, v in enumerate(self.categories) if v is not None]
         found = pd.Index([self.categories[i] for i in texts], dtype=object).get_indexer(array)
         codes = np.append(np.asarray(texts, dtype=np.int64), len(self.categories))[found]  # not found: the last
-        missing = pd.isna(array)
         if missing.any():
             codes[missing] = self.categories.index(None) if None in self.categories else len(self.categories)
         return codes
@@ -296,21 +296,24 @@ def _sort_key(value: Any) -> tuple[int, str]:
     return (0, "") if value is None else (1, f"{type(value).__name__}:{value}")
 
 
-def _is_text(array: np.ndarray) -> bool:
-    """Whether every value of the object ``array`` is text or missing (a hash lookup of the whole array
-    then treats its values as one lookup of each does): missing values only None, NaN and NA, which
-    :func:`_json_value` makes None (not NaT or a decimal NaN, which it keeps apart)."""
+def _text_missing(array: np.ndarray) -> np.ndarray | None:
+    """Where the object ``array`` is missing, if every value is text or missing (a hash lookup of the
+    whole array then treats its values as one lookup of each does); None otherwise. Missing values
+    must be None, NaN or NA, which :func:`_json_value` makes None (not NaT or a decimal NaN, which it
+    keeps apart)."""
     if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
-        return False
+        return None
     missing = pd.isna(array)
-    return not missing.any() or all(v is None or v is pd.NA or isinstance(v, float) for v in array[missing])
+    if missing.any() and not all(v is None or v is pd.NA or isinstance(v, float) for v in array[missing]):
+        return None
+    return missing
 
 
 def text_counts(array: np.ndarray, key: Callable[[Any], Any] = _json_value) -> Counter | None:
     """``Counter(key(v) for v in array)``, counted by hashing the whole array at once where it holds
     only text and missing values (the keys in the order first seen, as value by value); None for any
     other array, to be counted value by value."""
-    if not _is_text(array):
+    if _text_missing(array) is None:
         return None
     codes, uniques = pd.factorize(array, use_na_sentinel=False)
     counts: Counter = Counter()
