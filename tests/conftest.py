@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -109,6 +110,12 @@ def company_db() -> Database:
 @pytest.fixture
 def company() -> Database:
     return company_db()
+
+
+def ended_pid() -> int:
+    """The pid of a process that has ended (and was reaped), as a process killed outright leaves it."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(child.stdout)
 
 
 def assert_same_database(a: Database, b: Database, check_kinds: bool = True) -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 
 from dbtwin.io import abandoned
 from dbtwin.io.abandoned import OWNER_FILE, PREFIX, claim
 from dbtwin.io.shards import spool_folder
+from tests.conftest import ended_pid
 
 
 def _spool(parent, name, owner=None):
@@ -24,19 +23,13 @@ def _spool(parent, name, owner=None):
     return folder
 
 
-def _ended_pid() -> int:
-    """The pid of a process that has ended (and was reaped)."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    return int(child.stdout)
-
-
 def test_only_the_spools_of_ended_processes_here_are_removed(tmp_path, caplog):
     here = tmp_path / "mine"
     here.mkdir()
     claim(here)
     alive = json.loads((here / OWNER_FILE).read_text())
     assert alive["pid"] == os.getpid()
-    ended = {**alive, "pid": _ended_pid()}
+    ended = {**alive, "pid": ended_pid()}
     gone = _spool(tmp_path, "killed", ended)
     rebooted = _spool(tmp_path, "before-a-restart", {**alive, "boot": "another boot"})
     reused = _spool(tmp_path, "pid-reused", {**alive, "started": (alive["started"] or 0) + 1})

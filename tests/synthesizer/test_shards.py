@@ -16,7 +16,7 @@ from dbtwin.synthesizer import Synthesizer, shards
 from dbtwin.synthesizer.memory import sample_bytes
 from dbtwin.synthesizer.shards import plan_shards
 from dbtwin.validate import find_problems
-from tests.conftest import assert_same_database
+from tests.conftest import assert_same_database, ended_pid
 
 QUICK = {"train_steps": 20, "sample_steps": 4, "hidden": 16, "batch_size": 64, "progress": False, "random_state": 0}
 
@@ -126,8 +126,6 @@ def test_the_command_line_samples_in_shards_and_leaves_no_spool(chinook_model, t
 def _spool_of_a_killed_sample(parent):
     """A spool folder as a sample killed by SIGKILL leaves it: made by a process that has ended."""
     import json
-    import subprocess
-    import sys
 
     from dbtwin.io.abandoned import OWNER_FILE
     from dbtwin.io.shards import spool_folder
@@ -135,8 +133,7 @@ def _spool_of_a_killed_sample(parent):
     folder = spool_folder(str(parent / "earlier.sqlite"))
     (folder / "0").mkdir()
     owner = json.loads((folder / OWNER_FILE).read_text())
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    (folder / OWNER_FILE).write_text(json.dumps({**owner, "pid": int(ended.stdout)}))
+    (folder / OWNER_FILE).write_text(json.dumps({**owner, "pid": ended_pid()}))
     return folder
 
 
